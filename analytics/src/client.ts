@@ -1,0 +1,98 @@
+import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
+import { createChdbConnection } from 'chdb/connection'
+import { mkdirSync } from 'node:fs'
+import { Readable } from 'node:stream'
+import type { StorageConfig } from './storage-config.ts'
+
+/** Parameters bound server-side as `{name:Type}`; never spliced into SQL text. */
+export type QueryParams = Record<string, unknown>
+
+/**
+ * The one way Attune talks to ClickHouse: the official client, over HTTP to a server or
+ * in-process to the embedded chDB engine. Every setting a statement needs travels with it.
+ */
+export interface Db {
+  readonly mode: StorageConfig['mode']
+  /** Rows of a SELECT as objects. 64-bit integers may arrive as strings; shape with Number(). */
+  query<T>(sql: string, params?: QueryParams, settings?: ClickHouseSettings): Promise<T[]>
+  /** A statement without a result (DDL, mutations). */
+  command(sql: string, params?: QueryParams, settings?: ClickHouseSettings): Promise<void>
+  /** Inserts NDJSON bytes; with a token, a retried insert of the same block is written once. */
+  insertJsonLines(table: string, body: Buffer | string, dedupToken?: string): Promise<void>
+  /** Inserts rows given as objects. */
+  insertRows(table: string, rows: readonly object[], dedupToken?: string): Promise<void>
+  ping(): Promise<boolean>
+  close(): Promise<void>
+}
+
+// The embedded engine turns each clickhouse_settings entry into a session-wide `SET`, so a
+// setting outlives its statement (measured: a plain insert after a tokened one was silently
+// dropped as a duplicate). Every statement therefore names these settings explicitly.
+const STATEMENT_DEFAULTS: ClickHouseSettings = {
+  insert_deduplication_token: '',
+}
+
+const INSERT_SETTINGS: ClickHouseSettings = {
+  // A block deduplicated by its token must not reach the materialized views either.
+  deduplicate_blocks_in_dependent_materialized_views: 1,
+  // D8: patient data is inserted synchronously, never fire-and-forget.
+  async_insert: 0,
+}
+
+/** Opens the client for the configured storage: embedded chDB or a ClickHouse server. */
+export function createDb(config: StorageConfig): Db {
+  let client: ClickHouseClient
+  if (config.mode === 'embedded') {
+    mkdirSync(config.path, { recursive: true })
+    // chdb's Connection is typed against @clickhouse/client-common's own copy of the interface.
+    const connection = createChdbConnection({ path: config.path }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
+    client = createClient({ connection })
+  } else {
+    client = createClient({
+      url: config.url,
+      username: config.user,
+      password: config.password,
+      database: config.database,
+      request_timeout: config.requestTimeoutMs,
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+    })
+  }
+  const withDefaults = (settings?: ClickHouseSettings): ClickHouseSettings => ({ ...STATEMENT_DEFAULTS, ...settings })
+
+  return {
+    mode: config.mode,
+    async query<T>(sql: string, params?: QueryParams, settings?: ClickHouseSettings) {
+      const rs = await client.query({ query: sql, query_params: params, format: 'JSONEachRow', clickhouse_settings: withDefaults(settings) })
+      return rs.json<T>()
+    },
+    async command(sql, params, settings) {
+      await client.command({ query: sql, query_params: params, clickhouse_settings: withDefaults(settings) })
+    },
+    async insertJsonLines(table, body, dedupToken) {
+      const res = await client.exec({
+        query: `INSERT INTO ${table} FORMAT JSONEachRow`,
+        values: Readable.from([typeof body === 'string' ? Buffer.from(body) : body]),
+        clickhouse_settings: withDefaults({ ...INSERT_SETTINGS, insert_deduplication_token: dedupToken ?? '' }),
+      })
+      res.stream.resume()
+    },
+    async insertRows(table, rows, dedupToken) {
+      if (rows.length === 0) return
+      await client.insert({
+        table,
+        values: rows as object[],
+        format: 'JSONEachRow',
+        clickhouse_settings: withDefaults({ ...INSERT_SETTINGS, insert_deduplication_token: dedupToken ?? '' }),
+      })
+    },
+    async ping() {
+      try {
+        const r = await client.ping()
+        return r.success
+      } catch {
+        return false
+      }
+    },
+    close: () => client.close(),
+  }
+}

@@ -1,0 +1,129 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { z } from 'zod'
+
+/** Channels a touch point can come from. */
+export const CHANNELS = ['web', 'email', 'sms', 'call', 'print', 'app', 'server'] as const
+/** A channel name. */
+export type Channel = (typeof CHANNELS)[number]
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz })
+    return true
+  } catch {
+    return false
+  }
+}
+
+// An origin pattern: scheme://host[:port], with `*.` as the leftmost host label and `*` as the port allowed.
+const originPattern = z
+  .string()
+  .max(200)
+  .regex(/^https?:\/\/(\*\.)?(\[[0-9a-f:]+\]|[a-z0-9.-]+)(:(\d{1,5}|\*))?$/i, 'must be scheme://host[:port], e.g. https://*.example.com or http://localhost:*')
+
+// A key is given literally or as `env:NAME`, read from the environment at start-up.
+const keyValue = (prefix: 'pk_' | 'sk_') =>
+  z
+    .string()
+    .max(200)
+    .refine((k) => k.startsWith(prefix) || /^env:[A-Z_][A-Z0-9_]*$/.test(k), `must start with ${prefix} or be env:VARIABLE`)
+
+/** A program document (this part: identity, market, time zone and keys). */
+export const programSchema = z.object({
+  id: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'must be lower-case letters, digits and dashes'),
+  name: z.string().min(1).max(200),
+  market: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code'),
+  timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone'),
+  keys: z.object({
+    write: z
+      .array(
+        z.object({
+          id: z.string().regex(/^[a-z0-9-]{1,40}$/),
+          key: keyValue('pk_'),
+          origins: z.array(originPattern).min(1).max(100),
+        }),
+      )
+      .min(1),
+    secret: z
+      .array(
+        z.object({
+          id: z.string().regex(/^[a-z0-9-]{1,40}$/),
+          key: keyValue('sk_'),
+          /** The channel of events sent with this key when the event names none (a call centre, a print house). */
+          channel: z.enum(CHANNELS).default('server'),
+        }),
+      )
+      .min(1),
+  }),
+})
+
+/** A validated program document. */
+export type Program = z.infer<typeof programSchema>
+
+/** A key resolved to its program: what the collector authenticates against. */
+export interface ProgramKey {
+  program: string
+  kind: 'write' | 'secret'
+  id: string
+  key: string
+  origins: string[]
+  channel: Channel
+}
+
+/** A program with its keys resolved from the file or the environment. */
+export interface LoadedProgram {
+  program: Program
+  keys: ProgramKey[]
+  file: string
+}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')
+}
+
+/**
+ * Reads and validates every `*.json` program in a folder; keys written as `env:NAME` come from
+ * `env`. Any invalid document, missing key variable or reused key stops start-up with its path.
+ */
+export function loadPrograms(dir: string, env: NodeJS.ProcessEnv): LoadedProgram[] {
+  const out: LoadedProgram[] = []
+  const seenKeys = new Set<string>()
+  const seenIds = new Set<string>()
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+    const path = join(dir, file)
+    let raw: unknown
+    try {
+      raw = JSON.parse(readFileSync(path, 'utf8'))
+    } catch (e) {
+      throw new Error(`program ${path}: invalid JSON (${(e as Error).message})`)
+    }
+    const parsed = programSchema.safeParse(raw)
+    if (!parsed.success) throw new Error(`program ${path}: ${formatIssues(parsed.error)}`)
+    const program = parsed.data
+    if (seenIds.has(program.id)) throw new Error(`program ${path}: id ${program.id} is used by another program`)
+    seenIds.add(program.id)
+    const resolve = (value: string, where: string, prefix: string): string => {
+      if (!value.startsWith('env:')) return value
+      const v = env[value.slice(4)]
+      if (!v) throw new Error(`program ${path}: ${where} names ${value.slice(4)}, which is not set`)
+      if (!v.startsWith(prefix) || v.length < 12) throw new Error(`program ${path}: ${value.slice(4)} must start with ${prefix} and be at least 12 characters`)
+      return v
+    }
+    const keys: ProgramKey[] = [
+      ...program.keys.write.map((k, i) => ({
+        program: program.id, kind: 'write' as const, id: k.id, key: resolve(k.key, `keys.write.${i}.key`, 'pk_'), origins: k.origins, channel: 'web' as const,
+      })),
+      ...program.keys.secret.map((k, i) => ({
+        program: program.id, kind: 'secret' as const, id: k.id, key: resolve(k.key, `keys.secret.${i}.key`, 'sk_'), origins: [], channel: k.channel,
+      })),
+    ]
+    for (const k of keys) {
+      if (seenKeys.has(k.key)) throw new Error(`program ${path}: key ${k.id} is used twice`)
+      seenKeys.add(k.key)
+    }
+    out.push({ program, keys, file: path })
+  }
+  if (out.length === 0) throw new Error(`no program documents (*.json) in ${dir}`)
+  return out
+}

@@ -1,0 +1,12 @@
+// Public surface of collector/: the HTTP service.
+export { createApp } from './src/app.ts'
+export type { AppDeps } from './src/app.ts'
+export { configFromEnv } from './src/config.ts'
+export type { CollectorConfig } from './src/config.ts'
+export { createService } from './src/service.ts'
+export type { Service, ServiceHooks } from './src/service.ts'
+export { Spool, SpoolFullError, SpoolWriteError } from './src/spool/spool.ts'
+export type { SpoolIo, SpoolOptions, SpoolPosition } from './src/spool/spool.ts'
+export { encodeFrame, decodeFrames } from './src/spool/frame.ts'
+export { anonymiseIp } from './src/pipeline/ip.step.ts'
+export type { IngestResponse, Message } from './src/schemas/segment.schema.ts'

@@ -1,0 +1,19 @@
+import { Hono } from 'hono'
+import { ApiError, errorHandler } from './errors.ts'
+import { healthRoutes, type HealthDeps } from './routes/health.route.ts'
+import { ingestRoutes, type IngestDeps } from './routes/ingest.route.ts'
+
+/** Everything the HTTP app is built from. */
+export type AppDeps = IngestDeps & HealthDeps & { log: (msg: string) => void }
+
+/** Builds the collector's Hono app; no I/O happens here. */
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono()
+  app.route('/v1', ingestRoutes(deps))
+  app.route('/', healthRoutes(deps))
+  app.notFound(() => {
+    throw new ApiError(404, 'not_found', 'no such endpoint')
+  })
+  app.onError(errorHandler((err) => deps.log(`internal error: ${err.name}: ${err.message}`)))
+  return app
+}

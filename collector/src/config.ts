@@ -1,0 +1,54 @@
+import { resolve } from 'node:path'
+import { z } from 'zod'
+import { storageConfigFromEnv, type StorageConfig } from '../../analytics/index.ts'
+
+const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def)
+
+const envSchema = z.object({
+  PORT: int(8080, 0, 65535),
+  HOST: z.string().default('0.0.0.0'),
+  ATTUNE_DATA: z.string().default('./data'),
+  ATTUNE_PROGRAMS: z.string().default('./programs'),
+  ATTUNE_SPOOL_MAX_BYTES: int(1024 ** 3, 1024, 2 ** 48),
+  ATTUNE_SPOOL_SEGMENT_BYTES: int(64 * 1024 ** 2, 4096, 2 ** 32),
+  ATTUNE_BATCH_MAX_ROWS: int(50_000, 1, 100_000),
+  ATTUNE_BATCH_MAX_AGE_MS: int(1000, 1, 60_000),
+  ATTUNE_INSERT_TIMEOUT_MS: int(30_000, 100, 600_000),
+  ATTUNE_TRUST_PROXY: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
+  ATTUNE_SHUTDOWN_TIMEOUT_MS: int(15_000, 0, 600_000),
+})
+
+/** Everything the collector needs, parsed once at start-up and passed down. */
+export interface CollectorConfig {
+  port: number
+  host: string
+  dataDir: string
+  programsDir: string
+  storage: StorageConfig
+  spool: { dir: string; maxBytes: number; segmentBytes: number }
+  writer: { maxRows: number; maxAgeMs: number; insertTimeoutMs: number; retryMinMs: number; retryMaxMs: number }
+  trustProxy: boolean
+  shutdownTimeoutMs: number
+}
+
+/** Parses the environment; a bad value stops start-up naming the variable. */
+export function configFromEnv(env: NodeJS.ProcessEnv): CollectorConfig {
+  const parsed = envSchema.safeParse(env)
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]!
+    throw new Error(`environment variable ${String(i.path[0])}: ${i.message}`)
+  }
+  const e = parsed.data
+  const dataDir = resolve(e.ATTUNE_DATA)
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir,
+    programsDir: resolve(e.ATTUNE_PROGRAMS),
+    storage: storageConfigFromEnv(env, dataDir),
+    spool: { dir: `${dataDir}/spool`, maxBytes: e.ATTUNE_SPOOL_MAX_BYTES, segmentBytes: e.ATTUNE_SPOOL_SEGMENT_BYTES },
+    writer: { maxRows: e.ATTUNE_BATCH_MAX_ROWS, maxAgeMs: e.ATTUNE_BATCH_MAX_AGE_MS, insertTimeoutMs: e.ATTUNE_INSERT_TIMEOUT_MS, retryMinMs: 1000, retryMaxMs: 30_000 },
+    trustProxy: e.ATTUNE_TRUST_PROXY,
+    shutdownTimeoutMs: e.ATTUNE_SHUTDOWN_TIMEOUT_MS,
+  }
+}

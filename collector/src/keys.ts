@@ -1,0 +1,52 @@
+import type { ProgramKey } from '../../analytics/index.ts'
+
+/** Compiles an origin pattern (`https://*.example.com`, `http://localhost:*`) to a matcher. */
+export function originMatcher(pattern: string): (origin: string) => boolean {
+  const m = /^(https?):\/\/(\*\.)?([^:/]+|\[[0-9a-f:]+\])(?::(\d+|\*))?$/i.exec(pattern)
+  if (!m) return () => false
+  const [, scheme, wildcard, host, port] = m
+  const defaultPort = scheme!.toLowerCase() === 'https' ? '443' : '80'
+  return (origin: string) => {
+    let u: URL
+    try {
+      u = new URL(origin)
+    } catch {
+      return false
+    }
+    if (u.protocol !== `${scheme!.toLowerCase()}:`) return false
+    const h = u.hostname.toLowerCase()
+    const want = host!.toLowerCase()
+    if (wildcard ? !h.endsWith(`.${want}`) : h !== want) return false
+    const p = u.port || defaultPort
+    return port === '*' || p === (port ?? defaultPort)
+  }
+}
+
+/** Looks keys up by value and answers whether an origin may use a write key. */
+export class KeyIndex {
+  readonly #byKey = new Map<string, { key: ProgramKey; origins: Array<(o: string) => boolean> }>()
+  readonly #anyOrigin: Array<(o: string) => boolean> = []
+
+  constructor(keys: readonly ProgramKey[]) {
+    for (const k of keys) {
+      const origins = k.origins.map(originMatcher)
+      this.#byKey.set(k.key, { key: k, origins })
+      this.#anyOrigin.push(...origins)
+    }
+  }
+
+  /** The key with this value, if any. */
+  find(value: string): ProgramKey | undefined {
+    return this.#byKey.get(value)?.key
+  }
+
+  /** Whether a write key may be used from this origin (K2). */
+  originAllowed(value: string, origin: string): boolean {
+    return this.#byKey.get(value)?.origins.some((m) => m(origin)) ?? false
+  }
+
+  /** Whether any write key allows this origin: the answer to a CORS preflight, which carries no key. */
+  anyKeyAllows(origin: string): boolean {
+    return this.#anyOrigin.some((m) => m(origin))
+  }
+}

@@ -1,0 +1,45 @@
+import type { Context } from 'hono'
+import { promisify } from 'node:util'
+import { brotliDecompress, gunzip, inflate } from 'node:zlib'
+import { ApiError } from '../errors.ts'
+
+/** Largest request body, measured after decompression (Segment's limit, L1). */
+export const MAX_BODY_BYTES = 500 * 1024
+
+const decoders: Record<string, (buf: Buffer, opts: { maxOutputLength: number }) => Promise<Buffer>> = {
+  gzip: promisify(gunzip),
+  'x-gzip': promisify(gunzip),
+  deflate: promisify(inflate),
+  br: promisify(brotliDecompress),
+}
+
+const tooLarge = () => new ApiError(413, 'body_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes after decompression`)
+
+/**
+ * Reads the request body, decompresses it within the size limit (a gzip bomb stops at the
+ * limit, never inflating further), and parses it as JSON.
+ */
+export async function readJsonBody(c: Context): Promise<unknown> {
+  const declared = Number(c.req.header('content-length') ?? 0)
+  if (declared > MAX_BODY_BYTES) throw tooLarge()
+  let buf: Buffer = Buffer.from(await c.req.arrayBuffer())
+  if (buf.length > MAX_BODY_BYTES) throw tooLarge()
+  const encoding = (c.req.header('content-encoding') ?? 'identity').trim().toLowerCase()
+  if (encoding !== 'identity' && encoding !== '') {
+    const decode = decoders[encoding]
+    if (!decode) throw new ApiError(415, 'unsupported_encoding', `content-encoding ${encoding} is not supported; use gzip, deflate or br`)
+    try {
+      buf = await decode(buf, { maxOutputLength: MAX_BODY_BYTES + 1 })
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) throw tooLarge()
+      throw new ApiError(400, 'invalid_body', `body is not valid ${encoding} data`, { field: '(body)' })
+    }
+    if (buf.length > MAX_BODY_BYTES) throw tooLarge()
+  }
+  if (buf.length === 0) throw new ApiError(400, 'invalid_json', 'body is empty; expected a JSON object', { field: '(body)' })
+  try {
+    return JSON.parse(buf.toString('utf8'))
+  } catch (e) {
+    throw new ApiError(400, 'invalid_json', `body is not valid JSON: ${(e as Error).message}`, { field: '(body)' })
+  }
+}

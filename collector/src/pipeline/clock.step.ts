@@ -1,0 +1,34 @@
+import { chTime } from '../../../analytics/index.ts'
+import type { Draft, Drop, RequestFacts } from './types.ts'
+
+const DAY_MS = 24 * 3600 * 1000
+/** Events dated further ahead than this (after correction) are refused. */
+export const MAX_FUTURE_MS = DAY_MS
+/** Events older than this on arrival are marked historical (imports, offline replays). */
+export const HISTORICAL_AFTER_MS = DAY_MS
+
+/**
+ * Step 4: corrects the sender's clock. With `sentAt`, the event time is shifted by
+ * `receivedAt - sentAt` (Segment's rule), so a device whose clock is hours off still lands
+ * events at the right moment; without a timestamp the event happened when it arrived.
+ */
+export function clockStep(d: Draft, facts: RequestFacts): Draft | Drop {
+  const m = d.msg
+  const originalText = m.timestamp ?? m.originalTimestamp
+  const sentText = m.sentAt ?? facts.sentAt
+  const original = originalText ? Date.parse(originalText) : facts.receivedAt
+  const sent = sentText ? Date.parse(sentText) : NaN
+  const ts = Number.isNaN(sent) || !originalText ? original : original + (facts.receivedAt - sent)
+  if (ts - facts.receivedAt > MAX_FUTURE_MS) {
+    const field = m.timestamp ? 'timestamp' : 'originalTimestamp'
+    return { drop: 'future_timestamp', step: 'clock', field, message: `is ${Math.round((ts - facts.receivedAt) / 3600_000)} h in the future after clock correction; at most 24 h is accepted` }
+  }
+  const minTs = Date.UTC(1970, 0, 2)
+  const safeTs = Math.max(ts, minTs)
+  d.row.ts = chTime(safeTs)
+  d.row.original_ts = chTime(Math.max(original, minTs))
+  d.row.received_at = chTime(facts.receivedAt)
+  d.row.sent_at = Number.isNaN(sent) ? null : chTime(Math.max(sent, minTs))
+  d.row.historical = facts.receivedAt - safeTs > HISTORICAL_AFTER_MS ? 1 : 0
+  return d
+}

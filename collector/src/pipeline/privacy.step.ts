@@ -1,0 +1,44 @@
+import type { Draft, RequestFacts } from './types.ts'
+
+// Contact details never enter events (DESIGN: they live in their own encrypted table).
+// Trait and property keys that name them are removed; e-mail addresses anywhere are masked.
+const CONTACT_KEYS = new Set(['email', 'e-mail', 'mail', 'phone', 'phonenumber', 'phone_number', 'mobile', 'tel', 'telephone', 'fax', 'address', 'street', 'postalcode', 'postal_code', 'zip', 'firstname', 'first_name', 'lastname', 'last_name', 'name', 'fullname', 'full_name', 'birthday', 'dateofbirth', 'date_of_birth', 'ip'])
+const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g
+const EMAIL_TEST = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/
+
+/** Counts what the privacy step removed since start. */
+export const privacyCounters = { removedKeys: 0, maskedValues: 0 }
+
+function scrub(value: unknown, dropContactKeys: boolean): unknown {
+  if (typeof value === 'string') {
+    if (!EMAIL_TEST.test(value)) return value
+    privacyCounters.maskedValues++
+    return value.replace(EMAIL, '[redacted]')
+  }
+  if (Array.isArray(value)) return value.map((v) => scrub(v, dropContactKeys))
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) {
+      if (dropContactKeys && CONTACT_KEYS.has(k.toLowerCase())) {
+        privacyCounters.removedKeys++
+        continue
+      }
+      out[k] = scrub(v, dropContactKeys)
+    }
+    return out
+  }
+  return value
+}
+
+/** Step 2: traits lose contact details; e-mail addresses in properties and context are masked. */
+export function privacyStep(d: Draft, _facts: RequestFacts): Draft {
+  const m = d.msg as { traits?: Record<string, unknown>; properties?: Record<string, unknown> }
+  if (m.traits) d.row.traits = JSON.stringify(scrub(m.traits, true))
+  if (m.properties) {
+    const text = JSON.stringify(m.properties)
+    d.row.properties = EMAIL_TEST.test(text) ? JSON.stringify(scrub(m.properties, false)) : text
+  }
+  if (d.context.traits && typeof d.context.traits === 'object') d.context.traits = scrub(d.context.traits, true)
+  if (EMAIL_TEST.test(JSON.stringify(d.context))) d.context = scrub(d.context, false) as Record<string, unknown>
+  return d
+}

@@ -1,0 +1,47 @@
+import type { EventRow, ProgramKey } from '../../../analytics/index.ts'
+import type { Message } from '../schemas/segment.schema.ts'
+
+/** The named steps of ingestion, in order. */
+export const STEPS = ['validate', 'privacy', 'resolve_program', 'clock', 'user_agent', 'bot', 'campaign', 'channel', 'ip'] as const
+/** A step name. */
+export type StepName = (typeof STEPS)[number]
+
+/** Why a step dropped an event: a closed set, each a metric label and an answer to the sender. */
+export type DropReason = 'invalid_schema' | 'event_too_large' | 'future_timestamp'
+
+/** An event a step refused, with the field at fault. */
+export interface Drop {
+  drop: DropReason
+  step: StepName
+  field: string
+  message: string
+}
+
+/** What every event of one request shares. */
+export interface RequestFacts {
+  key: ProgramKey
+  receivedAt: number
+  /** The User-Agent header (the patient's browser only for write-key requests). */
+  userAgent: string
+  /** The peer address, raw: used by the ip step and never stored. */
+  ip: string
+  /** Batch-level `sentAt` and `context`, which each event inherits. */
+  sentAt?: string
+  context?: Record<string, unknown>
+}
+
+/** An event on its way through the steps: the message and the row being filled. */
+export interface Draft {
+  msg: Message
+  /** A private copy of the merged context; steps remove what must not be stored. */
+  context: Record<string, unknown>
+  row: EventRow
+  /** The patient's user agent, once the user_agent step found it ('' for none). */
+  agent: string
+}
+
+/** A step: returns the (enriched) draft or a drop. */
+export type Step = (draft: Draft, facts: RequestFacts) => Draft | Drop
+
+/** True when a step's result is a drop. */
+export const isDrop = <T extends object>(r: T | Drop): r is Drop => 'drop' in r

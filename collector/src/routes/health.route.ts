@@ -1,0 +1,52 @@
+import { Hono } from 'hono'
+import type { StorageConfig } from '../../../analytics/index.ts'
+import type { Metrics } from '../metrics.ts'
+import type { SinkStats } from '../spool/clickhouse-sink.ts'
+import type { Spool } from '../spool/spool.ts'
+import type { SpoolWriter } from '../spool/writer.ts'
+
+/** What the health and metrics routes read. */
+export interface HealthDeps {
+  storage: StorageConfig
+  ping: () => Promise<boolean>
+  migrated: () => boolean
+  spool: Spool
+  spoolMaxBytes: number
+  writer: SpoolWriter
+  sink: SinkStats
+  metrics: Metrics
+}
+
+/** `GET /health` (JSON) and `GET /metrics` (Prometheus text). */
+export function healthRoutes(d: HealthDeps): Hono {
+  const app = new Hono()
+
+  app.get('/health', async (c) => {
+    const reachable = await Promise.race([d.ping(), new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref())])
+    const spool = d.spool.stats()
+    const w = d.writer.state
+    const accepting = spool.depthBytes < d.spoolMaxBytes
+    // Accepting events is what the collector promises; ClickHouse being away only delays them.
+    const status = !accepting ? 'unavailable' : reachable && d.migrated() ? 'ok' : 'degraded'
+    return c.json(
+      {
+        status,
+        clickhouse: { mode: d.storage.mode, reachable, migrated: d.migrated(), ...(d.storage.mode === 'server' ? { url: d.storage.url } : {}) },
+        spool: { depthBytes: spool.depthBytes, maxBytes: d.spoolMaxBytes, segments: spool.segments, damagedStretches: spool.damagedStretches, accepting },
+        writer: { running: w.running, batches: w.batches, rows: w.rows, consecutiveFailures: w.consecutiveFailures, lastError: w.lastError, lastSuccessAt: w.lastSuccessAt && new Date(w.lastSuccessAt).toISOString() },
+        events: { inserted: d.sink.inserted, duplicates: d.sink.duplicates },
+      },
+      status === 'unavailable' ? 503 : 200,
+    )
+  })
+
+  app.get('/metrics', async (c) => {
+    const s = d.spool.stats()
+    d.metrics.spoolBytes.set(s.depthBytes)
+    d.metrics.spoolSegments.set(s.segments)
+    d.metrics.spoolDamaged.set(s.damagedStretches)
+    d.metrics.spoolSyncs.set(s.syncs)
+    return c.text(await d.metrics.registry.metrics(), 200, { 'content-type': d.metrics.registry.contentType })
+  })
+  return app
+}

@@ -1,0 +1,79 @@
+import { z } from 'zod'
+
+// The Segment tracking spec (https://segment.com/docs/connections/spec/common/), which
+// existing server libraries speak; Attune's extensions ride in `context` and `properties`.
+
+const MAX_ID = 200
+
+/** A time in ISO 8601 (what Segment's libraries send). */
+const isoTime = z
+  .string()
+  .max(64)
+  .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 date-time')
+
+/** Ids may arrive as numbers from some libraries; they are stored as text. */
+const idField = z.union([z.string().min(1).max(MAX_ID), z.number().finite().transform(String)])
+
+const jsonObject = z.record(z.string(), z.unknown())
+
+const common = {
+  messageId: z.string().min(1).max(100).optional(),
+  anonymousId: idField.optional(),
+  userId: idField.optional(),
+  timestamp: isoTime.optional(),
+  originalTimestamp: isoTime.optional(),
+  sentAt: isoTime.optional(),
+  context: jsonObject.optional(),
+  integrations: jsonObject.optional(),
+}
+
+const needsIdentity = (m: { userId?: string; anonymousId?: string }) => m.userId !== undefined || m.anonymousId !== undefined
+const identityIssue = { message: 'userId or anonymousId is required', path: ['userId'] }
+
+/** `track`: an action, named by `event`. */
+export const trackSchema = z
+  .object({ ...common, type: z.literal('track'), event: z.string().min(1).max(200), properties: jsonObject.optional() })
+  .refine(needsIdentity, identityIssue)
+/** `page`: a web page view. */
+export const pageSchema = z
+  .object({ ...common, type: z.literal('page'), name: z.string().max(500).optional(), category: z.string().max(200).optional(), properties: jsonObject.optional() })
+  .refine(needsIdentity, identityIssue)
+/** `screen`: an app screen view. */
+export const screenSchema = z
+  .object({ ...common, type: z.literal('screen'), name: z.string().max(500).optional(), category: z.string().max(200).optional(), properties: jsonObject.optional() })
+  .refine(needsIdentity, identityIssue)
+/** `identify`: who the person is (a pseudonymous patient id) and their traits. */
+export const identifySchema = z.object({ ...common, type: z.literal('identify'), traits: jsonObject.optional() }).refine(needsIdentity, identityIssue)
+/** `alias`: links a previous id to the patient id. */
+export const aliasSchema = z.object({ ...common, type: z.literal('alias'), userId: idField, previousId: idField })
+/** `group`: the person belongs to a group (a clinic, a cohort). */
+export const groupSchema = z
+  .object({ ...common, type: z.literal('group'), groupId: idField, traits: jsonObject.optional() })
+  .refine(needsIdentity, identityIssue)
+
+/** Message types the collector accepts. */
+export const MESSAGE_TYPES = ['track', 'page', 'screen', 'identify', 'alias', 'group'] as const
+/** A message type. */
+export type MessageType = (typeof MESSAGE_TYPES)[number]
+
+/** Any one message, told apart by `type`. */
+export const messageSchema = z.discriminatedUnion('type', [trackSchema, pageSchema, screenSchema, identifySchema, aliasSchema, groupSchema])
+/** A validated message. */
+export type Message = z.infer<typeof messageSchema>
+
+/** The envelope of `/v1/batch` (and `/v1/import`): events are validated one by one. */
+export const batchEnvelopeSchema = z.object({
+  batch: z.array(z.unknown()).min(1, 'must hold at least one event').max(500, 'must hold at most 500 events'),
+  writeKey: z.string().max(200).optional(),
+  sentAt: isoTime.optional(),
+  context: jsonObject.optional(),
+})
+
+/** The answer to an ingestion request. */
+export const ingestResponseSchema = z.object({
+  success: z.literal(true),
+  accepted: z.number().int(),
+  rejected: z.array(z.object({ index: z.number().int(), reason: z.string(), field: z.string(), message: z.string() })),
+})
+/** The answer to an ingestion request. */
+export type IngestResponse = z.infer<typeof ingestResponseSchema>

@@ -1,0 +1,45 @@
+// Starts the collector: `npm start`. Configuration comes from the environment (see README).
+import { serve } from '@hono/node-server'
+import type { AddressInfo } from 'node:net'
+import { configFromEnv } from './config.ts'
+import { createService } from './service.ts'
+
+const log = (m: string) => console.error(`[attune] ${m}`)
+const config = configFromEnv(process.env)
+const service = await createService(config, { log })
+
+const server = serve({ fetch: service.app.fetch, port: config.port, hostname: config.host }, (info: AddressInfo) => {
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host
+  const base = `http://${host.includes(':') ? `[${host}]` : host}:${info.port}`
+  const lines = [
+    `Attune collector listening on ${base}`,
+    `  ingestion   ${base}/v1/batch  (also /v1/track, /v1/page, /v1/screen, /v1/identify, /v1/alias, /v1/group)`,
+    `  health      ${base}/health`,
+    `  metrics     ${base}/metrics`,
+    `  ClickHouse  ${config.storage.mode === 'embedded' ? `embedded, data in ${config.storage.path}` : config.storage.url}`,
+    `  spool       ${config.spool.dir}`,
+  ]
+  for (const { program, keys, file } of service.programs) {
+    const fromFile = (k: (typeof keys)[number], kind: 'write' | 'secret') => program.keys[kind].find((x) => x.id === k.id)?.key.startsWith('env:') === false
+    lines.push(`  program     ${program.id} (${program.name}) from ${file}`)
+    for (const k of keys) {
+      const shown = fromFile(k, k.kind) ? k.key : `${k.key.slice(0, 6)}… (from the environment)`
+      lines.push(`    ${k.kind === 'write' ? 'write key ' : 'secret key'}  ${shown}  [${k.id}${k.kind === 'write' ? `; origins ${k.origins.join(' ')}` : `; channel ${k.channel}`}]`)
+    }
+  }
+  lines.push(`Try: curl -u ${service.programs[0]?.keys.find((k) => k.kind === 'secret')?.key ?? 'sk_...'}: -H 'content-type: application/json' -d '{"userId":"p-1","event":"diary_downloaded"}' ${base}/v1/track`)
+  console.log(lines.join('\n'))
+})
+
+let stopping = false
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return
+  stopping = true
+  log(`${signal}: no longer accepting; draining the spool to ClickHouse`)
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  await service.close({ drain: true })
+  log(`stopped cleanly; ${service.spool.stats().depthBytes} bytes left in the spool for the next start`)
+  process.exit(0)
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'))
+process.on('SIGINT', () => void shutdown('SIGINT'))

@@ -1,0 +1,100 @@
+import type { Hono } from 'hono'
+import { createDb, loadPrograms, migrate, type Db, type LoadedProgram } from '../../analytics/index.ts'
+import { createApp } from './app.ts'
+import type { CollectorConfig } from './config.ts'
+import { KeyIndex } from './keys.ts'
+import { createMetrics, type Metrics } from './metrics.ts'
+import { clickhouseSink, type SinkStats } from './spool/clickhouse-sink.ts'
+import { Spool, type SpoolIo } from './spool/spool.ts'
+import { SpoolWriter, type BatchSink } from './spool/writer.ts'
+
+/** Hooks for tests: fault injection in the spool's disk writes and in the ClickHouse sink. */
+export interface ServiceHooks {
+  spoolIo?: SpoolIo
+  wrapSink?: (sink: BatchSink) => BatchSink
+  log?: (msg: string) => void
+}
+
+/** A running collector: the app plus what it owns. */
+export interface Service {
+  app: Hono
+  db: Db
+  spool: Spool
+  writer: SpoolWriter
+  metrics: Metrics
+  programs: LoadedProgram[]
+  sink: SinkStats
+  /** Resolves once migrations are applied and the writer may insert. */
+  ready: Promise<void>
+  /** Stops the writer (draining what it can within the shutdown timeout) and closes files and ClickHouse. */
+  close(opts?: { drain?: boolean }): Promise<void>
+}
+
+/**
+ * Opens the spool and ClickHouse and starts the writer. The collector accepts events at once;
+ * migrations are retried in the background while ClickHouse is unreachable, and the writer
+ * starts inserting once they are applied.
+ */
+export async function createService(config: CollectorConfig, hooks: ServiceHooks = {}): Promise<Service> {
+  const log = hooks.log ?? ((m: string) => console.error(`[attune] ${m}`))
+  const programs = loadPrograms(config.programsDir, process.env)
+  const keys = new KeyIndex(programs.flatMap((p) => p.keys))
+  const metrics = createMetrics()
+  const db = createDb(config.storage)
+  const spool = await Spool.open({ ...config.spool, io: hooks.spoolIo })
+  let migrated = false
+  let closing = false
+  const ready = (async () => {
+    for (let attempt = 1; !closing; attempt++) {
+      try {
+        const report = await migrate(db)
+        for (const m of report.applied) log(`migration ${m.version}_${m.name} applied`)
+        migrated = true
+        return
+      } catch (e) {
+        log(`ClickHouse not ready (${(e as Error).message.slice(0, 200)}); retrying`)
+        await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** Math.min(attempt, 6))))
+      }
+    }
+  })()
+  const sinkStats: SinkStats = { inserted: 0, duplicates: 0, malformed: 0, inserts: 0 }
+  const base = clickhouseSink(db, sinkStats)
+  let lastInserted = 0
+  let lastDuplicates = 0
+  const counted: BatchSink = async (payloads) => {
+    await base(payloads)
+    metrics.inserted.inc(sinkStats.inserted - lastInserted)
+    metrics.duplicates.inc(sinkStats.duplicates - lastDuplicates)
+    lastInserted = sinkStats.inserted
+    lastDuplicates = sinkStats.duplicates
+  }
+  const sink = hooks.wrapSink ? hooks.wrapSink(counted) : counted
+  const writer = new SpoolWriter(
+    spool,
+    sink,
+    {
+      ...config.writer,
+      maxBytes: 64 * 1024 * 1024,
+      onBatch: ({ ms }) => metrics.insertLatency.observe(ms / 1000),
+      onError: (err, attempt) => {
+        metrics.insertFailures.inc()
+        if (attempt === 1 || attempt % 10 === 0) log(`insert failed (attempt ${attempt}), will retry: ${err.message.slice(0, 200)}`)
+      },
+    },
+    ready,
+  )
+  writer.start()
+  const app = createApp({
+    keys, spool, metrics, trustProxy: config.trustProxy, storage: config.storage,
+    ping: () => db.ping(), migrated: () => migrated, spoolMaxBytes: config.spool.maxBytes, writer, sink: sinkStats, log,
+  })
+  return {
+    app, db, spool, writer, metrics, programs, sink: sinkStats, ready,
+    async close(opts = {}) {
+      closing = true
+      await writer.stop({ drain: opts.drain ?? true, timeoutMs: config.shutdownTimeoutMs })
+      await spool.close()
+      await db.close()
+    },
+  }
+}

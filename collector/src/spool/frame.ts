@@ -1,0 +1,89 @@
+import { crc32 } from 'node:zlib'
+
+// Record layout: MAGIC(4) | payload length (u32 LE) | CRC32 of the payload (u32 LE) | payload.
+// 0xFF never occurs in UTF-8, and payloads are UTF-8 JSON, so a scan for MAGIC after damage
+// can only stop at a real header (or inside another header's length/CRC, which then fails).
+const MAGIC = Buffer.from([0xff, 0xa7, 0x5e, 0xff])
+/** Bytes of a frame header. */
+export const HEADER_BYTES = 12
+/** Largest payload a frame may carry; anything longer is damage, not data. */
+export const MAX_PAYLOAD_BYTES = 1 << 20
+
+/** Wraps one payload in a frame. */
+export function encodeFrame(payload: Buffer): Buffer {
+  if (payload.length > MAX_PAYLOAD_BYTES) throw new RangeError(`spool record of ${payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`)
+  const out = Buffer.allocUnsafe(HEADER_BYTES + payload.length)
+  MAGIC.copy(out, 0)
+  out.writeUInt32LE(payload.length, 4)
+  out.writeUInt32LE(crc32(payload), 8)
+  payload.copy(out, HEADER_BYTES)
+  return out
+}
+
+/** What a scan of a byte range found. */
+export interface DecodeResult {
+  /** Complete, checksummed payloads in order. */
+  records: Buffer[]
+  /** Bytes consumed from the start of the buffer; the rest must be read again with more data. */
+  consumed: number
+  /** Damaged stretches skipped (each counted once). */
+  damaged: number
+  /** Bytes skipped as damage or torn tail. */
+  skippedBytes: number
+}
+
+/**
+ * Decodes frames from `buf`. With `final` (the end of a sealed segment) an incomplete tail is
+ * damage and skipped; otherwise decoding stops before it so the caller can read more.
+ * Stops after `maxRecords` records.
+ */
+export function decodeFrames(buf: Buffer, final: boolean, maxRecords = Infinity): DecodeResult {
+  const records: Buffer[] = []
+  let pos = 0
+  let damaged = 0
+  let skippedBytes = 0
+  let inDamage = false
+  const skipTo = (next: number) => {
+    if (!inDamage) damaged++
+    inDamage = true
+    skippedBytes += next - pos
+    pos = next
+  }
+  while (pos < buf.length && records.length < maxRecords) {
+    if (buf.length - pos < HEADER_BYTES) {
+      if (!final) break
+      skipTo(buf.length)
+      break
+    }
+    if (buf[pos] !== MAGIC[0] || buf[pos + 1] !== MAGIC[1] || buf[pos + 2] !== MAGIC[2] || buf[pos + 3] !== MAGIC[3]) {
+      const found = buf.indexOf(MAGIC, pos + 1)
+      skipTo(found === -1 ? (final ? buf.length : Math.max(pos + 1, buf.length - MAGIC.length + 1)) : found)
+      if (found === -1 && !final) break
+      continue
+    }
+    const len = buf.readUInt32LE(pos + 4)
+    if (len > MAX_PAYLOAD_BYTES) {
+      const found = buf.indexOf(MAGIC, pos + 1)
+      skipTo(found === -1 ? buf.length : found)
+      continue
+    }
+    const end = pos + HEADER_BYTES + len
+    if (end > buf.length) {
+      if (!final) break
+      const found = buf.indexOf(MAGIC, pos + 1)
+      skipTo(found === -1 ? buf.length : found)
+      continue
+    }
+    const payload = buf.subarray(pos + HEADER_BYTES, end)
+    if (crc32(payload) !== buf.readUInt32LE(pos + 8)) {
+      const found = buf.indexOf(MAGIC, pos + 1)
+      skipTo(found === -1 ? (final ? buf.length : pos + 1) : found)
+      if (found === -1 && !final) break
+      continue
+    }
+    records.push(payload)
+    inDamage = false
+    pos = end
+  }
+  return { records, consumed: pos, damaged, skippedBytes }
+}

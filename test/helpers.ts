@@ -1,0 +1,98 @@
+// Shared test fixtures: a collector on the embedded engine in a temporary directory, and the
+// demo program's keys.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { configFromEnv, createService, type CollectorConfig, type Service, type ServiceHooks } from '../collector/index.ts'
+
+/** The repository root. */
+export const ROOT = resolve(import.meta.dirname, '..')
+
+/** The demo program's keys (programs/psoriasis-demo.json). */
+export const DEMO = {
+  program: 'psoriasis-demo',
+  writeKey: 'pk_demo_psoriasis_7f3a9c2e',
+  secretKey: 'sk_demo_psoriasis_4b81d6f0e2',
+  callKey: 'sk_demo_psoriasis_call_91c2a7',
+  printKey: 'sk_demo_psoriasis_print_5e0b3d',
+} as const
+
+/** A fresh temporary directory, removed by the returned function. */
+export function tempDir(prefix = 'attune-test-'): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+/** Collector configuration for tests: a temp data dir, the repository's programs, fast batches. */
+export function testConfig(dataDir: string, env: Record<string, string> = {}): CollectorConfig {
+  const config = configFromEnv({ ATTUNE_DATA: dataDir, ATTUNE_PROGRAMS: join(ROOT, 'programs'), ATTUNE_BATCH_MAX_AGE_MS: '50', ...env })
+  return { ...config, writer: { ...config.writer, retryMinMs: 50, retryMaxMs: 500 } }
+}
+
+/** Starts an in-process service on a temp directory; `stop` drains, closes and removes it. */
+export async function startService(opts: { env?: Record<string, string>; hooks?: ServiceHooks; dir?: string } = {}): Promise<{ service: Service; dir: string; stop: (o?: { keep?: boolean; drain?: boolean }) => Promise<void> }> {
+  const tmp = opts.dir ? { dir: opts.dir, remove: () => rmSync(opts.dir!, { recursive: true, force: true }) } : tempDir()
+  const logs: string[] = []
+  const service = await createService(testConfig(tmp.dir, opts.env), { log: (m) => logs.push(m), ...opts.hooks })
+  await service.ready
+  return {
+    service,
+    dir: tmp.dir,
+    async stop(o = {}) {
+      await service.close({ drain: o.drain ?? true })
+      if (!o.keep) tmp.remove()
+    },
+  }
+}
+
+/** Waits until `check` returns true, polling; throws after `timeoutMs`. */
+export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 20_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (Date.now() < end) {
+    if (await check()) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+}
+
+/** HTTP Basic header for a key, as Segment's libraries send it. */
+export const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`
+
+/** A collector started as its own process (`collector/src/server.ts`), on a free port. */
+export interface ServerProcess {
+  child: ChildProcess
+  url: string
+  output: () => string
+  /** Resolves with the exit code or signal. */
+  exited: Promise<number | string | null>
+}
+
+/** Starts `collector/src/server.ts` as a child process with PORT=0 and waits for its URL. */
+export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'collector/src/server.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ATTUNE_PROGRAMS: join(ROOT, 'programs'), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()))
+  child.stderr!.on('data', (b: Buffer) => (out += b.toString()))
+  const exited = new Promise<number | string | null>((res) => child.on('exit', (code, signal) => res(signal ?? code)))
+  const url = await new Promise<string>((res, rej) => {
+    const t = setTimeout(() => rej(new Error(`collector did not start within 30 s:\n${out}`)), 30_000)
+    const onData = () => {
+      const m = /listening on (http:\/\/\S+)/.exec(out)
+      if (m) {
+        clearTimeout(t)
+        res(m[1]!)
+      }
+    }
+    child.stdout!.on('data', onData)
+    void exited.then(() => {
+      clearTimeout(t)
+      rej(new Error(`collector exited before listening:\n${out}`))
+    })
+  })
+  return { child, url, output: () => out, exited }
+}

@@ -52,7 +52,9 @@ CREATE TABLE IF NOT EXISTS event_ids
 )
 ENGINE = ReplacingMergeTree
 ORDER BY (program, message_id)
-TTL toDateTime(received_at) + INTERVAL 35 DAY;
+TTL toDateTime(received_at) + INTERVAL 35 DAY
+-- A retried events insert is deduplicated here too only if this table deduplicates blocks.
+SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS event_ids_mv TO event_ids AS
 SELECT program, message_id, received_at FROM events;

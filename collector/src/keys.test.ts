@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest'
+import { KeyIndex, originMatcher } from './keys.ts'
+
+describe('originMatcher', () => {
+  it('matches scheme, host and port exactly, with wildcards where written', () => {
+    const exact = originMatcher('https://care.example')
+    expect(exact('https://care.example')).toBe(true)
+    expect(exact('https://care.example:443')).toBe(true)
+    expect(exact('http://care.example')).toBe(false)
+    expect(exact('https://care.example:8443')).toBe(false)
+    expect(exact('https://evil-care.example')).toBe(false)
+    const sub = originMatcher('https://*.care.example')
+    expect(sub('https://www.care.example')).toBe(true)
+    expect(sub('https://care.example')).toBe(false)
+    expect(sub('https://care.example.evil.test')).toBe(false)
+    const loop = originMatcher('http://localhost:*')
+    expect(loop('http://localhost:5173')).toBe(true)
+    expect(loop('http://localhost')).toBe(true)
+    expect(loop('http://localhost.evil.test:80')).toBe(false)
+    expect(originMatcher('http://[::1]:*')('http://[::1]:3000')).toBe(true)
+    expect(exact('null')).toBe(false)
+  })
+})
+
+describe('KeyIndex', () => {
+  const index = new KeyIndex([
+    { program: 'a', kind: 'write', id: 'w', key: 'pk_a', origins: ['https://a.example'], channel: 'web' },
+    { program: 'b', kind: 'write', id: 'w', key: 'pk_b', origins: ['https://b.example'], channel: 'web' },
+    { program: 'a', kind: 'secret', id: 's', key: 'sk_a', origins: [], channel: 'server' },
+  ])
+  it('finds keys and checks origins per key', () => {
+    expect(index.find('sk_a')?.program).toBe('a')
+    expect(index.find('pk_c')).toBeUndefined()
+    expect(index.originAllowed('pk_a', 'https://a.example')).toBe(true)
+    expect(index.originAllowed('pk_a', 'https://b.example')).toBe(false)
+    expect(index.anyKeyAllows('https://b.example')).toBe(true)
+    expect(index.anyKeyAllows('https://c.example')).toBe(false)
+  })
+})

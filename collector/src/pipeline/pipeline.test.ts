@@ -1,0 +1,173 @@
+import { describe, expect, it } from 'vitest'
+import type { ProgramKey } from '../../../analytics/index.ts'
+import { stripUrl } from './campaign.step.ts'
+import { anonymiseIp } from './ip.step.ts'
+import { processEvent, type Accepted } from './pipeline.ts'
+import type { Drop, RequestFacts } from './types.ts'
+
+const writeKey: ProgramKey = { program: 'p1', kind: 'write', id: 'web', key: 'pk_x', origins: ['http://localhost:*'], channel: 'web' }
+const callKey: ProgramKey = { program: 'p1', kind: 'secret', id: 'nurse', key: 'sk_x', origins: [], channel: 'call' }
+const NOW = Date.parse('2026-11-23T12:00:00.000Z')
+const CHROME = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+
+const facts = (over: Partial<RequestFacts> = {}): RequestFacts => ({ key: writeKey, receivedAt: NOW, userAgent: CHROME, ip: '198.51.100.23', ...over })
+const accepted = (r: Accepted | Drop): Accepted['row'] => {
+  if ('drop' in r) throw new Error(`dropped: ${r.drop} ${r.field} ${r.message}`)
+  return r.row
+}
+
+describe('clock step', () => {
+  it('shifts the event time by receivedAt - sentAt (a device clock 2 h fast)', () => {
+    const row = accepted(processEvent({ type: 'track', event: 'x', anonymousId: 'a', timestamp: '2026-11-23T13:59:00.000Z', sentAt: '2026-11-23T14:00:00.000Z' }, facts(), ''))
+    expect(row.ts).toBe('2026-11-23 11:59:00.000')
+    expect(row.original_ts).toBe('2026-11-23 13:59:00.000')
+    expect(row.sent_at).toBe('2026-11-23 14:00:00.000')
+    expect(row.received_at).toBe('2026-11-23 12:00:00.000')
+    expect(row.historical).toBe(0)
+  })
+
+  it('uses the batch sentAt when the event has none', () => {
+    const row = accepted(processEvent({ type: 'track', event: 'x', anonymousId: 'a', timestamp: '2026-11-23T09:00:00.000Z' }, facts({ sentAt: '2026-11-23T09:00:10.000Z' }), ''))
+    expect(row.ts).toBe('2026-11-23 11:59:50.000')
+  })
+
+  it('takes the arrival time when no timestamp is given, and the timestamp as is without sentAt', () => {
+    expect(accepted(processEvent({ type: 'track', event: 'x', anonymousId: 'a' }, facts(), '')).ts).toBe('2026-11-23 12:00:00.000')
+    expect(accepted(processEvent({ type: 'track', event: 'x', anonymousId: 'a', timestamp: '2026-11-20T08:00:00Z' }, facts(), '')).ts).toBe('2026-11-20 08:00:00.000')
+  })
+
+  it('marks events older than a day as historical', () => {
+    expect(accepted(processEvent({ type: 'track', event: 'x', anonymousId: 'a', timestamp: '2026-11-20T08:00:00Z' }, facts(), '')).historical).toBe(1)
+  })
+
+  it('refuses events more than 24 h in the future after correction', () => {
+    const r = processEvent({ type: 'track', event: 'x', anonymousId: 'a', timestamp: '2026-11-25T12:00:00Z' }, facts(), 'batch[2]')
+    expect(r).toMatchObject({ drop: 'future_timestamp', step: 'clock', field: 'batch[2].timestamp' })
+    // 30 h ahead, but sent with a clock 30 h fast: corrected to now, accepted.
+    const ok = processEvent({ type: 'track', event: 'x', anonymousId: 'a', timestamp: '2026-11-24T18:00:00Z', sentAt: '2026-11-24T18:00:00Z' }, facts(), '')
+    expect(accepted(ok).ts).toBe('2026-11-23 12:00:00.000')
+  })
+})
+
+describe('validate step', () => {
+  it('names the field and the reason', () => {
+    expect(processEvent({ type: 'track', anonymousId: 'a' }, facts(), 'batch[0]')).toMatchObject({ drop: 'invalid_schema', field: 'batch[0].event' })
+    expect(processEvent({ type: 'track', event: 'x' }, facts(), '')).toMatchObject({ drop: 'invalid_schema', field: 'userId', message: 'userId or anonymousId is required' })
+    expect(processEvent({ type: 'track', event: 'x', userId: 'u', timestamp: 'yesterday' }, facts(), '')).toMatchObject({ field: 'timestamp', message: 'must be an ISO 8601 date-time' })
+    expect(processEvent({ type: 'nope', userId: 'u' }, facts(), 'batch[1]')).toMatchObject({ drop: 'invalid_schema', field: 'batch[1].type' })
+    expect(processEvent({ type: 'alias', userId: 'u' }, facts(), '')).toMatchObject({ field: 'previousId' })
+  })
+
+  it('refuses an event over 32 KB', () => {
+    const r = processEvent({ type: 'track', event: 'x', userId: 'u', properties: { blob: 'x'.repeat(33 * 1024) } }, facts(), 'batch[4]')
+    expect(r).toMatchObject({ drop: 'event_too_large', field: 'batch[4]' })
+  })
+
+  it('takes the type from a single-event endpoint and refuses a contradicting one', () => {
+    expect(accepted(processEvent({ event: 'x', userId: 'u' }, facts(), '', 'track')).type).toBe('track')
+    expect(processEvent({ type: 'page', userId: 'u' }, facts(), '', 'track')).toMatchObject({ field: 'type', message: 'must be "track" on this endpoint' })
+  })
+
+  it('stores numeric ids as text', () => {
+    const row = accepted(processEvent({ type: 'identify', userId: 12345 }, facts(), ''))
+    expect(row.user_id).toBe('12345')
+  })
+})
+
+describe('user agent and bot steps', () => {
+  it('parses the browser header for write-key requests', () => {
+    const row = accepted(processEvent({ type: 'page', anonymousId: 'a' }, facts(), ''))
+    expect(row).toMatchObject({ browser: 'Chrome', browser_version: '131', os: 'Mac OS', device_type: 'desktop', is_bot: 0 })
+    expect(row.context).not.toContain('Mozilla')
+  })
+
+  it('ignores a backend’s own agent but uses a forwarded one', () => {
+    const own = accepted(processEvent({ type: 'track', event: 'x', userId: 'u' }, facts({ key: callKey, userAgent: 'analytics-node/3' }), ''))
+    expect(own).toMatchObject({ browser: '', os: '', is_bot: 0 })
+    const fwd = accepted(processEvent({ type: 'track', event: 'x', userId: 'u', context: { userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1' } }, facts({ key: callKey }), ''))
+    expect(fwd).toMatchObject({ browser: 'Mobile Safari', os: 'iOS', device_type: 'mobile' })
+  })
+
+  it('flags bots', () => {
+    const row = accepted(processEvent({ type: 'page', anonymousId: 'a' }, facts({ userAgent: 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)' }), ''))
+    expect(row.is_bot).toBe(1)
+  })
+})
+
+describe('campaign step', () => {
+  it('takes UTM fields from the page URL and strips other query parameters', () => {
+    const row = accepted(
+      processEvent(
+        { type: 'page', anonymousId: 'a', name: 'Itch relief', context: { page: { url: 'https://care.example/itch?utm_source=newsletter&utm_medium=email&utm_campaign=winter&token=secret&atn=t1#top', referrer: 'https://search.example/?q=psoriasis+flare', search: '?token=secret' } } },
+        facts(),
+        '',
+      ),
+    )
+    expect(row).toMatchObject({ utm_source: 'newsletter', utm_medium: 'email', utm_campaign: 'winter', page_path: '/itch', page_title: 'Itch relief', referrer: 'https://search.example/' })
+    expect(row.page_url).toBe('https://care.example/itch?utm_source=newsletter&utm_medium=email&utm_campaign=winter&atn=t1')
+    expect(row.context).not.toContain('secret')
+    expect(row.context).not.toContain('psoriasis+flare')
+  })
+
+  it('falls back to context.campaign and strips URLs in properties', () => {
+    const row = accepted(processEvent({ type: 'page', anonymousId: 'a', properties: { url: 'https://care.example/a?email=x', search: '?email=x' }, context: { campaign: { source: 'sms', name: 'refill' } } }, facts(), ''))
+    expect(row).toMatchObject({ utm_source: 'sms', utm_campaign: 'refill', page_url: 'https://care.example/a' })
+    expect(JSON.parse(row.properties)).toEqual({ url: 'https://care.example/a' })
+  })
+
+  it('keeps only the path of a relative URL', () => {
+    expect(stripUrl('/diary?patient=123')).toBe('/diary')
+  })
+})
+
+describe('channel step', () => {
+  it('is web for a write key, the prefix for email and SMS events, the key’s channel for a secret key', () => {
+    expect(accepted(processEvent({ type: 'page', anonymousId: 'a' }, facts(), '')).channel).toBe('web')
+    expect(accepted(processEvent({ type: 'track', event: 'email_click', anonymousId: 'a' }, facts(), '')).channel).toBe('email')
+    expect(accepted(processEvent({ type: 'track', event: 'sms_click', anonymousId: 'a' }, facts(), '')).channel).toBe('sms')
+    expect(accepted(processEvent({ type: 'track', event: 'call_completed', userId: 'u' }, facts({ key: callKey }), '')).channel).toBe('call')
+    expect(accepted(processEvent({ type: 'track', event: 'x', userId: 'u', context: { channel: 'print' } }, facts({ key: callKey }), '')).channel).toBe('print')
+  })
+
+  it('does not let a browser claim an offline channel', () => {
+    expect(accepted(processEvent({ type: 'track', event: 'x', anonymousId: 'a', context: { channel: 'call' } }, facts(), '')).channel).toBe('web')
+  })
+})
+
+describe('ip step', () => {
+  it('keeps a network prefix only', () => {
+    expect(anonymiseIp('198.51.100.23')).toBe('198.51.100.0')
+    expect(anonymiseIp('::ffff:198.51.100.23')).toBe('198.51.100.0')
+    expect(anonymiseIp('2001:db8:85a3:8d3:1319:8a2e:370:7348')).toBe('2001:db8:85a3::')
+    expect(anonymiseIp('2001:db8::1')).toBe('2001:db8:0::')
+    expect(anonymiseIp('not an ip')).toBe('')
+  })
+
+  it('never stores the raw address, forwarded or peer', () => {
+    const peer = accepted(processEvent({ type: 'page', anonymousId: 'a' }, facts(), ''))
+    expect(peer.ip_prefix).toBe('198.51.100.0')
+    const fwd = accepted(processEvent({ type: 'track', event: 'x', userId: 'u', context: { ip: '203.0.113.77' } }, facts({ key: callKey }), ''))
+    expect(fwd.ip_prefix).toBe('203.0.113.0')
+    expect(JSON.stringify(fwd)).not.toContain('203.0.113.77')
+    // A backend request's own address is not the patient's.
+    expect(accepted(processEvent({ type: 'track', event: 'x', userId: 'u' }, facts({ key: callKey }), '')).ip_prefix).toBe('')
+  })
+})
+
+describe('privacy step', () => {
+  it('removes contact details from traits and masks e-mail addresses anywhere', () => {
+    const row = accepted(
+      processEvent({ type: 'identify', userId: 'pt-9', traits: { email: 'anna@example.org', phone: '+49 170 1234567', firstName: 'Anna', therapy: 'biologic', note: 'write to anna@example.org' }, context: { traits: { email: 'anna@example.org' } } }, facts(), ''),
+    )
+    expect(JSON.parse(row.traits)).toEqual({ therapy: 'biologic', note: 'write to [redacted]' })
+    expect(JSON.stringify(row)).not.toMatch(/anna@|1234567|Anna/)
+  })
+})
+
+describe('resolve program step', () => {
+  it('sets program, key, ids and library', () => {
+    const row = accepted(processEvent({ type: 'alias', userId: 'pt-1', previousId: 'anon-1', messageId: 'm-9', context: { library: { name: 'attune.js', version: '0.1.0' } } }, facts(), ''))
+    expect(row).toMatchObject({ program: 'p1', key_id: 'web', message_id: 'm-9', type: 'alias', event: 'alias', user_id: 'pt-1', previous_id: 'anon-1', library_name: 'attune.js', library_version: '0.1.0' })
+    expect(accepted(processEvent({ type: 'group', userId: 'pt-1', groupId: 'clinic-7' }, facts(), '')).group_id).toBe('clinic-7')
+  })
+})

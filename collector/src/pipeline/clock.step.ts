@@ -24,11 +24,15 @@ export function clockStep(d: Draft, facts: RequestFacts): Draft | Drop {
     return { drop: 'future_timestamp', step: 'clock', field, message: `is ${Math.round((ts - facts.receivedAt) / 3600_000)} h in the future after clock correction; at most 24 h is accepted` }
   }
   const minTs = Date.UTC(1970, 0, 2)
+  // DateTime64's upper end; a later year (Date.parse takes +010000-01-01) is text ClickHouse
+  // cannot parse, which would fail the whole insert and every retry of it.
+  const maxTs = Date.UTC(2299, 11, 31)
+  const storable = (t: number) => Math.min(Math.max(t, minTs), maxTs)
   const safeTs = Math.max(ts, minTs)
   d.row.ts = chTime(safeTs)
-  d.row.original_ts = chTime(Math.max(original, minTs))
+  d.row.original_ts = chTime(storable(original))
   d.row.received_at = chTime(facts.receivedAt)
-  d.row.sent_at = Number.isNaN(sent) ? null : chTime(Math.max(sent, minTs))
+  d.row.sent_at = Number.isNaN(sent) ? null : chTime(storable(sent))
   d.row.historical = facts.receivedAt - safeTs > HISTORICAL_AFTER_MS ? 1 : 0
   return d
 }

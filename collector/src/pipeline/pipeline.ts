@@ -35,9 +35,14 @@ function emptyRow(): EventRow {
   }
 }
 
-/** An event that made it through every step. */
+// A lone UTF-16 surrogate (e.g. an emoji cut in half by a client) is escaped by JSON.stringify
+// as \udXXX, which ClickHouse refuses, failing the whole insert and every retry of it.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g
+
+/** An event that made it through every step, and its row as the JSON line to spool. */
 export interface Accepted {
   row: EventRow
+  json: string
 }
 
 /**
@@ -57,5 +62,13 @@ export function processEvent(raw: unknown, facts: RequestFacts, prefix: string, 
     d = r
   }
   d.row.context = JSON.stringify(d.context)
-  return { row: d.row }
+  let json = JSON.stringify(d.row)
+  // JSON.stringify escapes only lone surrogates as \udXXX (pairs stay raw), so this cheap test
+  // finds every row that needs repair (and a few with a literal backslash-u text, repaired harmlessly).
+  if (json.includes('\\ud')) {
+    const r = d.row as unknown as Record<string, unknown>
+    for (const [k, v] of Object.entries(r)) if (typeof v === 'string') r[k] = v.replace(LONE_SURROGATE, '\ufffd')
+    json = JSON.stringify(d.row)
+  }
+  return { row: d.row, json }
 }

@@ -116,7 +116,7 @@ export function ingestRoutes(deps: IngestDeps): Hono {
           return
         }
         const row = r.row
-        payloads.push(encodePayload(row.ts.slice(0, 7).replace('-', ''), row.program, row.message_id, JSON.stringify(row)))
+        payloads.push(encodePayload(row.ts.slice(0, 7).replace('-', ''), row.program, row.message_id, r.json))
       })
       if (payloads.length === 0) {
         const first = rejected[0]!

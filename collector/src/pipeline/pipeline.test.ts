@@ -68,6 +68,13 @@ describe('validate step', () => {
     expect(processEvent({ type: 'page', userId: 'u' }, facts(), '', 'track')).toMatchObject({ field: 'type', message: 'must be "track" on this endpoint' })
   })
 
+  it('refuses ids that are contact details (pseudonymous ids only)', () => {
+    expect(processEvent({ type: 'identify', userId: 'anna@example.org' }, facts(), '')).toMatchObject({ drop: 'invalid_schema', field: 'userId', message: 'must be a pseudonymous id, not an e-mail address or phone number' })
+    expect(processEvent({ type: 'track', event: 'x', anonymousId: '+49 170 1234567' }, facts(), '')).toMatchObject({ drop: 'invalid_schema', field: 'anonymousId' })
+    expect(processEvent({ type: 'track', event: 'anna@example.org', userId: 'u' }, facts(), '')).toMatchObject({ drop: 'invalid_schema', field: 'event' })
+    expect(accepted(processEvent({ type: 'identify', userId: 'pt-4711' }, facts(), '')).user_id).toBe('pt-4711')
+  })
+
   it('stores numeric ids as text', () => {
     const row = accepted(processEvent({ type: 'identify', userId: 12345 }, facts(), ''))
     expect(row.user_id).toBe('12345')

@@ -1,5 +1,6 @@
 // Starts the collector: `npm start`. Configuration comes from the environment (see README).
 import { serve } from '@hono/node-server'
+import { Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { configFromEnv } from './config.ts'
 import { createService } from './service.ts'
@@ -31,13 +32,34 @@ const server = serve({ fetch: service.app.fetch, port: config.port, hostname: co
   console.log(lines.join('\n'))
 })
 
+// Keep-alive clients that keep sending would hold server.close() open for ever (measured: a
+// SIGTERM under load never finished). So after SIGTERM every answer says Connection: close,
+// sockets are closed as soon as they are idle, and whatever is still open after the grace
+// period is cut: a request cut there got no answer, so nothing acknowledged is lost.
+const CLOSE_GRACE_MS = Math.min(5_000, config.shutdownTimeoutMs)
+
 let stopping = false
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return
   stopping = true
   log(`${signal}: no longer accepting; draining the spool to ClickHouse`)
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  await service.close({ drain: true })
+  const http = server instanceof HttpServer ? server : null
+  http?.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    if (!res.headersSent) res.setHeader('connection', 'close')
+  })
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+  const idle = setInterval(() => http?.closeIdleConnections(), 50)
+  const cut = setTimeout(() => http?.closeAllConnections(), CLOSE_GRACE_MS)
+  try {
+    await closed
+    clearInterval(idle)
+    clearTimeout(cut)
+    // Requests whose sockets were cut may still be appending: service.close waits for them.
+    await service.close({ drain: true })
+  } catch (e) {
+    log(`shutdown failed: ${(e as Error).message}`)
+    process.exit(1)
+  }
   log(`stopped cleanly; ${service.spool.stats().depthBytes} bytes left in the spool for the next start`)
   process.exit(0)
 }

@@ -44,19 +44,32 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
   const spool = await Spool.open({ ...config.spool, io: hooks.spoolIo })
   let migrated = false
   let closing = false
-  const ready = (async () => {
-    for (let attempt = 1; !closing; attempt++) {
-      try {
-        const report = await migrate(db)
-        for (const m of report.applied) log(`migration ${m.version}_${m.name} applied`)
-        migrated = true
-        return
-      } catch (e) {
-        log(`ClickHouse not ready (${(e as Error).message.slice(0, 200)}); retrying`)
-        await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** Math.min(attempt, 6))))
+  let wakeMigrations = () => {}
+  // Resolves only once migrations are applied: the writer must not insert before that. When
+  // the service closes first, it stays pending and the writer's stop gives up waiting for it.
+  const ready = new Promise<void>((resolve) => {
+    void (async () => {
+      for (let attempt = 1; !closing; attempt++) {
+        try {
+          const report = await migrate(db)
+          for (const m of report.applied) log(`migration ${m.version}_${m.name} applied`)
+          migrated = true
+          resolve()
+          return
+        } catch (e) {
+          if (closing) return
+          log(`ClickHouse not ready (${(e as Error).message.slice(0, 200)}); retrying`)
+          await new Promise<void>((r) => {
+            const t = setTimeout(r, Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)))
+            wakeMigrations = () => {
+              clearTimeout(t)
+              r()
+            }
+          })
+        }
       }
-    }
-  })()
+    })()
+  })
   const sinkStats: SinkStats = { inserted: 0, duplicates: 0, malformed: 0, inserts: 0 }
   const base = clickhouseSink(db, sinkStats)
   let lastInserted = 0
@@ -92,6 +105,10 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
     app, db, spool, writer, metrics, programs, sink: sinkStats, ready,
     async close(opts = {}) {
       closing = true
+      wakeMigrations()
+      // Appends still running (a request whose socket was cut at shutdown) finish first, so the
+      // drain sees them and nothing is appended behind it.
+      await spool.stopAppending()
       await writer.stop({ drain: opts.drain ?? true, timeoutMs: config.shutdownTimeoutMs })
       await spool.close()
       await db.close()

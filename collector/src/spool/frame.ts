@@ -49,6 +49,19 @@ export function decodeFrames(buf: Buffer, final: boolean, maxRecords = Infinity)
     skippedBytes += next - pos
     pos = next
   }
+  // Skips to the next MAGIC after `pos`. Without one, a non-final buffer keeps its last
+  // MAGIC.length - 1 bytes: they may be the start of a header cut by the end of the read, and
+  // skipping them would lose that whole record. Returns false when decoding must stop there.
+  const resync = (): boolean => {
+    const found = buf.indexOf(MAGIC, pos + 1)
+    if (found !== -1) skipTo(found)
+    else if (final) skipTo(buf.length)
+    else {
+      skipTo(Math.max(pos + 1, buf.length - MAGIC.length + 1))
+      return false
+    }
+    return true
+  }
   while (pos < buf.length && records.length < maxRecords) {
     if (buf.length - pos < HEADER_BYTES) {
       if (!final) break
@@ -56,29 +69,23 @@ export function decodeFrames(buf: Buffer, final: boolean, maxRecords = Infinity)
       break
     }
     if (buf[pos] !== MAGIC[0] || buf[pos + 1] !== MAGIC[1] || buf[pos + 2] !== MAGIC[2] || buf[pos + 3] !== MAGIC[3]) {
-      const found = buf.indexOf(MAGIC, pos + 1)
-      skipTo(found === -1 ? (final ? buf.length : Math.max(pos + 1, buf.length - MAGIC.length + 1)) : found)
-      if (found === -1 && !final) break
+      if (!resync()) break
       continue
     }
     const len = buf.readUInt32LE(pos + 4)
     if (len > MAX_PAYLOAD_BYTES) {
-      const found = buf.indexOf(MAGIC, pos + 1)
-      skipTo(found === -1 ? buf.length : found)
+      if (!resync()) break
       continue
     }
     const end = pos + HEADER_BYTES + len
     if (end > buf.length) {
       if (!final) break
-      const found = buf.indexOf(MAGIC, pos + 1)
-      skipTo(found === -1 ? buf.length : found)
+      resync()
       continue
     }
     const payload = buf.subarray(pos + HEADER_BYTES, end)
     if (crc32(payload) !== buf.readUInt32LE(pos + 8)) {
-      const found = buf.indexOf(MAGIC, pos + 1)
-      skipTo(found === -1 ? (final ? buf.length : pos + 1) : found)
-      if (found === -1 && !final) break
+      if (!resync()) break
       continue
     }
     records.push(payload)

@@ -128,6 +128,8 @@ export class Spool extends EventEmitter {
   #read: SpoolPosition = { segment: 0, offset: 0 }
   #group: Group = newGroup()
   #flushing: Promise<void> | null = null
+  /** Bytes of the group being written and synced: not yet in the depth, but already accepted. */
+  #inflightBytes = 0
   #closed = false
   #readFh: { id: number; fh: FileHandle } | null = null
   #stats = { appendedRecords: 0, damagedStretches: 0, damagedBytes: 0, syncs: 0 }
@@ -215,7 +217,7 @@ export class Spool extends EventEmitter {
     if (this.#closed) return Promise.reject(new SpoolWriteError('spool is closed'))
     const frames = payloads.map(encodeFrame)
     const bytes = frames.reduce((n, f) => n + f.length, 0)
-    if (this.depthBytes() + this.#group.bytes + bytes > this.#opts.maxBytes) {
+    if (this.depthBytes() + this.#inflightBytes + this.#group.bytes + bytes > this.#opts.maxBytes) {
       return Promise.reject(new SpoolFullError(`spool holds ${this.depthBytes()} bytes, limit ${this.#opts.maxBytes}`))
     }
     const g = this.#group
@@ -232,10 +234,13 @@ export class Spool extends EventEmitter {
     while (this.#group.frames.length > 0) {
       const g = this.#group
       this.#group = newGroup()
+      this.#inflightBytes = g.bytes
       try {
         await this.#writeGroup(g)
+        this.#inflightBytes = 0
         g.resolve()
       } catch (e) {
+        this.#inflightBytes = 0
         g.reject(new SpoolWriteError(`spool write failed: ${(e as Error).message}`))
       }
     }
@@ -338,6 +343,11 @@ export class Spool extends EventEmitter {
   /** Moves the read position back to the checkpoint (after a failed insert is abandoned). */
   rewind(): void {
     this.#read = { ...this.#checkpoint }
+    // What lies between the checkpoint and the end is unread again: make it due at once.
+    if (!this.#readPositionAtEnd()) {
+      this.unreadRecords = Math.max(1, this.unreadRecords)
+      this.oldestUnreadAt = 0
+    }
   }
 
   /** Records that everything before `pos` is stored in ClickHouse; drops consumed segments. */
@@ -364,10 +374,15 @@ export class Spool extends EventEmitter {
     this.#segments = this.#segments.filter((s) => !drop.includes(s))
   }
 
+  /** Refuses further appends and waits for those pending (before a final drain). */
+  async stopAppending(): Promise<void> {
+    this.#closed = true
+    while (this.#flushing) await this.#flushing
+  }
+
   /** Waits for pending appends, then closes files. */
   async close(): Promise<void> {
-    while (this.#flushing) await this.#flushing
-    this.#closed = true
+    await this.stopAppending()
     await this.#sealActive()
     if (this.#readFh) await this.#readFh.fh.close().catch(() => {})
     this.#readFh = null

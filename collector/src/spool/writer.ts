@@ -42,7 +42,8 @@ export class SpoolWriter {
   #loop: Promise<void> | null = null
   #stopping = false
   #drainOnStop = true
-  #wake: (() => void) | null = null
+  #sleepers = new Set<{ onData: boolean; wake: () => void }>()
+  #giveUp = deferred()
   #ready: Promise<void>
   readonly state: WriterState = { running: false, lastError: null, lastErrorAt: null, lastSuccessAt: null, consecutiveFailures: 0, batches: 0, rows: 0 }
 
@@ -51,56 +52,101 @@ export class SpoolWriter {
     this.#sink = sink
     this.#opts = opts
     this.#ready = ready
-    spool.on('data', () => this.#poke())
+    spool.on('data', () => this.#poke(true))
   }
 
   /** Starts draining in the background. */
   start(): void {
     if (this.#loop) return
     this.state.running = true
-    this.#loop = this.#run().finally(() => {
-      this.state.running = false
-    })
+    this.#loop = this.#run()
+      .catch((e: unknown) => this.#failed(e as Error, this.state.consecutiveFailures + 1))
+      .finally(() => {
+        this.state.running = false
+      })
   }
 
-  #poke(): void {
-    const w = this.#wake
-    this.#wake = null
-    w?.()
+  /** True once the writer should stop without writing more: stop without drain, or the drain timed out. */
+  get #givingUp(): boolean {
+    return this.#stopping && !this.#drainOnStop
   }
 
-  #sleep(ms: number): Promise<void> {
+  #stopWriting(): void {
+    this.#drainOnStop = false
+    this.#giveUp.resolve()
+    this.#poke(false)
+  }
+
+  /** Wakes sleepers: new data wakes only the idle wait, a stop wakes every wait. */
+  #poke(data: boolean): void {
+    for (const s of [...this.#sleepers]) if (!data || s.onData) s.wake()
+  }
+
+  // A retry delay must not be cut short by new data: under load every synced append emits
+  // 'data', which would turn the backoff into a retry per request against a ClickHouse that
+  // is already failing.
+  #sleep(ms: number, onData: boolean): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.#wake = null
-        resolve()
-      }, ms)
-      this.#wake = () => {
-        clearTimeout(t)
-        resolve()
+      const sleeper = {
+        onData,
+        wake: () => {
+          clearTimeout(t)
+          this.#sleepers.delete(sleeper)
+          resolve()
+        },
       }
+      const t = setTimeout(sleeper.wake, ms)
+      this.#sleepers.add(sleeper)
     })
+  }
+
+  #failed(err: Error, attempt: number): void {
+    this.state.lastError = err.message
+    this.state.lastErrorAt = Date.now()
+    this.state.consecutiveFailures++
+    this.#opts.onError?.(err, attempt)
+  }
+
+  #backoff(attempt: number): number {
+    const base = Math.min(this.#opts.retryMaxMs, this.#opts.retryMinMs * 2 ** (attempt - 1))
+    return base / 2 + Math.random() * (base / 2)
   }
 
   async #run(): Promise<void> {
-    await this.#ready
+    // ClickHouse may never become ready (unreachable at shutdown): then stop without writing.
+    if (!(await Promise.race([this.#ready.then(() => true), this.#giveUp.promise.then(() => false)]))) return
+    let spoolFailures = 0
     while (true) {
       const s = this.#spool
+      if (this.#givingUp) return
       const due =
         s.unreadRecords > 0 &&
         (this.#stopping || s.unreadRecords >= this.#opts.maxRows || s.oldestUnreadAt === null || Date.now() - s.oldestUnreadAt >= this.#opts.maxAgeMs)
       if (!due) {
         if (this.#stopping) return
         const wait = s.unreadRecords > 0 && s.oldestUnreadAt !== null ? Math.max(1, this.#opts.maxAgeMs - (Date.now() - s.oldestUnreadAt)) : 1000
-        await this.#sleep(wait)
+        await this.#sleep(wait, true)
         continue
       }
-      const { records, end } = await s.read(this.#opts.maxRows, this.#opts.maxBytes)
-      if (records.length > 0) {
-        const ok = await this.#store(records)
-        if (!ok) return
+      try {
+        const { records, end } = await s.read(this.#opts.maxRows, this.#opts.maxBytes)
+        if (records.length > 0) {
+          const ok = await this.#store(records)
+          if (!ok) {
+            // Not stored: the next writer (or start) reads these again from the checkpoint.
+            s.rewind()
+            return
+          }
+        }
+        await s.commit(end)
+        spoolFailures = 0
+      } catch (e) {
+        // Reading the spool or writing the checkpoint failed. Start again from the checkpoint:
+        // a batch stored but not checkpointed is read again, and the sink drops ids already landed.
+        this.#failed(e as Error, ++spoolFailures)
+        s.rewind()
+        await this.#sleep(this.#backoff(spoolFailures), false)
       }
-      await s.commit(end)
     }
   }
 
@@ -108,7 +154,10 @@ export class SpoolWriter {
     for (let attempt = 1; ; attempt++) {
       const t0 = performance.now()
       try {
-        await withTimeout(this.#sink(records), this.#opts.insertTimeoutMs)
+        // Giving up abandons an insert in flight: nothing is checkpointed, so the next start
+        // reads the batch again and the sink drops whatever of it did land.
+        const stored = await Promise.race([withTimeout(this.#sink(records), this.#opts.insertTimeoutMs).then(() => true), this.#giveUp.promise.then(() => false)])
+        if (!stored) return false
         const ms = performance.now() - t0
         this.state.batches++
         this.state.rows += records.length
@@ -117,15 +166,10 @@ export class SpoolWriter {
         this.#opts.onBatch?.({ rows: records.length, ms })
         return true
       } catch (e) {
-        const err = e as Error
-        this.state.lastError = err.message
-        this.state.lastErrorAt = Date.now()
-        this.state.consecutiveFailures++
-        this.#opts.onError?.(err, attempt)
-        if (this.#stopping && !this.#drainOnStop) return false
-        const base = Math.min(this.#opts.retryMaxMs, this.#opts.retryMinMs * 2 ** (attempt - 1))
-        await this.#sleep(base / 2 + Math.random() * (base / 2))
-        if (this.#stopping && !this.#drainOnStop) return false
+        this.#failed(e as Error, attempt)
+        if (this.#givingUp) return false
+        await this.#sleep(this.#backoff(attempt), false)
+        if (this.#givingUp) return false
       }
     }
   }
@@ -136,19 +180,22 @@ export class SpoolWriter {
    */
   async stop(opts: { drain: boolean; timeoutMs: number }): Promise<void> {
     this.#stopping = true
-    this.#drainOnStop = opts.drain
-    this.#poke()
+    if (opts.drain) this.#poke(false)
+    else this.#stopWriting()
     if (!this.#loop) return
-    const timer = new Promise<void>((resolve) =>
-      setTimeout(() => {
-        this.#drainOnStop = false
-        this.#poke()
-        resolve()
-      }, opts.timeoutMs).unref(),
-    )
-    await Promise.race([this.#loop, timer])
-    await this.#loop
+    const timer = opts.drain ? setTimeout(() => this.#stopWriting(), opts.timeoutMs) : undefined
+    try {
+      await this.#loop
+    } finally {
+      clearTimeout(timer)
+    }
   }
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void
+  const promise = new Promise<void>((r) => (resolve = r))
+  return { promise, resolve }
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

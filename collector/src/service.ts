@@ -1,6 +1,7 @@
 import type { Hono } from 'hono'
 import { createDb, loadPrograms, migrate, type Db, type LoadedProgram } from '../../analytics/index.ts'
 import { createApp } from './app.ts'
+import { lockDataDir } from './data-lock.ts'
 import type { CollectorConfig } from './config.ts'
 import { KeyIndex } from './keys.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
@@ -40,8 +41,16 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
   const programs = loadPrograms(config.programsDir, process.env)
   const keys = new KeyIndex(programs.flatMap((p) => p.keys))
   const metrics = createMetrics()
-  const db = createDb(config.storage)
-  const spool = await Spool.open({ ...config.spool, io: hooks.spoolIo })
+  const unlock = lockDataDir(config.dataDir)
+  let db: Db
+  let spool: Spool
+  try {
+    db = createDb(config.storage)
+    spool = await Spool.open({ ...config.spool, io: hooks.spoolIo })
+  } catch (e) {
+    unlock()
+    throw e
+  }
   let migrated = false
   let closing = false
   let wakeMigrations = () => {}
@@ -112,6 +121,7 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
       await writer.stop({ drain: opts.drain ?? true, timeoutMs: config.shutdownTimeoutMs })
       await spool.close()
       await db.close()
+      unlock()
     },
   }
 }

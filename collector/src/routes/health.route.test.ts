@@ -101,6 +101,7 @@ describe('GET /health', () => {
       for (const q of quiet) q.mockRestore()
     }
   })
+
 })
 
 describe('GET /metrics', () => {

@@ -25,9 +25,11 @@ export function healthRoutes(d: HealthDeps): Hono {
     const reachable = await Promise.race([d.ping(), new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref())])
     const spool = d.spool.stats()
     const w = d.writer.state
-    const accepting = spool.depthBytes < d.spoolMaxBytes
-    // Accepting events is what the collector promises; ClickHouse being away only delays them.
-    const status = !accepting ? 'unavailable' : reachable && d.migrated() ? 'ok' : 'degraded'
+    // Full means requests are being refused now (a request needs room, so depth alone never
+    // reaches the cap), until the writer frees space.
+    const accepting = d.spool.refusingSince === null && spool.depthBytes < d.spoolMaxBytes
+    // Accepting events is what the collector promises; ClickHouse away or failing only delays them.
+    const status = !accepting ? 'unavailable' : reachable && d.migrated() && w.consecutiveFailures === 0 ? 'ok' : 'degraded'
     return c.json(
       {
         status,

@@ -204,6 +204,9 @@ export class Spool extends EventEmitter {
     return Math.max(0, n)
   }
 
+  /** When the spool began refusing appends for lack of room; cleared once the writer frees some. */
+  refusingSince: number | null = null
+
   /** Counters for metrics and health. */
   stats(): SpoolStats {
     return { depthBytes: this.depthBytes(), segments: this.#segments.length, ...this.#stats }
@@ -218,6 +221,7 @@ export class Spool extends EventEmitter {
     const frames = payloads.map(encodeFrame)
     const bytes = frames.reduce((n, f) => n + f.length, 0)
     if (this.depthBytes() + this.#inflightBytes + this.#group.bytes + bytes > this.#opts.maxBytes) {
+      this.refusingSince ??= Date.now()
       return Promise.reject(new SpoolFullError(`spool holds ${this.depthBytes()} bytes, limit ${this.#opts.maxBytes}`))
     }
     const g = this.#group
@@ -363,6 +367,7 @@ export class Spool extends EventEmitter {
     await rename(tmp, join(this.#dir, 'checkpoint.json'))
     await fsyncDir(this.#dir)
     this.#checkpoint = { ...pos }
+    this.refusingSince = null
     const drop = this.#segments.filter((s) => s.sealed && (s.id < pos.segment || (s.id === pos.segment && pos.offset >= s.size && this.#segments.some((t) => t.id > s.id))))
     for (const s of drop) {
       if (this.#readFh?.id === s.id) {

@@ -1,0 +1,51 @@
+// /health's states that need a service of their own: inserts failing, and the spool full.
+// (The embedded engine opens one data directory per process, hence a file of its own.)
+import { describe, expect, it } from 'vitest'
+import { basic, DEMO, tempDir, testConfig, waitFor } from '../../../test/helpers.ts'
+import { createService, type Service } from '../service.ts'
+
+async function health(s: Service): Promise<{ status: number; body: { status: string; spool: { accepting: boolean }; writer: { lastError: string | null } } }> {
+  const res = await s.app.request('/health')
+  return { status: res.status, body: (await res.json()) as never }
+}
+
+describe('GET /health under failure', () => {
+  it('reports degraded while inserts fail, and unavailable (503) while the full spool refuses requests', async () => {
+    const tmp = tempDir()
+    let failing = true
+    const svc2 = await createService(testConfig(tmp.dir, { ATTUNE_SPOOL_MAX_BYTES: '8192' }), {
+      log: () => {},
+      wrapSink: (sink) => async (p) => {
+        if (failing) throw new Error('injected insert failure')
+        return sink(p)
+      },
+    })
+    try {
+      await svc2.ready
+      const post = () =>
+        svc2.app.request('/v1/track', {
+          method: 'POST',
+          headers: { authorization: basic(DEMO.secretKey), 'content-type': 'application/json' },
+          body: JSON.stringify({ userId: 'p-1', event: 'while_failing', properties: { pad: 'x'.repeat(500) } }),
+        })
+      expect((await post()).status).toBe(200)
+      await waitFor(() => svc2.writer.state.consecutiveFailures > 0, 10_000, 'a failed insert')
+      const degraded = await health(svc2)
+      expect(degraded.status).toBe(200)
+      expect(degraded.body.status).toBe('degraded')
+      expect(degraded.body.writer.lastError).toBe('injected insert failure')
+      let refused = 0
+      for (let i = 0; i < 20 && refused === 0; i++) if ((await post()).status === 503) refused++
+      expect(refused).toBe(1)
+      const full = await health(svc2)
+      expect(full.status).toBe(503)
+      expect(full.body).toMatchObject({ status: 'unavailable', spool: { accepting: false } })
+      failing = false
+      await waitFor(async () => (await health(svc2)).body.status === 'ok', 20_000, 'recovery')
+      expect((await post()).status).toBe(200)
+    } finally {
+      await svc2.close({ drain: false })
+      tmp.remove()
+    }
+  })
+})

@@ -11,6 +11,7 @@ export function createMetrics() {
     requestsRejected: new Counter({ name: 'attune_requests_rejected_total', help: 'Whole requests refused, by reason', labelNames: ['reason'] as const, registers: [registry] }),
     inserted: new Counter({ name: 'attune_events_inserted_total', help: 'Events written to ClickHouse', registers: [registry] }),
     duplicates: new Counter({ name: 'attune_events_duplicate_total', help: 'Events not written because their message id had landed already', registers: [registry] }),
+    quarantined: new Counter({ name: 'attune_events_quarantined_total', help: 'Spooled events ClickHouse refused as data, kept in the quarantine folder', registers: [registry] }),
     insertFailures: new Counter({ name: 'attune_insert_failures_total', help: 'Failed ClickHouse insert attempts (each retried)', registers: [registry] }),
     insertLatency: new Histogram({ name: 'attune_insert_duration_seconds', help: 'Time to store one spool batch in ClickHouse', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
     spoolBytes: new Gauge({ name: 'attune_spool_bytes', help: 'Bytes in the spool not yet in ClickHouse', registers: [registry] }),

@@ -1,4 +1,5 @@
 import type { Hono } from 'hono'
+import { join } from 'node:path'
 import { createDb, loadPrograms, migrate, type Db, type LoadedProgram } from '../../analytics/index.ts'
 import { createApp } from './app.ts'
 import { lockDataDir } from './data-lock.ts'
@@ -6,6 +7,7 @@ import type { CollectorConfig } from './config.ts'
 import { KeyIndex } from './keys.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
 import { clickhouseSink, type SinkStats } from './spool/clickhouse-sink.ts'
+import { Quarantine } from './spool/quarantine.ts'
 import { Spool, type SpoolIo } from './spool/spool.ts'
 import { SpoolWriter, type BatchSink } from './spool/writer.ts'
 
@@ -79,16 +81,20 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
       }
     })()
   })
-  const sinkStats: SinkStats = { inserted: 0, duplicates: 0, malformed: 0, inserts: 0 }
-  const base = clickhouseSink(db, sinkStats)
-  let lastInserted = 0
-  let lastDuplicates = 0
+  const sinkStats: SinkStats = { inserted: 0, duplicates: 0, malformed: 0, inserts: 0, quarantined: 0 }
+  const base = clickhouseSink(db, sinkStats, new Quarantine(join(config.dataDir, 'quarantine')))
+  // The sink keeps plain counts; the Prometheus counters follow them after each batch (also a failed one).
+  const seen = { inserted: 0, duplicates: 0, quarantined: 0 }
   const counted: BatchSink = async (payloads) => {
-    await base(payloads)
-    metrics.inserted.inc(sinkStats.inserted - lastInserted)
-    metrics.duplicates.inc(sinkStats.duplicates - lastDuplicates)
-    lastInserted = sinkStats.inserted
-    lastDuplicates = sinkStats.duplicates
+    try {
+      await base(payloads)
+    } finally {
+      metrics.inserted.inc(sinkStats.inserted - seen.inserted)
+      metrics.duplicates.inc(sinkStats.duplicates - seen.duplicates)
+      const quarantined = sinkStats.quarantined + sinkStats.malformed
+      metrics.quarantined.inc(quarantined - seen.quarantined)
+      Object.assign(seen, { inserted: sinkStats.inserted, duplicates: sinkStats.duplicates, quarantined })
+    }
   }
   const sink = hooks.wrapSink ? hooks.wrapSink(counted) : counted
   const writer = new SpoolWriter(

@@ -24,7 +24,7 @@ interface Health {
   clickhouse: { mode: string; reachable: boolean; migrated: boolean; url?: string }
   spool: { depthBytes: number; maxBytes: number; segments: number; damagedStretches: number; accepting: boolean }
   writer: { running: boolean; batches: number; rows: number; consecutiveFailures: number; lastError: string | null; lastSuccessAt: string | null }
-  events: { inserted: number; duplicates: number }
+  events: { inserted: number; duplicates: number; quarantined: number }
 }
 
 async function health(s: Service = service): Promise<{ status: number; body: Health }> {
@@ -69,7 +69,7 @@ describe('GET /health', () => {
         clickhouse: { mode: 'embedded', reachable: true, migrated: true },
         spool: { depthBytes: 0, maxBytes: 1024 ** 3, segments: 1, damagedStretches: 0, accepting: true },
         writer: { running: true, batches: 0, rows: 0, consecutiveFailures: 0, lastError: null, lastSuccessAt: null },
-        events: { inserted: 0, duplicates: 0 },
+        events: { inserted: 0, duplicates: 0, quarantined: 0 },
       },
     })
   })
@@ -94,7 +94,7 @@ describe('GET /health', () => {
       expect(body.spool.accepting).toBe(true)
       expect(body.spool.depthBytes).toBe(spoolFileBytes(tmp.dir))
       expect(body.spool.depthBytes).toBeGreaterThan(0)
-      expect(body.events).toEqual({ inserted: 0, duplicates: 0 })
+      expect(body.events).toEqual({ inserted: 0, duplicates: 0, quarantined: 0 })
     } finally {
       await down.close({ drain: false })
       tmp.remove()
@@ -159,7 +159,7 @@ describe('GET /metrics', () => {
     expect(status).toBe(200)
     expect(body.status).toBe('ok')
     expect(body.spool.depthBytes).toBe(0)
-    expect(body.events).toEqual({ inserted: 3, duplicates: 0 })
+    expect(body.events).toEqual({ inserted: 3, duplicates: 0, quarantined: 0 })
     expect(body.writer).toMatchObject({ running: true, rows: 3, batches, consecutiveFailures: 0, lastError: null })
     expect(Date.parse(body.writer.lastSuccessAt!)).toBeGreaterThan(Date.now() - 60_000)
   })
@@ -170,7 +170,7 @@ describe('GET /metrics', () => {
     const { samples } = await metrics()
     expect(samples.get('attune_events_inserted_total')).toBe(5)
     expect(samples.get('attune_events_duplicate_total')).toBe(1)
-    expect((await health()).body.events).toEqual({ inserted: 5, duplicates: 1 })
+    expect((await health()).body.events).toEqual({ inserted: 5, duplicates: 1, quarantined: 0 })
     expect(await eventCount()).toBe(5)
   })
 })

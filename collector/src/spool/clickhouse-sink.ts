@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { existingMessageIds, insertEventLines, type Db } from '../../../analytics/index.ts'
+import type { Quarantine } from './quarantine.ts'
 import type { BatchSink } from './writer.ts'
 
 /** Spool payload: a one-line JSON header `[partition, program, messageId]`, a newline, the event row. */
@@ -13,15 +14,48 @@ export interface SinkStats {
   duplicates: number
   malformed: number
   inserts: number
+  quarantined: number
+}
+
+// ClickHouse errors that blame the data rather than the server: retrying the same rows can
+// never succeed, so the batch is split to find the rows at fault.
+const DATA_ERROR = /^(CANNOT_PARSE|CANNOT_READ|INCORRECT_DATA|INCORRECT_JSON|TYPE_MISMATCH|CANNOT_CONVERT|TOO_LARGE_STRING|ARGUMENT_OUT_OF_BOUND|VALUE_IS_OUT_OF_RANGE|CANNOT_INSERT_NULL)/
+
+/** Whether ClickHouse refused an insert because of a value in it. */
+export function isDataError(e: unknown): boolean {
+  const type = (e as { type?: unknown }).type
+  return typeof type === 'string' && DATA_ERROR.test(type)
 }
 
 /**
  * Stores spooled events in ClickHouse exactly once per (program, messageId): duplicates inside
  * the batch and ids already landed are dropped, then each partition is inserted on its own
  * (D7) with a token derived from its ids, so a retried insert is deduplicated by ClickHouse.
+ * A partition refused for its data is split in halves until the refused rows are found; those
+ * go to the quarantine and the rest lands.
  */
-export function clickhouseSink(db: Db, stats: SinkStats): BatchSink {
+export function clickhouseSink(db: Db, stats: SinkStats, quarantine: Quarantine): BatchSink {
+  const insert = async (partition: string, ids: string[], rows: Buffer[]): Promise<void> => {
+    const token = createHash('sha256').update(partition).update('\u0001').update(ids.join('\u0001')).digest('hex')
+    try {
+      await insertEventLines(db, Buffer.concat(rows.flatMap((r) => [r, NEWLINE])), token)
+    } catch (e) {
+      if (!isDataError(e)) throw e
+      if (rows.length === 1) {
+        await quarantine.put([{ payload: rows[0]!, reason: `${(e as { type?: string }).type}: ${(e as Error).message}` }])
+        stats.quarantined++
+        return
+      }
+      const mid = rows.length >> 1
+      await insert(partition, ids.slice(0, mid), rows.slice(0, mid))
+      await insert(partition, ids.slice(mid), rows.slice(mid))
+      return
+    }
+    stats.inserted += rows.length
+    stats.inserts++
+  }
   return async (payloads) => {
+    const malformed: Array<{ payload: Buffer; reason: string }> = []
     const byProgram = new Map<string, Map<string, { partition: string; row: Buffer }>>()
     for (const p of payloads) {
       const nl = p.indexOf(0x0a)
@@ -32,7 +66,7 @@ export function clickhouseSink(db: Db, stats: SinkStats): BatchSink {
         header = null
       }
       if (nl < 0 || !Array.isArray(header) || header.length !== 3) {
-        stats.malformed++
+        malformed.push({ payload: p, reason: 'spool record without a valid header' })
         continue
       }
       const [partition, program, messageId] = header as [string, string, string]
@@ -55,12 +89,12 @@ export function clickhouseSink(db: Db, stats: SinkStats): BatchSink {
         part.rows.push(row)
       }
     }
+    if (malformed.length > 0) {
+      await quarantine.put(malformed)
+      stats.malformed += malformed.length
+    }
     for (const [partition, { ids, rows }] of [...byPartition].sort(([a], [b]) => a.localeCompare(b))) {
-      const token = createHash('sha256').update(partition).update('\u0001').update(ids.join('\u0001')).digest('hex')
-      const body = Buffer.concat(rows.flatMap((r) => [r, NEWLINE]))
-      await insertEventLines(db, body, token)
-      stats.inserted += rows.length
-      stats.inserts++
+      await insert(partition, ids, rows)
     }
   }
 }

@@ -38,7 +38,19 @@ export interface EventRow {
   context: string
 }
 
+// Events of one request share their seconds; formatting a Date costs about 1 µs, a lookup far less.
+const prefixes = new Map<number, string>()
+
 /** Formats a JS time as ClickHouse DateTime64(3) text in UTC. */
 export function chTime(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
+  const sec = Math.floor(ms / 1000)
+  let cachedPrefix = prefixes.get(sec)
+  if (cachedPrefix === undefined) {
+    const iso = new Date(sec * 1000).toISOString()
+    cachedPrefix = `${iso.slice(0, 10)} ${iso.slice(11, 19)}.`
+    if (prefixes.size >= 4096) prefixes.clear()
+    prefixes.set(sec, cachedPrefix)
+  }
+  const milli = ms - sec * 1000
+  return cachedPrefix + (milli < 10 ? '00' : milli < 100 ? '0' : '') + milli
 }

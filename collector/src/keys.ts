@@ -47,6 +47,7 @@ export class KeyIndex {
 
   /** Whether any write key allows this origin: the answer to a CORS preflight, which carries no key. */
   anyKeyAllows(origin: string): boolean {
+    if (!origin) return false
     return this.#anyOrigin.some((m) => m(origin))
   }
 }

@@ -2,4 +2,4 @@
 -- params: program String, ids Array(String)
 SELECT DISTINCT message_id
 FROM event_ids
-WHERE program = {program:String} AND message_id IN {ids:Array(String)}
+WHERE program = {program:String} AND message_id IN (SELECT arrayJoin({ids:Array(String)}))

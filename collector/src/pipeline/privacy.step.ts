@@ -39,13 +39,14 @@ export function privacyStep(d: Draft, _facts: RequestFacts): Draft {
   if (m.properties) {
     const text = JSON.stringify(m.properties)
     // The message itself is masked: later steps copy url, path and title into their own columns.
-    if (EMAIL_TEST.test(text)) {
+    if (text.includes('@') && EMAIL_TEST.test(text)) {
       m.properties = scrub(m.properties, false) as Record<string, unknown>
       d.row.properties = JSON.stringify(m.properties)
     } else d.row.properties = text
   }
   if (typeof m.name === 'string') m.name = scrub(m.name, false) as string
   if (d.context.traits && typeof d.context.traits === 'object') d.context.traits = scrub(d.context.traits, true)
-  if (EMAIL_TEST.test(JSON.stringify(d.context))) d.context = scrub(d.context, false) as Record<string, unknown>
+  const ctx = JSON.stringify(d.context)
+  if (ctx.includes('@') && EMAIL_TEST.test(ctx)) d.context = scrub(d.context, false) as Record<string, unknown>
   return d
 }

@@ -54,24 +54,34 @@ export function ingestRoutes(deps: IngestDeps): Hono {
   const { keys, spool, metrics } = deps
   const app = new Hono()
 
-  app.use(
-    '*',
-    cors({
-      origin: (origin) => (keys.anyKeyAllows(origin) ? origin : null),
-      allowMethods: ['POST', 'OPTIONS'],
-      allowHeaders: ['Content-Type', 'Authorization', 'Content-Encoding'],
-      maxAge: 86400,
-    }),
-  )
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new ApiError(413, 'body_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes`)
-      },
-    }),
-  )
+  const preflight = cors({
+    origin: (origin) => (keys.anyKeyAllows(origin) ? origin : null),
+    allowMethods: ['POST', 'OPTIONS'],
+    allowHeaders: ['Content-Type', 'Authorization', 'Content-Encoding'],
+    maxAge: 86400,
+  })
+  // hono's cors appends `Vary` after the handler, which turns @hono/node-server's lightweight
+  // Response into a full WHATWG one on every request; headers set before the handler are merged
+  // into the response it builds, at no cost.
+  app.use('*', async function corsHeaders(c, next) {
+    if (c.req.method === 'OPTIONS') return preflight(c, next)
+    const origin = c.req.header('origin')
+    if (origin && keys.anyKeyAllows(origin)) c.header('Access-Control-Allow-Origin', origin)
+    c.header('Vary', 'Origin')
+    return next()
+  })
+  const tooLarge = () => {
+    throw new ApiError(413, 'body_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes`)
+  }
+  const streamingLimit = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge })
+  // hono's bodyLimit reads c.req.raw.body, which makes @hono/node-server build a full WHATWG
+  // Request (URL, Headers, ReadableStream, AbortSignal) and read the body through a web stream.
+  // With a Content-Length, readJsonBody enforces the limit itself on the fast path.
+  app.use('*', async function sizedBodyLimit(c, next) {
+    const declared = c.req.header('content-length')
+    if (declared !== undefined && c.req.header('transfer-encoding') === undefined) return Number(declared) > MAX_BODY_BYTES ? tooLarge() : next()
+    return streamingLimit(c, next)
+  })
 
   const authenticate = (c: Context, body: unknown): ProgramKey => {
     const value = keyValue(c, body)

@@ -1,0 +1,171 @@
+// `npm run bench`: the bare Hono floor, single-event ingestion and 100-event batches, each
+// loaded for BENCH_DURATION_S seconds (default 10) with BENCH_CONNECTIONS (default 50), then
+// one JSON document on stdout. Progress goes to stderr. See bench/README.md.
+import { rmSync } from 'node:fs'
+import { availableParallelism, cpus, loadavg } from 'node:os'
+import { z } from 'zod'
+import { machineBusySeconds, startChild } from './child.ts'
+import { basicAuth, eventFactory, SECRET_KEY } from './events.ts'
+import { countLanded, runIngest, type IngestRun } from './ingest.ts'
+import { load, type LoadResult } from './load.ts'
+
+const SCENARIOS = ['floor', 'single', 'batch'] as const
+type Scenario = (typeof SCENARIOS)[number]
+
+const envSchema = z.object({
+  BENCH_DURATION_S: z.coerce.number().positive().max(600).default(10),
+  BENCH_CONNECTIONS: z.coerce.number().int().min(1).max(1000).default(50),
+  BENCH_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(100),
+  BENCH_DRAIN_TIMEOUT_S: z.coerce.number().int().min(1).max(600).default(60),
+  BENCH_SCENARIOS: z
+    .string()
+    .default(SCENARIOS.join(','))
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(SCENARIOS)).min(1)),
+  // Before each scenario, wait up to this long for other work on the machine to fall below
+  // 0.2 cores (the machine is shared; a neighbour's test run halves every figure).
+  BENCH_QUIET_WAIT_S: z.coerce.number().min(0).max(600).default(0),
+  BENCH_KEEP_DATA: z.enum(['0', '1']).default('0'),
+})
+const opts = envSchema.parse(process.env)
+const wanted = (s: Scenario) => opts.BENCH_SCENARIOS.includes(s)
+
+/** The aims from the issue. */
+const AIM = { singleVsFloor: 0.5, batchedLandedEventsPerSec: 50_000 }
+
+const log = (m: string) => console.error(`[bench] ${m}`)
+const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Waits (at most BENCH_QUIET_WAIT_S) until the machine is idle; returns the busy cores last seen. */
+async function quiet(): Promise<number | null> {
+  const end = Date.now() + opts.BENCH_QUIET_WAIT_S * 1000
+  let busy: number | null = null
+  do {
+    const a = machineBusySeconds()
+    await sleep(1000)
+    const b = machineBusySeconds()
+    busy = a === null || b === null ? null : round(b - a, 2)
+    if (busy === null || busy < 0.2) break
+    if (opts.BENCH_QUIET_WAIT_S > 0) log(`machine busy (${busy} cores); waiting`)
+  } while (Date.now() < end)
+  return busy
+}
+
+async function floorRun(bodyOf: () => string, path: string): Promise<LoadResult> {
+  const floor = await startChild('bench/floor.ts', {})
+  try {
+    const r = await load({
+      url: floor.url,
+      path,
+      headers: { authorization: basicAuth(SECRET_KEY), 'content-type': 'application/json' },
+      body: bodyOf,
+      durationS: opts.BENCH_DURATION_S,
+      connections: opts.BENCH_CONNECTIONS,
+      serverPid: floor.child.pid,
+    })
+    const { startedAt: _s, endedAt: _e, ...figures } = r
+    return figures
+  } finally {
+    floor.child.kill('SIGTERM')
+    await floor.exited
+  }
+}
+
+function ingestFigures(run: IngestRun, landed: { rows: number; distinctMessageIds: number }, busyBefore: number | null) {
+  const endToEndS = run.load.durationS + run.drainS
+  return {
+    path: run.spec.path,
+    eventsPerRequest: run.spec.eventsPerRequest,
+    requestsPerSec: run.load.requestsPerSec,
+    latencyMs: run.load.latencyMs,
+    non2xx: run.load.non2xx,
+    errors: run.load.errors,
+    statusCodes: run.load.statusCodes,
+    eventsAccepted: run.eventsAccepted,
+    eventsAcceptedPerSec: Math.round(run.eventsAccepted / run.load.durationS),
+    eventsLanded: landed.rows,
+    eventsLandedDistinct: landed.distinctMessageIds,
+    eventsLandedWhenLoadEnded: run.landedWhenLoadEnded,
+    drainS: run.drainS,
+    eventsLandedPerSec: Math.round(landed.rows / endToEndS),
+    endToEndS: round(endToEndS),
+    spoolBytesLeft: run.spoolBytesLeft,
+    serverExit: run.exit,
+    serverLog: run.serverLog,
+    loadDurationS: run.load.durationS,
+    machineBusyCoresBefore: busyBefore,
+    cpuCoresUnderLoad: { loadGenerator: run.load.loadGeneratorCpuCores, server: run.load.serverCpuCores, other: run.load.otherCpuCores },
+    cpuCoresDuringDrain: { server: run.drainServerCpuCores, other: run.drainOtherCpuCores },
+  }
+}
+
+const t0 = performance.now()
+const startedAt = new Date().toISOString()
+const load0 = loadavg()[0] ?? 0
+log(`${opts.BENCH_SCENARIOS.join(', ')}: ${opts.BENCH_DURATION_S} s each, ${opts.BENCH_CONNECTIONS} connections`)
+
+let floor: (LoadResult & { machineBusyCoresBefore: number | null }) | null = null
+if (wanted('floor')) {
+  const busy = await quiet()
+  log('floor: bare Hono, single-event bodies')
+  floor = { ...(await floorRun(eventFactory().single, '/v1/track')), machineBusyCoresBefore: busy }
+  log(`floor: ${floor.requestsPerSec} req/s`)
+}
+
+let single: { run: IngestRun; busy: number | null } | null = null
+if (wanted('single')) {
+  const busy = await quiet()
+  log('single: POST /v1/track')
+  const run = await runIngest({ name: 'single', path: '/v1/track', eventsPerRequest: 1, durationS: opts.BENCH_DURATION_S, connections: opts.BENCH_CONNECTIONS, drainTimeoutS: opts.BENCH_DRAIN_TIMEOUT_S })
+  single = { run, busy }
+  log(`single: ${run.load.requestsPerSec} req/s, drained in ${run.drainS} s`)
+}
+
+let batch: { run: IngestRun; busy: number | null } | null = null
+if (wanted('batch')) {
+  const busy = await quiet()
+  log(`batch: POST /v1/batch with ${opts.BENCH_BATCH_SIZE} events`)
+  const run = await runIngest({ name: 'batch', path: '/v1/batch', eventsPerRequest: opts.BENCH_BATCH_SIZE, durationS: opts.BENCH_DURATION_S, connections: opts.BENCH_CONNECTIONS, drainTimeoutS: opts.BENCH_DRAIN_TIMEOUT_S })
+  batch = { run, busy }
+  log(`batch: ${run.load.requestsPerSec} req/s, drained in ${run.drainS} s`)
+}
+
+// Counted only now, after every load, so the engine never runs inside the load generator.
+log('counting landed events')
+const s = single && ingestFigures(single.run, await countLanded(single.run.dataDir), single.busy)
+const b = batch && ingestFigures(batch.run, await countLanded(batch.run.dataDir), batch.busy)
+if (opts.BENCH_KEEP_DATA === '0') for (const r of [single, batch]) if (r) rmSync(r.run.dataDir, { recursive: true, force: true })
+
+const report = {
+  startedAt,
+  machine: { cpus: availableParallelism(), cpuModel: cpus()[0]?.model ?? '', node: process.version, loadAvg1mAtStart: round(load0, 2) },
+  settings: {
+    durationS: opts.BENCH_DURATION_S,
+    connections: opts.BENCH_CONNECTIONS,
+    batchSize: opts.BENCH_BATCH_SIZE,
+    singleEventBytes: Buffer.byteLength(eventFactory().single()),
+    batchBodyBytes: Buffer.byteLength(eventFactory().batch(opts.BENCH_BATCH_SIZE)),
+  },
+  floor: floor && {
+    server: 'bare Hono on @hono/node-server, reads the body, answers 204',
+    requestsPerSec: floor.requestsPerSec,
+    latencyMs: floor.latencyMs,
+    non2xx: floor.non2xx,
+    errors: floor.errors,
+    machineBusyCoresBefore: floor.machineBusyCoresBefore,
+    cpuCoresUnderLoad: { loadGenerator: floor.loadGeneratorCpuCores, server: floor.serverCpuCores, other: floor.otherCpuCores },
+  },
+  single: s,
+  batch: b,
+  ratios: {
+    singleReqPerSecVsFloor: s && floor ? round(s.requestsPerSec / floor.requestsPerSec) : null,
+    singleAim: AIM.singleVsFloor,
+    singleMeetsAim: s && floor ? s.requestsPerSec / floor.requestsPerSec >= AIM.singleVsFloor : null,
+    batchedLandedEventsPerSecVsAim: b ? round(b.eventsLandedPerSec / AIM.batchedLandedEventsPerSec) : null,
+    batchedAimEventsPerSec: AIM.batchedLandedEventsPerSec,
+    batchedMeetsAim: b ? b.eventsLandedPerSec >= AIM.batchedLandedEventsPerSec : null,
+  },
+  totalS: round((performance.now() - t0) / 1000, 1),
+}
+console.log(JSON.stringify(report, null, 2))

@@ -17,8 +17,11 @@ export interface Db {
   query<T>(sql: string, params?: QueryParams, settings?: ClickHouseSettings): Promise<T[]>
   /** A statement without a result (DDL, mutations). */
   command(sql: string, params?: QueryParams, settings?: ClickHouseSettings): Promise<void>
-  /** Inserts NDJSON bytes; with a token, a retried insert of the same block is written once. */
-  insertJsonLines(table: string, body: Buffer | string, dedupToken?: string): Promise<void>
+  /**
+   * Inserts NDJSON bytes (JSONEachRow objects, or JSONCompactEachRow arrays in `columns` order);
+   * with a token, a retried insert of the same block is written once.
+   */
+  insertJsonLines(table: string, body: Buffer | string, dedupToken?: string, columns?: readonly string[]): Promise<void>
   /** Inserts rows given as objects. */
   insertRows(table: string, rows: readonly object[], dedupToken?: string): Promise<void>
   ping(): Promise<boolean>
@@ -42,10 +45,12 @@ const INSERT_SETTINGS: ClickHouseSettings = {
 /** Opens the client for the configured storage: embedded chDB or a ClickHouse server. */
 export function createDb(config: StorageConfig): Db {
   let client: ClickHouseClient
+  let embedded: ReturnType<typeof createChdbConnection> | null = null
   if (config.mode === 'embedded') {
     mkdirSync(config.path, { recursive: true })
+    embedded = createChdbConnection({ path: config.path })
     // chdb's Connection is typed against @clickhouse/client-common's own copy of the interface.
-    const connection = createChdbConnection({ path: config.path }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
+    const connection = embedded as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
     client = createClient({ connection })
   } else {
     client = createClient({
@@ -68,11 +73,24 @@ export function createDb(config: StorageConfig): Db {
     async command(sql, params, settings) {
       await client.command({ query: sql, query_params: params, clickhouse_settings: withDefaults(settings) })
     },
-    async insertJsonLines(table, body, dedupToken) {
+    async insertJsonLines(table, body, dedupToken, columns) {
+      const format = columns ? 'JSONCompactEachRow' : 'JSONEachRow'
+      const settings = { ...STATEMENT_DEFAULTS, ...INSERT_SETTINGS, insert_deduplication_token: dedupToken ?? '' }
+      if (embedded) {
+        // The engine parses the bytes where they are; the client's path would first turn them into
+        // a string and append it to the SQL text (about 2 µs a row on the event loop, measured).
+        // Settings given here are scoped to this insert.
+        try {
+          await embedded.chdb.rawInsert({ table, values: body, format, columns, settings: settings as unknown as Record<string, string | number> })
+        } catch (e) {
+          throw asClickHouseError(e)
+        }
+        return
+      }
       const res = await client.exec({
-        query: `INSERT INTO ${table} FORMAT JSONEachRow`,
+        query: `INSERT INTO ${table}${columns ? ` (${columns.join(', ')})` : ''} FORMAT ${format}`,
         values: Readable.from([typeof body === 'string' ? Buffer.from(body) : body]),
-        clickhouse_settings: withDefaults({ ...INSERT_SETTINGS, insert_deduplication_token: dedupToken ?? '' }),
+        clickhouse_settings: settings,
       })
       res.stream.resume()
     },
@@ -95,4 +113,14 @@ export function createDb(config: StorageConfig): Db {
     },
     close: () => client.close(),
   }
+}
+
+/** An engine error shaped like the client's ClickHouseError: `type` names the ClickHouse error code. */
+function asClickHouseError(e: unknown): Error {
+  const err = e as Error & { type?: string; code?: unknown; clickhouseCode?: number }
+  if (typeof err.type !== 'string') {
+    const m = /\(([A-Z][A-Z0-9_]+)\)\s*$/m.exec(err.message ?? '') ?? /DB::Exception: .*?\(([A-Z][A-Z0-9_]+)\)/.exec(err.message ?? '')
+    if (m) err.type = m[1]
+  }
+  return err
 }

@@ -1,4 +1,5 @@
 import type { Db } from './client.ts'
+import { EVENT_COLUMNS } from './event-row.ts'
 import { sql } from './sql.ts'
 import { TABLES } from './tables.ts'
 
@@ -9,7 +10,7 @@ export async function existingMessageIds(db: Db, program: string, ids: readonly 
   return new Set(rows.map((r) => r.message_id))
 }
 
-/** Inserts NDJSON event rows of one partition; the token makes a retried insert land once. */
+/** Inserts event rows of one partition (JSONCompactEachRow lines from encodeEventRow); the token makes a retried insert land once. */
 export async function insertEventLines(db: Db, lines: Buffer, dedupToken: string): Promise<void> {
-  await db.insertJsonLines(TABLES.events, lines, dedupToken)
+  await db.insertJsonLines(TABLES.events, lines, dedupToken, EVENT_COLUMNS)
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { EventRow } from '../../../analytics/index.ts'
+import { blankEventRow, encodeEventRow, type EventRow } from '../../../analytics/index.ts'
 import { botStep } from './bot.step.ts'
 import { campaignStep } from './campaign.step.ts'
 import { channelStep } from './channel.step.ts'
@@ -23,17 +23,6 @@ const STEPS: ReadonlyArray<[StepName, Step]> = [
   ['ip', ipStep],
 ]
 
-function emptyRow(): EventRow {
-  return {
-    message_id: '', program: '', type: '', event: '', channel: '', user_id: '', anonymous_id: '',
-    ts: '', original_ts: '', received_at: '', sent_at: null, historical: 0, key_id: '',
-    page_url: '', page_path: '', page_title: '', referrer: '',
-    utm_source: '', utm_medium: '', utm_campaign: '', utm_term: '', utm_content: '',
-    browser: '', browser_version: '', os: '', os_version: '', device_type: '', is_bot: 0, ip_prefix: '',
-    library_name: '', library_version: '', previous_id: '', group_id: '',
-    properties: '{}', traits: '{}', context: '{}',
-  }
-}
 
 // A lone UTF-16 surrogate (e.g. an emoji cut in half by a client) is escaped by JSON.stringify
 // as \udXXX, which ClickHouse refuses, failing the whole insert and every retry of it.
@@ -52,7 +41,7 @@ export interface Accepted {
 export function processEvent(raw: unknown, facts: RequestFacts, prefix: string, impliedType?: string): Accepted | Drop {
   const msg = validateEvent(raw, prefix, impliedType)
   if (isDrop(msg)) return msg
-  const row = emptyRow()
+  const row = blankEventRow()
   row.message_id = msg.messageId ?? randomUUID()
   const context = { ...(facts.context ?? {}), ...(msg.context ?? {}) }
   let d: Draft = { msg, context, row, agent: '' }
@@ -62,13 +51,13 @@ export function processEvent(raw: unknown, facts: RequestFacts, prefix: string, 
     d = r
   }
   d.row.context = JSON.stringify(d.context)
-  let json = JSON.stringify(d.row)
+  let json = encodeEventRow(d.row)
   // JSON.stringify escapes only lone surrogates as \udXXX (pairs stay raw), so this cheap test
   // finds every row that needs repair (and a few with a literal backslash-u text, repaired harmlessly).
   if (json.includes('\\ud')) {
     const r = d.row as unknown as Record<string, unknown>
     for (const [k, v] of Object.entries(r)) if (typeof v === 'string') r[k] = v.replace(LONE_SURROGATE, '\ufffd')
-    json = JSON.stringify(d.row)
+    json = encodeEventRow(d.row)
   }
   return { row: d.row, json }
 }

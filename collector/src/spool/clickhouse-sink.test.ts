@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDb, migrate, TABLES, type Db } from '../../../analytics/index.ts'
+import { blankEventRow, createDb, encodeEventRow, migrate, TABLES, type Db, type EventRow } from '../../../analytics/index.ts'
 import { tempDir } from '../../../test/helpers.ts'
 import { clickhouseSink, encodePayload, isDataError, type SinkStats } from './clickhouse-sink.ts'
 import { Quarantine } from './quarantine.ts'
@@ -19,7 +19,7 @@ afterAll(async () => {
 })
 
 const row = (id: string, over: Record<string, unknown> = {}) =>
-  encodePayload('202611', 'p1', id, JSON.stringify({ message_id: id, program: 'p1', type: 'track', event: 'x', channel: 'web', ts: '2026-11-23 10:00:00.000', original_ts: '2026-11-23 10:00:00.000', received_at: '2026-11-23 10:00:00.000', ...over }))
+  encodePayload('202611', 'p1', id, encodeEventRow({ ...blankEventRow(), message_id: id, program: 'p1', type: 'track', event: 'x', channel: 'web', ts: '2026-11-23 10:00:00.000', original_ts: '2026-11-23 10:00:00.000', received_at: '2026-11-23 10:00:00.000', ...over } as EventRow))
 const stats = (): SinkStats => ({ inserted: 0, duplicates: 0, malformed: 0, inserts: 0, quarantined: 0 })
 
 describe('clickhouseSink', () => {

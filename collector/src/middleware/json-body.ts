@@ -15,11 +15,20 @@ const decoders: Record<string, (buf: Buffer, opts: { maxOutputLength: number }) 
 
 const tooLarge = () => new ApiError(413, 'body_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes after decompression`)
 
+/** A parsed body, with what later steps can skip work on. */
+export interface JsonBody {
+  json: unknown
+  /** Bytes after decompression: no event in a body this small can be over the event limit. */
+  bytes: number
+  /** False when the text has no `@`: no e-mail address can be in any event of it. */
+  mayContainEmail: boolean
+}
+
 /**
  * Reads the request body, decompresses it within the size limit (a gzip bomb stops at the
  * limit, never inflating further), and parses it as JSON.
  */
-export async function readJsonBody(c: Context): Promise<unknown> {
+export async function readJsonBody(c: Context): Promise<JsonBody> {
   const declared = Number(c.req.header('content-length') ?? 0)
   if (declared > MAX_BODY_BYTES) throw tooLarge()
   let buf: Buffer = Buffer.from(await c.req.arrayBuffer())
@@ -37,8 +46,9 @@ export async function readJsonBody(c: Context): Promise<unknown> {
     if (buf.length > MAX_BODY_BYTES) throw tooLarge()
   }
   if (buf.length === 0) throw new ApiError(400, 'invalid_json', 'body is empty; expected a JSON object', { field: '(body)' })
+  const text = buf.toString('utf8')
   try {
-    return JSON.parse(buf.toString('utf8'))
+    return { json: JSON.parse(text) as unknown, bytes: buf.length, mayContainEmail: text.includes('@') }
   } catch (e) {
     throw new ApiError(400, 'invalid_json', `body is not valid JSON: ${(e as Error).message}`, { field: '(body)' })
   }

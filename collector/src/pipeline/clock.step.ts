@@ -7,6 +7,13 @@ export const MAX_FUTURE_MS = DAY_MS
 /** Events older than this on arrival are marked historical (imports, offline replays). */
 export const HISTORICAL_AFTER_MS = DAY_MS
 
+// A batch's events share their sentAt: parse it once.
+let lastSent = { text: '', ms: NaN }
+function parseSent(text: string): number {
+  if (text !== lastSent.text) lastSent = { text, ms: Date.parse(text) }
+  return lastSent.ms
+}
+
 /**
  * Step 4: corrects the sender's clock. With `sentAt`, the event time is shifted by
  * `receivedAt - sentAt` (Segment's rule), so a device whose clock is hours off still lands
@@ -17,7 +24,7 @@ export function clockStep(d: Draft, facts: RequestFacts): Draft | Drop {
   const originalText = m.timestamp ?? m.originalTimestamp
   const sentText = m.sentAt ?? facts.sentAt
   const original = originalText ? Date.parse(originalText) : facts.receivedAt
-  const sent = sentText ? Date.parse(sentText) : NaN
+  const sent = sentText ? parseSent(sentText) : NaN
   const ts = Number.isNaN(sent) || !originalText ? original : original + (facts.receivedAt - sent)
   if (ts - facts.receivedAt > MAX_FUTURE_MS) {
     const field = m.timestamp ? 'timestamp' : 'originalTimestamp'

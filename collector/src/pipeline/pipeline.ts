@@ -39,7 +39,7 @@ export interface Accepted {
  * → campaign → channel → ip. Returns the row to spool, or the drop with its step and field.
  */
 export function processEvent(raw: unknown, facts: RequestFacts, prefix: string, impliedType?: string): Accepted | Drop {
-  const msg = validateEvent(raw, prefix, impliedType)
+  const msg = validateEvent(raw, prefix, impliedType, facts.bodyBytes)
   if (isDrop(msg)) return msg
   const row = blankEventRow()
   row.message_id = msg.messageId ?? randomUUID()

@@ -33,9 +33,15 @@ function scrub(value: unknown, dropContactKeys: boolean): unknown {
 }
 
 /** Step 2: traits lose contact details; e-mail addresses in properties and context are masked. */
-export function privacyStep(d: Draft, _facts: RequestFacts): Draft {
+export function privacyStep(d: Draft, facts: RequestFacts): Draft {
   const m = d.msg as { traits?: Record<string, unknown>; properties?: Record<string, unknown>; name?: string }
   if (m.traits) d.row.traits = JSON.stringify(scrub(m.traits, true))
+  if (d.context.traits && typeof d.context.traits === 'object') d.context.traits = scrub(d.context.traits, true)
+  if (facts.mayContainEmail === false) {
+    // No `@` anywhere in the request: nothing to mask, only contact keys to drop (done above).
+    if (m.properties) d.row.properties = JSON.stringify(m.properties)
+    return d
+  }
   if (m.properties) {
     const text = JSON.stringify(m.properties)
     // The message itself is masked: later steps copy url, path and title into their own columns.
@@ -45,7 +51,6 @@ export function privacyStep(d: Draft, _facts: RequestFacts): Draft {
     } else d.row.properties = text
   }
   if (typeof m.name === 'string') m.name = scrub(m.name, false) as string
-  if (d.context.traits && typeof d.context.traits === 'object') d.context.traits = scrub(d.context.traits, true)
   const ctx = JSON.stringify(d.context)
   if (ctx.includes('@') && EMAIL_TEST.test(ctx)) d.context = scrub(d.context, false) as Record<string, unknown>
   return d

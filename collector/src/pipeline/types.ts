@@ -25,6 +25,10 @@ export interface RequestFacts {
   userAgent: string
   /** The peer address, raw: used by the ip step and never stored. */
   ip: string
+  /** Size of the request body; events of a body within the event limit need no size check. */
+  bodyBytes?: number
+  /** False when the body has no `@`, so no event of it can hold an e-mail address. */
+  mayContainEmail?: boolean
   /** Batch-level `sentAt` and `context`, which each event inherits. */
   sentAt?: string
   context?: Record<string, unknown>

@@ -23,8 +23,8 @@ export function firstIssue(prefix: string, error: z.ZodError): { field: string; 
  * Step 1: the event is a well-formed Segment message of at most 32 KB. `impliedType` is the
  * type of a single-event endpoint (`/v1/track` makes `type` optional).
  */
-export function validateEvent(raw: unknown, prefix: string, impliedType?: string): Message | Drop {
-  const bytes = Buffer.byteLength(JSON.stringify(raw) ?? '')
+export function validateEvent(raw: unknown, prefix: string, impliedType?: string, bodyBytes = Infinity): Message | Drop {
+  const bytes = bodyBytes <= MAX_EVENT_BYTES ? 0 : Buffer.byteLength(JSON.stringify(raw) ?? '')
   if (bytes > MAX_EVENT_BYTES) {
     return { drop: 'event_too_large', step: 'validate', field: prefix || '(body)', message: `event is ${bytes} bytes; at most ${MAX_EVENT_BYTES} are accepted` }
   }

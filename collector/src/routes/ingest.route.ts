@@ -98,10 +98,11 @@ export function ingestRoutes(deps: IngestDeps): Hono {
   const ingest = (impliedType?: string) => async (c: Context) => {
     let body: unknown
     try {
-      body = await readJsonBody(c)
+      const read = await readJsonBody(c)
+      body = read.json
       const key = authenticate(c, body)
       const receivedAt = Date.now()
-      const facts: RequestFacts = { key, receivedAt, userAgent: c.req.header('user-agent') ?? '', ip: peerAddress(c, deps.trustProxy) }
+      const facts: RequestFacts = { key, receivedAt, userAgent: c.req.header('user-agent') ?? '', ip: peerAddress(c, deps.trustProxy), bodyBytes: read.bytes, mayContainEmail: read.mayContainEmail }
       let events: unknown[]
       let prefix: (i: number) => string
       if (impliedType) {

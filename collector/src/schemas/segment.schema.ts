@@ -19,7 +19,7 @@ const PHONE_LIKE = /^\+\d[\d ()./-]{6,}$/
 /** Ids may arrive as numbers from some libraries; they are stored as text. */
 const idField = z
   .union([z.string().min(1).max(MAX_ID), z.number().finite().transform(String)])
-  .refine((v) => !EMAIL_LIKE.test(v) && !PHONE_LIKE.test(v), 'must be a pseudonymous id, not an e-mail address or phone number')
+  .refine((v) => !(v.includes('@') && EMAIL_LIKE.test(v)) && !(v.charCodeAt(0) === 43 && PHONE_LIKE.test(v)), 'must be a pseudonymous id, not an e-mail address or phone number')
 
 const jsonObject = z.record(z.string(), z.unknown())
 
@@ -39,7 +39,7 @@ const identityIssue = { message: 'userId or anonymousId is required', path: ['us
 
 /** `track`: an action, named by `event`. */
 export const trackSchema = z
-  .object({ ...common, type: z.literal('track'), event: z.string().min(1).max(200).refine((v) => !EMAIL_LIKE.test(v), 'must be an event name, not an e-mail address'), properties: jsonObject.optional() })
+  .object({ ...common, type: z.literal('track'), event: z.string().min(1).max(200).refine((v) => !(v.includes('@') && EMAIL_LIKE.test(v)), 'must be an event name, not an e-mail address'), properties: jsonObject.optional() })
   .refine(needsIdentity, identityIssue)
 /** `page`: a web page view. */
 export const pageSchema = z

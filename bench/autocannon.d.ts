@@ -28,6 +28,7 @@ declare module 'autocannon' {
     headers?: Record<string, string>
     body?: string | Buffer
     requests?: RequestSpec[]
+    overallRate?: number
     title?: string
   }
 

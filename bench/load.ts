@@ -13,6 +13,8 @@ export interface LoadSpec {
   connections: number
   /** Process whose CPU use over the run is reported as `serverCpuCores`. */
   serverPid?: number
+  /** Requests per second across all connections; unset: as fast as the server answers. */
+  rate?: number
 }
 
 /** A run's figures. Latencies are of 2xx answers, in ms (autocannon's resolution: 1 ms). */
@@ -50,6 +52,7 @@ export async function load(spec: LoadSpec): Promise<LoadResult & { startedAt: nu
     connections: spec.connections,
     duration: spec.durationS,
     timeout: 30,
+    ...(spec.rate ? { overallRate: spec.rate } : {}),
     requests: [
       {
         method: 'POST',

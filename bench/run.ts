@@ -8,8 +8,9 @@ import { machineBusySeconds, startChild } from './child.ts'
 import { basicAuth, eventFactory, SECRET_KEY } from './events.ts'
 import { countLanded, runIngest, type IngestRun } from './ingest.ts'
 import { load, type LoadResult } from './load.ts'
+import { outageFigures, runOutage, type OutageRun } from './outage.ts'
 
-const SCENARIOS = ['floor', 'single', 'batch'] as const
+const SCENARIOS = ['floor', 'single', 'batch', 'outage'] as const
 type Scenario = (typeof SCENARIOS)[number]
 
 const envSchema = z.object({
@@ -26,6 +27,9 @@ const envSchema = z.object({
   // 0.2 cores (the machine is shared; a neighbour's test run halves every figure).
   BENCH_QUIET_WAIT_S: z.coerce.number().min(0).max(600).default(0),
   BENCH_KEEP_DATA: z.enum(['0', '1']).default('0'),
+  // D5: the outage scenario's steady load and length (RELIABILITY asks 10 minutes at 500 req/s).
+  BENCH_OUTAGE_RATE: z.coerce.number().int().min(1).max(100_000).default(500),
+  BENCH_OUTAGE_S: z.coerce.number().positive().max(3600).optional(),
 })
 const opts = envSchema.parse(process.env)
 const wanted = (s: Scenario) => opts.BENCH_SCENARIOS.includes(s)
@@ -131,11 +135,24 @@ if (wanted('batch')) {
   log(`batch: ${run.load.requestsPerSec} req/s, drained in ${run.drainS} s`)
 }
 
+let outage: OutageRun | null = null
+if (wanted('outage')) {
+  await quiet()
+  const durationS = opts.BENCH_OUTAGE_S ?? opts.BENCH_DURATION_S
+  log(`outage: ClickHouse unreachable, ${opts.BENCH_OUTAGE_RATE} req/s for ${durationS} s, then recovery`)
+  outage = await runOutage({ durationS, rate: opts.BENCH_OUTAGE_RATE, connections: opts.BENCH_CONNECTIONS })
+  log(`outage: p99 ${outage.load.latencyMs.p99} ms, recovered in ${outage.recoveryS} s`)
+}
+
 // Counted only now, after every load, so the engine never runs inside the load generator.
 log('counting landed events')
 const s = single && ingestFigures(single.run, await countLanded(single.run.dataDir), single.busy)
 const b = batch && ingestFigures(batch.run, await countLanded(batch.run.dataDir), batch.busy)
-if (opts.BENCH_KEEP_DATA === '0') for (const r of [single, batch]) if (r) rmSync(r.run.dataDir, { recursive: true, force: true })
+const o = outage && (await outageFigures(outage))
+if (opts.BENCH_KEEP_DATA === '0') {
+  for (const r of [single, batch]) if (r) rmSync(r.run.dataDir, { recursive: true, force: true })
+  if (outage) rmSync(outage.dataDir, { recursive: true, force: true })
+}
 
 const report = {
   startedAt,
@@ -158,6 +175,7 @@ const report = {
   },
   single: s,
   batch: b,
+  outage: o,
   ratios: {
     singleReqPerSecVsFloor: s && floor ? round(s.requestsPerSec / floor.requestsPerSec) : null,
     singleAim: AIM.singleVsFloor,
@@ -165,6 +183,9 @@ const report = {
     batchedLandedEventsPerSecVsAim: b ? round(b.eventsLandedPerSec / AIM.batchedLandedEventsPerSec) : null,
     batchedAimEventsPerSec: AIM.batchedLandedEventsPerSec,
     batchedMeetsAim: b ? b.eventsLandedPerSec >= AIM.batchedLandedEventsPerSec : null,
+    outageP99Ms: o ? o.latencyMs.p99 : null,
+    outageAimP99Ms: 100,
+    outageMeetsAim: o ? o.latencyMs.p99 <= 100 && o.non2xx === 0 && o.nothingLost : null,
   },
   totalS: round((performance.now() - t0) / 1000, 1),
 }

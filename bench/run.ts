@@ -30,6 +30,9 @@ const envSchema = z.object({
   // D5: the outage scenario's steady load and length (RELIABILITY asks 10 minutes at 500 req/s).
   BENCH_OUTAGE_RATE: z.coerce.number().int().min(1).max(100_000).default(500),
   BENCH_OUTAGE_S: z.coerce.number().positive().max(3600).optional(),
+  // autocannon paces a rate by firing every connection at once each tick, so 50 connections at
+  // 500 req/s arrive as bursts of 50; 10 connections are closer to independent patients' browsers.
+  BENCH_OUTAGE_CONNECTIONS: z.coerce.number().int().min(1).max(1000).default(10),
 })
 const opts = envSchema.parse(process.env)
 const wanted = (s: Scenario) => opts.BENCH_SCENARIOS.includes(s)
@@ -140,7 +143,7 @@ if (wanted('outage')) {
   await quiet()
   const durationS = opts.BENCH_OUTAGE_S ?? opts.BENCH_DURATION_S
   log(`outage: ClickHouse unreachable, ${opts.BENCH_OUTAGE_RATE} req/s for ${durationS} s, then recovery`)
-  outage = await runOutage({ durationS, rate: opts.BENCH_OUTAGE_RATE, connections: opts.BENCH_CONNECTIONS })
+  outage = await runOutage({ durationS, rate: opts.BENCH_OUTAGE_RATE, connections: opts.BENCH_OUTAGE_CONNECTIONS })
   log(`outage: p99 ${outage.load.latencyMs.p99} ms, recovered in ${outage.recoveryS} s`)
 }
 

@@ -1,7 +1,6 @@
 // RELIABILITY D1, D2, D5, D6, D7 on the real parts: the server as a child process killed with
 // SIGKILL, the in-process service with faults injected around the real ClickHouse sink and
 // the spool's disk writes, and the embedded ClickHouse opened afterwards to count what landed.
-import { spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -81,33 +80,6 @@ function expectExactlyOnce(l: { rows: number; unique: number; ids: Set<string> }
   expect(lost.slice(0, 10), `${lost.length} acknowledged events lost`).toEqual([])
   const invented = [...l.ids].filter((id) => !sent.has(id))
   expect(invented.slice(0, 10)).toEqual([])
-}
-
-/** Starts a collector script (like startServerProcess) for fixtures other than server.ts. */
-async function startScript(script: string, env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script)], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ATTUNE_PROGRAMS: join(ROOT, 'programs'), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  child.stdout!.on('data', (b: Buffer) => (out += b.toString()))
-  child.stderr!.on('data', (b: Buffer) => (out += b.toString()))
-  const exited = new Promise<number | string | null>((res) => child.on('exit', (code, signal) => res(signal ?? code)))
-  const p: ServerProcess = { child, url: '', output: () => out, exited }
-  track(p)
-  p.url = await new Promise<string>((res, rej) => {
-    const t = setTimeout(() => rej(new Error(`${script} did not start within 30 s:\n${out}`)), 30_000)
-    child.stdout!.on('data', () => {
-      const m = /listening on (http:\/\/\S+)/.exec(out)
-      if (m) {
-        clearTimeout(t)
-        res(m[1]!)
-      }
-    })
-    void exited.then(() => rej(new Error(`${script} exited before listening:\n${out}`)))
-  })
-  return p
 }
 
 /** Health of a server process. */
@@ -225,7 +197,7 @@ describe('durability', () => {
   it('D7: killed between a confirmed insert and the checkpoint, the batch lands exactly once after restart', { timeout: 60_000 }, async () => {
     const dir = dataDir()
     const env = { ATTUNE_DATA: dir, ATTUNE_BATCH_MAX_AGE_MS: '100' }
-    const crashing = await startScript('test/fixtures/crash-after-insert.ts', { ...env, CRASH_AFTER_INSERTS: '1' })
+    const crashing = track(await startServerProcess({ ...env, CRASH_AFTER_INSERTS: '1' }, 'test/fixtures/crash-after-insert.ts'))
     const sent = new Set<string>()
     const acked = new Set<string>()
     for (let b = 0; b < 40 && crashing.child.exitCode === null && crashing.child.signalCode === null; b++) {

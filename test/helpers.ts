@@ -68,9 +68,9 @@ export interface ServerProcess {
   exited: Promise<number | string | null>
 }
 
-/** Starts `collector/src/server.ts` as a child process with PORT=0 and waits for its URL. */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'collector/src/server.ts')], {
+/** Starts `collector/src/server.ts` (or a fixture script that serves the collector) as a child process with PORT=0 and waits for its URL. */
+export async function startServerProcess(env: Record<string, string>, script = 'collector/src/server.ts'): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script)], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ATTUNE_PROGRAMS: join(ROOT, 'programs'), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -80,7 +80,7 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()))
   const exited = new Promise<number | string | null>((res) => child.on('exit', (code, signal) => res(signal ?? code)))
   const url = await new Promise<string>((res, rej) => {
-    const t = setTimeout(() => rej(new Error(`collector did not start within 30 s:\n${out}`)), 30_000)
+    const t = setTimeout(() => rej(new Error(`${script} did not start within 30 s:\n${out}`)), 30_000)
     const onData = () => {
       const m = /listening on (http:\/\/\S+)/.exec(out)
       if (m) {
@@ -91,7 +91,7 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     child.stdout!.on('data', onData)
     void exited.then(() => {
       clearTimeout(t)
-      rej(new Error(`collector exited before listening:\n${out}`))
+      rej(new Error(`${script} exited before listening:\n${out}`))
     })
   })
   return { child, url, output: () => out, exited }

@@ -16,6 +16,8 @@ const envSchema = z.object({
   ATTUNE_INSERT_TIMEOUT_MS: int(30_000, 100, 600_000),
   ATTUNE_TRUST_PROXY: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
   ATTUNE_SHUTDOWN_TIMEOUT_MS: int(15_000, 0, 600_000),
+  ATTUNE_HEADERS_TIMEOUT_MS: int(10_000, 100, 600_000),
+  ATTUNE_REQUEST_TIMEOUT_MS: int(30_000, 100, 600_000),
 })
 
 /** Everything the collector needs, parsed once at start-up and passed down. */
@@ -29,6 +31,9 @@ export interface CollectorConfig {
   writer: { maxRows: number; maxAgeMs: number; insertTimeoutMs: number; retryMinMs: number; retryMaxMs: number }
   trustProxy: boolean
   shutdownTimeoutMs: number
+  /** Slow clients are cut off (RELIABILITY L2): all headers within this, the whole request within the next. */
+  headersTimeoutMs: number
+  requestTimeoutMs: number
 }
 
 /** Parses the environment; a bad value stops start-up naming the variable. */
@@ -50,5 +55,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): CollectorConfig {
     writer: { maxRows: e.ATTUNE_BATCH_MAX_ROWS, maxAgeMs: e.ATTUNE_BATCH_MAX_AGE_MS, insertTimeoutMs: e.ATTUNE_INSERT_TIMEOUT_MS, retryMinMs: 1000, retryMaxMs: 30_000 },
     trustProxy: e.ATTUNE_TRUST_PROXY,
     shutdownTimeoutMs: e.ATTUNE_SHUTDOWN_TIMEOUT_MS,
+    headersTimeoutMs: e.ATTUNE_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: Math.max(e.ATTUNE_REQUEST_TIMEOUT_MS, e.ATTUNE_HEADERS_TIMEOUT_MS),
   }
 }

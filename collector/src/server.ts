@@ -9,7 +9,15 @@ const log = (m: string) => console.error(`[attune] ${m}`)
 const config = configFromEnv(process.env)
 const service = await createService(config, { log })
 
-const server = serve({ fetch: service.app.fetch, port: config.port, hostname: config.host }, (info: AddressInfo) => {
+// Slow clients (a trickled header or body) are answered 408 and cut off (RELIABILITY L2); Node checks
+// these deadlines every connectionsCheckingInterval, so that is kept short.
+const serverOptions = {
+  headersTimeout: config.headersTimeoutMs,
+  requestTimeout: config.requestTimeoutMs,
+  connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
+  keepAliveTimeout: 5_000,
+}
+const server = serve({ fetch: service.app.fetch, port: config.port, hostname: config.host, serverOptions }, (info: AddressInfo) => {
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host
   const base = `http://${host.includes(':') ? `[${host}]` : host}:${info.port}`
   const lines = [

@@ -1,5 +1,5 @@
 import { Hono } from 'hono'
-import { ApiError, errorHandler } from './errors.ts'
+import { ApiError, describeError, errorHandler } from './errors.ts'
 import { healthRoutes, type HealthDeps } from './routes/health.route.ts'
 import { ingestRoutes, type IngestDeps } from './routes/ingest.route.ts'
 
@@ -14,6 +14,6 @@ export function createApp(deps: AppDeps): Hono {
   app.notFound(() => {
     throw new ApiError(404, 'not_found', 'no such endpoint')
   })
-  app.onError(errorHandler((err) => deps.log(`internal error: ${err.name}: ${err.message}`)))
+  app.onError(errorHandler((err) => deps.log(`internal error: ${describeError(err)}`)))
   return app
 }

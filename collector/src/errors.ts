@@ -38,6 +38,17 @@ export class ApiError extends HTTPException {
   }
 }
 
+/**
+ * An error described without its data: ClickHouse quotes the offending row in a parse error,
+ * and rows hold patient data, so logs and /health name only the error code (P13).
+ */
+export function describeError(e: unknown): string {
+  const err = e as { type?: unknown; code?: unknown; name?: string; message?: string }
+  if (typeof err.type === 'string') return `ClickHouse ${err.type}${err.code !== undefined ? ` (code ${String(err.code)})` : ''}`
+  const first = String(err.message ?? e).split(/[:\n]/)[0]!.slice(0, 120)
+  return `${err.name ?? 'Error'}${typeof err.code === 'string' ? ` ${err.code}` : ''}: ${first}`
+}
+
 /** Turns any error into the JSON error shape (the app's onError). */
 export function errorHandler(onInternal: (err: Error) => void) {
   return function onError(err: Error, c: Context): Response {

@@ -3,6 +3,7 @@ import { serve } from '@hono/node-server'
 import { Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { configFromEnv } from './config.ts'
+import { describeError } from './errors.ts'
 import { createService } from './service.ts'
 
 const log = (m: string) => console.error(`[attune] ${m}`)
@@ -48,9 +49,19 @@ const CLOSE_GRACE_MS = Math.min(5_000, config.shutdownTimeoutMs)
 
 let stopping = false
 async function shutdown(signal: string): Promise<void> {
-  if (stopping) return
+  if (stopping) {
+    // A second signal: the operator will not wait. What is not in ClickHouse stays in the spool.
+    log(`${signal} again: exiting now; the spool keeps what was not written`)
+    process.exit(1)
+  }
   stopping = true
   log(`${signal}: no longer accepting; draining the spool to ClickHouse`)
+  // A hung disk or ClickHouse must not keep the process for ever: the drain has its timeout,
+  // and this is the backstop past it.
+  setTimeout(() => {
+    log('shutdown did not finish in time; exiting, the spool keeps what was not written')
+    process.exit(1)
+  }, config.shutdownTimeoutMs + CLOSE_GRACE_MS + 10_000).unref()
   const http = server instanceof HttpServer ? server : null
   http?.on('request', (_req: IncomingMessage, res: ServerResponse) => {
     if (!res.headersSent) res.setHeader('connection', 'close')
@@ -65,7 +76,7 @@ async function shutdown(signal: string): Promise<void> {
     // Requests whose sockets were cut may still be appending: service.close waits for them.
     await service.close({ drain: true })
   } catch (e) {
-    log(`shutdown failed: ${(e as Error).message}`)
+    log(`shutdown failed: ${describeError(e)}`)
     process.exit(1)
   }
   log(`stopped cleanly; ${service.spool.stats().depthBytes} bytes left in the spool for the next start`)

@@ -2,6 +2,7 @@ import type { Hono } from 'hono'
 import { join } from 'node:path'
 import { createDb, loadPrograms, migrate, type Db, type LoadedProgram } from '../../analytics/index.ts'
 import { createApp } from './app.ts'
+import { describeError } from './errors.ts'
 import { lockDataDir } from './data-lock.ts'
 import type { CollectorConfig } from './config.ts'
 import { KeyIndex } from './keys.ts'
@@ -69,7 +70,7 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
           return
         } catch (e) {
           if (closing) return
-          log(`ClickHouse not ready (${(e as Error).message.slice(0, 200)}); retrying`)
+          log(`ClickHouse not ready (${describeError(e)}); retrying`)
           await new Promise<void>((r) => {
             const t = setTimeout(r, Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)))
             wakeMigrations = () => {
@@ -88,6 +89,9 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
   const counted: BatchSink = async (payloads) => {
     try {
       await base(payloads)
+    } catch (e) {
+      // The writer logs and shows on /health what it is given: the code, never the row.
+      throw new Error(describeError(e))
     } finally {
       metrics.inserted.inc(sinkStats.inserted - seen.inserted)
       metrics.duplicates.inc(sinkStats.duplicates - seen.duplicates)
@@ -106,7 +110,7 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
       onBatch: ({ ms }) => metrics.insertLatency.observe(ms / 1000),
       onError: (err, attempt) => {
         metrics.insertFailures.inc()
-        if (attempt === 1 || attempt % 10 === 0) log(`insert failed (attempt ${attempt}), will retry: ${err.message.slice(0, 200)}`)
+        if (attempt === 1 || attempt % 10 === 0) log(`insert failed (attempt ${attempt}), will retry: ${err.message}`)
       },
     },
     ready,

@@ -15,13 +15,15 @@ const decoders: Record<string, (buf: Buffer, opts: { maxOutputLength: number }) 
 
 const tooLarge = () => new ApiError(413, 'body_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes after decompression`)
 
+const MAY_HOLD_CONTACT = /[@+]|\\u00(?:40|2b)/i
+
 /** A parsed body, with what later steps can skip work on. */
 export interface JsonBody {
   json: unknown
   /** Bytes after decompression: no event in a body this small can be over the event limit. */
   bytes: number
-  /** False when the text has no `@`: no e-mail address can be in any event of it. */
-  mayContainEmail: boolean
+  /** False when the text has no `@` and no `+` (nor either as a \u escape): no e-mail address or phone number can be in it. */
+  mayContainContact: boolean
 }
 
 /**
@@ -48,7 +50,7 @@ export async function readJsonBody(c: Context): Promise<JsonBody> {
   if (buf.length === 0) throw new ApiError(400, 'invalid_json', 'body is empty; expected a JSON object', { field: '(body)' })
   const text = buf.toString('utf8')
   try {
-    return { json: JSON.parse(text) as unknown, bytes: buf.length, mayContainEmail: text.includes('@') }
+    return { json: JSON.parse(text) as unknown, bytes: buf.length, mayContainContact: MAY_HOLD_CONTACT.test(text) }
   } catch (e) {
     throw new ApiError(400, 'invalid_json', `body is not valid JSON: ${(e as Error).message}`, { field: '(body)' })
   }

@@ -14,11 +14,9 @@ export function channelStep(d: Draft, facts: RequestFacts): Draft {
   const claimed = d.context.channel
   let channel: Channel | undefined
   if (typeof claimed === 'string' && (CHANNELS as readonly string[]).includes(claimed)) channel = claimed as Channel
+  if (!channel && d.row.event) channel = BY_PREFIX[d.row.event.split('_')[0]!]
+  // A browser cannot speak for an offline channel, by context or by event name.
   if (channel && facts.key.kind === 'write' && !BROWSER_CHANNELS.has(channel)) channel = undefined
-  if (!channel && d.row.event) {
-    const prefix = d.row.event.split('_')[0]!
-    channel = BY_PREFIX[prefix]
-  }
   d.row.channel = channel ?? facts.key.channel
   delete d.context.channel
   return d

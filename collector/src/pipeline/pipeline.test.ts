@@ -138,6 +138,8 @@ describe('channel step', () => {
 
   it('does not let a browser claim an offline channel', () => {
     expect(accepted(processEvent({ type: 'track', event: 'x', anonymousId: 'a', context: { channel: 'call' } }, facts(), '')).channel).toBe('web')
+    expect(accepted(processEvent({ type: 'track', event: 'call_done', anonymousId: 'a' }, facts(), '')).channel).toBe('web')
+    expect(accepted(processEvent({ type: 'track', event: 'print_delivered', anonymousId: 'a' }, facts(), '')).channel).toBe('web')
   })
 })
 
@@ -168,6 +170,28 @@ describe('privacy step', () => {
     )
     expect(JSON.parse(row.traits)).toEqual({ therapy: 'biologic', note: 'write to [redacted]' })
     expect(JSON.stringify(row)).not.toMatch(/anna@|1234567|Anna/)
+  })
+
+  it('drops contact keys from properties, masks phone numbers, keeps page names and time zones', () => {
+    const row = accepted(
+      processEvent(
+        { type: 'page', anonymousId: 'a', name: 'Call +49 170 1234567', properties: { name: 'Flare diary', phone: '+49 170 1234567', ip: '203.0.113.7', note: 'ring +1 (555) 010-0199', tz: '2026-11-23T10:00:00+01:00' }, context: { locale: 'de-DE', note: 'ring +44 20 7946 0958' } },
+        facts(),
+        '',
+      ),
+    )
+    expect(JSON.parse(row.properties)).toEqual({ name: 'Flare diary', note: 'ring [redacted]', tz: '2026-11-23T10:00:00+01:00' })
+    expect(row.page_title).toBe('Call [redacted]')
+    expect(JSON.stringify(row)).not.toMatch(/1234567|010-0199|7946|203\.0\.113\.7/)
+  })
+
+  it('drops contact keys even from a request that cannot hold an address or number', () => {
+    const row = accepted(processEvent({ type: 'track', event: 'x', userId: 'u', properties: { email: 'none', therapy: 'topical' } }, facts({ mayContainContact: false }), ''))
+    expect(JSON.parse(row.properties)).toEqual({ therapy: 'topical' })
+  })
+
+  it('refuses a messageId that is an e-mail address', () => {
+    expect(processEvent({ type: 'track', event: 'x', userId: 'u', messageId: 'anna@example.org' }, facts(), '')).toMatchObject({ drop: 'invalid_schema', field: 'messageId' })
   })
 })
 

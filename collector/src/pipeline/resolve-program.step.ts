@@ -7,7 +7,8 @@ export function resolveProgramStep(d: Draft, facts: RequestFacts): Draft {
   r.program = facts.key.program
   r.key_id = facts.key.id
   r.type = m.type
-  r.event = m.type === 'track' ? m.event : m.type === 'page' || m.type === 'screen' ? m.type : m.type
+  // Other types are events named after themselves, so every model can group by `event`.
+  r.event = m.type === 'track' ? m.event : m.type
   r.user_id = m.userId ?? ''
   r.anonymous_id = m.anonymousId ?? ''
   if (m.type === 'alias') r.previous_id = m.previousId

@@ -27,8 +27,8 @@ export interface RequestFacts {
   ip: string
   /** Size of the request body; events of a body within the event limit need no size check. */
   bodyBytes?: number
-  /** False when the body has no `@`, so no event of it can hold an e-mail address. */
-  mayContainEmail?: boolean
+  /** False when the body cannot hold an e-mail address or phone number (no `@`, no `+`). */
+  mayContainContact?: boolean
   /** Batch-level `sentAt` and `context`, which each event inherits. */
   sentAt?: string
   context?: Record<string, unknown>

@@ -22,7 +22,8 @@ export function healthRoutes(d: HealthDeps): Hono {
   const app = new Hono()
 
   app.get('/health', async (c) => {
-    const reachable = await Promise.race([d.ping(), new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref())])
+    let timer: NodeJS.Timeout | undefined
+    const reachable = await Promise.race([d.ping(), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 2000)))]).finally(() => clearTimeout(timer))
     const spool = d.spool.stats()
     const w = d.writer.state
     // Full means requests are being refused now (a request needs room, so depth alone never

@@ -207,6 +207,19 @@ describe('request errors', () => {
     expect(await answer(await post('/v1/batch', { batch: [track()], sentAt: 'yesterday-ish' }))).toEqual(
       err(400, { code: 'invalid_body', message: 'must be an ISO 8601 date-time', field: 'sentAt' }),
     )
+    // The batch context is copied into every event: a large one would multiply by the batch size.
+    expect(await answer(await post('/v1/batch', { batch: [track()], context: { pad: 'x'.repeat(9000) } }))).toEqual(
+      err(400, { code: 'invalid_body', message: 'must be at most 8192 bytes of JSON', field: 'context' }),
+    )
+  })
+
+  it('masks an e-mail address written with a JSON escape (no @ in the body text)', async () => {
+    const body = '{"type":"track","userId":"p-1","event":"x","messageId":"esc-1","properties":{"note":"jane\\u0040example.com"}}'
+    expect(body).not.toContain('@')
+    const res = await service.app.request('/v1/track', { method: 'POST', headers: { authorization: basic(DEMO.secretKey), 'content-type': 'application/json' }, body })
+    expect(res.status).toBe(200)
+    await waitFor(async () => (await service.db.query<{ c: number }>("SELECT count() c FROM events WHERE message_id = 'esc-1'"))[0]!.c === 1)
+    expect(await service.db.query("SELECT properties FROM events WHERE message_id = 'esc-1'")).toEqual([{ properties: '{"note":"[redacted]"}' }])
   })
 
   it('401 without a key and for an unknown key', async () => {

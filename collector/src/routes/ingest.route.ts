@@ -102,7 +102,7 @@ export function ingestRoutes(deps: IngestDeps): Hono {
       body = read.json
       const key = authenticate(c, body)
       const receivedAt = Date.now()
-      const facts: RequestFacts = { key, receivedAt, userAgent: c.req.header('user-agent') ?? '', ip: peerAddress(c, deps.trustProxy), bodyBytes: read.bytes, mayContainEmail: read.mayContainEmail }
+      const facts: RequestFacts = { key, receivedAt, userAgent: c.req.header('user-agent') ?? '', ip: peerAddress(c, deps.trustProxy), bodyBytes: read.bytes, mayContainContact: read.mayContainContact }
       let events: unknown[]
       let prefix: (i: number) => string
       if (impliedType) {

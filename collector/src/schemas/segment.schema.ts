@@ -4,6 +4,8 @@ import { z } from 'zod'
 // existing server libraries speak; Attune's extensions ride in `context` and `properties`.
 
 const MAX_ID = 200
+/** Largest batch-level context, which every event of the batch inherits. */
+export const MAX_BATCH_CONTEXT_BYTES = 8 * 1024
 
 /** A time in ISO 8601 (what Segment's libraries send). */
 const isoTime = z
@@ -24,7 +26,7 @@ const idField = z
 const jsonObject = z.record(z.string(), z.unknown())
 
 const common = {
-  messageId: z.string().min(1).max(100).optional(),
+  messageId: z.string().min(1).max(100).refine((v) => !(v.includes('@') && EMAIL_LIKE.test(v)), 'must not be an e-mail address').optional(),
   anonymousId: idField.optional(),
   userId: idField.optional(),
   timestamp: isoTime.optional(),
@@ -73,7 +75,8 @@ export const batchEnvelopeSchema = z.object({
   batch: z.array(z.unknown()).min(1, 'must hold at least one event').max(500, 'must hold at most 500 events'),
   writeKey: z.string().max(200).optional(),
   sentAt: isoTime.optional(),
-  context: jsonObject.optional(),
+  // Merged into every event of the batch, so it must leave room within each event's 32 KB.
+  context: jsonObject.refine((c) => Buffer.byteLength(JSON.stringify(c)) <= MAX_BATCH_CONTEXT_BYTES, `must be at most ${8 * 1024} bytes of JSON`).optional(),
 })
 
 /** The answer to an ingestion request. */

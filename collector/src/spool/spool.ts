@@ -204,7 +204,7 @@ export class Spool extends EventEmitter {
     return Math.max(0, n)
   }
 
-  /** When the spool began refusing appends for lack of room; cleared once the writer frees some. */
+  /** When the spool began refusing appends for lack of room; cleared by the next append that fits or a checkpoint. */
   refusingSince: number | null = null
 
   /** Counters for metrics and health. */
@@ -224,6 +224,7 @@ export class Spool extends EventEmitter {
       this.refusingSince ??= Date.now()
       return Promise.reject(new SpoolFullError(`spool holds ${this.depthBytes()} bytes, limit ${this.#opts.maxBytes}`))
     }
+    this.refusingSince = null
     const g = this.#group
     g.frames.push(...frames)
     g.bytes += bytes

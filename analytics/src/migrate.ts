@@ -7,6 +7,11 @@ import { TABLES } from './tables.ts'
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url))
 const FILE_NAME = /^(\d{3,})_([a-z0-9_]+)\.sql$/
 
+/** A migration problem that retrying cannot fix (a bad file, or an applied file that changed). */
+export class MigrationError extends Error {
+  override readonly name = 'MigrationError'
+}
+
 /** One numbered, forward-only migration file. */
 export interface Migration {
   version: number
@@ -36,12 +41,12 @@ export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
   for (const file of readdirSync(dir).sort()) {
     if (!file.endsWith('.sql')) continue
     const m = FILE_NAME.exec(file)
-    if (!m) throw new Error(`migration file ${file}: name must be NNN_snake_case.sql`)
+    if (!m) throw new MigrationError(`migration file ${file}: name must be NNN_snake_case.sql`)
     const text = readFileSync(`${dir}/${file}`, 'utf8')
-    if (!/^--\s*why:/.test(text)) throw new Error(`migration file ${file}: must open with a '-- why:' line`)
+    if (!/^--\s*why:/.test(text)) throw new MigrationError(`migration file ${file}: must open with a '-- why:' line`)
     const version = Number(m[1])
     if (out.length > 0 && version !== out[out.length - 1]!.version + 1) {
-      throw new Error(`migration file ${file}: expected version ${out[out.length - 1]!.version + 1}`)
+      throw new MigrationError(`migration file ${file}: expected version ${out[out.length - 1]!.version + 1}`)
     }
     out.push({ version, name: m[2]!, checksum: createHash('sha256').update(text).digest('hex'), statements: splitStatements(text) })
   }
@@ -63,7 +68,7 @@ export async function migrate(db: Db, opts: { dryRun?: boolean; migrations?: Mig
   for (const m of migrations) {
     const sum = applied.get(m.version)
     if (sum === undefined) pending.push(m)
-    else if (sum !== m.checksum) throw new Error(`migration ${m.version}_${m.name} changed after it was applied; add a new migration instead`)
+    else if (sum !== m.checksum) throw new MigrationError(`migration ${m.version}_${m.name} changed after it was applied; add a new migration instead`)
   }
   if (!opts.dryRun) {
     for (const m of pending) {

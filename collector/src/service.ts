@@ -1,6 +1,6 @@
 import type { Hono } from 'hono'
 import { join } from 'node:path'
-import { createDb, loadPrograms, migrate, type Db, type LoadedProgram } from '../../analytics/index.ts'
+import { createDb, loadPrograms, migrate, MigrationError, type Db, type LoadedProgram } from '../../analytics/index.ts'
 import { createApp } from './app.ts'
 import { describeError } from './errors.ts'
 import { lockDataDir } from './data-lock.ts'
@@ -55,6 +55,7 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
     throw e
   }
   let migrated = false
+  let migrationError: string | null = null
   let closing = false
   let wakeMigrations = () => {}
   // Resolves only once migrations are applied: the writer must not insert before that. When
@@ -70,6 +71,12 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
           return
         } catch (e) {
           if (closing) return
+          if (e instanceof MigrationError) {
+            // Retrying cannot help: keep accepting into the spool and say why nothing lands.
+            migrationError = e.message
+            log(`migrations cannot be applied: ${e.message}; events are kept in the spool`)
+            return
+          }
           log(`ClickHouse not ready (${describeError(e)}); retrying`)
           await new Promise<void>((r) => {
             const t = setTimeout(r, Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)))
@@ -118,7 +125,7 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
   writer.start()
   const app = createApp({
     keys, spool, metrics, trustProxy: config.trustProxy, storage: config.storage,
-    ping: () => db.ping(), migrated: () => migrated, spoolMaxBytes: config.spool.maxBytes, writer, sink: sinkStats, log,
+    ping: () => db.ping(), migrated: () => migrated, migrationError: () => migrationError, spoolMaxBytes: config.spool.maxBytes, writer, sink: sinkStats, log,
   })
   return {
     app, db, spool, writer, metrics, programs, sink: sinkStats, ready,

@@ -45,9 +45,9 @@ export function processEvent(raw: unknown, facts: RequestFacts, prefix: string, 
   row.message_id = msg.messageId ?? randomUUID()
   const context = { ...(facts.context ?? {}), ...(msg.context ?? {}) }
   let d: Draft = { msg, context, row, agent: '' }
-  for (const [, step] of STEPS) {
+  for (const [name, step] of STEPS) {
     const r = step(d, facts)
-    if (isDrop(r)) return { ...r, field: prefix ? `${prefix}.${r.field}` : r.field }
+    if (isDrop(r)) return { ...r, step: name, field: prefix ? `${prefix}.${r.field}` : r.field }
     d = r
   }
   d.row.context = JSON.stringify(d.context)

@@ -15,7 +15,6 @@ export function fieldPath(prefix: string, path: readonly PropertyKey[]): string 
 /** The first issue of a zod error as field and message. */
 export function firstIssue(prefix: string, error: z.ZodError): { field: string; message: string } {
   const issue = error.issues[0]!
-  // A missing or unknown `type` in a union reports on `type`; say which types exist.
   return { field: fieldPath(prefix, issue.path), message: issue.message }
 }
 

@@ -10,6 +10,8 @@ export interface HealthDeps {
   storage: StorageConfig
   ping: () => Promise<boolean>
   migrated: () => boolean
+  /** Why migrations cannot be applied (a changed or bad file), or null. */
+  migrationError: () => string | null
   spool: Spool
   spoolMaxBytes: number
   writer: SpoolWriter
@@ -34,7 +36,7 @@ export function healthRoutes(d: HealthDeps): Hono {
     return c.json(
       {
         status,
-        clickhouse: { mode: d.storage.mode, reachable, migrated: d.migrated(), ...(d.storage.mode === 'server' ? { url: d.storage.url } : {}) },
+        clickhouse: { mode: d.storage.mode, reachable, migrated: d.migrated(), ...(d.migrationError() ? { migrationError: d.migrationError() } : {}), ...(d.storage.mode === 'server' ? { url: d.storage.url } : {}) },
         spool: { depthBytes: spool.depthBytes, maxBytes: d.spoolMaxBytes, segments: spool.segments, damagedStretches: spool.damagedStretches, accepting },
         writer: { running: w.running, batches: w.batches, rows: w.rows, consecutiveFailures: w.consecutiveFailures, lastError: w.lastError, lastSuccessAt: w.lastSuccessAt && new Date(w.lastSuccessAt).toISOString() },
         events: { inserted: d.sink.inserted, duplicates: d.sink.duplicates, quarantined: d.sink.quarantined + d.sink.malformed },

@@ -8,8 +8,6 @@ import { join } from 'node:path'
  */
 export class Quarantine {
   readonly #dir: string
-  /** Records put aside since start. */
-  count = 0
 
   constructor(dir: string) {
     this.#dir = dir
@@ -28,6 +26,5 @@ export class Quarantine {
     } finally {
       await fh.close()
     }
-    this.count += records.length
   }
 }

@@ -1,5 +1,6 @@
 import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
-import { createChdbConnection } from 'chdb/connection'
+import type { createChdbConnection as CreateChdbConnection } from 'chdb/connection'
+import { createRequire } from 'node:module'
 import { mkdirSync } from 'node:fs'
 import { Readable } from 'node:stream'
 import type { StorageConfig } from './storage-config.ts'
@@ -45,9 +46,12 @@ const INSERT_SETTINGS: ClickHouseSettings = {
 /** Opens the client for the configured storage: embedded chDB or a ClickHouse server. */
 export function createDb(config: StorageConfig): Db {
   let client: ClickHouseClient
-  let embedded: ReturnType<typeof createChdbConnection> | null = null
+  let embedded: ReturnType<typeof CreateChdbConnection> | null = null
   if (config.mode === 'embedded') {
     mkdirSync(config.path, { recursive: true })
+    // Loaded only here: the engine is a native addon that must stay out of threads and processes
+    // that never open it (an ingestion worker that had it loaded crashed when terminated).
+    const { createChdbConnection } = createRequire(import.meta.url)('chdb/connection') as { createChdbConnection: typeof CreateChdbConnection }
     embedded = createChdbConnection({ path: config.path })
     // chdb's Connection is typed against @clickhouse/client-common's own copy of the interface.
     const connection = embedded as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { z } from 'zod'
 import { storageConfigFromEnv, type StorageConfig } from '../../analytics/index.ts'
@@ -16,6 +17,8 @@ const envSchema = z.object({
   ATTUNE_INSERT_TIMEOUT_MS: int(30_000, 100, 600_000),
   ATTUNE_TRUST_PROXY: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
   ATTUNE_SHUTDOWN_TIMEOUT_MS: int(15_000, 0, 600_000),
+  ATTUNE_INGEST_WORKERS: z.coerce.number().int().min(0).max(64).optional(),
+  ATTUNE_INGEST_WORKER_MIN_BYTES: int(16 * 1024, 0, 1024 ** 2),
   ATTUNE_HEADERS_TIMEOUT_MS: int(10_000, 100, 600_000),
   ATTUNE_REQUEST_TIMEOUT_MS: int(30_000, 100, 600_000),
 })
@@ -31,6 +34,9 @@ export interface CollectorConfig {
   writer: { maxRows: number; maxAgeMs: number; insertTimeoutMs: number; retryMinMs: number; retryMaxMs: number }
   trustProxy: boolean
   shutdownTimeoutMs: number
+  /** Worker threads for large request bodies (0: everything on the event loop), and from which size. */
+  ingestWorkers: number
+  ingestWorkerMinBytes: number
   /** Slow clients are cut off (RELIABILITY L2): all headers within this, the whole request within the next. */
   headersTimeoutMs: number
   requestTimeoutMs: number
@@ -55,6 +61,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv): CollectorConfig {
     writer: { maxRows: e.ATTUNE_BATCH_MAX_ROWS, maxAgeMs: e.ATTUNE_BATCH_MAX_AGE_MS, insertTimeoutMs: e.ATTUNE_INSERT_TIMEOUT_MS, retryMinMs: 1000, retryMaxMs: 30_000 },
     trustProxy: e.ATTUNE_TRUST_PROXY,
     shutdownTimeoutMs: e.ATTUNE_SHUTDOWN_TIMEOUT_MS,
+    // One core answers HTTP and feeds the spool; the others parse and enrich large bodies.
+    ingestWorkers: e.ATTUNE_INGEST_WORKERS ?? Math.max(0, availableParallelism() - 1),
+    ingestWorkerMinBytes: e.ATTUNE_INGEST_WORKER_MIN_BYTES,
     headersTimeoutMs: e.ATTUNE_HEADERS_TIMEOUT_MS,
     requestTimeoutMs: Math.max(e.ATTUNE_REQUEST_TIMEOUT_MS, e.ATTUNE_HEADERS_TIMEOUT_MS),
   }

@@ -2,6 +2,7 @@ import type { Hono } from 'hono'
 import { join } from 'node:path'
 import { createDb, loadPrograms, migrate, MigrationError, type Db, type LoadedProgram } from '../../analytics/index.ts'
 import { createApp } from './app.ts'
+import { IngestPool } from './pipeline/ingest-pool.ts'
 import { describeError } from './errors.ts'
 import { lockDataDir } from './data-lock.ts'
 import type { CollectorConfig } from './config.ts'
@@ -123,8 +124,9 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
     ready,
   )
   writer.start()
+  const pool = config.ingestWorkers > 0 ? new IngestPool(programs.flatMap((p) => p.keys), config.ingestWorkers) : null
   const app = createApp({
-    keys, spool, metrics, trustProxy: config.trustProxy, storage: config.storage,
+    keys, spool, metrics, trustProxy: config.trustProxy, storage: config.storage, pool, poolMinBytes: config.ingestWorkerMinBytes,
     ping: () => db.ping(), migrated: () => migrated, migrationError: () => migrationError, spoolMaxBytes: config.spool.maxBytes, writer, sink: sinkStats, log,
   })
   return {
@@ -135,6 +137,7 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
       // Appends still running (a request whose socket was cut at shutdown) finish first, so the
       // drain sees them and nothing is appended behind it.
       await spool.stopAppending()
+      await pool?.close()
       await writer.stop({ drain: opts.drain ?? true, timeoutMs: config.shutdownTimeoutMs })
       await spool.close()
       await db.close()

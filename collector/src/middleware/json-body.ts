@@ -1,16 +1,14 @@
-import type { Context } from 'hono'
-import { promisify } from 'node:util'
-import { brotliDecompress, gunzip, inflate } from 'node:zlib'
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib'
 import { ApiError } from '../errors.ts'
 
 /** Largest request body, measured after decompression (Segment's limit, L1). */
 export const MAX_BODY_BYTES = 500 * 1024
 
-const decoders: Record<string, (buf: Buffer, opts: { maxOutputLength: number }) => Promise<Buffer>> = {
-  gzip: promisify(gunzip),
-  'x-gzip': promisify(gunzip),
-  deflate: promisify(inflate),
-  br: promisify(brotliDecompress),
+const decoders: Record<string, (buf: Uint8Array, opts: { maxOutputLength: number }) => Buffer> = {
+  gzip: gunzipSync,
+  'x-gzip': gunzipSync,
+  deflate: inflateSync,
+  br: brotliDecompressSync,
 }
 
 const tooLarge = () => new ApiError(413, 'body_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes after decompression`)
@@ -26,21 +24,25 @@ export interface JsonBody {
   mayContainContact: boolean
 }
 
+/** Whether a body needs decompressing (and so had better be handled off the event loop). */
+export function isEncoded(encoding: string): boolean {
+  return encoding !== '' && encoding !== 'identity'
+}
+
 /**
- * Reads the request body, decompresses it within the size limit (a gzip bomb stops at the
- * limit, never inflating further), and parses it as JSON.
+ * Decompresses a request body within the size limit (a gzip bomb stops at the limit, never
+ * inflating further) and parses it as JSON. Synchronous: large or compressed bodies are handled
+ * in an ingestion worker, small ones inline.
  */
-export async function readJsonBody(c: Context): Promise<JsonBody> {
-  const declared = Number(c.req.header('content-length') ?? 0)
-  if (declared > MAX_BODY_BYTES) throw tooLarge()
-  let buf: Buffer = Buffer.from(await c.req.arrayBuffer())
-  if (buf.length > MAX_BODY_BYTES) throw tooLarge()
-  const encoding = (c.req.header('content-encoding') ?? 'identity').trim().toLowerCase()
-  if (encoding !== 'identity' && encoding !== '') {
+export function decodeJsonBody(raw: Uint8Array, encodingHeader: string): JsonBody {
+  if (raw.length > MAX_BODY_BYTES) throw tooLarge()
+  let buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)
+  const encoding = encodingHeader.trim().toLowerCase()
+  if (isEncoded(encoding)) {
     const decode = decoders[encoding]
     if (!decode) throw new ApiError(415, 'unsupported_encoding', `content-encoding ${encoding} is not supported; use gzip, deflate or br`)
     try {
-      buf = await decode(buf, { maxOutputLength: MAX_BODY_BYTES + 1 })
+      buf = decode(buf, { maxOutputLength: MAX_BODY_BYTES + 1 })
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) throw tooLarge()
       throw new ApiError(400, 'invalid_body', `body is not valid ${encoding} data`, { field: '(body)' })

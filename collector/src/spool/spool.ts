@@ -217,18 +217,23 @@ export class Spool extends EventEmitter {
    * SpoolFullError when over the size limit and SpoolWriteError when the disk fails.
    */
   append(payloads: readonly Buffer[]): Promise<void> {
-    if (this.#closed) return Promise.reject(new SpoolWriteError('spool is closed'))
     const frames = payloads.map(encodeFrame)
-    const bytes = frames.reduce((n, f) => n + f.length, 0)
+    return this.appendFrames(frames.length === 1 ? frames[0]! : Buffer.concat(frames), frames.length)
+  }
+
+  /** Like {@link append} for records already framed with encodeFrame (by an ingestion worker), back to back. */
+  appendFrames(framed: Buffer, records: number): Promise<void> {
+    if (this.#closed) return Promise.reject(new SpoolWriteError('spool is closed'))
+    const bytes = framed.length
     if (this.depthBytes() + this.#inflightBytes + this.#group.bytes + bytes > this.#opts.maxBytes) {
       this.refusingSince ??= Date.now()
       return Promise.reject(new SpoolFullError(`spool holds ${this.depthBytes()} bytes, limit ${this.#opts.maxBytes}`))
     }
     this.refusingSince = null
     const g = this.#group
-    g.frames.push(...frames)
+    g.frames.push(framed)
     g.bytes += bytes
-    g.records += frames.length
+    g.records += records
     if (!this.#flushing) this.#flushing = this.#flushLoop()
     return g.promise
   }

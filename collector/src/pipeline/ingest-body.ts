@@ -1,0 +1,121 @@
+import type { ProgramKey } from '../../../analytics/index.ts'
+import { ApiError, type ErrorCode } from '../errors.ts'
+import type { KeyIndex } from '../keys.ts'
+import { decodeJsonBody } from '../middleware/json-body.ts'
+import { batchEnvelopeSchema, type IngestResponse } from '../schemas/segment.schema.ts'
+import { encodePayload } from '../spool/clickhouse-sink.ts'
+import { encodeFrame } from '../spool/frame.ts'
+import { processEvent } from './pipeline.ts'
+import type { RequestFacts } from './types.ts'
+import { firstIssue } from './validate.step.ts'
+
+/** What ingestion needs of an HTTP request: plain data, so a worker thread can take it. */
+export interface RawIngestRequest {
+  body: Uint8Array
+  contentEncoding: string
+  authorization?: string
+  origin?: string
+  userAgent: string
+  /** The peer (or forwarded) address, raw: only the ip step sees it. */
+  ip: string
+  receivedAt: number
+  /** The type of a single-message endpoint (`/v1/track`), or none for a batch. */
+  impliedType?: string
+}
+
+/** An event rejected in a request that was otherwise taken. */
+export type Rejection = IngestResponse['rejected'][number]
+
+/** What ingesting one request came to: an error for the whole request, or framed spool records. */
+export interface IngestOutcome {
+  error?: { status: 400 | 401 | 403 | 413 | 415; code: ErrorCode; message: string; field?: string; rejected?: Rejection[] }
+  program?: string
+  /** Spool records, framed and back to back, ready for Spool.appendFrames. */
+  frames?: Uint8Array
+  records: number
+  rejected: Rejection[]
+  /** Events that reached validation, and each drop's step and reason, for the metrics. */
+  received: number
+  drops: Array<{ step: string; reason: string }>
+}
+
+/** The key value from HTTP Basic (user name, as Segment's libraries send it) or the body. */
+function keyValue(authorization: string | undefined, body: unknown): string | undefined {
+  if (authorization?.toLowerCase().startsWith('basic ')) {
+    const user = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8').split(':')[0]
+    if (user) return user
+  }
+  if (body && typeof body === 'object' && typeof (body as { writeKey?: unknown }).writeKey === 'string') return (body as { writeKey: string }).writeKey
+  return undefined
+}
+
+function authenticate(req: RawIngestRequest, body: unknown, keys: KeyIndex): ProgramKey {
+  const value = keyValue(req.authorization, body)
+  if (!value) throw new ApiError(401, 'missing_key', 'a write key (HTTP Basic user name or writeKey in the body) is required', { field: 'writeKey' })
+  const key = keys.find(value)
+  if (!key) throw new ApiError(401, 'unknown_key', 'the key is not known', { field: 'writeKey' })
+  if (key.kind === 'write' && req.origin && !keys.originAllowed(value, req.origin)) {
+    throw new ApiError(403, 'origin_not_allowed', `origin ${req.origin.slice(0, 200)} is not allowed for this write key`, { field: 'origin' })
+  }
+  return key
+}
+
+/**
+ * Ingests one request: decode and parse the body, authenticate the key, run every event
+ * through the pipeline, frame the accepted ones for the spool. Pure and synchronous, so it runs
+ * inline for small bodies and in a worker thread for large ones with the same result.
+ */
+export function ingestBody(req: RawIngestRequest, keys: KeyIndex): IngestOutcome {
+  const out: IngestOutcome = { records: 0, rejected: [], received: 0, drops: [] }
+  try {
+    const read = decodeJsonBody(req.body, req.contentEncoding)
+    const key = authenticate(req, read.json, keys)
+    const facts: RequestFacts = { key, receivedAt: req.receivedAt, userAgent: req.userAgent, ip: req.ip, bodyBytes: read.bytes, mayContainContact: read.mayContainContact }
+    let events: unknown[]
+    let prefix: (i: number) => string
+    if (req.impliedType) {
+      events = [read.json]
+      prefix = () => ''
+    } else {
+      const env = batchEnvelopeSchema.safeParse(read.json)
+      if (!env.success) {
+        const { field, message } = firstIssue('', env.error)
+        throw new ApiError(400, 'invalid_body', message, { field })
+      }
+      events = env.data.batch
+      facts.sentAt = env.data.sentAt
+      facts.context = env.data.context
+      prefix = (i) => `batch[${i}]`
+    }
+    out.received = events.length
+    const frames: Buffer[] = []
+    let bytes = 0
+    events.forEach((raw, index) => {
+      const r = processEvent(raw, facts, prefix(index), req.impliedType)
+      if ('drop' in r) {
+        out.drops.push({ step: r.step, reason: r.drop })
+        out.rejected.push({ index, reason: r.drop, field: r.field, message: r.message })
+        return
+      }
+      const frame = encodeFrame(encodePayload(r.row.ts.slice(0, 7).replace('-', ''), r.row.program, r.row.message_id, r.json))
+      frames.push(frame)
+      bytes += frame.length
+    })
+    if (frames.length === 0) {
+      const first = out.rejected[0]!
+      throw new ApiError(400, 'no_valid_events', req.impliedType ? `${first.field}: ${first.message}` : 'no event in the batch is valid', { field: first.field, extra: { rejected: out.rejected } })
+    }
+    // A buffer of its own (not a slice of Node's pool), so a worker can transfer it without copying.
+    const framed = Buffer.from(new ArrayBuffer(bytes))
+    let at = 0
+    for (const f of frames) at += f.copy(framed, at)
+    out.frames = framed
+    out.records = frames.length
+    out.program = key.program
+    return out
+  } catch (e) {
+    if (!(e instanceof ApiError)) throw e
+    out.error = { status: e.status as 400, code: e.code, message: e.message, ...(e.field ? { field: e.field } : {}), ...(e.extra.rejected ? { rejected: e.extra.rejected as Rejection[] } : {}) }
+    return out
+  }
+}

@@ -1,0 +1,46 @@
+import { gzipSync } from 'node:zlib'
+import { afterAll, describe, expect, it } from 'vitest'
+import type { ProgramKey } from '../../../analytics/index.ts'
+import { KeyIndex } from '../keys.ts'
+import { ingestBody, type RawIngestRequest } from './ingest-body.ts'
+import { IngestPool } from './ingest-pool.ts'
+
+const keys: ProgramKey[] = [{ program: 'p1', kind: 'secret', id: 'be', key: 'sk_test_1234567', origins: [], channel: 'server' }]
+const pool = new IngestPool(keys, 2)
+afterAll(() => pool.close())
+
+const request = (body: unknown, over: Partial<RawIngestRequest> = {}): RawIngestRequest => ({
+  body: Buffer.from(JSON.stringify(body)),
+  contentEncoding: '',
+  authorization: `Basic ${Buffer.from('sk_test_1234567:').toString('base64')}`,
+  userAgent: 'test',
+  ip: '198.51.100.7',
+  receivedAt: Date.parse('2026-11-23T12:00:00Z'),
+  ...over,
+})
+
+describe('IngestPool', () => {
+  it('gives exactly what ingesting inline gives, for batches, errors and compressed bodies', async () => {
+    const batch = { batch: [...Array.from({ length: 50 }, (_, i) => ({ type: 'track', userId: `p-${i}`, event: 'diary_saved', messageId: `m-${i}`, properties: { pad: 'x'.repeat(300) } })), { type: 'track', userId: 'p' }] }
+    const cases: RawIngestRequest[] = [
+      request(batch),
+      request(batch, { contentEncoding: 'gzip', body: gzipSync(Buffer.from(JSON.stringify(batch))) }),
+      request({ batch: [] }),
+      request(batch, { authorization: undefined }),
+      { ...request({}), body: Buffer.from('{not json') },
+    ]
+    const inline = new KeyIndex(keys)
+    for (const req of cases) {
+      const viaPool = await pool.run(req)
+      const here = ingestBody(req, inline)
+      expect({ ...viaPool, frames: viaPool.frames && Buffer.from(viaPool.frames).toString('base64') }).toEqual({ ...here, frames: here.frames && Buffer.from(here.frames).toString('base64') })
+    }
+    const ok = await pool.run(cases[0]!)
+    expect(ok).toMatchObject({ records: 50, received: 51, program: 'p1', rejected: [{ index: 50, reason: 'invalid_schema', field: 'batch[50].event' }] })
+  })
+
+  it('spreads concurrent requests over its workers and answers each', async () => {
+    const outcomes = await Promise.all(Array.from({ length: 40 }, (_, i) => pool.run(request({ type: 'track', userId: `u-${i}`, event: 'x', messageId: `c-${i}` }, { impliedType: 'track' }))))
+    expect(outcomes.map((o) => o.records)).toEqual(Array(40).fill(1))
+  })
+})

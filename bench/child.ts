@@ -1,6 +1,6 @@
 // Servers under test run as their own processes, so they never share an event loop (or a
 // core's time slice) with autocannon in the bench process.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { startServerProcess, type ServerProcess } from '../test/helpers.ts'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 
@@ -8,45 +8,13 @@ import { resolve } from 'node:path'
 export const ROOT = resolve(import.meta.dirname, '..')
 
 /** A child Node process that printed `listening on <url>`. */
-export interface Child {
-  child: ChildProcess
-  url: string
-  output: () => string
-  /** Resolves with the exit code or signal. */
-  exited: Promise<number | string | null>
+export type Child = ServerProcess
+
+/** Runs `script` with `node [nodeFlags] --import tsx` and waits until it prints its URL. */
+export function startChild(script: string, env: Record<string, string>, nodeFlags: string[] = []): Promise<Child> {
+  return startServerProcess(env, script, nodeFlags)
 }
 
-/** Runs `script` with `node --import tsx [nodeFlags]` and waits until it prints its URL. */
-export async function startChild(script: string, env: Record<string, string>, nodeFlags: string[] = []): Promise<Child> {
-  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', resolve(ROOT, script)], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  child.stdout!.on('data', (b: Buffer) => (out += b.toString()))
-  child.stderr!.on('data', (b: Buffer) => (out += b.toString()))
-  const exited = new Promise<number | string | null>((res) => child.on('exit', (code, signal) => res(signal ?? code)))
-  const url = await new Promise<string>((res, rej) => {
-    const t = setTimeout(() => rej(new Error(`${script} did not start within 60 s:\n${out}`)), 60_000)
-    const onData = () => {
-      const m = /listening on (http:\/\/\S+)/.exec(out)
-      if (m) {
-        clearTimeout(t)
-        child.stdout!.off('data', onData)
-        res(m[1]!)
-      }
-    }
-    child.stdout!.on('data', onData)
-    void exited.then(() => {
-      clearTimeout(t)
-      rej(new Error(`${script} exited before listening:\n${out}`))
-    })
-  })
-  return { child, url, output: () => out, exited }
-}
-
-/** CPU seconds (user + system, all threads) a process has used so far; null off Linux. */
 export function cpuSeconds(pid: number | undefined): number | null {
   if (pid === undefined) return null
   try {

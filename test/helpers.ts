@@ -69,8 +69,8 @@ export interface ServerProcess {
 }
 
 /** Starts `collector/src/server.ts` (or a fixture script that serves the collector) as a child process with PORT=0 and waits for its URL. */
-export async function startServerProcess(env: Record<string, string>, script = 'collector/src/server.ts'): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script)], {
+export async function startServerProcess(env: Record<string, string>, script = 'collector/src/server.ts', nodeFlags: string[] = []): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', join(ROOT, script)], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ATTUNE_PROGRAMS: join(ROOT, 'programs'), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -80,7 +80,7 @@ export async function startServerProcess(env: Record<string, string>, script = '
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()))
   const exited = new Promise<number | string | null>((res) => child.on('exit', (code, signal) => res(signal ?? code)))
   const url = await new Promise<string>((res, rej) => {
-    const t = setTimeout(() => rej(new Error(`${script} did not start within 30 s:\n${out}`)), 30_000)
+    const t = setTimeout(() => rej(new Error(`${script} did not start within 60 s:\n${out}`)), 60_000)
     const onData = () => {
       const m = /listening on (http:\/\/\S+)/.exec(out)
       if (m) {

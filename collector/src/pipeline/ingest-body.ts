@@ -3,8 +3,8 @@ import { ApiError, type ErrorCode } from '../errors.ts'
 import type { KeyIndex } from '../keys.ts'
 import { decodeJsonBody } from '../middleware/json-body.ts'
 import { batchEnvelopeSchema, type IngestResponse } from '../schemas/segment.schema.ts'
-import { encodePayload } from '../spool/clickhouse-sink.ts'
-import { encodeFrame } from '../spool/frame.ts'
+import { payloadText } from '../spool/clickhouse-sink.ts'
+import { encodeTextFrames } from '../spool/frame.ts'
 import { processEvent } from './pipeline.ts'
 import type { RequestFacts } from './types.ts'
 import { firstIssue } from './validate.step.ts'
@@ -88,8 +88,7 @@ export function ingestBody(req: RawIngestRequest, keys: KeyIndex): IngestOutcome
       prefix = (i) => `batch[${i}]`
     }
     out.received = events.length
-    const frames: Buffer[] = []
-    let bytes = 0
+    const payloads: string[] = []
     events.forEach((raw, index) => {
       const r = processEvent(raw, facts, prefix(index), req.impliedType)
       if ('drop' in r) {
@@ -97,20 +96,14 @@ export function ingestBody(req: RawIngestRequest, keys: KeyIndex): IngestOutcome
         out.rejected.push({ index, reason: r.drop, field: r.field, message: r.message })
         return
       }
-      const frame = encodeFrame(encodePayload(r.row.ts.slice(0, 7).replace('-', ''), r.row.program, r.row.message_id, r.json))
-      frames.push(frame)
-      bytes += frame.length
+      payloads.push(payloadText(r.row.ts.slice(0, 7).replace('-', ''), r.row.program, r.row.message_id, r.json))
     })
-    if (frames.length === 0) {
+    if (payloads.length === 0) {
       const first = out.rejected[0]!
       throw new ApiError(400, 'no_valid_events', req.impliedType ? `${first.field}: ${first.message}` : 'no event in the batch is valid', { field: first.field, extra: { rejected: out.rejected } })
     }
-    // A buffer of its own (not a slice of Node's pool), so a worker can transfer it without copying.
-    const framed = Buffer.from(new ArrayBuffer(bytes))
-    let at = 0
-    for (const f of frames) at += f.copy(framed, at)
-    out.frames = framed
-    out.records = frames.length
+    out.frames = encodeTextFrames(payloads)
+    out.records = payloads.length
     out.program = key.program
     return out
   } catch (e) {

@@ -5,7 +5,12 @@ import type { BatchSink } from './writer.ts'
 
 /** Spool payload: a one-line JSON header `[partition, program, messageId]`, a newline, the event row. */
 export function encodePayload(partition: string, program: string, messageId: string, rowJson: string): Buffer {
-  return Buffer.from(`${JSON.stringify([partition, program, messageId])}\n${rowJson}`)
+  return Buffer.from(payloadText(partition, program, messageId, rowJson))
+}
+
+/** The same payload as text, for encodeTextFrames. */
+export function payloadText(partition: string, program: string, messageId: string, rowJson: string): string {
+  return `${JSON.stringify([partition, program, messageId])}\n${rowJson}`
 }
 
 /** Counters the sink keeps. */

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { decodeFrames, encodeFrame, HEADER_BYTES, MAX_PAYLOAD_BYTES } from './frame.ts'
+import { decodeFrames, encodeFrame, encodeTextFrames, HEADER_BYTES, MAX_PAYLOAD_BYTES } from './frame.ts'
 
 // Payloads are UTF-8 JSON in the spool; the resync after damage relies on 0xFF never
 // occurring in them, so the generators produce UTF-8 text (any code point, also NUL).
@@ -187,5 +187,20 @@ describe('frame', () => {
         expect(decodeFrames(buf.subarray(r.consumed), true).records.map(String)).toEqual(['second', 'third'])
       }
     }
+  })
+})
+
+describe('encodeTextFrames', () => {
+  it('writes the same bytes as encodeFrame record by record, in one buffer of its own', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'grapheme', maxLength: 300 }), { maxLength: 30 }), (texts) => {
+        const together = encodeTextFrames(texts)
+        expect(together.equals(Buffer.concat(texts.map((t) => encodeFrame(Buffer.from(t)))))).toBe(true)
+        expect(together.byteOffset).toBe(0)
+        expect(together.buffer.byteLength).toBe(together.length)
+        expect(decodeFrames(together, true).records.map((r) => r.toString())).toEqual(texts)
+      }),
+      { numRuns: 300 },
+    )
   })
 })

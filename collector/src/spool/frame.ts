@@ -20,6 +20,32 @@ export function encodeFrame(payload: Buffer): Buffer {
   return out
 }
 
+/**
+ * Frames text payloads back to back in one buffer of its own (transferable from a worker), each
+ * written once in place: no per-record buffer, no second copy.
+ */
+export function encodeTextFrames(payloads: readonly string[]): Buffer {
+  const lengths = new Array<number>(payloads.length)
+  let total = 0
+  for (let i = 0; i < payloads.length; i++) {
+    const n = Buffer.byteLength(payloads[i]!)
+    if (n > MAX_PAYLOAD_BYTES) throw new RangeError(`spool record of ${n} bytes exceeds ${MAX_PAYLOAD_BYTES}`)
+    lengths[i] = n
+    total += HEADER_BYTES + n
+  }
+  const out = Buffer.from(new ArrayBuffer(total))
+  let pos = 0
+  for (let i = 0; i < payloads.length; i++) {
+    const n = lengths[i]!
+    MAGIC.copy(out, pos)
+    out.writeUInt32LE(n, pos + 4)
+    out.write(payloads[i]!, pos + HEADER_BYTES, n, 'utf8')
+    out.writeUInt32LE(crc32(out.subarray(pos + HEADER_BYTES, pos + HEADER_BYTES + n)), pos + 8)
+    pos += HEADER_BYTES + n
+  }
+  return out
+}
+
 /** What a scan of a byte range found. */
 export interface DecodeResult {
   /** Complete, checksummed payloads in order. */

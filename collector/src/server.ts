@@ -29,15 +29,17 @@ const server = serve({ fetch: service.app.fetch, port: config.port, hostname: co
     `  ClickHouse  ${config.storage.mode === 'embedded' ? `embedded, data in ${config.storage.path}` : config.storage.url}`,
     `  spool       ${config.spool.dir}`,
   ]
-  for (const { program, keys, file } of service.programs) {
-    const fromFile = (k: (typeof keys)[number], kind: 'write' | 'secret') => program.keys[kind].find((x) => x.id === k.id)?.key.startsWith('env:') === false
-    lines.push(`  program     ${program.id} (${program.name}) from ${file}`)
-    for (const k of keys) {
-      const shown = fromFile(k, k.kind) ? k.key : `${k.key.slice(0, 6)}… (from the environment)`
-      lines.push(`    ${k.kind === 'write' ? 'write key ' : 'secret key'}  ${shown}  [${k.id}${k.kind === 'write' ? `; origins ${k.origins.join(' ')}` : `; channel ${k.channel}`}]`)
+  // Keys written in a program file (the demo's) are printed whole; keys from the environment are secrets.
+  const literal = (p: (typeof service.programs)[number], k: (typeof p.keys)[number]) => p.program.keys[k.kind].find((x) => x.id === k.id)?.key.startsWith('env:') === false
+  const shown = (p: (typeof service.programs)[number], k: (typeof p.keys)[number]) => (literal(p, k) ? k.key : `${k.key.slice(0, 6)}… (from the environment)`)
+  for (const p of service.programs) {
+    lines.push(`  program     ${p.program.id} (${p.program.name}) from ${p.file}`)
+    for (const k of p.keys) {
+      lines.push(`    ${k.kind === 'write' ? 'write key ' : 'secret key'}  ${shown(p, k)}  [${k.id}${k.kind === 'write' ? `; origins ${k.origins.join(' ')}` : `; channel ${k.channel}`}]`)
     }
   }
-  lines.push(`Try: curl -u ${service.programs[0]?.keys.find((k) => k.kind === 'secret')?.key ?? 'sk_...'}: -H 'content-type: application/json' -d '{"userId":"p-1","event":"diary_downloaded"}' ${base}/v1/track`)
+  const demo = service.programs.flatMap((p) => p.keys.filter((k) => k.kind === 'secret' && literal(p, k)))[0]
+  lines.push(`Try: curl -u ${demo?.key ?? 'sk_...'}: -H 'content-type: application/json' -d '{"userId":"p-1","event":"diary_downloaded"}' ${base}/v1/track`)
   console.log(lines.join('\n'))
 })
 

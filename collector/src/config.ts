@@ -31,7 +31,7 @@ export interface CollectorConfig {
   programsDir: string
   storage: StorageConfig
   spool: { dir: string; maxBytes: number; segmentBytes: number }
-  writer: { maxRows: number; maxAgeMs: number; insertTimeoutMs: number; retryMinMs: number; retryMaxMs: number }
+  writer: { maxRows: number; maxAgeMs: number; maxBytes: number; insertTimeoutMs: number; retryMinMs: number; retryMaxMs: number }
   trustProxy: boolean
   shutdownTimeoutMs: number
   /** Worker threads for large request bodies (0: everything on the event loop), and from which size. */
@@ -58,7 +58,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): CollectorConfig {
     programsDir: resolve(e.ATTUNE_PROGRAMS),
     storage: storageConfigFromEnv(env, dataDir),
     spool: { dir: `${dataDir}/spool`, maxBytes: e.ATTUNE_SPOOL_MAX_BYTES, segmentBytes: e.ATTUNE_SPOOL_SEGMENT_BYTES },
-    writer: { maxRows: e.ATTUNE_BATCH_MAX_ROWS, maxAgeMs: e.ATTUNE_BATCH_MAX_AGE_MS, insertTimeoutMs: e.ATTUNE_INSERT_TIMEOUT_MS, retryMinMs: 1000, retryMaxMs: 30_000 },
+    writer: { maxRows: e.ATTUNE_BATCH_MAX_ROWS, maxAgeMs: e.ATTUNE_BATCH_MAX_AGE_MS, maxBytes: 64 * 1024 ** 2, insertTimeoutMs: e.ATTUNE_INSERT_TIMEOUT_MS, retryMinMs: 1000, retryMaxMs: 30_000 },
     trustProxy: e.ATTUNE_TRUST_PROXY,
     shutdownTimeoutMs: e.ATTUNE_SHUTDOWN_TIMEOUT_MS,
     // One core answers HTTP and feeds the spool; the others parse and enrich large bodies.

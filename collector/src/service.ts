@@ -43,7 +43,8 @@ export interface Service {
 export async function createService(config: CollectorConfig, hooks: ServiceHooks = {}): Promise<Service> {
   const log = hooks.log ?? ((m: string) => console.error(`[attune] ${m}`))
   const programs = loadPrograms(config.programsDir, process.env)
-  const keys = new KeyIndex(programs.flatMap((p) => p.keys))
+  const programKeys = programs.flatMap((p) => p.keys)
+  const keys = new KeyIndex(programKeys)
   const metrics = createMetrics()
   const unlock = lockDataDir(config.dataDir)
   let db: Db
@@ -90,31 +91,24 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
       }
     })()
   })
-  const sinkStats: SinkStats = { inserted: 0, duplicates: 0, malformed: 0, inserts: 0, quarantined: 0 }
-  const base = clickhouseSink(db, sinkStats, new Quarantine(join(config.dataDir, 'quarantine')))
-  // The sink keeps plain counts; the Prometheus counters follow them after each batch (also a failed one).
-  const seen = { inserted: 0, duplicates: 0, quarantined: 0 }
-  const counted: BatchSink = async (payloads) => {
-    try {
-      await base(payloads)
-    } catch (e) {
+  // One count feeds /health's totals and the Prometheus counters alike.
+  const sinkStats: SinkStats = { inserted: 0, duplicates: 0, quarantined: 0 }
+  const count = (what: keyof SinkStats, n: number) => {
+    sinkStats[what] += n
+    metrics[what].inc(n)
+  }
+  const base = clickhouseSink(db, count, new Quarantine(join(config.dataDir, 'quarantine')))
+  const described: BatchSink = (payloads) =>
+    base(payloads).catch((e: unknown) => {
       // The writer logs and shows on /health what it is given: the code, never the row.
       throw new Error(describeError(e))
-    } finally {
-      metrics.inserted.inc(sinkStats.inserted - seen.inserted)
-      metrics.duplicates.inc(sinkStats.duplicates - seen.duplicates)
-      const quarantined = sinkStats.quarantined + sinkStats.malformed
-      metrics.quarantined.inc(quarantined - seen.quarantined)
-      Object.assign(seen, { inserted: sinkStats.inserted, duplicates: sinkStats.duplicates, quarantined })
-    }
-  }
-  const sink = hooks.wrapSink ? hooks.wrapSink(counted) : counted
+    })
+  const sink = hooks.wrapSink ? hooks.wrapSink(described) : described
   const writer = new SpoolWriter(
     spool,
     sink,
     {
       ...config.writer,
-      maxBytes: 64 * 1024 * 1024,
       onBatch: ({ ms }) => metrics.insertLatency.observe(ms / 1000),
       onError: (err, attempt) => {
         metrics.insertFailures.inc()
@@ -124,7 +118,7 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
     ready,
   )
   writer.start()
-  const pool = config.ingestWorkers > 0 ? new IngestPool(programs.flatMap((p) => p.keys), config.ingestWorkers) : null
+  const pool = config.ingestWorkers > 0 ? new IngestPool(programKeys, config.ingestWorkers) : null
   const app = createApp({
     keys, spool, metrics, trustProxy: config.trustProxy, storage: config.storage, pool, poolMinBytes: config.ingestWorkerMinBytes,
     ping: () => db.ping(), migrated: () => migrated, migrationError: () => migrationError, spoolMaxBytes: config.spool.maxBytes, writer, sink: sinkStats, log,

@@ -4,23 +4,14 @@ import type { Quarantine } from './quarantine.ts'
 import type { BatchSink } from './writer.ts'
 
 /** Spool payload: a one-line JSON header `[partition, program, messageId]`, a newline, the event row. */
-export function encodePayload(partition: string, program: string, messageId: string, rowJson: string): Buffer {
-  return Buffer.from(payloadText(partition, program, messageId, rowJson))
-}
-
-/** The same payload as text, for encodeTextFrames. */
 export function payloadText(partition: string, program: string, messageId: string, rowJson: string): string {
   return `${JSON.stringify([partition, program, messageId])}\n${rowJson}`
 }
 
-/** Counters the sink keeps. */
-export interface SinkStats {
-  inserted: number
-  duplicates: number
-  malformed: number
-  inserts: number
-  quarantined: number
-}
+/** What the sink counts: events written, dropped as already landed, and put in the quarantine. */
+export type SinkStats = Record<'inserted' | 'duplicates' | 'quarantined', number>
+/** Receives the sink's counts as they happen. */
+export type SinkCounter = (what: keyof SinkStats, n: number) => void
 
 // ClickHouse errors that blame the data rather than the server: retrying the same rows can
 // never succeed, so the batch is split to find the rows at fault.
@@ -39,7 +30,7 @@ export function isDataError(e: unknown): boolean {
  * A partition refused for its data is split in halves until the refused rows are found; those
  * go to the quarantine and the rest lands.
  */
-export function clickhouseSink(db: Db, stats: SinkStats, quarantine: Quarantine): BatchSink {
+export function clickhouseSink(db: Db, count: SinkCounter, quarantine: Quarantine): BatchSink {
   const insert = async (partition: string, ids: string[], rows: Buffer[]): Promise<void> => {
     const token = createHash('sha256').update(partition).update('\u0001').update(ids.join('\u0001')).digest('hex')
     try {
@@ -48,7 +39,7 @@ export function clickhouseSink(db: Db, stats: SinkStats, quarantine: Quarantine)
       if (!isDataError(e)) throw e
       if (rows.length === 1) {
         await quarantine.put([{ payload: rows[0]!, reason: `${(e as { type?: string }).type}: ${(e as Error).message}` }])
-        stats.quarantined++
+        count('quarantined', 1)
         return
       }
       const mid = rows.length >> 1
@@ -56,8 +47,7 @@ export function clickhouseSink(db: Db, stats: SinkStats, quarantine: Quarantine)
       await insert(partition, ids.slice(mid), rows.slice(mid))
       return
     }
-    stats.inserted += rows.length
-    stats.inserts++
+    count('inserted', rows.length)
   }
   return async (payloads) => {
     const malformed: Array<{ payload: Buffer; reason: string }> = []
@@ -77,7 +67,7 @@ export function clickhouseSink(db: Db, stats: SinkStats, quarantine: Quarantine)
       const [partition, program, messageId] = header as [string, string, string]
       let ids = byProgram.get(program)
       if (!ids) byProgram.set(program, (ids = new Map()))
-      if (ids.has(messageId)) stats.duplicates++
+      if (ids.has(messageId)) count('duplicates', 1)
       else ids.set(messageId, { partition, row: p.subarray(nl + 1) })
     }
     const byPartition = new Map<string, { ids: string[]; rows: Buffer[] }>()
@@ -85,7 +75,7 @@ export function clickhouseSink(db: Db, stats: SinkStats, quarantine: Quarantine)
       const landed = await existingMessageIds(db, program, [...ids.keys()])
       for (const [id, { partition, row }] of ids) {
         if (landed.has(id)) {
-          stats.duplicates++
+          count('duplicates', 1)
           continue
         }
         let part = byPartition.get(partition)
@@ -96,7 +86,7 @@ export function clickhouseSink(db: Db, stats: SinkStats, quarantine: Quarantine)
     }
     if (malformed.length > 0) {
       await quarantine.put(malformed)
-      stats.malformed += malformed.length
+      count('quarantined', malformed.length)
     }
     for (const [partition, { ids, rows }] of [...byPartition].sort(([a], [b]) => a.localeCompare(b))) {
       await insert(partition, ids, rows)

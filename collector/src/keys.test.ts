@@ -35,5 +35,12 @@ describe('KeyIndex', () => {
     expect(index.originAllowed('pk_a', 'https://b.example')).toBe(false)
     expect(index.anyKeyAllows('https://b.example')).toBe(true)
     expect(index.anyKeyAllows('https://c.example')).toBe(false)
+    // Remembered answers stay per key: the same origin asked again, and for another key.
+    for (let i = 0; i < 3; i++) {
+      expect(index.originAllowed('pk_a', 'https://a.example')).toBe(true)
+      expect(index.originAllowed('pk_b', 'https://a.example')).toBe(false)
+      expect(index.originAllowed('pk_zzz', 'https://a.example')).toBe(false)
+      expect(index.anyKeyAllows('https://c.example')).toBe(false)
+    }
   })
 })

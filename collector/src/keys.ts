@@ -40,14 +40,30 @@ export class KeyIndex {
     return this.#byKey.get(value)?.key
   }
 
+  // A site's browsers send the same Origin on every request, and each request asks twice (CORS
+  // headers, then the key's allowlist): answers are remembered instead of parsing the URL per pattern.
+  readonly #answers = new Map<string, boolean>()
+
+  #remember(cacheKey: string, answer: () => boolean): boolean {
+    let a = this.#answers.get(cacheKey)
+    if (a === undefined) {
+      a = answer()
+      if (this.#answers.size >= 10_000) this.#answers.clear()
+      this.#answers.set(cacheKey, a)
+    }
+    return a
+  }
+
   /** Whether a write key may be used from this origin (K2). */
   originAllowed(value: string, origin: string): boolean {
-    return this.#byKey.get(value)?.origins.some((m) => m(origin)) ?? false
+    const entry = this.#byKey.get(value)
+    if (!entry) return false
+    return this.#remember(`${value}\n${origin}`, () => entry.origins.some((m) => m(origin)))
   }
 
   /** Whether any write key allows this origin: the answer to a CORS preflight, which carries no key. */
   anyKeyAllows(origin: string): boolean {
     if (!origin) return false
-    return this.#anyOrigin.some((m) => m(origin))
+    return this.#remember(`\n${origin}`, () => this.#anyOrigin.some((m) => m(origin)))
   }
 }

@@ -4,15 +4,21 @@ const UTM = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_conten
 /** Query parameters kept in stored URLs: campaign fields and Attune's click token (P8). */
 const KEPT_PARAMS = new Set<string>([...UTM, 'atn'])
 
-/** A URL without its fragment and without query parameters other than utm_* and atn. */
-export function stripUrl(raw: string): string {
-  let u: URL
+const pathOnly = (s: string): string => s.split(/[?#]/)[0]!.slice(0, 2000)
+
+function parseUrl(raw: string): URL | null {
   try {
-    u = new URL(raw)
+    return new URL(raw)
   } catch {
-    // Not an absolute URL: keep the path only.
-    return raw.split(/[?#]/)[0]!.slice(0, 2000)
+    return null
   }
+}
+
+/** A URL without its fragment and without query parameters other than utm_* and atn (a given parsed URL is changed in place). */
+export function stripUrl(raw: string, parsed: URL | null = parseUrl(raw)): string {
+  // Not an absolute URL: keep the path only.
+  if (!parsed) return pathOnly(raw)
+  const u = parsed
   u.hash = ''
   u.username = ''
   u.password = ''
@@ -33,18 +39,10 @@ export function campaignStep(d: Draft, _facts: RequestFacts): Draft {
   const props = m.properties ?? {}
   const url = str(page.url) || str(props.url)
   const referrer = str(page.referrer) || str(props.referrer)
-  if (url) {
-    d.row.page_url = stripUrl(url)
-    try {
-      const u = new URL(url)
-      d.row.page_path = (str(page.path) || str(props.path) || u.pathname).split(/[?#]/)[0]!.slice(0, 2000)
-      for (const k of UTM) d.row[k] = (u.searchParams.get(k) ?? '').slice(0, 200)
-    } catch {
-      d.row.page_path = (str(page.path) || str(props.path)).split(/[?#]/)[0]!.slice(0, 2000)
-    }
-  } else if (str(page.path) || str(props.path)) {
-    d.row.page_path = (str(page.path) || str(props.path)).split(/[?#]/)[0]!.slice(0, 2000)
-  }
+  const u = url ? parseUrl(url) : null
+  d.row.page_path = pathOnly(str(page.path) || str(props.path) || u?.pathname || '')
+  if (u) for (const k of UTM) d.row[k] = (u.searchParams.get(k) ?? '').slice(0, 200)
+  if (url) d.row.page_url = stripUrl(url, u)
   d.row.page_title = (str(page.title) || str(props.title) || str(m.name)).slice(0, 500)
   if (referrer) d.row.referrer = stripUrl(referrer)
   const campaign = obj(d.context.campaign)

@@ -1,7 +1,7 @@
 import type { ProgramKey } from '../../../analytics/index.ts'
 import { ApiError, type ErrorCode } from '../errors.ts'
 import type { KeyIndex } from '../keys.ts'
-import { decodeJsonBody } from '../middleware/json-body.ts'
+import { decodeJsonBody } from './decode-body.ts'
 import { batchEnvelopeSchema, type IngestResponse } from '../schemas/segment.schema.ts'
 import { payloadText } from '../spool/clickhouse-sink.ts'
 import { encodeTextFrames } from '../spool/frame.ts'

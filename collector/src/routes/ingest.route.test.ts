@@ -7,7 +7,7 @@ import type { Transform } from 'node:stream'
 import { brotliCompressSync, constants as zlibConstants, createBrotliCompress, createDeflate, createGzip, deflateSync, gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { basic, DEMO, startService, waitFor } from '../../../test/helpers.ts'
-import { MAX_BODY_BYTES } from '../middleware/json-body.ts'
+import { MAX_BODY_BYTES } from '../pipeline/decode-body.ts'
 import { MAX_EVENT_BYTES } from '../pipeline/validate.step.ts'
 import type { Service } from '../service.ts'
 

@@ -5,7 +5,7 @@ import { cors } from 'hono/cors'
 import { ApiError } from '../errors.ts'
 import type { KeyIndex } from '../keys.ts'
 import type { Metrics } from '../metrics.ts'
-import { isEncoded, MAX_BODY_BYTES } from '../middleware/json-body.ts'
+import { isEncoded, MAX_BODY_BYTES } from '../pipeline/decode-body.ts'
 import { ingestBody, type IngestOutcome, type RawIngestRequest } from '../pipeline/ingest-body.ts'
 import type { IngestPool } from '../pipeline/ingest-pool.ts'
 import { MESSAGE_TYPES, type IngestResponse } from '../schemas/segment.schema.ts'
@@ -83,7 +83,7 @@ export function ingestRoutes(deps: IngestDeps): Hono {
       impliedType,
     }
     // Large and compressed bodies go to a worker thread; small ones cost less than the hand-off.
-    const offload = deps.pool && (body.length >= deps.poolMinBytes || isEncoded(req.contentEncoding.trim().toLowerCase()))
+    const offload = deps.pool && (body.length >= deps.poolMinBytes || isEncoded(req.contentEncoding))
     let outcome: IngestOutcome
     try {
       outcome = offload ? await deps.pool!.run(req) : ingestBody(req, keys)

@@ -25,8 +25,9 @@ export interface JsonBody {
 }
 
 /** Whether a body needs decompressing (and so had better be handled off the event loop). */
-export function isEncoded(encoding: string): boolean {
-  return encoding !== '' && encoding !== 'identity'
+export function isEncoded(contentEncoding: string): boolean {
+  const e = contentEncoding.trim().toLowerCase()
+  return e !== '' && e !== 'identity'
 }
 
 /**

@@ -4,7 +4,7 @@ import type { KeyIndex } from '../keys.ts'
 import { decodeJsonBody } from './decode-body.ts'
 import { batchEnvelopeSchema, type IngestResponse } from '../schemas/segment.schema.ts'
 import { payloadText } from '../spool/clickhouse-sink.ts'
-import { encodeTextFrames } from '../spool/frame.ts'
+import { encodeFrames } from '../spool/frame.ts'
 import { processEvent } from './pipeline.ts'
 import type { RequestFacts } from './types.ts'
 import { firstIssue } from './validate.step.ts'
@@ -102,7 +102,7 @@ export function ingestBody(req: RawIngestRequest, keys: KeyIndex): IngestOutcome
       const first = out.rejected[0]!
       throw new ApiError(400, 'no_valid_events', req.impliedType ? `${first.field}: ${first.message}` : 'no event in the batch is valid', { field: first.field, extra: { rejected: out.rejected } })
     }
-    out.frames = encodeTextFrames(payloads)
+    out.frames = encodeFrames(payloads)
     out.records = payloads.length
     out.program = key.program
     return out

@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { decodeFrames, encodeFrame, encodeTextFrames, HEADER_BYTES, MAX_PAYLOAD_BYTES } from './frame.ts'
+import { crc32 } from 'node:zlib'
+import { decodeFrames, encodeFrame, encodeFrames, HEADER_BYTES, MAX_PAYLOAD_BYTES } from './frame.ts'
 
 // Payloads are UTF-8 JSON in the spool; the resync after damage relies on 0xFF never
 // occurring in them, so the generators produce UTF-8 text (any code point, also NUL).
@@ -190,15 +191,25 @@ describe('frame', () => {
   })
 })
 
-describe('encodeTextFrames', () => {
-  it('writes the same bytes as encodeFrame record by record, in one buffer of its own', () => {
+/** The record layout written out by hand: magic, length (u32 LE), CRC32 (u32 LE), payload. */
+function referenceFrame(payload: Buffer): Buffer {
+  const head = Buffer.alloc(HEADER_BYTES)
+  head.set([0xff, 0xa7, 0x5e, 0xff], 0)
+  head.writeUInt32LE(payload.length, 4)
+  head.writeUInt32LE(crc32(payload), 8)
+  return Buffer.concat([head, payload])
+}
+
+describe('encodeFrames', () => {
+  it('writes the documented layout for text and byte payloads, in one buffer of its own', () => {
     fc.assert(
-      fc.property(fc.array(fc.string({ unit: 'grapheme', maxLength: 300 }), { maxLength: 30 }), (texts) => {
-        const together = encodeTextFrames(texts)
-        expect(together.equals(Buffer.concat(texts.map((t) => encodeFrame(Buffer.from(t)))))).toBe(true)
+      fc.property(fc.array(fc.oneof(fc.string({ unit: 'grapheme', maxLength: 300 }), fc.uint8Array({ maxLength: 300 })), { maxLength: 30 }), (payloads) => {
+        const together = encodeFrames(payloads)
+        const asBytes = payloads.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p)))
+        expect(together.equals(Buffer.concat(asBytes.map(referenceFrame)))).toBe(true)
         expect(together.byteOffset).toBe(0)
         expect(together.buffer.byteLength).toBe(together.length)
-        expect(decodeFrames(together, true).records.map((r) => r.toString())).toEqual(texts)
+        expect(decodeFrames(together, true).records).toEqual(asBytes)
       }),
       { numRuns: 300 },
     )

@@ -9,26 +9,16 @@ export const HEADER_BYTES = 12
 /** Largest payload a frame may carry; anything longer is damage, not data. */
 export const MAX_PAYLOAD_BYTES = 1 << 20
 
-/** Wraps one payload in a frame. */
-export function encodeFrame(payload: Buffer): Buffer {
-  if (payload.length > MAX_PAYLOAD_BYTES) throw new RangeError(`spool record of ${payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`)
-  const out = Buffer.allocUnsafe(HEADER_BYTES + payload.length)
-  MAGIC.copy(out, 0)
-  out.writeUInt32LE(payload.length, 4)
-  out.writeUInt32LE(crc32(payload), 8)
-  payload.copy(out, HEADER_BYTES)
-  return out
-}
-
 /**
- * Frames text payloads back to back in one buffer of its own (transferable from a worker), each
- * written once in place: no per-record buffer, no second copy.
+ * Frames payloads (UTF-8 text or bytes) back to back in one buffer of its own, transferable
+ * from a worker, each written once in place: no per-record buffer, no second copy.
  */
-export function encodeTextFrames(payloads: readonly string[]): Buffer {
+export function encodeFrames(payloads: ReadonlyArray<string | Uint8Array>): Buffer {
   const lengths = new Array<number>(payloads.length)
   let total = 0
   for (let i = 0; i < payloads.length; i++) {
-    const n = Buffer.byteLength(payloads[i]!)
+    const p = payloads[i]!
+    const n = typeof p === 'string' ? Buffer.byteLength(p) : p.byteLength
     if (n > MAX_PAYLOAD_BYTES) throw new RangeError(`spool record of ${n} bytes exceeds ${MAX_PAYLOAD_BYTES}`)
     lengths[i] = n
     total += HEADER_BYTES + n
@@ -36,14 +26,21 @@ export function encodeTextFrames(payloads: readonly string[]): Buffer {
   const out = Buffer.from(new ArrayBuffer(total))
   let pos = 0
   for (let i = 0; i < payloads.length; i++) {
+    const p = payloads[i]!
     const n = lengths[i]!
     MAGIC.copy(out, pos)
     out.writeUInt32LE(n, pos + 4)
-    out.write(payloads[i]!, pos + HEADER_BYTES, n, 'utf8')
+    if (typeof p === 'string') out.write(p, pos + HEADER_BYTES, n, 'utf8')
+    else out.set(p, pos + HEADER_BYTES)
     out.writeUInt32LE(crc32(out.subarray(pos + HEADER_BYTES, pos + HEADER_BYTES + n)), pos + 8)
     pos += HEADER_BYTES + n
   }
   return out
+}
+
+/** Wraps one payload in a frame. */
+export function encodeFrame(payload: string | Uint8Array): Buffer {
+  return encodeFrames([payload])
 }
 
 /** What a scan of a byte range found. */

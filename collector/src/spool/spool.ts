@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { decodeFrames, encodeFrame, MAX_PAYLOAD_BYTES } from './frame.ts'
+import { decodeFrames, encodeFrames, MAX_PAYLOAD_BYTES } from './frame.ts'
 
 /** A position in the spool: a segment number and a byte offset inside it. */
 export interface SpoolPosition {
@@ -216,12 +216,11 @@ export class Spool extends EventEmitter {
    * Appends payloads as one unit and resolves once they are synced to disk. Throws
    * SpoolFullError when over the size limit and SpoolWriteError when the disk fails.
    */
-  append(payloads: readonly Buffer[]): Promise<void> {
-    const frames = payloads.map(encodeFrame)
-    return this.appendFrames(frames.length === 1 ? frames[0]! : Buffer.concat(frames), frames.length)
+  append(payloads: ReadonlyArray<string | Uint8Array>): Promise<void> {
+    return this.appendFrames(encodeFrames(payloads), payloads.length)
   }
 
-  /** Like {@link append} for records already framed with encodeFrame (by an ingestion worker), back to back. */
+  /** Like {@link append} for records already framed with encodeFrames (by an ingestion worker). */
   appendFrames(framed: Buffer, records: number): Promise<void> {
     if (this.#closed) return Promise.reject(new SpoolWriteError('spool is closed'))
     const bytes = framed.length

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { basic, DEMO, tempDir, testConfig, waitFor } from '../../../test/helpers.ts'
 import { createService, type Service } from '../service.ts'
 
-async function health(s: Service): Promise<{ status: number; body: { status: string; spool: { accepting: boolean }; writer: { lastError: string | null } } }> {
+async function health(s: Service): Promise<{ status: number; body: { status: string; spool: { accepting: boolean }; writer: { lastError: string | null; lastErrorAt: string | null } } }> {
   const res = await s.app.request('/health')
   return { status: res.status, body: (await res.json()) as never }
 }
@@ -35,6 +35,7 @@ describe('GET /health under failure', () => {
       await waitFor(async () => (degraded = await health(svc2)).body.status === 'degraded', 5_000, `degraded, last seen ${JSON.stringify(degraded.body)}`)
       expect(degraded.status).toBe(200)
       expect(degraded.body.writer.lastError).toBe('injected insert failure')
+      expect(Date.now() - Date.parse(degraded.body.writer.lastErrorAt!)).toBeLessThan(30_000)
       const statuses: number[] = []
       for (let i = 0; i < 20 && !statuses.includes(503); i++) statuses.push((await post()).status)
       expect(statuses.filter((s) => s !== 200 && s !== 503), `statuses ${statuses.join(',')}`).toEqual([])

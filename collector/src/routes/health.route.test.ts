@@ -23,7 +23,7 @@ interface Health {
   status: string
   clickhouse: { mode: string; reachable: boolean; migrated: boolean; url?: string }
   spool: { depthBytes: number; maxBytes: number; segments: number; damagedStretches: number; accepting: boolean }
-  writer: { running: boolean; batches: number; rows: number; consecutiveFailures: number; lastError: string | null; lastSuccessAt: string | null }
+  writer: { running: boolean; batches: number; rows: number; consecutiveFailures: number; lastError: string | null; lastErrorAt: string | null; lastSuccessAt: string | null }
   events: { inserted: number; duplicates: number; quarantined: number }
 }
 
@@ -68,7 +68,7 @@ describe('GET /health', () => {
         status: 'ok',
         clickhouse: { mode: 'embedded', reachable: true, migrated: true },
         spool: { depthBytes: 0, maxBytes: 1024 ** 3, segments: 1, damagedStretches: 0, accepting: true },
-        writer: { running: true, batches: 0, rows: 0, consecutiveFailures: 0, lastError: null, lastSuccessAt: null },
+        writer: { running: true, batches: 0, rows: 0, consecutiveFailures: 0, lastError: null, lastErrorAt: null, lastSuccessAt: null },
         events: { inserted: 0, duplicates: 0, quarantined: 0 },
       },
     })

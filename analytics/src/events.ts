@@ -6,15 +6,31 @@ import { TABLES } from './tables.ts'
 /** Which of these message ids of a program have already landed in ClickHouse. */
 export async function existingMessageIds(db: Db, program: string, ids: readonly string[]): Promise<Set<string>> {
   const out = new Set<string>()
-  // Over HTTP the ids travel in the URL, which a ClickHouse server caps at 1 MiB: ask in chunks.
-  for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
-    const rows = await db.query<{ message_id: string }>(sql('existing-message-ids'), { program, ids: ids.slice(i, i + LOOKUP_CHUNK) })
+  // In-process the ids go in one statement; over HTTP they travel in the URL, which a ClickHouse
+  // server caps at 1 MiB, so they are sent in chunks of at most LOOKUP_URL_BYTES (percent-encoded
+  // at worst three bytes for one).
+  const limit = db.mode === 'embedded' ? Infinity : LOOKUP_URL_BYTES / 3
+  let plain: string[] = []
+  let odd: string[] = []
+  let bytes = 0
+  const ask = async () => {
+    const rows = await db.query<{ message_id: string }>(sql('existing-message-ids'), { program, ids: plain.join('\n'), odd })
     for (const r of rows) out.add(r.message_id)
+    plain = []
+    odd = []
+    bytes = 0
   }
+  for (const id of ids) {
+    if (id.includes('\n')) odd.push(id)
+    else plain.push(id)
+    bytes += Buffer.byteLength(id) + 1
+    if (bytes >= limit) await ask()
+  }
+  if (plain.length + odd.length > 0) await ask()
   return out
 }
 
-const LOOKUP_CHUNK = 5000
+const LOOKUP_URL_BYTES = 512 * 1024
 
 /** Inserts event rows of one partition (JSONCompactEachRow lines from encodeEventRow); the token makes a retried insert land once. */
 export async function insertEventLines(db: Db, lines: Buffer, dedupToken: string): Promise<void> {

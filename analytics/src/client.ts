@@ -41,6 +41,8 @@ const INSERT_SETTINGS: ClickHouseSettings = {
   deduplicate_blocks_in_dependent_materialized_views: 1,
   // D8: patient data is inserted synchronously, never fire-and-forget.
   async_insert: 0,
+  // encodeEventRow writes JSON columns as objects; their text is stored as it came.
+  input_format_json_read_objects_as_strings: 1,
 }
 
 /** Opens the client for the configured storage: embedded chDB or a ClickHouse server. */

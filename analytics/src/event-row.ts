@@ -33,6 +33,7 @@ export interface EventRow {
   library_version: string
   previous_id: string
   group_id: string
+  /** JSON object text (JSON.stringify of an object), as are traits and context. */
   properties: string
   traits: string
   context: string
@@ -63,12 +64,28 @@ export function blankEventRow(): EventRow {
 }
 
 // Values without keys: half the bytes of JSONEachRow, and about 40% less engine time per row
-// (measured: 19.3 → 11.2 µs).
-/** A row as one JSONCompactEachRow line (no newline), values in {@link EVENT_COLUMNS} order. */
+// (measured: 19.3 → 11.2 µs). The three JSON columns go in as the objects they are, not as
+// strings holding them (the insert reads them with input_format_json_read_objects_as_strings):
+// no second round of escaping here, and less for the engine to unescape (measured on a
+// 430-byte event: 3.9 → 2.4 µs here, 9.3 → 7.8 µs in the engine).
+const SCALAR_COLUMNS = EVENT_COLUMNS.slice(0, -3) as ReadonlyArray<keyof EventRow>
+const OBJECT_COLUMNS = EVENT_COLUMNS.slice(-3)
+if (OBJECT_COLUMNS.join() !== 'properties,traits,context') throw new Error('EVENT_COLUMNS must end with the JSON columns')
+
+/** A JSON object's text as it is; anything else (not written by JSON.stringify of an object) as a JSON string. */
+function objectValue(text: string): string {
+  return text.length >= 2 && text.charCodeAt(0) === 123 && text.charCodeAt(text.length - 1) === 125 ? text : JSON.stringify(text)
+}
+
+/**
+ * A row as one JSONCompactEachRow line (no newline), values in {@link EVENT_COLUMNS} order.
+ * `properties`, `traits` and `context` must hold JSON.stringify output of an object.
+ */
 export function encodeEventRow(row: EventRow): string {
-  const values: unknown[] = new Array(EVENT_COLUMNS.length)
-  for (let i = 0; i < EVENT_COLUMNS.length; i++) values[i] = row[EVENT_COLUMNS[i]!]
-  return JSON.stringify(values)
+  const values: unknown[] = new Array(SCALAR_COLUMNS.length)
+  for (let i = 0; i < SCALAR_COLUMNS.length; i++) values[i] = row[SCALAR_COLUMNS[i]!]
+  const head = JSON.stringify(values)
+  return `${head.slice(0, -1)},${objectValue(row.properties)},${objectValue(row.traits)},${objectValue(row.context)}]`
 }
 
 // Events of one request share their seconds; formatting a Date costs about 1 µs, a lookup far less.

@@ -18,6 +18,7 @@ export function channelStep(d: Draft, facts: RequestFacts): Draft {
   // A browser cannot speak for an offline channel, by context or by event name.
   if (channel && facts.key.kind === 'write' && !BROWSER_CHANNELS.has(channel)) channel = undefined
   d.row.channel = channel ?? facts.key.channel
-  delete d.context.channel
+  // Deleting a key that is not there would still turn the object into a slow dictionary.
+  if (claimed !== undefined) delete d.context.channel
   return d
 }

@@ -43,7 +43,7 @@ export function processEvent(raw: unknown, facts: RequestFacts, prefix: string, 
   if (isDrop(msg)) return msg
   const row = blankEventRow()
   row.message_id = msg.messageId ?? randomUUID()
-  const context = { ...(facts.context ?? {}), ...(msg.context ?? {}) }
+  const context = facts.context ? { ...facts.context, ...msg.context } : { ...msg.context }
   let d: Draft = { msg, context, row, agent: '' }
   for (const [name, step] of STEPS) {
     const r = step(d, facts)

@@ -19,11 +19,37 @@ export function firstIssue(prefix: string, error: z.ZodError): { field: string; 
 }
 
 /**
+ * Whether `value` as JSON certainly takes at most `limit` bytes, from a bound that costs a walk
+ * instead of a JSON.stringify (each UTF-16 unit of a string is at most 6 bytes: `\\uXXXX`).
+ * False means "maybe more": measure exactly.
+ */
+export function jsonBytesAtMost(value: unknown, limit: number): boolean {
+  let budget = limit
+  const walk = (v: unknown, depth: number): boolean => {
+    if (typeof v === 'string') budget -= 2 + 6 * v.length
+    else if (v === null || typeof v !== 'object') budget -= 24
+    else if (depth > 64) return false
+    else if (Array.isArray(v)) {
+      budget -= 2 + v.length
+      for (const item of v) if (!walk(item, depth + 1)) return false
+    } else {
+      budget -= 2
+      for (const k in v) {
+        budget -= 4 + 6 * k.length
+        if (!walk((v as Record<string, unknown>)[k], depth + 1)) return false
+      }
+    }
+    return budget >= 0
+  }
+  return walk(value, 0)
+}
+
+/**
  * Step 1: the event is a well-formed Segment message of at most 32 KB. `impliedType` is the
  * type of a single-event endpoint (`/v1/track` makes `type` optional).
  */
 export function validateEvent(raw: unknown, prefix: string, impliedType?: string, bodyBytes = Infinity): Message | Drop {
-  const bytes = bodyBytes <= MAX_EVENT_BYTES ? 0 : Buffer.byteLength(JSON.stringify(raw) ?? '')
+  const bytes = bodyBytes <= MAX_EVENT_BYTES || jsonBytesAtMost(raw, MAX_EVENT_BYTES) ? 0 : Buffer.byteLength(JSON.stringify(raw) ?? '')
   if (bytes > MAX_EVENT_BYTES) {
     return { drop: 'event_too_large', step: 'validate', field: prefix || '(body)', message: `event is ${bytes} bytes; at most ${MAX_EVENT_BYTES} are accepted` }
   }

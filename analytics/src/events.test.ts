@@ -1,0 +1,71 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createDb, type Db } from './client.ts'
+import { blankEventRow, encodeEventRow, EVENT_COLUMNS, type EventRow } from './event-row.ts'
+import { existingMessageIds, insertEventLines } from './events.ts'
+import { migrate } from './migrate.ts'
+
+let dir: string
+let db: Db
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'attune-events-'))
+  db = createDb({ mode: 'embedded', path: join(dir, 'clickhouse') })
+  await migrate(db)
+})
+afterAll(async () => {
+  await db.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe('existingMessageIds', () => {
+  it('finds exactly the landed ids of the program, whatever characters they hold', async () => {
+    const landed = ['a-1', 'with\nnewline', 'with,comma', "quote'd", 'back\\slash', 'ünï', 'x'.repeat(100)]
+    await db.insertRows('event_ids', [
+      ...landed.map((message_id) => ({ program: 'p1', message_id, received_at: '2026-11-23 10:00:00.000' })),
+      { program: 'p2', message_id: 'only-in-p2', received_at: '2026-11-23 10:00:00.000' },
+    ])
+    const asked = [...landed, 'not-landed', 'with', 'newline', 'only-in-p2', 'with\nnewline\n']
+    expect(await existingMessageIds(db, 'p1', asked)).toEqual(new Set(landed))
+    expect(await existingMessageIds(db, 'p2', asked)).toEqual(new Set(['only-in-p2']))
+    expect(await existingMessageIds(db, 'p1', [])).toEqual(new Set())
+  })
+
+  it('answers for 60,000 ids in one call', async () => {
+    const ids = Array.from({ length: 60_000 }, (_, i) => `bulk-${i}`)
+    await db.insertRows('event_ids', ids.filter((_, i) => i % 3 === 0).map((message_id) => ({ program: 'p1', message_id, received_at: '2026-11-23 10:00:00.000' })))
+    const found = await existingMessageIds(db, 'p1', ids)
+    expect(found.size).toBe(20_000)
+    expect(found.has('bulk-0') && found.has('bulk-59997') && !found.has('bulk-1')).toBe(true)
+  })
+})
+
+describe('insertEventLines', () => {
+  it('stores the JSON columns exactly as JSON.stringify wrote them', async () => {
+    const objects = [
+      { a: 'é ü 💊 中文', quote: '"', backslash: '\\', nl: 'x\ny\tz', ctl: '\u0001\u001f', nested: { arr: [1, 2.5, null, true, { k: [] }] } },
+      {},
+      { 'key with "quotes"': '}{][', empty: '', big: 1e21, small: -0.000001 },
+    ]
+    const rows = objects.map((o, i): EventRow => ({
+      ...blankEventRow(),
+      message_id: `obj-${i}`, program: 'p3', type: 'track', event: 'e', channel: 'web',
+      ts: '2026-11-23 10:00:00.000', original_ts: '2026-11-23 10:00:00.000', received_at: '2026-11-23 10:00:00.000',
+      properties: JSON.stringify(o), traits: JSON.stringify({ t: i }), context: JSON.stringify({ c: o }),
+    }))
+    // A line spooled before the JSON columns were inlined (strings holding the text) still loads.
+    const old: EventRow = { ...rows[1]!, message_id: 'obj-old' }
+    const oldStyle = JSON.stringify(EVENT_COLUMNS.map((c) => old[c]))
+    expect(oldStyle).toContain('"{\\"t\\":1}"')
+    const lines = [...rows.map(encodeEventRow), oldStyle].join('\n')
+    await insertEventLines(db, Buffer.from(lines), 'json-columns')
+    const got = await db.query<{ message_id: string; properties: string; traits: string; context: string }>(
+      "SELECT message_id, properties, traits, context FROM events WHERE program = 'p3' ORDER BY message_id",
+    )
+    expect(got).toEqual([
+      ...rows.map((r) => ({ message_id: r.message_id, properties: r.properties, traits: r.traits, context: r.context })),
+      { message_id: 'obj-old', properties: '{}', traits: '{"t":1}', context: '{"c":{}}' },
+    ].sort((a, b) => a.message_id.localeCompare(b.message_id)))
+  })
+})

@@ -68,7 +68,6 @@ export function blankEventRow(): EventRow {
 // strings holding them (the insert reads them with input_format_json_read_objects_as_strings):
 // no second round of escaping here, and less for the engine to unescape (measured on a
 // 430-byte event: 3.9 → 2.4 µs here, 9.3 → 7.8 µs in the engine).
-const SCALAR_COLUMNS = EVENT_COLUMNS.slice(0, -3) as ReadonlyArray<keyof EventRow>
 const OBJECT_COLUMNS = EVENT_COLUMNS.slice(-3)
 if (OBJECT_COLUMNS.join() !== 'properties,traits,context') throw new Error('EVENT_COLUMNS must end with the JSON columns')
 
@@ -81,11 +80,25 @@ function objectValue(text: string): string {
  * A row as one JSONCompactEachRow line (no newline), values in {@link EVENT_COLUMNS} order.
  * `properties`, `traits` and `context` must hold JSON.stringify output of an object.
  */
-export function encodeEventRow(row: EventRow): string {
-  const values: unknown[] = new Array(SCALAR_COLUMNS.length)
-  for (let i = 0; i < SCALAR_COLUMNS.length; i++) values[i] = row[SCALAR_COLUMNS[i]!]
-  const head = JSON.stringify(values)
-  return `${head.slice(0, -1)},${objectValue(row.properties)},${objectValue(row.traits)},${objectValue(row.context)}]`
+export function encodeEventRow(r: EventRow): string {
+  // Fields by name, not in a loop over EVENT_COLUMNS: a keyed read per column cost more than the
+  // JSON.stringify itself (measured 3.2 → 1.5 µs a row). The order is checked below at load.
+  const head = JSON.stringify([
+    r.message_id, r.program, r.type, r.event, r.channel, r.user_id, r.anonymous_id,
+    r.ts, r.original_ts, r.received_at, r.sent_at, r.historical, r.key_id,
+    r.page_url, r.page_path, r.page_title, r.referrer,
+    r.utm_source, r.utm_medium, r.utm_campaign, r.utm_term, r.utm_content,
+    r.browser, r.browser_version, r.os, r.os_version, r.device_type, r.is_bot, r.ip_prefix,
+    r.library_name, r.library_version, r.previous_id, r.group_id,
+  ])
+  return `${head.slice(0, -1)},${objectValue(r.properties)},${objectValue(r.traits)},${objectValue(r.context)}]`
+}
+
+{
+  // Every column named in its own place: a row whose values are their column names.
+  const probe = Object.fromEntries(EVENT_COLUMNS.map((c) => [c, OBJECT_COLUMNS.includes(c) ? `{"${c}":1}` : c])) as unknown as EventRow
+  const expected = `[${EVENT_COLUMNS.map((c) => (OBJECT_COLUMNS.includes(c) ? `{"${c}":1}` : `"${c}"`)).join(',')}]`
+  if (encodeEventRow(probe) !== expected) throw new Error('encodeEventRow does not write the columns in EVENT_COLUMNS order')
 }
 
 // Events of one request share their seconds; formatting a Date costs about 1 µs, a lookup far less.

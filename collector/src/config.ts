@@ -18,7 +18,7 @@ const envSchema = z.object({
   ATTUNE_TRUST_PROXY: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
   ATTUNE_SHUTDOWN_TIMEOUT_MS: int(15_000, 0, 600_000),
   ATTUNE_INGEST_WORKERS: z.coerce.number().int().min(0).max(64).optional(),
-  ATTUNE_INGEST_WORKER_MIN_BYTES: int(16 * 1024, 0, 1024 ** 2),
+  ATTUNE_INGEST_WORKER_MIN_BYTES: int(0, 0, 1024 ** 2),
   ATTUNE_HEADERS_TIMEOUT_MS: int(10_000, 100, 600_000),
   ATTUNE_REQUEST_TIMEOUT_MS: int(30_000, 100, 600_000),
 })

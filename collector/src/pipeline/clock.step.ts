@@ -14,6 +14,15 @@ function parseSent(text: string): number {
   return lastSent.ms
 }
 
+const MIN_TS = Date.UTC(1970, 0, 2)
+// DateTime64's upper end; a later year (Date.parse takes +010000-01-01) is text ClickHouse
+// cannot parse, which would fail the whole insert and every retry of it.
+const MAX_TS = Date.UTC(2299, 11, 31)
+// Module-level, not a closure per call: the TypeScript loader names every closure it creates.
+function storable(t: number): number {
+  return Math.min(Math.max(t, MIN_TS), MAX_TS)
+}
+
 /**
  * Step 4: corrects the sender's clock. With `sentAt`, the event time is shifted by
  * `receivedAt - sentAt` (Segment's rule), so a device whose clock is hours off still lands
@@ -30,12 +39,7 @@ export function clockStep(d: Draft, facts: RequestFacts): Draft | Drop {
     const field = m.timestamp ? 'timestamp' : 'originalTimestamp'
     return { drop: 'future_timestamp', step: 'clock', field, message: `is ${Math.round((ts - facts.receivedAt) / 3600_000)} h in the future after clock correction; at most 24 h is accepted` }
   }
-  const minTs = Date.UTC(1970, 0, 2)
-  // DateTime64's upper end; a later year (Date.parse takes +010000-01-01) is text ClickHouse
-  // cannot parse, which would fail the whole insert and every retry of it.
-  const maxTs = Date.UTC(2299, 11, 31)
-  const storable = (t: number) => Math.min(Math.max(t, minTs), maxTs)
-  const safeTs = Math.max(ts, minTs)
+  const safeTs = Math.max(ts, MIN_TS)
   d.row.ts = chTime(safeTs)
   d.row.original_ts = chTime(storable(original))
   d.row.received_at = chTime(facts.receivedAt)

@@ -1,17 +1,25 @@
-// An ingestion worker: runs ingestBody for the requests the pool sends it (see ingest-pool.ts).
+// An ingestion worker: runs ingestBody for each batch of requests the pool sends it and answers
+// them in one message (see ingest-pool.ts).
 import { parentPort, workerData } from 'node:worker_threads'
 import type { ProgramKey } from '../../../analytics/index.ts'
 import { KeyIndex } from '../keys.ts'
-import { ingestBody, type RawIngestRequest } from './ingest-body.ts'
+import { ingestBody } from './ingest-body.ts'
+import type { PoolAnswer, PoolRequest } from './ingest-pool.ts'
 
 const keys = new KeyIndex((workerData as { keys: ProgramKey[] }).keys)
 
-parentPort!.on('message', ({ id, req }: { id: number; req: RawIngestRequest }) => {
-  try {
-    const outcome = ingestBody(req, keys)
-    parentPort!.postMessage({ id, outcome }, outcome.frames ? [outcome.frames.buffer as ArrayBuffer] : [])
-  } catch (e) {
-    parentPort!.postMessage({ id, failure: (e as Error).name })
+parentPort!.on('message', ({ requests }: { requests: PoolRequest[] }) => {
+  const answers: PoolAnswer[] = []
+  const transfer: ArrayBuffer[] = []
+  for (const { id, req } of requests) {
+    try {
+      const outcome = ingestBody(req, keys)
+      answers.push({ id, outcome })
+      if (outcome.frames) transfer.push(outcome.frames.buffer as ArrayBuffer)
+    } catch (e) {
+      answers.push({ id, failure: (e as Error).name })
+    }
   }
+  parentPort!.postMessage({ answers }, transfer)
 })
 parentPort!.postMessage({ ready: true })

@@ -33,7 +33,7 @@ function anonymiseCached(ip: string): string {
 /** Step 9: the address is reduced to its network prefix; the raw address is never stored. */
 export function ipStep(d: Draft, facts: RequestFacts): Draft {
   const forwarded = typeof d.context.ip === 'string' ? d.context.ip : ''
-  delete d.context.ip
+  if (d.context.ip !== undefined) delete d.context.ip
   // A backend forwards the patient's address in context.ip; a browser's is the peer address.
   const raw = forwarded || (facts.key.kind === 'write' ? facts.ip : '')
   d.row.ip_prefix = raw ? anonymiseCached(raw) : ''

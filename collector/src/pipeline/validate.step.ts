@@ -24,24 +24,25 @@ export function firstIssue(prefix: string, error: z.ZodError): { field: string; 
  * False means "maybe more": measure exactly.
  */
 export function jsonBytesAtMost(value: unknown, limit: number): boolean {
-  let budget = limit
-  const walk = (v: unknown, depth: number): boolean => {
-    if (typeof v === 'string') budget -= 2 + 6 * v.length
-    else if (v === null || typeof v !== 'object') budget -= 24
-    else if (depth > 64) return false
-    else if (Array.isArray(v)) {
-      budget -= 2 + v.length
-      for (const item of v) if (!walk(item, depth + 1)) return false
-    } else {
-      budget -= 2
-      for (const k in v) {
-        budget -= 4 + 6 * k.length
-        if (!walk((v as Record<string, unknown>)[k], depth + 1)) return false
-      }
+  return limit - jsonBytesBound(value, limit, 0) >= 0
+}
+
+/** Bytes `value` can take as JSON at most; stops counting once past `budget` (or too deep to bother). */
+function jsonBytesBound(v: unknown, budget: number, depth: number): number {
+  if (typeof v === 'string') return 2 + 6 * v.length
+  if (v === null || typeof v !== 'object') return 24
+  if (depth > 64) return Infinity
+  let n = 2
+  if (Array.isArray(v)) {
+    n += v.length
+    for (let i = 0; i < v.length && n <= budget; i++) n += jsonBytesBound(v[i], budget - n, depth + 1)
+  } else {
+    for (const k in v) {
+      n += 4 + 6 * k.length + jsonBytesBound((v as Record<string, unknown>)[k], budget - n, depth + 1)
+      if (n > budget) break
     }
-    return budget >= 0
   }
-  return walk(value, 0)
+  return n
 }
 
 /**

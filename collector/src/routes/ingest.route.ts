@@ -1,4 +1,4 @@
-import { getConnInfo } from '@hono/node-server/conninfo'
+import type { HttpBindings } from '@hono/node-server'
 import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { cors } from 'hono/cors'
@@ -23,17 +23,26 @@ export interface IngestDeps {
   poolMinBytes: number
 }
 
+/**
+ * A request header by lower-case name. On the Node server it comes from the request's own
+ * header object: asking Hono builds a WHATWG Headers copy of every header first, which cost
+ * about a tenth of a single-event request (measured). In-process requests (app.request) ask Hono.
+ */
+function header(c: Context, name: string): string | undefined {
+  const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming
+  if (!incoming) return c.req.header(name)
+  const v = incoming.headers[name]
+  return Array.isArray(v) ? v.join(', ') : v
+}
+
 function peerAddress(c: Context, trustProxy: boolean): string {
   if (trustProxy) {
-    const xff = c.req.header('x-forwarded-for')
+    const xff = header(c, 'x-forwarded-for')
     if (xff) return xff.split(',')[0]!.trim()
   }
-  try {
-    return getConnInfo(c).remote.address ?? ''
-  } catch {
-    // In-process requests (app.request) have no socket.
-    return ''
-  }
+  const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming
+  // In-process requests (app.request) have no socket.
+  return incoming?.socket.remoteAddress ?? ''
 }
 
 /** The Segment tracking API: `/v1/batch`, `/v1/import` and one route per message type. */
@@ -52,7 +61,7 @@ export function ingestRoutes(deps: IngestDeps): Hono {
   // into the response it builds, at no cost.
   app.use('*', async function corsHeaders(c, next) {
     if (c.req.method === 'OPTIONS') return preflight(c, next)
-    const origin = c.req.header('origin')
+    const origin = header(c, 'origin')
     if (origin && keys.anyKeyAllows(origin)) c.header('Access-Control-Allow-Origin', origin)
     c.header('Vary', 'Origin')
     return next()
@@ -65,8 +74,8 @@ export function ingestRoutes(deps: IngestDeps): Hono {
   // Request (URL, Headers, ReadableStream, AbortSignal) and read the body through a web stream.
   // With a Content-Length, decodeJsonBody enforces the limit itself on the fast path.
   app.use('*', async function sizedBodyLimit(c, next) {
-    const declared = c.req.header('content-length')
-    if (declared !== undefined && c.req.header('transfer-encoding') === undefined) return Number(declared) > MAX_BODY_BYTES ? tooLarge() : next()
+    const declared = header(c, 'content-length')
+    if (declared !== undefined && header(c, 'transfer-encoding') === undefined) return Number(declared) > MAX_BODY_BYTES ? tooLarge() : next()
     return streamingLimit(c, next)
   })
 
@@ -74,10 +83,10 @@ export function ingestRoutes(deps: IngestDeps): Hono {
     const body = new Uint8Array(await c.req.arrayBuffer())
     const req: RawIngestRequest = {
       body,
-      contentEncoding: c.req.header('content-encoding') ?? '',
-      authorization: c.req.header('authorization'),
-      origin: c.req.header('origin'),
-      userAgent: c.req.header('user-agent') ?? '',
+      contentEncoding: header(c, 'content-encoding') ?? '',
+      authorization: header(c, 'authorization'),
+      origin: header(c, 'origin'),
+      userAgent: header(c, 'user-agent') ?? '',
       ip: peerAddress(c, deps.trustProxy),
       receivedAt: Date.now(),
       impliedType,

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDb, type Db } from './client.ts'
 import { blankEventRow, encodeEventRow, EVENT_COLUMNS, type EventRow } from './event-row.ts'
-import { existingMessageIds, insertEventLines } from './events.ts'
+import { existingMessageIds, insertEventLines, landedIdPages } from './events.ts'
 import { migrate } from './migrate.ts'
 
 let dir: string
@@ -38,6 +38,22 @@ describe('existingMessageIds', () => {
     const found = await existingMessageIds(db, 'p1', ids)
     expect(found.size).toBe(20_000)
     expect(found.has('bulk-0') && found.has('bulk-59997') && !found.has('bulk-1')).toBe(true)
+  })
+})
+
+describe('landedIdPages', () => {
+  it('gives every landed id once, program by program, in pages', async () => {
+    const all: string[] = []
+    let pages = 0
+    for await (const page of landedIdPages(db, 7_000)) {
+      pages++
+      expect(page.length).toBeLessThanOrEqual(7_000)
+      for (const r of page) all.push(`${r.program}/${r.message_id}`)
+    }
+    const expected = await db.query<{ k: string }>("SELECT DISTINCT concat(program, '/', message_id) k FROM event_ids")
+    expect(all.length).toBe(expected.length)
+    expect(new Set(all)).toEqual(new Set(expected.map((r) => r.k)))
+    expect(pages).toBeGreaterThan(2)
   })
 })
 

@@ -32,6 +32,24 @@ export async function existingMessageIds(db: Db, program: string, ids: readonly 
 
 const LOOKUP_URL_BYTES = 512 * 1024
 
+/**
+ * Every landed (program, message id) in `event_ids`, a page at a time, in primary-key order
+ * (each page is a key range, not a scan).
+ */
+export async function* landedIdPages(db: Db, pageSize = 100_000): AsyncGenerator<Array<{ program: string; message_id: string }>> {
+  const programs = await db.query<{ program: string }>(sql('landed-programs'))
+  for (const { program } of programs) {
+    let after = ''
+    for (;;) {
+      const page = await db.query<{ program: string; message_id: string }>(sql('landed-ids-page'), { program, after, limit: pageSize })
+      if (page.length === 0) break
+      yield page
+      after = page[page.length - 1]!.message_id
+      if (page.length < pageSize) break
+    }
+  }
+}
+
 /** Inserts event rows of one partition (JSONCompactEachRow lines from encodeEventRow); the token makes a retried insert land once. */
 export async function insertEventLines(db: Db, lines: Buffer, dedupToken: string): Promise<void> {
   await db.insertJsonLines(TABLES.events, lines, dedupToken, EVENT_COLUMNS)

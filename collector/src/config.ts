@@ -19,6 +19,7 @@ const envSchema = z.object({
   ATTUNE_SHUTDOWN_TIMEOUT_MS: int(15_000, 0, 600_000),
   ATTUNE_INGEST_WORKERS: z.coerce.number().int().min(0).max(64).optional(),
   ATTUNE_INGEST_WORKER_MIN_BYTES: int(0, 0, 1024 ** 2),
+  ATTUNE_LANDED_FILTER_IDS: int(10_000_000, 0, 2_000_000_000),
   ATTUNE_HEADERS_TIMEOUT_MS: int(10_000, 100, 600_000),
   ATTUNE_REQUEST_TIMEOUT_MS: int(30_000, 100, 600_000),
 })
@@ -40,6 +41,8 @@ export interface CollectorConfig {
   /** Slow clients are cut off (RELIABILITY L2): all headers within this, the whole request within the next. */
   headersTimeoutMs: number
   requestTimeoutMs: number
+  /** Ids the writer's landed-id filter is sized for (about 1.2 bytes each); 0 turns it off. */
+  landedFilterIds: number
 }
 
 /** Parses the environment; a bad value stops start-up naming the variable. */
@@ -65,6 +68,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): CollectorConfig {
     ingestWorkers: e.ATTUNE_INGEST_WORKERS ?? Math.max(0, availableParallelism() - 1),
     ingestWorkerMinBytes: e.ATTUNE_INGEST_WORKER_MIN_BYTES,
     headersTimeoutMs: e.ATTUNE_HEADERS_TIMEOUT_MS,
+    landedFilterIds: e.ATTUNE_LANDED_FILTER_IDS,
     requestTimeoutMs: Math.max(e.ATTUNE_REQUEST_TIMEOUT_MS, e.ATTUNE_HEADERS_TIMEOUT_MS),
   }
 }

@@ -17,6 +17,7 @@ export function createMetrics() {
     spoolBytes: new Gauge({ name: 'attune_spool_bytes', help: 'Bytes in the spool not yet in ClickHouse', registers: [registry] }),
     spoolSegments: new Gauge({ name: 'attune_spool_segments', help: 'Spool segment files', registers: [registry] }),
     spoolDamaged: new Gauge({ name: 'attune_spool_damaged_stretches', help: 'Damaged or torn stretches skipped while reading the spool', registers: [registry] }),
+    landedFilterIds: new Gauge({ name: 'attune_landed_filter_ids', help: 'Landed message ids in the writer\'s filter (embedded engine; lookups in ClickHouse only for ids it cannot rule out)', registers: [registry] }),
     spoolSyncs: new Gauge({ name: 'attune_spool_syncs', help: 'fdatasync calls on the spool (each covers a group of requests)', registers: [registry] }),
   }
   return m

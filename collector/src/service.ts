@@ -9,6 +9,7 @@ import type { CollectorConfig } from './config.ts'
 import { KeyIndex } from './keys.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
 import { clickhouseSink, type SinkStats } from './spool/clickhouse-sink.ts'
+import { LandedIds } from './spool/landed-ids.ts'
 import { Quarantine } from './spool/quarantine.ts'
 import { Spool, type SpoolIo } from './spool/spool.ts'
 import { SpoolWriter, type BatchSink } from './spool/writer.ts'
@@ -97,7 +98,15 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
     sinkStats[what] += n
     metrics[what].inc(n)
   }
-  const base = clickhouseSink(db, count, new Quarantine(join(config.dataDir, 'quarantine')))
+  // Embedded, this process is ClickHouse's only writer (the data lock), so a filter of landed
+  // ids can spare most lookups; a shared server may be written by other collectors too.
+  const landed = config.storage.mode === 'embedded' && config.landedFilterIds > 0 ? new LandedIds(db, { capacity: config.landedFilterIds, log }) : undefined
+  let refreshTimer: NodeJS.Timeout | undefined
+  if (landed) {
+    void ready.then(() => landed.refresh())
+    refreshTimer = setInterval(() => void landed.refresh(), 24 * 3600 * 1000).unref()
+  }
+  const base = clickhouseSink(db, count, new Quarantine(join(config.dataDir, 'quarantine')), landed)
   const described: BatchSink = (payloads) =>
     base(payloads).catch((e: unknown) => {
       // The writer logs and shows on /health what it is given: the code, never the row.
@@ -109,7 +118,13 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
     sink,
     {
       ...config.writer,
-      onBatch: ({ ms }) => metrics.insertLatency.observe(ms / 1000),
+      onBatch: ({ ms }) => {
+        metrics.insertLatency.observe(ms / 1000)
+        if (landed) {
+          metrics.landedFilterIds.set(landed.size)
+          if (landed.saturated) void landed.refresh()
+        }
+      },
       onError: (err, attempt) => {
         metrics.insertFailures.inc()
         if (attempt === 1 || attempt % 10 === 0) log(`insert failed (attempt ${attempt}), will retry: ${err.message}`)
@@ -134,6 +149,8 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
       await pool?.close()
       await writer.stop({ drain: opts.drain ?? true, timeoutMs: config.shutdownTimeoutMs })
       await spool.close()
+      clearInterval(refreshTimer)
+      await landed?.close()
       await db.close()
       unlock()
     },

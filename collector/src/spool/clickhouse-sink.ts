@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { existingMessageIds, insertEventLines, type Db } from '../../../analytics/index.ts'
+import { landedKey, type LandedIds } from './landed-ids.ts'
 import type { Quarantine } from './quarantine.ts'
 import type { BatchSink } from './writer.ts'
 
@@ -28,9 +29,10 @@ export function isDataError(e: unknown): boolean {
  * the batch and ids already landed are dropped, then each partition is inserted on its own
  * (D7) with a token derived from its ids, so a retried insert is deduplicated by ClickHouse.
  * A partition refused for its data is split in halves until the refused rows are found; those
- * go to the quarantine and the rest lands.
+ * go to the quarantine and the rest lands. With `landed`, only ids its filter cannot rule out
+ * are looked up in ClickHouse, and every id that lands is added to it.
  */
-export function clickhouseSink(db: Db, count: SinkCounter, quarantine: Quarantine): BatchSink {
+export function clickhouseSink(db: Db, count: SinkCounter, quarantine: Quarantine, landed?: LandedIds): BatchSink {
   const insert = async (partition: string, ids: string[], rows: Buffer[]): Promise<void> => {
     const token = createHash('sha256').update(partition).update('\u0001').update(ids.join('\u0001')).digest('hex')
     try {
@@ -47,6 +49,7 @@ export function clickhouseSink(db: Db, count: SinkCounter, quarantine: Quarantin
       await insert(partition, ids.slice(mid), rows.slice(mid))
       return
     }
+    if (landed) for (const key of ids) landed.add(key)
     count('inserted', rows.length)
   }
   return async (payloads) => {
@@ -72,15 +75,16 @@ export function clickhouseSink(db: Db, count: SinkCounter, quarantine: Quarantin
     }
     const byPartition = new Map<string, { ids: string[]; rows: Buffer[] }>()
     for (const [program, ids] of byProgram) {
-      const landed = await existingMessageIds(db, program, [...ids.keys()])
+      const maybe = landed?.ready ? [...ids.keys()].filter((id) => landed.mayHave(landedKey(program, id))) : [...ids.keys()]
+      const found = maybe.length > 0 ? await existingMessageIds(db, program, maybe) : new Set<string>()
       for (const [id, { partition, row }] of ids) {
-        if (landed.has(id)) {
+        if (found.has(id)) {
           count('duplicates', 1)
           continue
         }
         let part = byPartition.get(partition)
         if (!part) byPartition.set(partition, (part = { ids: [], rows: [] }))
-        part.ids.push(`${program}\u0000${id}`)
+        part.ids.push(landedKey(program, id))
         part.rows.push(row)
       }
     }

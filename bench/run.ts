@@ -59,8 +59,8 @@ async function quiet(): Promise<number | null> {
   return busy
 }
 
-async function floorRun(bodyOf: () => string, path: string): Promise<LoadResult> {
-  const floor = await startChild('bench/floor.ts', {})
+async function floorRun(bodyOf: () => string, path: string, durable = false): Promise<LoadResult> {
+  const floor = await startChild('bench/floor.ts', durable ? { FLOOR_DURABLE: '1' } : {})
   try {
     const r = await load({
       url: floor.url,
@@ -113,11 +113,16 @@ const load0 = loadavg()[0] ?? 0
 log(`${opts.BENCH_SCENARIOS.join(', ')}: ${opts.BENCH_DURATION_S} s each, ${opts.BENCH_CONNECTIONS} connections`)
 
 let floor: (LoadResult & { machineBusyCoresBefore: number | null }) | null = null
+let durableFloor: (LoadResult & { machineBusyCoresBefore: number | null }) | null = null
 if (wanted('floor')) {
-  const busy = await quiet()
+  let busy = await quiet()
   log('floor: bare Hono, single-event bodies')
   floor = { ...(await floorRun(eventFactory().single, '/v1/track')), machineBusyCoresBefore: busy }
   log(`floor: ${floor.requestsPerSec} req/s`)
+  busy = await quiet()
+  log('floor: bare Hono that answers after a grouped fdatasync of the body')
+  durableFloor = { ...(await floorRun(eventFactory().single, '/v1/track', true)), machineBusyCoresBefore: busy }
+  log(`durable floor: ${durableFloor.requestsPerSec} req/s`)
 }
 
 let single: { run: IngestRun; busy: number | null } | null = null
@@ -176,6 +181,15 @@ const report = {
     machineBusyCoresBefore: floor.machineBusyCoresBefore,
     cpuCoresUnderLoad: { loadGenerator: floor.loadGeneratorCpuCores, server: floor.serverCpuCores, other: floor.otherCpuCores },
   },
+  durableFloor: durableFloor && {
+    server: 'bare Hono that appends the body to a file and answers 204 after fdatasync, concurrent requests grouped into one write and sync (RELIABILITY D1)',
+    requestsPerSec: durableFloor.requestsPerSec,
+    latencyMs: durableFloor.latencyMs,
+    non2xx: durableFloor.non2xx,
+    errors: durableFloor.errors,
+    machineBusyCoresBefore: durableFloor.machineBusyCoresBefore,
+    cpuCoresUnderLoad: { loadGenerator: durableFloor.loadGeneratorCpuCores, server: durableFloor.serverCpuCores, other: durableFloor.otherCpuCores },
+  },
   single: s,
   batch: b,
   outage: o,
@@ -183,6 +197,9 @@ const report = {
     singleReqPerSecVsFloor: s && floor ? round(s.requestsPerSec / floor.requestsPerSec) : null,
     singleAim: AIM.singleVsFloor,
     singleMeetsAim: s && floor ? s.requestsPerSec / floor.requestsPerSec >= AIM.singleVsFloor : null,
+    // What durability alone costs on this machine, and the collector against that floor.
+    durableFloorVsFloor: durableFloor && floor ? round(durableFloor.requestsPerSec / floor.requestsPerSec) : null,
+    singleReqPerSecVsDurableFloor: s && durableFloor ? round(s.requestsPerSec / durableFloor.requestsPerSec) : null,
     batchedLandedEventsPerSecVsAim: b ? round(b.eventsLandedPerSec / AIM.batchedLandedEventsPerSec) : null,
     batchedAimEventsPerSec: AIM.batchedLandedEventsPerSec,
     batchedMeetsAim: b ? b.eventsLandedPerSec >= AIM.batchedLandedEventsPerSec : null,

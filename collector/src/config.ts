@@ -64,8 +64,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv): CollectorConfig {
     writer: { maxRows: e.ATTUNE_BATCH_MAX_ROWS, maxAgeMs: e.ATTUNE_BATCH_MAX_AGE_MS, maxBytes: 64 * 1024 ** 2, insertTimeoutMs: e.ATTUNE_INSERT_TIMEOUT_MS, retryMinMs: 1000, retryMaxMs: 30_000 },
     trustProxy: e.ATTUNE_TRUST_PROXY,
     shutdownTimeoutMs: e.ATTUNE_SHUTDOWN_TIMEOUT_MS,
-    // One core answers HTTP and feeds the spool; the others parse and enrich large bodies.
-    ingestWorkers: e.ATTUNE_INGEST_WORKERS ?? Math.max(0, availableParallelism() - 1),
+    // As many workers as cores: the event loop mostly waits on sockets, the spool and hand-offs
+    // (measured on 2 cores, 100-event batches: 2 workers landed 51.8k events/s, 1 worker 49.8k).
+    ingestWorkers: e.ATTUNE_INGEST_WORKERS ?? availableParallelism(),
     ingestWorkerMinBytes: e.ATTUNE_INGEST_WORKER_MIN_BYTES,
     headersTimeoutMs: e.ATTUNE_HEADERS_TIMEOUT_MS,
     landedFilterIds: e.ATTUNE_LANDED_FILTER_IDS,

@@ -9,6 +9,14 @@ const keys: ProgramKey[] = [{ program: 'p1', kind: 'secret', id: 'be', key: 'sk_
 const pool = new IngestPool(keys, 2)
 afterAll(() => pool.close())
 
+async function whenReady(p: IngestPool): Promise<void> {
+  const end = Date.now() + 20_000
+  while (!p.ready) {
+    if (Date.now() > end) throw new Error('no ingestion worker became ready in 20 s')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
 const request = (body: unknown, over: Partial<RawIngestRequest> = {}): RawIngestRequest => ({
   body: Buffer.from(JSON.stringify(body)),
   contentEncoding: '',
@@ -20,7 +28,20 @@ const request = (body: unknown, over: Partial<RawIngestRequest> = {}): RawIngest
 })
 
 describe('IngestPool', () => {
+  it('takes nothing until a worker has loaded (the caller ingests inline meanwhile)', async () => {
+    const fresh = new IngestPool(keys, 1)
+    try {
+      expect(fresh.ready).toBe(false)
+      expect(fresh.run(request({ type: 'track', userId: 'u', event: 'x' }, { impliedType: 'track' }))).toBeNull()
+      await whenReady(fresh)
+      expect(await fresh.run(request({ type: 'track', userId: 'u', event: 'x' }, { impliedType: 'track' }))).toMatchObject({ records: 1 })
+    } finally {
+      await fresh.close()
+    }
+  })
+
   it('gives exactly what ingesting inline gives, for batches, errors and compressed bodies', async () => {
+    await whenReady(pool)
     const batch = { batch: [...Array.from({ length: 50 }, (_, i) => ({ type: 'track', userId: `p-${i}`, event: 'diary_saved', messageId: `m-${i}`, properties: { pad: 'x'.repeat(300) } })), { type: 'track', userId: 'p' }] }
     const cases: RawIngestRequest[] = [
       request(batch),
@@ -31,16 +52,17 @@ describe('IngestPool', () => {
     ]
     const inline = new KeyIndex(keys)
     for (const req of cases) {
-      const viaPool = await pool.run(req)
+      const viaPool = await pool.run(req)!
       const here = ingestBody(req, inline)
       expect({ ...viaPool, frames: viaPool.frames && Buffer.from(viaPool.frames).toString('base64') }).toEqual({ ...here, frames: here.frames && Buffer.from(here.frames).toString('base64') })
     }
-    const ok = await pool.run(cases[0]!)
+    const ok = await pool.run(cases[0]!)!
     expect(ok).toMatchObject({ records: 50, received: 51, program: 'p1', rejected: [{ index: 50, reason: 'invalid_schema', field: 'batch[50].event' }] })
   })
 
-  it('spreads concurrent requests over its workers and answers each', async () => {
-    const outcomes = await Promise.all(Array.from({ length: 40 }, (_, i) => pool.run(request({ type: 'track', userId: `u-${i}`, event: 'x', messageId: `c-${i}` }, { impliedType: 'track' }))))
+  it('answers each of many concurrent requests (sent to a worker together)', async () => {
+    await whenReady(pool)
+    const outcomes = await Promise.all(Array.from({ length: 40 }, (_, i) => pool.run(request({ type: 'track', userId: `u-${i}`, event: 'x', messageId: `c-${i}` }, { impliedType: 'track' }))!))
     expect(outcomes.map((o) => o.records)).toEqual(Array(40).fill(1))
   })
 })

@@ -10,6 +10,8 @@ interface Pending {
 interface Slot {
   worker: Worker
   pending: Map<number, Pending>
+  /** The worker has loaded its code and takes requests. */
+  ready: boolean
 }
 
 /** A request on its way to a worker, and the answer coming back. */
@@ -45,8 +47,9 @@ export class IngestPool {
 
   #spawn(): Slot {
     const worker = new Worker(new URL('./ingest-worker.mjs', import.meta.url), { workerData: { keys: this.#keys } })
-    const slot: Slot = { worker, pending: new Map() }
-    worker.on('message', (m: { answers?: PoolAnswer[] }) => {
+    const slot: Slot = { worker, pending: new Map(), ready: false }
+    worker.on('message', (m: { answers?: PoolAnswer[]; ready?: boolean }) => {
+      if (m.ready) slot.ready = true
       for (const a of m.answers ?? []) {
         const p = slot.pending.get(a.id)
         slot.pending.delete(a.id)
@@ -66,10 +69,25 @@ export class IngestPool {
     return slot
   }
 
-  /** Ingests one request on a worker (with the other requests of this turn of the event loop). */
-  run(req: RawIngestRequest): Promise<IngestOutcome> {
+  /** Whether a worker is ready to take requests. */
+  get ready(): boolean {
+    return this.#slots.some((s) => s.ready)
+  }
+
+  /**
+   * Ingests one request on a ready worker (with the other requests of this turn of the event
+   * loop), or returns null while none is ready (at start, or while a dead one is replaced:
+   * loading a worker's code takes about a second, too long to keep a request waiting).
+   */
+  run(req: RawIngestRequest): Promise<IngestOutcome> | null {
     if (!this.#outboxSlot) {
-      this.#outboxSlot = this.#slots[this.#next++ % this.#slots.length]!
+      let slot: Slot | undefined
+      for (let i = 0; i < this.#slots.length && !slot; i++) {
+        const s = this.#slots[this.#next++ % this.#slots.length]!
+        if (s.ready) slot = s
+      }
+      if (!slot) return null
+      this.#outboxSlot = slot
       setImmediate(this.#flush)
     }
     const slot = this.#outboxSlot

@@ -91,11 +91,13 @@ export function ingestRoutes(deps: IngestDeps): Hono {
       receivedAt: Date.now(),
       impliedType,
     }
-    // Large and compressed bodies go to a worker thread; small ones cost less than the hand-off.
+    // Bodies go to a worker thread (from ATTUNE_INGEST_WORKER_MIN_BYTES; compressed ones always),
+    // or are ingested here while no worker is ready.
     const offload = deps.pool && (body.length >= deps.poolMinBytes || isEncoded(req.contentEncoding))
     let outcome: IngestOutcome
     try {
-      outcome = offload ? await deps.pool!.run(req) : ingestBody(req, keys)
+      const queued = offload ? deps.pool!.run(req) : null
+      outcome = queued ? await queued : ingestBody(req, keys)
     } catch {
       metrics.requestsRejected.inc({ reason: 'internal' })
       throw new ApiError(500, 'internal', 'the request could not be processed; retry', { headers: { 'Retry-After': '1' } })

@@ -1,0 +1,110 @@
+// Builds the SDK into dist/: attune.js (script tag, IIFE), attune-personalise.js (its lazily
+// loaded chunk), attune.mjs (+ its chunk) and attune.d.ts, and dist/manifest.json (version,
+// sizes, content hashes) that the collector serves from.
+// `node sdk/build.mjs` builds; `--if-stale` builds only when a source is newer than dist.
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { gzipSync } from 'node:zlib'
+import { rollup } from 'rollup'
+import esbuild from 'rollup-plugin-esbuild'
+import terser from '@rollup/plugin-terser'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const defaultDist = join(here, 'dist')
+const src = join(here, 'src')
+
+function newest(dir) {
+  let t = 0
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name)
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs)
+  }
+  return t
+}
+
+/** Whether dist is missing or older than a source file or this script. */
+export function stale() {
+  const manifest = join(defaultDist, 'manifest.json')
+  if (!existsSync(manifest)) return true
+  return Math.max(newest(src), statSync(fileURLToPath(import.meta.url)).mtimeMs) > statSync(manifest).mtimeMs
+}
+
+const minify = () =>
+  terser({
+    ecma: 2020,
+    toplevel: true,
+    compress: { passes: 3, unsafe_arrows: true, unsafe: true, pure_getters: true, unsafe_methods: true },
+    // Members starting with `_` are private (CONVENTIONS 10) and safe to shorten.
+    mangle: { properties: { regex: /^_/ } },
+    format: { comments: false },
+  })
+const ts = () => esbuild({ target: 'es2022', tsconfig: join(here, 'tsconfig.json') })
+
+/** Builds every artifact into `dist` (sdk/dist unless given); returns the manifest. */
+export async function build(dist = defaultDist) {
+  rmSync(dist, { recursive: true, force: true })
+  mkdirSync(dist, { recursive: true })
+  for (const [input, file] of [
+    ['entrypoints/attune.ts', 'attune.js'],
+    ['entrypoints/personalise.ts', 'attune-personalise.js'],
+  ]) {
+    const b = await rollup({ input: join(src, input), plugins: [ts(), minify()] })
+    await b.write({ file: join(dist, file), format: 'iife' })
+    await b.close()
+  }
+  const esm = await rollup({ input: join(src, 'entrypoints/esm.ts'), plugins: [ts(), minify()] })
+  await esm.write({ dir: dist, format: 'es', entryFileNames: 'attune.mjs', chunkFileNames: 'attune-[name].mjs' })
+  await esm.close()
+  writeFileSync(join(dist, 'attune.d.ts'), declarations())
+  const version = /version: '([^']+)'/.exec(readFileSync(join(src, 'core/tracker.ts'), 'utf8'))[1]
+  const files = {}
+  for (const f of readdirSync(dist)) {
+    const body = readFileSync(join(dist, f))
+    files[f] = { bytes: body.length, gzipBytes: gzipSync(body, { level: 9 }).length, sha256: createHash('sha256').update(body).digest('base64url').slice(0, 16) }
+  }
+  const manifest = { version, files }
+  writeFileSync(join(dist, 'manifest.json'), JSON.stringify(manifest, null, 2))
+  return manifest
+}
+
+/** The ESM build's types, written from the public surface (sdk/test/build.test.ts checks them against the API). */
+function declarations() {
+  return `// Types of attune.mjs. See sdk/README.md.
+export interface Consent { analytics?: boolean; personalisation?: boolean }
+export interface PersonalisationApi {
+  host: string
+  writeKey: string
+  ids(): { anonymousId: string; userId?: string }
+  track(event: string, props: Record<string, unknown>): void
+  page(): Record<string, unknown>
+}
+export interface StartOptions {
+  writeKey: string
+  host: string
+  cookie?: boolean
+  requireConsent?: boolean
+  autocapture?: boolean
+  loadPersonalisation?: (api: PersonalisationApi) => void
+}
+export interface Attune {
+  page(properties?: Record<string, unknown>): void
+  track(event: string, properties?: Record<string, unknown>): void
+  goal(name: string, properties?: Record<string, unknown>): void
+  identify(patientId: string, traits?: Record<string, unknown>): void
+  reset(): void
+  consent(c: Consent): void
+  flush(): Promise<void>
+}
+export declare function createAttune(o: StartOptions): Attune
+export declare function retryable(status: number): boolean
+export declare function retryDelay(attempt: number, retryAfterS?: number | null, rand?: () => number): number
+`
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (process.argv.includes('--if-stale') && !stale()) process.exit(0)
+  const m = await build()
+  for (const [f, s] of Object.entries(m.files)) console.error(`sdk: ${f} ${s.bytes} bytes, ${s.gzipBytes} gzipped`)
+}

@@ -8,6 +8,7 @@ export default defineConfig({
     maxWorkers: 2,
     fileParallelism: true,
     include: ['collector/**/*.test.ts', 'analytics/**/*.test.ts', 'sdk/**/*.test.ts', 'test/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

@@ -29,7 +29,16 @@ const keyValue = (prefix: 'pk_' | 'sk_') =>
     .max(200)
     .refine((k) => k.startsWith(prefix) || /^env:[A-Z_][A-Z0-9_]*$/.test(k), `must start with ${prefix} or be env:VARIABLE`)
 
-/** A program document (this part: identity, market, time zone and keys). */
+/** Shortest link secret accepted: 256 bits of HMAC-SHA256 key as printable text. */
+export const MIN_LINK_SECRET_CHARS = 32
+
+// Like a key, a link secret is given literally or as `env:NAME`; its value never enters a message.
+const linkSecretValue = z
+  .string()
+  .max(500)
+  .refine((s) => (s.startsWith('env:') ? /^env:[A-Z_][A-Z0-9_]*$/.test(s) : s.length >= MIN_LINK_SECRET_CHARS), `must be at least ${MIN_LINK_SECRET_CHARS} characters or env:VARIABLE`)
+
+/** A program document (this part: identity, market, time zone, keys and the link secret). */
 export const programSchema = z.object({
   id: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'must be lower-case letters, digits and dashes'),
   name: z.string().min(1).max(200),
@@ -56,6 +65,8 @@ export const programSchema = z.object({
       )
       .min(1),
   }),
+  /** Signs and verifies the click tokens (`atn`) in the program's e-mail and SMS links. */
+  linkSecret: linkSecretValue.optional(),
 })
 
 /** A validated program document. */
@@ -69,12 +80,16 @@ export interface ProgramKey {
   key: string
   origins: string[]
   channel: Channel
+  /** The program's link secret, so the pipeline (and its worker threads) can verify click tokens with the key alone. */
+  linkSecret?: string
 }
 
 /** A program with its keys resolved from the file or the environment. */
 export interface LoadedProgram {
   program: Program
   keys: ProgramKey[]
+  /** The link secret resolved from the file or the environment, if the program has one. */
+  linkSecret?: string
   file: string
 }
 
@@ -83,8 +98,9 @@ function formatIssues(error: z.ZodError): string {
 }
 
 /**
- * Reads and validates every `*.json` program in a folder; keys written as `env:NAME` come from
- * `env`. Any invalid document, missing key variable or reused key stops start-up with its path.
+ * Reads and validates every `*.json` program in a folder; keys and link secrets written as
+ * `env:NAME` come from `env`. Any invalid document, missing or short variable or reused key stops
+ * start-up with its path (never with a secret's value).
  */
 export function loadPrograms(dir: string, env: NodeJS.ProcessEnv): LoadedProgram[] {
   const out: LoadedProgram[] = []
@@ -110,19 +126,27 @@ export function loadPrograms(dir: string, env: NodeJS.ProcessEnv): LoadedProgram
       if (!v.startsWith(prefix) || v.length < 12) throw new Error(`program ${path}: ${value.slice(4)} must start with ${prefix} and be at least 12 characters`)
       return v
     }
+    let linkSecret: string | undefined
+    if (program.linkSecret?.startsWith('env:')) {
+      const name = program.linkSecret.slice(4)
+      linkSecret = env[name]
+      if (!linkSecret) throw new Error(`program ${path}: linkSecret names ${name}, which is not set`)
+      if (linkSecret.length < MIN_LINK_SECRET_CHARS) throw new Error(`program ${path}: ${name} must be at least ${MIN_LINK_SECRET_CHARS} characters`)
+    } else linkSecret = program.linkSecret
+    const secretOf = linkSecret ? { linkSecret } : {}
     const keys: ProgramKey[] = [
       ...program.keys.write.map((k, i) => ({
-        program: program.id, kind: 'write' as const, id: k.id, key: resolve(k.key, `keys.write.${i}.key`, 'pk_'), origins: k.origins, channel: 'web' as const,
+        program: program.id, kind: 'write' as const, id: k.id, key: resolve(k.key, `keys.write.${i}.key`, 'pk_'), origins: k.origins, channel: 'web' as const, ...secretOf,
       })),
       ...program.keys.secret.map((k, i) => ({
-        program: program.id, kind: 'secret' as const, id: k.id, key: resolve(k.key, `keys.secret.${i}.key`, 'sk_'), origins: [], channel: k.channel,
+        program: program.id, kind: 'secret' as const, id: k.id, key: resolve(k.key, `keys.secret.${i}.key`, 'sk_'), origins: [], channel: k.channel, ...secretOf,
       })),
     ]
     for (const k of keys) {
       if (seenKeys.has(k.key)) throw new Error(`program ${path}: key ${k.id} is used twice`)
       seenKeys.add(k.key)
     }
-    out.push({ program, keys, file: path })
+    out.push({ program, keys, ...secretOf, file: path })
   }
   if (out.length === 0) throw new Error(`no program documents (*.json) in ${dir}`)
   return out

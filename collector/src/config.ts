@@ -19,6 +19,8 @@ const envSchema = z.object({
   ATTUNE_SHUTDOWN_TIMEOUT_MS: int(15_000, 0, 600_000),
   ATTUNE_INGEST_WORKERS: z.coerce.number().int().min(0).max(64).optional(),
   ATTUNE_INGEST_WORKER_MIN_BYTES: int(0, 0, 1024 ** 2),
+  ATTUNE_SDK_DIR: z.string().optional(),
+  ATTUNE_DEMO_DIR: z.string().optional(),
   ATTUNE_LANDED_FILTER_IDS: int(10_000_000, 0, 2_000_000_000),
   ATTUNE_HEADERS_TIMEOUT_MS: int(10_000, 100, 600_000),
   ATTUNE_REQUEST_TIMEOUT_MS: int(30_000, 100, 600_000),
@@ -43,7 +45,12 @@ export interface CollectorConfig {
   requestTimeoutMs: number
   /** Ids the writer's landed-id filter is sized for (about 1.2 bytes each); 0 turns it off. */
   landedFilterIds: number
+  /** The built SDK (served at /attune.js) and the demo site (/demo/). */
+  sdkDir: string
+  demoDir: string
 }
+
+const ROOT = resolve(import.meta.dirname, '../..')
 
 /** Parses the environment; a bad value stops start-up naming the variable. */
 export function configFromEnv(env: NodeJS.ProcessEnv): CollectorConfig {
@@ -70,6 +77,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): CollectorConfig {
     ingestWorkerMinBytes: e.ATTUNE_INGEST_WORKER_MIN_BYTES,
     headersTimeoutMs: e.ATTUNE_HEADERS_TIMEOUT_MS,
     landedFilterIds: e.ATTUNE_LANDED_FILTER_IDS,
+    sdkDir: resolve(e.ATTUNE_SDK_DIR ?? `${ROOT}/sdk/dist`),
+    demoDir: resolve(e.ATTUNE_DEMO_DIR ?? `${ROOT}/collector/demo`),
     requestTimeoutMs: Math.max(e.ATTUNE_REQUEST_TIMEOUT_MS, e.ATTUNE_HEADERS_TIMEOUT_MS),
   }
 }

@@ -24,6 +24,8 @@ const server = serve({ fetch: service.app.fetch, port: config.port, hostname: co
   const lines = [
     `Attune collector listening on ${base}`,
     `  ingestion   ${base}/v1/batch  (also /v1/track, /v1/page, /v1/screen, /v1/identify, /v1/alias, /v1/group)`,
+    `  demo site   ${base}/demo/`,
+    `  script tag  <script async src="${base}/attune.js" data-key="WRITE_KEY"></script>`,
     `  health      ${base}/health`,
     `  metrics     ${base}/metrics`,
     `  ClickHouse  ${config.storage.mode === 'embedded' ? `embedded, data in ${config.storage.path}` : config.storage.url}`,

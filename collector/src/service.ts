@@ -137,6 +137,7 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
   const app = createApp({
     keys, spool, metrics, trustProxy: config.trustProxy, storage: config.storage, pool, poolMinBytes: config.ingestWorkerMinBytes,
     ping: () => db.ping(), migrated: () => migrated, migrationError: () => migrationError, spoolMaxBytes: config.spool.maxBytes, writer, sink: sinkStats, log,
+    sdkDir: config.sdkDir, demoDir: config.demoDir, demoWriteKey: demoWriteKey(programs),
   })
   return {
     app, db, spool, writer, metrics, programs, sink: sinkStats, ready,
@@ -155,4 +156,11 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
       unlock()
     },
   }
+}
+
+/** The write key the demo site embeds: the demo program's, else the first program's that allows a loopback origin. */
+function demoWriteKey(programs: LoadedProgram[]): string | null {
+  const write = programs.flatMap((p) => p.keys.filter((k) => k.kind === 'write').map((k) => ({ p, k })))
+  const demo = write.find(({ p }) => p.program.id === 'psoriasis-demo') ?? write.find(({ k }) => k.origins.some((o) => o.includes('localhost')))
+  return demo?.k.key ?? null
 }

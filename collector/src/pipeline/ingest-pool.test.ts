@@ -1,11 +1,13 @@
 import { gzipSync } from 'node:zlib'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { ProgramKey } from '../../../analytics/index.ts'
+import { signClickToken } from '../click-token.ts'
 import { KeyIndex } from '../keys.ts'
 import { ingestBody, type RawIngestRequest } from './ingest-body.ts'
 import { IngestPool } from './ingest-pool.ts'
 
-const keys: ProgramKey[] = [{ program: 'p1', kind: 'secret', id: 'be', key: 'sk_test_1234567', origins: [], channel: 'server' }]
+const LINK_SECRET = 'test_link_secret_0123456789abcdef0123'
+const keys: ProgramKey[] = [{ program: 'p1', kind: 'secret', id: 'be', key: 'sk_test_1234567', origins: [], channel: 'server', linkSecret: LINK_SECRET }]
 const pool = new IngestPool(keys, 2)
 afterAll(() => pool.close())
 
@@ -58,6 +60,19 @@ describe('IngestPool', () => {
     }
     const ok = await pool.run(cases[0]!)!
     expect(ok).toMatchObject({ records: 50, received: 51, program: 'p1', rejected: [{ index: 50, reason: 'invalid_schema', field: 'batch[50].event' }] })
+  })
+
+  it('verifies click tokens in the workers as inline (the link secret travels with the keys)', async () => {
+    await whenReady(pool)
+    const receivedAt = Date.parse('2026-11-23T12:00:00Z')
+    const token = signClickToken({ program: 'p1', patient: 'p-7', message: 'msg-1', campaign: 'c', channel: 'sms', expires: receivedAt / 1000 + 86_400 }, LINK_SECRET, receivedAt)
+    const req = request({ type: 'track', anonymousId: 'a', event: 'sms_click', messageId: 'k-1', properties: { token } }, { impliedType: 'track' })
+    const viaPool = await pool.run(req)!
+    const text = Buffer.from(viaPool.frames!).toString()
+    expect(text).toContain('"token_status":"verified"')
+    expect(text).toContain('"p-7"')
+    expect(text).not.toContain(token)
+    expect(text).toBe(Buffer.from(ingestBody(req, new KeyIndex(keys)).frames!).toString())
   })
 
   it('answers each of many concurrent requests (sent to a worker together)', async () => {

@@ -30,7 +30,7 @@ function anonymiseCached(ip: string): string {
   return out
 }
 
-/** Step 9: the address is reduced to its network prefix; the raw address is never stored. */
+/** Step 10: the address is reduced to its network prefix; the raw address is never stored. */
 export function ipStep(d: Draft, facts: RequestFacts): Draft {
   const forwarded = typeof d.context.ip === 'string' ? d.context.ip : ''
   if (d.context.ip !== undefined) delete d.context.ip

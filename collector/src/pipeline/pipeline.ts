@@ -3,6 +3,7 @@ import { blankEventRow, encodeEventRow, type EventRow } from '../../../analytics
 import { botStep } from './bot.step.ts'
 import { campaignStep } from './campaign.step.ts'
 import { channelStep } from './channel.step.ts'
+import { clickTokenStep } from './click-token.step.ts'
 import { clockStep } from './clock.step.ts'
 import { ipStep } from './ip.step.ts'
 import { privacyStep } from './privacy.step.ts'
@@ -20,6 +21,8 @@ const STEPS: ReadonlyArray<[StepName, Step]> = [
   ['bot', botStep],
   ['campaign', campaignStep],
   ['channel', channelStep],
+  // After channel and campaign: a verified token's channel and campaign are what it says.
+  ['click_token', clickTokenStep],
   ['ip', ipStep],
 ]
 
@@ -36,7 +39,7 @@ export interface Accepted {
 
 /**
  * Runs one raw event through validate → privacy → resolve_program → clock → user_agent → bot
- * → campaign → channel → ip. Returns the row to spool, or the drop with its step and field.
+ * → campaign → channel → click_token → ip. Returns the row to spool, or the drop with its step and field.
  */
 export function processEvent(raw: unknown, facts: RequestFacts, prefix: string, impliedType?: string): Accepted | Drop {
   const msg = validateEvent(raw, prefix, impliedType, facts.bodyBytes)

@@ -18,10 +18,15 @@ const isoTime = z
 const EMAIL_LIKE = /[^\s@]+@[^\s@]+\.[A-Za-z]{2,}/
 const PHONE_LIKE = /^\+\d[\d ()./-]{6,}$/
 
+/** Whether an id is pseudonymous: neither an e-mail address nor a phone number. */
+export const isPseudonymousId = (v: string): boolean => !(v.includes('@') && EMAIL_LIKE.test(v)) && !(v.charCodeAt(0) === 43 && PHONE_LIKE.test(v))
+const PSEUDONYMOUS_MESSAGE = 'must be a pseudonymous id, not an e-mail address or phone number'
+
+/** A pseudonymous id as text (a patient id in a click token). */
+export const pseudonymousId = z.string().min(1).max(MAX_ID).refine(isPseudonymousId, PSEUDONYMOUS_MESSAGE)
+
 /** Ids may arrive as numbers from some libraries; they are stored as text. */
-const idField = z
-  .union([z.string().min(1).max(MAX_ID), z.number().finite().transform(String)])
-  .refine((v) => !(v.includes('@') && EMAIL_LIKE.test(v)) && !(v.charCodeAt(0) === 43 && PHONE_LIKE.test(v)), 'must be a pseudonymous id, not an e-mail address or phone number')
+const idField = z.union([z.string().min(1).max(MAX_ID), z.number().finite().transform(String)]).refine(isPseudonymousId, PSEUDONYMOUS_MESSAGE)
 
 const jsonObject = z.record(z.string(), z.unknown())
 

@@ -207,10 +207,16 @@ describe('consent', () => {
 describe('capture', () => {
   it('records single-page navigation (pushState, replaceState, back) once per new address', async () => {
     const { t } = boot()
+    // The page view waits a tick for the app to show the new view (its title and content ids).
+    const tick = () => vi.advanceTimersByTimeAsync(0)
     history.pushState({}, '', '/treatments')
+    await tick()
     history.replaceState({}, '', '/treatments') // same address: no page view
+    await tick()
     history.replaceState({}, '', '/treatments?tab=biologics')
+    await tick()
     history.pushState({}, '', '/diary')
+    await tick()
     history.back()
     await vi.advanceTimersByTimeAsync(50)
     window.dispatchEvent(new PopStateEvent('popstate'))

@@ -1,9 +1,10 @@
 import { doc, win } from './globals.ts'
 
-/** Content ids of what is on the page (`data-attune-content`), which the needs models weigh. */
+/** Content ids of what the page shows (`data-attune-content`, not inside `hidden`), which the needs models weigh. */
 export function contentIds(): string[] {
   const ids = new Set<string>()
   doc?.querySelectorAll('[data-attune-content]').forEach((el) => {
+    if (!el.closest('[hidden]'))
     for (const id of (el.getAttribute('data-attune-content') ?? '').split(/[\s,]+/)) if (id) ids.add(id)
   })
   return [...ids]
@@ -24,7 +25,8 @@ export function watchNavigation(onChange: () => void): void {
     const now = win!.location.pathname + win!.location.search
     if (now !== last) {
       last = now
-      onChange()
+      // After the app has shown the new view (it changes the address first), so its content ids count.
+      setTimeout(onChange, 0)
     }
   }
   for (const name of ['pushState', 'replaceState'] as const) {

@@ -39,7 +39,7 @@ export class Queue {
     } catch {
       // A damaged queue is dropped rather than breaking the page.
     }
-    this._q = Array.isArray(saved) ? saved : []
+    this._q = saved
     if (this._q.length) this._schedule(0)
   }
 

@@ -1,0 +1,115 @@
+// End to end in a real headless Chromium (Debian's package, driven by playwright-core): the demo
+// site served by the collector on the embedded engine, with every touch point checked in
+// ClickHouse — page views, single-page navigation, a goal click, an e-mail link that stitches
+// the browser to the patient, and events made offline delivered once after reconnecting.
+import { serve, type ServerType } from '@hono/node-server'
+import { existsSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { signClickToken } from '../collector/index.ts'
+import { startService, waitFor } from './helpers.ts'
+
+const CHROMIUM = '/usr/bin/chromium'
+const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run']
+
+let svc: Awaited<ReturnType<typeof startService>>
+let server: ServerType
+let base: string
+let browser: Browser
+beforeAll(async () => {
+  // Fails loudly rather than skipping: CI installs the package (.ci/run).
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`)
+  svc = await startService()
+  server = await new Promise<ServerType>((resolve) => {
+    const s = serve({ fetch: svc.service.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s))
+  })
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS })
+}, 60_000)
+afterAll(async () => {
+  await browser?.close()
+  await new Promise((r) => server?.close(r))
+  await svc?.stop()
+})
+
+type Row = { type: string; event: string; page_path: string; user_id: string; anonymous_id: string; channel: string; properties: string; message_id: string; page_url: string }
+
+/** Rows of one browser, once `done` says they are all there. */
+async function rowsOf(anonymousId: string, done: (rows: Row[]) => boolean, what: string): Promise<Row[]> {
+  let rows: Row[] = []
+  await waitFor(
+    async () => {
+      rows = await svc.service.db.query<Row>('SELECT type, event, page_path, user_id, anonymous_id, channel, properties, message_id, page_url FROM events WHERE anonymous_id = {a:String} ORDER BY ts, received_at', { a: anonymousId })
+      return done(rows)
+    },
+    20_000,
+    what,
+  )
+  return rows
+}
+
+async function open(context: BrowserContext, path: string): Promise<{ page: Page; anonymousId: string; hosts: Set<string> }> {
+  const page = await context.newPage()
+  const hosts = new Set<string>()
+  page.on('request', (r) => void hosts.add(new URL(r.url()).host))
+  await page.goto(`${base}${path}`)
+  const anonymousId = await page.waitForFunction(() => localStorage.getItem('attune_aid')).then((h) => h.jsonValue() as Promise<string>)
+  return { page, anonymousId, hosts }
+}
+
+describe('the demo site in Chromium', () => {
+  it('records page views, SPA navigation and a goal click, first-party only', async () => {
+    const context = await browser.newContext()
+    const { page, anonymousId, hosts } = await open(context, '/demo/')
+    await page.click('nav a[href="/demo/treatments"]')
+    await page.click('nav a[href="/demo/diary"]')
+    await page.click('#diary')
+    const rows = await rowsOf(anonymousId, (r) => r.some((x) => x.event === 'goal_reached') && r.filter((x) => x.type === 'page').length >= 3, 'page views and the goal')
+    expect(rows.filter((r) => r.type === 'page').map((r) => r.page_path)).toEqual(['/demo/', '/demo/treatments', '/demo/diary'])
+    const goal = rows.find((r) => r.event === 'goal_reached')!
+    expect(JSON.parse(goal.properties)).toMatchObject({ goal: 'diary_downloaded', value: 10 })
+    // Each view's content ids, as shown after the app switched views.
+    expect(rows.filter((r) => r.type === 'page').map((r) => JSON.parse(r.properties).content)).toEqual([['itch-basics', 'flare-plan'], ['treatment-options'], ['diary-howto']])
+    expect(rows.every((r) => r.channel === 'web')).toBe(true)
+    // P10: the page talked to nobody but the collector that served it.
+    expect([...hosts]).toEqual([new URL(base).host])
+    await context.close()
+  })
+
+  it('stitches the browser to the patient from a signed e-mail link, and cleans the address bar', async () => {
+    const demo = svc.service.programs.find((p) => p.program.id === 'psoriasis-demo')!
+    const token = signClickToken({ program: 'psoriasis-demo', patient: 'p-004711', message: 'msg-itch-1', campaign: 'itch-tips', channel: 'email', expires: Math.floor(Date.now() / 1000) + 86_400 }, demo.linkSecret!)
+    const context = await browser.newContext()
+    const { page, anonymousId } = await open(context, `/demo/?utm_campaign=itch-tips&atn=${token}`)
+    expect(page.url()).toBe(`${base}/demo/?utm_campaign=itch-tips`)
+    const rows = await rowsOf(anonymousId, (r) => r.some((x) => x.event === 'email_click') && r.some((x) => x.type === 'page'), 'the e-mail click')
+    const click = rows.find((r) => r.event === 'email_click')!
+    expect(click).toMatchObject({ user_id: 'p-004711', channel: 'email', anonymous_id: anonymousId })
+    expect(JSON.parse(click.properties)).toMatchObject({ token_status: 'verified', attune_message: 'msg-itch-1', attune_campaign: 'itch-tips' })
+    for (const r of rows) expect(JSON.stringify(r)).not.toContain(token.slice(0, 20))
+    await context.close()
+  })
+
+  it('delivers events made offline exactly once after reconnecting and reloading', async () => {
+    const context = await browser.newContext()
+    const { page, anonymousId } = await open(context, '/demo/support')
+    await rowsOf(anonymousId, (r) => r.some((x) => x.type === 'page'), 'the first page view')
+    await context.setOffline(true)
+    await page.click('#call-me')
+    await page.evaluate(() => (window as unknown as { attune: (...a: unknown[]) => void }).attune('track', 'diary_entry_saved', { itch: 6 }))
+    // The SDK tried, failed and kept both in its persisted queue.
+    await page.waitForFunction(() => (localStorage.getItem('attune_q') ?? '').includes('diary_entry_saved') && (localStorage.getItem('attune_q') ?? '').includes('nurse_callback_requested'), undefined, { timeout: 10_000 })
+    await new Promise((r) => setTimeout(r, 1500))
+    await context.setOffline(false)
+    await page.reload()
+    const rows = await rowsOf(anonymousId, (r) => r.some((x) => x.event === 'diary_entry_saved') && r.some((x) => x.event === 'goal_reached'), 'the offline events')
+    // Give a late duplicate (a retry racing the reload) time to land, then count.
+    await new Promise((r) => setTimeout(r, 2500))
+    const again = await svc.service.db.query<{ event: string; n: string }>("SELECT event, count() n FROM events WHERE anonymous_id = {a:String} AND event IN ('diary_entry_saved', 'goal_reached') GROUP BY event ORDER BY event", { a: anonymousId })
+    expect(again.map((r) => [r.event, Number(r.n)])).toEqual([['diary_entry_saved', 1], ['goal_reached', 1]])
+    expect(JSON.parse(rows.find((r) => r.event === 'goal_reached')!.properties)).toMatchObject({ goal: 'nurse_callback_requested' })
+    expect(await page.evaluate(() => localStorage.getItem('attune_q'))).toBeNull()
+    await context.close()
+  })
+})

@@ -10,6 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { signClickToken } from '../collector/index.ts'
 import { startService, waitFor } from './helpers.ts'
 
+// Names of the page's globals, for the functions page.evaluate runs in the browser (this project
+// type-checks against Node's library, not the DOM's).
+declare const window: any, document: any, localStorage: any, sessionStorage: any
+
 const CHROMIUM = '/usr/bin/chromium'
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run']
 
@@ -74,6 +78,46 @@ describe('the demo site in Chromium', () => {
     expect(rows.every((r) => r.channel === 'web')).toBe(true)
     // P10: the page talked to nobody but the collector that served it.
     expect([...hosts]).toEqual([new URL(base).host])
+    await context.close()
+  })
+
+  it('replays calls made before the script loaded, in order', async () => {
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    // Runs before the page's own scripts: calls queued on the stub while attune.js is not there yet.
+    await page.addInitScript(() => {
+      const w = window as unknown as { attune: ((...a: unknown[]) => void) & { q?: unknown[][] } }
+      w.attune = Object.assign((...a: unknown[]) => void (w.attune.q = w.attune.q ?? []).push(a), { q: [] as unknown[][] })
+      w.attune('identify', 'p-000042', { plan: 'standard' })
+      w.attune('track', 'early_call', { n: 1 })
+      w.attune('goal', 'early_goal')
+    })
+    await page.goto(`${base}/demo/`)
+    const anonymousId = await page.waitForFunction(() => localStorage.getItem('attune_aid')).then((h) => h.jsonValue() as Promise<string>)
+    const rows = await rowsOf(anonymousId, (r) => r.some((x) => x.event === 'goal_reached'), 'the queued calls')
+    const sent = rows.filter((r) => r.type !== 'page').map((r) => `${r.type}:${r.event}:${r.user_id}`)
+    expect(sent).toEqual(['identify::p-000042', 'track:early_call:p-000042', 'track:goal_reached:p-000042'])
+    await context.close()
+  })
+
+  it('with data-require-consent leaves cookies and storage empty and sends nothing until consent (P9)', async () => {
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    const posts: string[] = []
+    page.on('request', (r) => void (r.method() === 'POST' && posts.push(new URL(r.url()).pathname)))
+    const html = (await (await fetch(`${base}/demo/`)).text()).replace('<script async src="/attune.js"', '<script async src="/attune.js" data-require-consent')
+    await page.route(`${base}/demo/consent`, (route) => route.fulfill({ contentType: 'text/html', body: html }))
+    await page.goto(`${base}/demo/consent`)
+    await page.waitForFunction(() => typeof (window as unknown as { attune?: { q?: unknown } }).attune === 'function' && !(window as unknown as { attune: { q?: unknown } }).attune.q)
+    await page.click('nav a[href="/demo/diary"]')
+    await page.click('#diary')
+    await new Promise((r) => setTimeout(r, 2000))
+    expect(await page.evaluate(() => ({ cookie: document.cookie, local: localStorage.length, session: sessionStorage.length }))).toEqual({ cookie: '', local: 0, session: 0 })
+    expect(posts).toEqual([])
+    await page.evaluate(() => (window as unknown as { attune: (...a: unknown[]) => void }).attune('consent', { analytics: true }))
+    const anonymousId = await page.waitForFunction(() => localStorage.getItem('attune_aid')).then((h) => h.jsonValue() as Promise<string>)
+    const rows = await rowsOf(anonymousId, (r) => r.some((x) => x.event === 'goal_reached') && r.filter((x) => x.type === 'page').length >= 2, 'events held until consent')
+    expect(rows.map((r) => r.event || r.type)).toEqual(['page', 'page', 'goal_reached'])
     await context.close()
   })
 

@@ -255,6 +255,23 @@ describe('capture', () => {
     expect(other.t.events()[0]).toMatchObject({ event: 'email_click', properties: { token: 'garbage' } })
   })
 
+  it('loads the personalisation chunk only on pages with a slot or a questionnaire, and only with consent to it', () => {
+    const load = vi.fn()
+    boot({ loadPersonalisation: load })
+    expect(load).not.toHaveBeenCalled()
+    document.body.innerHTML = '<div data-attune-slot="hero">Default</div>'
+    boot({ loadPersonalisation: load })
+    expect(load).toHaveBeenCalledTimes(1)
+    expect(load.mock.calls[0]![0]).toMatchObject({ host: HOST, writeKey: KEY })
+    document.body.innerHTML = '<div data-attune-questionnaire="first-needs"></div>'
+    boot({ loadPersonalisation: load })
+    expect(load).toHaveBeenCalledTimes(2)
+    const store = memoryStore()
+    store.set('attune_consent', JSON.stringify({ analytics: true, personalisation: false }))
+    boot({ loadPersonalisation: load, store })
+    expect(load).toHaveBeenCalledTimes(2)
+  })
+
   it('never throws into the host page', async () => {
     const { api } = boot({}, { sent: [], send: vi.fn(() => { throw new Error('boom') }) as never, events: () => [] })
     expect(() => api.track(undefined as never, { circular: (() => { const o: any = {}; o.o = o; return o })() })).not.toThrow()

@@ -96,7 +96,7 @@ describe('the demo site in Chromium', () => {
     const anonymousId = await page.waitForFunction(() => localStorage.getItem('attune_aid')).then((h) => h.jsonValue() as Promise<string>)
     const rows = await rowsOf(anonymousId, (r) => r.some((x) => x.event === 'goal_reached'), 'the queued calls')
     const sent = rows.filter((r) => r.type !== 'page').map((r) => `${r.type}:${r.event}:${r.user_id}`)
-    expect(sent).toEqual(['identify::p-000042', 'track:early_call:p-000042', 'track:goal_reached:p-000042'])
+    expect(sent).toEqual(['identify:identify:p-000042', 'track:early_call:p-000042', 'track:goal_reached:p-000042'])
     await context.close()
   })
 

@@ -42,6 +42,8 @@ const server = serve({ fetch: service.app.fetch, port: config.port, hostname: co
   }
   const demo = service.programs.flatMap((p) => p.keys.filter((k) => k.kind === 'secret' && literal(p, k)))[0]
   lines.push(`Try: curl -u ${demo?.key ?? 'sk_...'}: -H 'content-type: application/json' -d '{"userId":"p-1","event":"diary_downloaded"}' ${base}/v1/track`)
+  const linked = service.programs.find((p) => p.linkSecret)
+  if (linked) lines.push(`E-mail landing link: npm run click-link -- --program ${linked.program.id} --patient p-000123 --message msg-1 --campaign welcome --channel email --url ${base}/demo/`)
   console.log(lines.join('\n'))
 })
 

@@ -13,3 +13,5 @@ export { existingMessageIds, insertEventLines, landedIdPages } from './src/event
 export { programSchema, loadPrograms } from './src/programs.ts'
 export type { Program, ProgramKey, LoadedProgram, Channel } from './src/programs.ts'
 export { CHANNELS } from './src/programs.ts'
+export type { Need, ContentItem, ContentChannels, Goal, GoalEvent, Level, Questionnaire, Pattern } from './src/program-sections.ts'
+export { isContentUsable, matchesUrlPattern, urlPatternToRegExp } from './src/content-availability.ts'

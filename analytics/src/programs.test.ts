@@ -80,3 +80,61 @@ describe('loadPrograms', () => {
     expect(() => loadPrograms(dir, { SKIN_SECRET: 'sk_skin_from_env_99' })).toThrow(/key web is used twice/)
   })
 })
+
+describe('the shipped programs', () => {
+  const shipped = loadPrograms(join(import.meta.dirname, '../../programs'), {})
+  const psoriasis = shipped.find((p) => p.program.id === 'psoriasis-demo')!.program
+  const quit = shipped.find((p) => p.program.id === 'smoking-cessation-demo')?.program
+
+  it('are the psoriasis and the smoking-cessation programs, each with every section filled', () => {
+    expect(shipped.map((p) => p.program.id)).toEqual(['psoriasis-demo', 'smoking-cessation-demo'])
+    for (const { program: p } of shipped) {
+      expect(p.needs.length, p.id).toBeGreaterThanOrEqual(3)
+      expect(p.content.length, p.id).toBeGreaterThanOrEqual(15)
+      expect(p.content.length, p.id).toBeLessThanOrEqual(25)
+      expect(p.goals.length, p.id).toBeGreaterThan(0)
+      expect(p.levels.map((l) => l.level), p.id).toEqual([0, 1, 2, 3])
+      expect(p.levels.slice(1).every((l) => l.dropBelow < l.minValue), `${p.id}: every level above 0 has hysteresis`).toBe(true)
+      expect(p.questionnaires.length, p.id).toBeGreaterThanOrEqual(2)
+      expect(p.questionnaires.length, p.id).toBeLessThanOrEqual(3)
+      expect(p.patterns.length, p.id).toBeGreaterThanOrEqual(3)
+      expect(p.patterns.length, p.id).toBeLessThanOrEqual(5)
+      // Every item is unlocked by the level it belongs to, so the unlock lists are complete.
+      for (const l of p.levels) {
+        expect([...l.unlocks.content].sort(), `${p.id} level ${l.level}`).toEqual(p.content.filter((c) => c.level === l.level).map((c) => c.id).sort())
+        expect([...l.unlocks.questionnaires].sort(), `${p.id} level ${l.level}`).toEqual(p.questionnaires.filter((q) => q.availableAtLevel === l.level).map((q) => q.id).sort())
+      }
+      // Goals that name a questionnaire name one of the program's.
+      for (const g of p.goals) for (const e of g.events) if (e.event === 'questionnaire_answered') expect(p.questionnaires.map((q) => q.id)).toContain(e.where?.questionnaire)
+    }
+  })
+
+  it('keep the psoriasis program’s identity, keys and link secret', () => {
+    expect(psoriasis).toMatchObject({ id: 'psoriasis-demo', name: 'Clear Skin Companion (demo psoriasis support program)', market: 'DE', timeZone: 'Europe/Berlin', linkSecret: 'demo_link_secret_psoriasis_0d6e2b9f47a3c158' })
+    expect(psoriasis.keys.write).toEqual([{ id: 'web-demo', key: 'pk_demo_psoriasis_7f3a9c2e', origins: ['http://localhost:*', 'http://127.0.0.1:*', 'http://[::1]:*'] }])
+    expect(psoriasis.keys.secret.map((k) => `${k.key} ${k.channel}`)).toEqual(['sk_demo_psoriasis_4b81d6f0e2 server', 'sk_demo_psoriasis_call_91c2a7 call', 'sk_demo_psoriasis_print_5e0b3d print'])
+  })
+
+  it('give the psoriasis program the goals, questionnaire and approvals the demo and the tests rely on', () => {
+    expect(psoriasis.goals.map((g) => g.id)).toEqual(expect.arrayContaining(['diary_downloaded', 'nurse_callback_requested', 'first_needs_answered', 'email_clicked', 'sms_clicked', 'treatment_checkin', 'magazine_response']))
+    const events = psoriasis.goals.flatMap((g) => g.events.map((e) => e.event))
+    expect(events).toEqual(expect.arrayContaining(['goal_reached', 'questionnaire_answered', 'email_click', 'sms_click', 'medication_checkin', 'print_response']))
+    expect(psoriasis.goals.find((g) => g.id === 'diary_downloaded')!.events).toContainEqual({ event: 'goal_reached', where: { goal: 'diary_downloaded' } })
+    expect(psoriasis.questionnaires.find((q) => q.id === 'first-needs')?.availableAtLevel).toBe(0)
+    const channels = new Set(psoriasis.content.flatMap((c) => Object.keys(c.channels)))
+    expect([...channels].sort()).toEqual(['call', 'email', 'print', 'sms', 'web'])
+    expect(psoriasis.content.filter((c) => c.approval.validUntil < '2026-01-01').map((c) => c.id)).toEqual(['summer-sun-and-skin'])
+    expect(psoriasis.content.filter((c) => !c.markets.includes('DE')).map((c) => c.id)).toEqual(['dermatologist-finder-at'])
+  })
+
+  it('give the smoking-cessation program its own market, keys and goals', () => {
+    expect(quit).toMatchObject({ market: 'GB', timeZone: 'Europe/London' })
+    expect(quit!.linkSecret!.length).toBeGreaterThanOrEqual(32)
+    expect(quit!.keys.write.every((k) => k.key.startsWith('pk_demo_quit_') && k.origins.every((o) => /^http:\/\/(localhost|127\.0\.0\.1|\[::1\]):\*$/.test(o)))).toBe(true)
+    expect(quit!.keys.secret.map((k) => k.channel).sort()).toEqual(['call', 'server', 'sms'])
+    expect(quit!.keys.secret.every((k) => k.key.startsWith('sk_demo_quit_'))).toBe(true)
+    expect(quit!.needs.map((n) => n.id)).toEqual(expect.arrayContaining(['motivation', 'cravings', 'medication-adherence', 'relapse-risk', 'social-support']))
+    expect(quit!.goals.map((g) => g.id)).toEqual(expect.arrayContaining(['quit_date_set', 'smoke_free_day', 'medication_checkin', 'craving_tip_used', 'buddy_invited']))
+    expect(quit!.content.every((c) => c.markets.includes('GB'))).toBe(true)
+  })
+})

@@ -1,6 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
+import { programReferenceIssues } from './program-references.ts'
+import { countryCode, programSectionsShape } from './program-sections.ts'
 
 /** Channels a touch point can come from. */
 export const CHANNELS = ['web', 'email', 'sms', 'call', 'print', 'app', 'server'] as const
@@ -38,36 +40,44 @@ const linkSecretValue = z
   .max(500)
   .refine((s) => (s.startsWith('env:') ? /^env:[A-Z_][A-Z0-9_]*$/.test(s) : s.length >= MIN_LINK_SECRET_CHARS), `must be at least ${MIN_LINK_SECRET_CHARS} characters or env:VARIABLE`)
 
-/** A program document (this part: identity, market, time zone, keys and the link secret). */
-export const programSchema = z.object({
-  id: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'must be lower-case letters, digits and dashes'),
-  name: z.string().min(1).max(200),
-  market: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code'),
-  timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone'),
-  keys: z.object({
-    write: z
-      .array(
-        z.object({
-          id: z.string().regex(/^[a-z0-9-]{1,40}$/),
-          key: keyValue('pk_'),
-          origins: z.array(originPattern).min(1).max(100),
-        }),
-      )
-      .min(1),
-    secret: z
-      .array(
-        z.object({
-          id: z.string().regex(/^[a-z0-9-]{1,40}$/),
-          key: keyValue('sk_'),
-          /** The channel of events sent with this key when the event names none (a call centre, a print house). */
-          channel: z.enum(CHANNELS).default('server'),
-        }),
-      )
-      .min(1),
-  }),
-  /** Signs and verifies the click tokens (`atn`) in the program's e-mail and SMS links. */
-  linkSecret: linkSecretValue.optional(),
-})
+/**
+ * A program document: identity, market, time zone, keys and the link secret; then needs, content,
+ * goals, levels, questionnaires and patterns, whose cross-references are checked as a whole.
+ */
+export const programSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'must be lower-case letters, digits and dashes'),
+    name: z.string().min(1).max(200),
+    market: countryCode,
+    timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone'),
+    keys: z.object({
+      write: z
+        .array(
+          z.object({
+            id: z.string().regex(/^[a-z0-9-]{1,40}$/),
+            key: keyValue('pk_'),
+            origins: z.array(originPattern).min(1).max(100),
+          }),
+        )
+        .min(1),
+      secret: z
+        .array(
+          z.object({
+            id: z.string().regex(/^[a-z0-9-]{1,40}$/),
+            key: keyValue('sk_'),
+            /** The channel of events sent with this key when the event names none (a call centre, a print house). */
+            channel: z.enum(CHANNELS).default('server'),
+          }),
+        )
+        .min(1),
+    }),
+    /** Signs and verifies the click tokens (`atn`) in the program's e-mail and SMS links. */
+    linkSecret: linkSecretValue.optional(),
+    ...programSectionsShape,
+  })
+  .superRefine((program, ctx) => {
+    for (const issue of programReferenceIssues(program)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message })
+  })
 
 /** A validated program document. */
 export type Program = z.infer<typeof programSchema>

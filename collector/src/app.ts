@@ -2,15 +2,17 @@ import { Hono } from 'hono'
 import { ApiError, describeError, errorHandler } from './errors.ts'
 import { healthRoutes, type HealthDeps } from './routes/health.route.ts'
 import { ingestRoutes, type IngestDeps } from './routes/ingest.route.ts'
+import { programRoutes, type ProgramRouteDeps } from './routes/program.route.ts'
 import { siteRoutes, type SiteDeps } from './routes/site.route.ts'
 
 /** Everything the HTTP app is built from. */
-export type AppDeps = IngestDeps & HealthDeps & SiteDeps & { log: (msg: string) => void }
+export type AppDeps = IngestDeps & HealthDeps & SiteDeps & ProgramRouteDeps & { log: (msg: string) => void }
 
 /** Builds the collector's Hono app; no I/O happens here. */
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono()
   app.route('/v1', ingestRoutes(deps))
+  app.route('/v1', programRoutes(deps))
   app.route('/', healthRoutes(deps))
   app.route('/', siteRoutes(deps))
   app.notFound(() => {

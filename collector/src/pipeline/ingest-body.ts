@@ -40,7 +40,7 @@ export interface IngestOutcome {
 }
 
 /** The key value from HTTP Basic (user name, as Segment's libraries send it) or the body. */
-function keyValue(authorization: string | undefined, body: unknown): string | undefined {
+export function keyValue(authorization: string | undefined, body: unknown): string | undefined {
   if (authorization?.toLowerCase().startsWith('basic ')) {
     const user = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8').split(':')[0]
     if (user) return user

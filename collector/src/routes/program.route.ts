@@ -1,0 +1,50 @@
+import { Hono, type Context } from 'hono'
+import type { LoadedProgram } from '../../../analytics/index.ts'
+import { ApiError } from '../errors.ts'
+import type { KeyIndex } from '../keys.ts'
+import { keyValue } from '../pipeline/ingest-body.ts'
+
+/** What the program routes read. */
+export interface ProgramRouteDeps {
+  keys: KeyIndex
+  /** The active program documents. */
+  programs: () => LoadedProgram[]
+}
+
+/** The key of a request (HTTP Basic user or `writeKey` in the query), checked like ingestion's: unknown → 401, a write key from a foreign origin → 403. */
+function requestKey(c: Context, keys: KeyIndex) {
+  const value = keyValue(c.req.header('authorization'), { writeKey: c.req.query('writeKey') })
+  if (!value) throw new ApiError(401, 'missing_key', 'a key (HTTP Basic user name or writeKey in the query) is required', { field: 'writeKey' })
+  const key = keys.find(value)
+  if (!key) throw new ApiError(401, 'unknown_key', 'the key is not known', { field: 'writeKey' })
+  const origin = c.req.header('origin')
+  if (key.kind === 'write' && origin && !keys.originAllowed(value, origin)) {
+    throw new ApiError(403, 'origin_not_allowed', `origin ${origin.slice(0, 200)} is not allowed for this write key`, { field: 'origin' })
+  }
+  return key
+}
+
+/**
+ * `GET /v1/questionnaires/:id`: a needs questionnaire of the key's program, as the SDK renders it
+ * — questions and answers with their texts; how answers map to needs stays on the server.
+ */
+export function programRoutes(d: ProgramRouteDeps): Hono {
+  const app = new Hono()
+  app.get('/questionnaires/:id', (c) => {
+    const key = requestKey(c, d.keys)
+    const program = d.programs().find((p) => p.program.id === key.program)?.program
+    const q = program?.questionnaires?.find((x) => x.id === c.req.param('id'))
+    if (!q) throw new ApiError(404, 'not_found', `program ${key.program} has no questionnaire ${c.req.param('id').slice(0, 100)}`, { field: 'id' })
+    return c.json(
+      {
+        id: q.id,
+        title: q.title,
+        availableAtLevel: q.availableAtLevel,
+        questions: q.questions.map((question) => ({ id: question.id, text: question.text, answers: question.answers.map((a) => ({ id: a.id, text: a.text })) })),
+      },
+      200,
+      { 'Cache-Control': 'private, max-age=60' },
+    )
+  })
+  return app
+}

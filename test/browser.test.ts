@@ -135,6 +135,21 @@ describe('the demo site in Chromium', () => {
     await context.close()
   })
 
+  it('renders the program questionnaire from the lazily loaded chunk and lands the answers', async () => {
+    const context = await browser.newContext()
+    const { page, anonymousId } = await open(context, '/demo/support')
+    await page.waitForSelector('form.attune-questionnaire fieldset')
+    const questions = await page.$$eval('form.attune-questionnaire fieldset', (sets: any[]) => sets.map((f) => f.querySelector('input').name))
+    for (const q of questions) await page.click(`form.attune-questionnaire input[name="${q}"] >> nth=0`)
+    await page.click('form.attune-questionnaire button[type="submit"]')
+    await page.waitForSelector('text=Thank you.')
+    const rows = await rowsOf(anonymousId, (r) => r.some((x) => x.event === 'questionnaire_answered'), 'the answers')
+    const answered = JSON.parse(rows.find((r) => r.event === 'questionnaire_answered')!.properties) as { questionnaire: string; answers: Array<{ question: string; answer: string }> }
+    expect(answered.questionnaire).toBe('first-needs')
+    expect(answered.answers.map((a) => a.question)).toEqual(questions)
+    await context.close()
+  })
+
   it('delivers events made offline exactly once after reconnecting and reloading', async () => {
     const context = await browser.newContext()
     const { page, anonymousId } = await open(context, '/demo/support')

@@ -92,11 +92,15 @@ describe('the demo site in Chromium', () => {
       w.attune('track', 'early_call', { n: 1 })
       w.attune('goal', 'early_goal')
     })
+    const batches: Array<{ batch: Array<{ type: string; event?: string }> }> = []
+    page.on('request', (r) => void (r.url().endsWith('/v1/batch') && batches.push(JSON.parse(r.postData() ?? '{}'))))
     await page.goto(`${base}/demo/`)
     const anonymousId = await page.waitForFunction(() => localStorage.getItem('attune_aid')).then((h) => h.jsonValue() as Promise<string>)
     const rows = await rowsOf(anonymousId, (r) => r.some((x) => x.event === 'goal_reached'), 'the queued calls')
-    const sent = rows.filter((r) => r.type !== 'page').map((r) => `${r.type}:${r.event}:${r.user_id}`)
-    expect(sent).toEqual(['identify:identify:p-000042', 'track:early_call:p-000042', 'track:goal_reached:p-000042'])
+    // In the order they were made (the same millisecond, so the table's order cannot tell).
+    expect(batches.flatMap((b) => b.batch).filter((m) => m.type !== 'page').map((m) => `${m.type}:${m.event ?? ''}`)).toEqual(['identify:', 'track:early_call', 'track:goal_reached'])
+    const landed = rows.filter((r) => r.type !== 'page').map((r) => `${r.type}:${r.event}:${r.user_id}`).sort()
+    expect(landed).toEqual(['identify:identify:p-000042', 'track:early_call:p-000042', 'track:goal_reached:p-000042'])
     await context.close()
   })
 

@@ -43,6 +43,8 @@ const INSERT_SETTINGS: ClickHouseSettings = {
   async_insert: 0,
   // encodeEventRow writes JSON columns as objects; their text is stored as it came.
   input_format_json_read_objects_as_strings: 1,
+  // Rows spooled before a column was added at the end are shorter: the new columns take their defaults.
+  input_format_json_compact_allow_variable_number_of_columns: 1,
 }
 
 /** Opens the client for the configured storage: embedded chDB or a ClickHouse server. */

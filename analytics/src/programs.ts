@@ -92,6 +92,25 @@ export interface ProgramKey {
   channel: Channel
   /** The program's link secret, so the pipeline (and its worker threads) can verify click tokens with the key alone. */
   linkSecret?: string
+  /** The program's content catalogue as the needs step reads it (shared by the program's keys). */
+  catalogue?: Catalogue
+}
+
+/** Per content id its need weights, and the URL patterns that show content: what a touch means for needs. */
+export interface Catalogue {
+  needs: Record<string, Record<string, number>>
+  pages: Array<{ content: string; pattern: string }>
+}
+
+/** The catalogue of a program, compact enough to travel to ingestion workers with its keys. */
+export function catalogueOf(program: Program): Catalogue {
+  const needs: Catalogue['needs'] = {}
+  const pages: Catalogue['pages'] = []
+  for (const c of program.content ?? []) {
+    needs[c.id] = c.needs
+    for (const pattern of c.urlPatterns ?? []) pages.push({ content: c.id, pattern })
+  }
+  return { needs, pages }
 }
 
 /** A program with its keys resolved from the file or the environment. */
@@ -143,7 +162,7 @@ export function loadPrograms(dir: string, env: NodeJS.ProcessEnv): LoadedProgram
       if (!linkSecret) throw new Error(`program ${path}: linkSecret names ${name}, which is not set`)
       if (linkSecret.length < MIN_LINK_SECRET_CHARS) throw new Error(`program ${path}: ${name} must be at least ${MIN_LINK_SECRET_CHARS} characters`)
     } else linkSecret = program.linkSecret
-    const secretOf = linkSecret ? { linkSecret } : {}
+    const secretOf = { ...(linkSecret ? { linkSecret } : {}), ...(program.content?.length ? { catalogue: catalogueOf(program) } : {}) }
     const keys: ProgramKey[] = [
       ...program.keys.write.map((k, i) => ({
         program: program.id, kind: 'write' as const, id: k.id, key: resolve(k.key, `keys.write.${i}.key`, 'pk_'), origins: k.origins, channel: 'web' as const, ...secretOf,
@@ -156,7 +175,7 @@ export function loadPrograms(dir: string, env: NodeJS.ProcessEnv): LoadedProgram
       if (seenKeys.has(k.key)) throw new Error(`program ${path}: key ${k.id} is used twice`)
       seenKeys.add(k.key)
     }
-    out.push({ program, keys, ...secretOf, file: path })
+    out.push({ program, keys, ...(linkSecret ? { linkSecret } : {}), file: path })
   }
   if (out.length === 0) throw new Error(`no program documents (*.json) in ${dir}`)
   return out

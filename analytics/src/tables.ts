@@ -4,6 +4,14 @@ export const TABLES = {
   events: 'events',
   /** (program, message_id) of every landed event: the writer's de-duplication index. */
   eventIds: 'event_ids',
+  /** Inferred needs: need weights of content shown, per person id, need and day (decayed at read time). */
+  needDayWeights: 'need_day_weights',
+  /** Anonymous ids (and aliases) seen with a patient id. */
+  identityLinks: 'identity_links',
+  /** Questionnaire answers per person id and question; the latest counts. */
+  questionnaireAnswers: 'questionnaire_answers',
+  /** Touches per person id and channel: count and last time. */
+  channelTouches: 'channel_touches',
   /** Migrations applied, with checksums. */
   migrations: 'schema_migrations',
 } as const

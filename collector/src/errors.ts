@@ -10,6 +10,8 @@ export type ErrorCode =
   | 'missing_key'
   | 'unknown_key'
   | 'origin_not_allowed'
+  | 'secret_key_required'
+  | 'wrong_program'
   | 'body_too_large'
   | 'unsupported_encoding'
   | 'spool_full'

@@ -137,7 +137,7 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
   const app = createApp({
     keys, spool, metrics, trustProxy: config.trustProxy, storage: config.storage, pool, poolMinBytes: config.ingestWorkerMinBytes,
     ping: () => db.ping(), migrated: () => migrated, migrationError: () => migrationError, spoolMaxBytes: config.spool.maxBytes, writer, sink: sinkStats, log,
-    sdkDir: config.sdkDir, demoDir: config.demoDir, demoWriteKey: demoWriteKey(programs), programs: () => programs,
+    sdkDir: config.sdkDir, demoDir: config.demoDir, demoWriteKey: demoWriteKey(programs), programs: () => programs, db,
   })
   return {
     app, db, spool, writer, metrics, programs, sink: sinkStats, ready,

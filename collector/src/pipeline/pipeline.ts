@@ -6,6 +6,7 @@ import { channelStep } from './channel.step.ts'
 import { clickTokenStep } from './click-token.step.ts'
 import { clockStep } from './clock.step.ts'
 import { ipStep } from './ip.step.ts'
+import { needsStep } from './needs.step.ts'
 import { privacyStep } from './privacy.step.ts'
 import { resolveProgramStep } from './resolve-program.step.ts'
 import { isDrop, type Draft, type Drop, type RequestFacts, type Step, type StepName } from './types.ts'
@@ -23,6 +24,7 @@ const STEPS: ReadonlyArray<[StepName, Step]> = [
   ['channel', channelStep],
   // After channel and campaign: a verified token's channel and campaign are what it says.
   ['click_token', clickTokenStep],
+  ['needs', needsStep],
   ['ip', ipStep],
 ]
 

@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono'
-import type { LoadedProgram } from '../../../analytics/index.ts'
+import { readProfile, type Db, type LoadedProgram } from '../../../analytics/index.ts'
 import { ApiError } from '../errors.ts'
 import type { KeyIndex } from '../keys.ts'
 import { keyValue } from '../pipeline/ingest-body.ts'
@@ -9,6 +9,7 @@ export interface ProgramRouteDeps {
   keys: KeyIndex
   /** The active program documents. */
   programs: () => LoadedProgram[]
+  db: Db
 }
 
 /** The key of a request (HTTP Basic user or `writeKey` in the query), checked like ingestion's: unknown → 401, a write key from a foreign origin → 403. */
@@ -45,6 +46,17 @@ export function programRoutes(d: ProgramRouteDeps): Hono {
       200,
       { 'Cache-Control': 'private, max-age=60' },
     )
+  })
+  // Profiles hold health-related inferences: only a program's secret key reads them (a browser's write key never does).
+  app.get('/profiles/:patientId', async (c) => {
+    const key = requestKey(c, d.keys)
+    if (key.kind !== 'secret') throw new ApiError(403, 'secret_key_required', 'profiles are read with a secret key', { field: 'writeKey' })
+    const asked = c.req.query('program') ?? key.program
+    if (asked !== key.program) throw new ApiError(403, 'wrong_program', `the key belongs to program ${key.program}`, { field: 'program' })
+    const program = d.programs().find((p) => p.program.id === key.program)!.program
+    const patientId = c.req.param('patientId')
+    if (patientId.length > 200) throw new ApiError(400, 'invalid_body', 'patientId is longer than 200 characters', { field: 'patientId' })
+    return c.json(await readProfile(d.db, program, patientId), 200, { 'Cache-Control': 'no-store' })
   })
   return app
 }

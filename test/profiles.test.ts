@@ -1,0 +1,111 @@
+// Profiles from the aggregate tables, compared with an independent reference computed here from
+// the events as sent: inferred needs (content weights, decayed per day with the half-life),
+// explicit needs from the latest answers, and ids linked late (events before identify count).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { matchesUrlPattern, type Program } from '../analytics/index.ts'
+import { basic, DEMO, ROOT, startService, waitFor } from './helpers.ts'
+
+let svc: Awaited<ReturnType<typeof startService>>
+let program: Program
+beforeAll(async () => {
+  svc = await startService()
+  program = svc.service.programs.find((p) => p.program.id === DEMO.program)!.program
+})
+afterAll(() => svc?.stop())
+
+const DAY = 86_400_000
+const now = Date.now()
+const at = (daysAgo: number, hour = 10) => new Date(Math.floor((now - daysAgo * DAY) / DAY) * DAY + hour * 3600_000).toISOString()
+
+type Sent = { type: 'page' | 'track' | 'identify'; anonymousId?: string; userId?: string; event?: string; timestamp: string; properties?: Record<string, unknown>; context?: Record<string, unknown> }
+
+/** The independent reference: what each sent event means for needs, decayed to `asOf`. */
+function referenceNeeds(events: Sent[], asOf: number): Map<string, number> {
+  const scores = new Map<string, number>()
+  for (const e of events) {
+    const ids = new Set<string>()
+    const c = e.properties?.content
+    for (const id of typeof c === 'string' ? [c] : Array.isArray(c) ? c : []) ids.add(id as string)
+    const path = (e.context?.page as { path?: string } | undefined)?.path
+    if (e.type === 'page' && path) for (const item of program.content) if (item.urlPatterns.some((p) => matchesUrlPattern(p, path))) ids.add(item.id)
+    const dayStart = Math.floor(Date.parse(e.timestamp) / DAY) * DAY
+    const decay = 2 ** (-(asOf - dayStart) / (program.needHalfLifeDays * DAY))
+    for (const id of ids) {
+      for (const [need, w] of Object.entries(program.content.find((x) => x.id === id)?.needs ?? {})) scores.set(need, (scores.get(need) ?? 0) + Math.fround(w) * decay)
+    }
+  }
+  return scores
+}
+
+async function send(events: Array<Sent & { messageId: string }>, key: string) {
+  const res = await svc.service.app.request('/v1/batch', { method: 'POST', headers: { authorization: basic(key), 'content-type': 'application/json', origin: 'http://localhost:5173' }, body: JSON.stringify({ batch: events }) })
+  expect(res.status, await res.clone().text()).toBe(200)
+  expect(((await res.json()) as { rejected: unknown[] }).rejected).toEqual([])
+}
+
+async function profile(patient: string, key: string = DEMO.secretKey, query = '') {
+  return svc.service.app.request(`/v1/profiles/${patient}${query}`, { headers: { authorization: basic(key) } })
+}
+
+describe('profiles', () => {
+  it('infer needs from content shown, across ids linked late, as the reference computes them; answers outrank', async () => {
+    const anon = 'a-prof-1'
+    const patient = 'p-prof-1'
+    const browser: Sent[] = [
+      { type: 'page', anonymousId: anon, timestamp: at(40), properties: { content: ['itch-basics', 'flare-plan'] }, context: { page: { path: '/demo/', url: 'http://localhost:5173/demo/' } } },
+      { type: 'page', anonymousId: anon, timestamp: at(10), context: { page: { path: '/demo/treatments', url: 'http://localhost:5173/demo/treatments' } } },
+      { type: 'page', anonymousId: anon, timestamp: at(3), properties: { content: 'diary-howto' }, context: { page: { path: '/demo/elsewhere', url: 'http://localhost:5173/demo/elsewhere' } } },
+      { type: 'page', anonymousId: anon, timestamp: at(0, 0), context: { page: { path: '/demo/support', url: 'http://localhost:5173/demo/support' } } },
+      // Linked only now: everything above belongs to the patient from here on.
+      { type: 'identify', anonymousId: anon, userId: patient, timestamp: at(0, 0) },
+    ]
+    const backend: Sent[] = [
+      { type: 'track', userId: patient, event: 'print_magazine_read', timestamp: at(5), properties: { content: ['topical-treatments', 'not-in-the-catalogue'] } },
+      { type: 'track', userId: patient, event: 'questionnaire_answered', timestamp: at(1), properties: { questionnaire: 'first-needs', answers: [{ question: 'main-concern', answer: 'itch' }, { question: 'mood', answer: 'coping' }] } },
+      // A newer answer to the same question replaces the older one.
+      { type: 'track', userId: patient, event: 'questionnaire_answered', timestamp: at(0, 0), properties: { questionnaire: 'first-needs', answers: [{ question: 'mood', answer: 'sometimes-down' }] } },
+    ]
+    await send(browser.map((e, i) => ({ ...e, messageId: `prof-b-${i}` })), DEMO.writeKey)
+    await send(backend.map((e, i) => ({ ...e, messageId: `prof-s-${i}` })), DEMO.secretKey)
+    let body: any
+    await waitFor(async () => {
+      body = await (await profile(patient, DEMO.secretKey, `?program=${DEMO.program}`)).json()
+      return body.ids?.length === 2 && body.answers?.length === 2 && body.channels?.length === 3
+    }, 20_000, 'the profile')
+    expect(body.ids).toEqual([patient, anon])
+    const expected = referenceNeeds([...browser, ...backend], Date.now())
+    const inferred = new Map<string, number>((body.needs as Array<{ need: string; inferred: number }>).map((n) => [n.need, n.inferred]))
+    expect([...expected.keys()].sort()).toEqual([...inferred].filter(([, v]) => v > 0).map(([k]) => k).sort())
+    for (const [need, score] of expected) expect(inferred.get(need), need).toBeCloseTo(score, 6)
+    // Explicit: the latest answer per question, through the questionnaire's answer weights.
+    const byNeed = Object.fromEntries((body.needs as Array<{ need: string; source: string; score: number }>).map((n) => [n.need, n]))
+    expect(byNeed['itch-and-flares']).toMatchObject({ source: 'explicit', score: 1 })
+    expect(byNeed['emotional-wellbeing']).toMatchObject({ source: 'explicit', score: 0.5 })
+    expect(byNeed['treatment-understanding']!.source).toBe('inferred')
+    // Explicit needs come first, then inferred ones, each highest first.
+    const sources = (body.needs as Array<{ source: string }>).map((n) => n.source)
+    expect(sources.lastIndexOf('explicit')).toBeLessThan(sources.indexOf('inferred'))
+    expect(body.answers.map((a: { question: string; answer: string }) => `${a.question}=${a.answer}`)).toEqual(['main-concern=itch', 'mood=sometimes-down'])
+    // print_* events are the print channel's (by event name), the rest the keys' own.
+    expect(body.channels.map((c: { channel: string }) => c.channel).sort()).toEqual(['print', 'server', 'web'])
+  })
+
+  it('are read only with the program’s secret key', async () => {
+    expect((await profile('p-prof-1', DEMO.writeKey)).status).toBe(403)
+    expect((await profile('p-prof-1', DEMO.secretKey, '?program=smoking-cessation-demo')).status).toBe(403)
+    expect((await profile('p-prof-1', 'sk_nope_1234567890')).status).toBe(401)
+    const unknown = await (await profile('p-nobody')).json()
+    expect(unknown).toMatchObject({ ids: ['p-nobody'], answers: [], channels: [] })
+    expect((unknown as { needs: Array<{ inferred: number }> }).needs.every((n) => n.inferred === 0)).toBe(true)
+  })
+
+  it('every profile model passes EXPLAIN', async () => {
+    for (const name of ['profile-ids', 'profile-inferred-needs', 'profile-answers', 'profile-channels']) {
+      const text = readFileSync(join(ROOT, 'analytics/src/sql', `${name}.sql`), 'utf8')
+      const params = { program: 'p', patient: 'x', ids: ['x'], now: '2026-11-23 12:00:00.000', half_life_days: 30 }
+      await expect(svc.service.db.query(`EXPLAIN ${text}`, params), name).resolves.toBeDefined()
+    }
+  })
+})

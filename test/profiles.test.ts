@@ -58,11 +58,16 @@ describe('profiles', () => {
       { type: 'page', anonymousId: anon, timestamp: at(10), context: { page: { path: '/demo/treatments', url: 'http://localhost:5173/demo/treatments' } } },
       { type: 'page', anonymousId: anon, timestamp: at(3), properties: { content: 'diary-howto' }, context: { page: { path: '/demo/elsewhere', url: 'http://localhost:5173/demo/elsewhere' } } },
       { type: 'page', anonymousId: anon, timestamp: at(0, 0), context: { page: { path: '/demo/support', url: 'http://localhost:5173/demo/support' } } },
+      { type: 'track', anonymousId: anon, event: 'goal_reached', timestamp: at(3, 11), properties: { goal: 'diary_downloaded' } },
+      // Counts once, however often.
+      { type: 'track', anonymousId: anon, event: 'goal_reached', timestamp: at(2, 11), properties: { goal: 'diary_downloaded' } },
       // Linked only now: everything above belongs to the patient from here on.
       { type: 'identify', anonymousId: anon, userId: patient, timestamp: at(0, 0) },
     ]
     const backend: Sent[] = [
       { type: 'track', userId: patient, event: 'print_magazine_read', timestamp: at(5), properties: { content: ['topical-treatments', 'not-in-the-catalogue'] } },
+      { type: 'track', userId: patient, event: 'medication_checkin', timestamp: at(4) },
+      { type: 'track', userId: patient, event: 'medication_checkin', timestamp: at(2) },
       { type: 'track', userId: patient, event: 'questionnaire_answered', timestamp: at(1), properties: { questionnaire: 'first-needs', answers: [{ question: 'main-concern', answer: 'itch' }, { question: 'mood', answer: 'coping' }] } },
       // A newer answer to the same question replaces the older one.
       { type: 'track', userId: patient, event: 'questionnaire_answered', timestamp: at(0, 0), properties: { questionnaire: 'first-needs', answers: [{ question: 'mood', answer: 'sometimes-down' }] } },
@@ -72,7 +77,7 @@ describe('profiles', () => {
     let body: any
     await waitFor(async () => {
       body = await (await profile(patient, DEMO.secretKey, `?program=${DEMO.program}`)).json()
-      return body.ids?.length === 2 && body.answers?.length === 2 && body.channels?.length === 3
+      return body.ids?.length === 2 && body.answers?.length === 2 && body.channels?.length === 3 && body.goals?.length === 3
     }, 20_000, 'the profile')
     expect(body.ids).toEqual([patient, anon])
     const expected = referenceNeeds([...browser, ...backend], Date.now())
@@ -90,6 +95,40 @@ describe('profiles', () => {
     expect(body.answers.map((a: { question: string; answer: string }) => `${a.question}=${a.answer}`)).toEqual(['main-concern=itch', 'mood=sometimes-down'])
     // print_* events are the print channel's (by event name), the rest the keys' own.
     expect(body.channels.map((c: { channel: string }) => c.channel).sort()).toEqual(['print', 'server', 'web'])
+
+    // Goals and engagement, against the program's goal definitions applied here to the events as sent.
+    const times = new Map<string, number>()
+    for (const e of [...browser, ...backend]) {
+      const name = e.event ?? e.type
+      for (const g of program.goals) if (g.events.some((ge) => ge.event === name && Object.entries(ge.where ?? {}).every(([k, v]) => e.properties?.[k] === v))) times.set(g.id, (times.get(g.id) ?? 0) + 1)
+    }
+    const value = [...times].reduce((sum, [id, n]) => { const g = program.goals.find((x) => x.id === id)!; return sum + g.points * (g.countOnce ? 1 : n) }, 0)
+    expect(Object.fromEntries(body.goals.map((g: { goal: string; times: number }) => [g.goal, g.times]))).toEqual(Object.fromEntries(times))
+    expect(value).toBe(20 + 10 + 5 * 2)
+    expect(body.engagement.value).toBe(value)
+    expect(body.engagement.level).toEqual({ level: 1, name: 'First needs' })
+    expect(body.engagement.next).toMatchObject({ level: 2, toGo: 60 - value })
+    // Level 1 content, but not the lapsed item nor the one approved only for another market.
+    expect(body.engagement.unlocked.content).toContain('topical-treatments')
+    expect(body.engagement.unlocked.content).not.toContain('summer-sun-and-skin')
+    expect(body.engagement.unlocked.content).not.toContain('dermatologist-finder-at')
+    expect(body.engagement.unlocked.questionnaires).toEqual(['first-needs'])
+
+    // Pattern: the nearest card to the need vector used, both scaled to a maximum of 1.
+    expect(body.profiledTouches).toBe(5)
+    const used = program.needs.map((n) => (body.needs as Array<{ need: string; score: number }>).find((x) => x.need === n.id)!.score)
+    const scale = (v: number[]) => { const m = Math.max(...v.map((x) => Math.max(0, x))); return v.map((x) => Math.max(0, x) / m) }
+    const mine = scale(used)
+    const nearest = program.patterns.map((p) => ({ id: p.id, d: Math.hypot(...scale(program.needs.map((n) => p.needs[n.id] ?? 0)).map((c, i) => c - mine[i]!)) })).sort((a, b) => a.d - b.d)[0]!
+    expect(body.pattern).toMatchObject({ id: nearest.id })
+    expect(body.pattern.distance).toBeCloseTo(nearest.d, 5)
+
+    // The timeline: every touch of both ids, oldest first.
+    const tl = (await (await svc.service.app.request(`/v1/profiles/${patient}/timeline?days=60`, { headers: { authorization: basic(DEMO.secretKey) } })).json()) as { ids: string[]; entries: Array<{ ts: string; event: string; type: string }> }
+    expect(tl.ids).toEqual([patient, anon])
+    expect(tl.entries).toHaveLength(browser.length + backend.length)
+    expect(tl.entries.map((e) => e.ts)).toEqual([...tl.entries.map((e) => e.ts)].sort())
+    expect((await svc.service.app.request(`/v1/profiles/${patient}/timeline?days=0`, { headers: { authorization: basic(DEMO.secretKey) } })).status).toBe(400)
   })
 
   it('are read only with the program’s secret key', async () => {
@@ -102,9 +141,9 @@ describe('profiles', () => {
   })
 
   it('every profile model passes EXPLAIN', async () => {
-    for (const name of ['profile-ids', 'profile-inferred-needs', 'profile-answers', 'profile-channels']) {
+    for (const name of ['profile-ids', 'profile-inferred-needs', 'profile-answers', 'profile-channels', 'profile-goals', 'profile-profiled-touches', 'profile-timeline']) {
       const text = readFileSync(join(ROOT, 'analytics/src/sql', `${name}.sql`), 'utf8')
-      const params = { program: 'p', patient: 'x', ids: ['x'], now: '2026-11-23 12:00:00.000', half_life_days: 30 }
+      const params = { program: 'p', patient: 'x', ids: ['x'], now: '2026-11-23 12:00:00.000', since: '2026-11-01 00:00:00.000', half_life_days: 30, limit: 10 }
       await expect(svc.service.db.query(`EXPLAIN ${text}`, params), name).resolves.toBeDefined()
     }
   })

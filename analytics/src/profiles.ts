@@ -1,4 +1,5 @@
 import type { Db } from './client.ts'
+import { isContentUsable } from './content-availability.ts'
 import type { Program } from './programs.ts'
 import { sql } from './sql.ts'
 
@@ -26,6 +27,18 @@ export interface Profile {
   needs: NeedScore[]
   answers: Array<{ questionnaire: string; question: string; answer: string; answeredAt: string }>
   channels: Array<{ channel: string; touches: number; lastTouch: string }>
+  goals: Array<{ goal: string; name: string; times: number; points: number; firstAt: string; lastAt: string }>
+  engagement: {
+    /** Goal points: each goal's points once if it counts once, else per time reached. */
+    value: number
+    level: { level: number; name: string } | null
+    next: { level: number; name: string; minValue: number; toGo: number } | null
+    /** Content and questionnaires of the levels reached; content only while approved for the program's market. */
+    unlocked: { content: string[]; questionnaires: string[] }
+  }
+  /** The nearest pattern card, once the person has `patternMinTouches` profiled touches. */
+  pattern: { id: string; name: string; distance: number } | null
+  profiledTouches: number
 }
 
 /** ClickHouse DateTime64 text for a JS time (UTC). */
@@ -40,10 +53,12 @@ export async function readProfile(db: Db, program: Program, patientId: string, n
   const linked = await db.query<{ id: string }>(sql('profile-ids'), { program: program.id, patient: patientId })
   const ids = [patientId, ...linked.map((r) => r.id).filter((id) => id !== patientId)]
   const params = { program: program.id, ids }
-  const [inferred, answers, channels] = await Promise.all([
+  const [inferred, answers, channels, goals, profiled] = await Promise.all([
     db.query<{ need: string; score: number; touches: string }>(sql('profile-inferred-needs'), { ...params, now: chNow(now), half_life_days: program.needHalfLifeDays ?? 30 }),
     db.query<{ questionnaire: string; question: string; answer: string; answered_at: string }>(sql('profile-answers'), params),
     db.query<{ channel: string; touches: string; last_ts: string }>(sql('profile-channels'), params),
+    db.query<{ goal: string; times: string; first_ts: string; last_ts: string }>(sql('profile-goals'), params),
+    db.query<{ touches: string }>(sql('profile-profiled-touches'), params),
   ])
   const explicit = new Map<string, number>()
   for (const a of answers) {
@@ -59,6 +74,12 @@ export async function readProfile(db: Db, program: Program, patientId: string, n
     return { need: n.id, name: n.name, source: exp === null ? 'inferred' : 'explicit', score: exp ?? inferredScore, explicit: exp, inferred: inferredScore, touches: Number(inf?.touches ?? 0) }
   })
   needs.sort((a, b) => (a.source === b.source ? b.score - a.score : a.source === 'explicit' ? -1 : 1))
+  const reached = goals.map((g) => {
+    const def = program.goals?.find((x) => x.id === g.goal)
+    const times = Number(g.times)
+    return { goal: g.goal, name: def?.name ?? g.goal, times, points: def ? def.points * (def.countOnce ? 1 : times) : 0, firstAt: g.first_ts, lastAt: g.last_ts }
+  })
+  const profiledTouches = Number(profiled[0]?.touches ?? 0)
   return {
     program: program.id,
     patientId,
@@ -66,5 +87,97 @@ export async function readProfile(db: Db, program: Program, patientId: string, n
     needs,
     answers: answers.map((a) => ({ questionnaire: a.questionnaire, question: a.question, answer: a.answer, answeredAt: a.answered_at })),
     channels: channels.map((c) => ({ channel: c.channel, touches: Number(c.touches), lastTouch: c.last_ts })),
+    goals: reached,
+    engagement: engagement(program, reached.reduce((s, g) => s + g.points, 0), now),
+    pattern: profiledTouches >= (program.patternMinTouches ?? 3) ? nearestPattern(program, needs) : null,
+    profiledTouches,
   }
+}
+
+/**
+ * Engagement value to level: the highest level whose `minValue` the value reaches. Goal points are
+ * never negative and do not decay, so the value only grows and a level is never left; `dropBelow`
+ * (hysteresis) matters once values can fall, and is honoured by {@link levelWithHysteresis}.
+ */
+function engagement(program: Program, value: number, now: number): Profile['engagement'] {
+  const levels = [...(program.levels ?? [])].sort((a, b) => a.level - b.level)
+  const current = levels.filter((l) => value >= l.minValue).at(-1) ?? null
+  const next = levels.find((l) => l.level === (current ? current.level + 1 : 0)) ?? null
+  const reachedLevels = current ? levels.filter((l) => l.level <= current.level) : []
+  const at = { market: program.market, now: new Date(now), timeZone: program.timeZone }
+  return {
+    value,
+    level: current && { level: current.level, name: current.name },
+    next: next && { level: next.level, name: next.name, minValue: next.minValue, toGo: Math.max(0, next.minValue - value) },
+    unlocked: {
+      content: (program.content ?? []).filter((c) => current !== null && c.level <= current.level && isContentUsable(c, at)).map((c) => c.id),
+      questionnaires: [...new Set(reachedLevels.flatMap((l) => l.unlocks?.questionnaires ?? []).concat((program.questionnaires ?? []).filter((q) => current !== null && q.availableAtLevel <= current.level).map((q) => q.id)))],
+    },
+  }
+}
+
+/**
+ * The level after a value change, with hysteresis: a person at `previous` stays there until the
+ * value falls below its `dropBelow`, and rises to the highest level whose `minValue` is reached.
+ */
+export function levelWithHysteresis(program: Program, previous: number | null, value: number): number | null {
+  const levels = [...(program.levels ?? [])].sort((a, b) => a.level - b.level)
+  let level = levels.filter((l) => value >= l.minValue).at(-1)?.level ?? null
+  if (previous !== null && (level === null || level < previous)) {
+    // Hold each level from the previous one down while the value stays at or above its dropBelow.
+    for (let l = previous; l >= 0; l--) {
+      const def = levels.find((x) => x.level === l)
+      if (def && value >= def.dropBelow) {
+        level = Math.max(level ?? -1, l)
+        break
+      }
+    }
+  }
+  return level
+}
+
+/**
+ * Sitecore-style pattern matching with Attune's decay: the person's need vector (scores used in
+ * the profile, explicit or inferred) and each pattern card's are scaled to a maximum of 1, and
+ * the nearest card by Euclidean distance wins.
+ */
+function nearestPattern(program: Program, needs: NeedScore[]): Profile['pattern'] {
+  const ids = (program.needs ?? []).map((n) => n.id)
+  const scaled = (v: number[]) => {
+    const max = Math.max(...v.map((x) => Math.max(0, x)))
+    return v.map((x) => (max > 0 ? Math.max(0, x) / max : 0))
+  }
+  const mine = scaled(ids.map((id) => needs.find((n) => n.need === id)?.score ?? 0))
+  if (mine.every((x) => x === 0)) return null
+  let best: Profile['pattern'] = null
+  for (const p of program.patterns ?? []) {
+    const card = scaled(ids.map((id) => p.needs[id] ?? 0))
+    const distance = Math.sqrt(card.reduce((s, c, i) => s + (c - mine[i]!) ** 2, 0))
+    if (!best || distance < best.distance) best = { id: p.id, name: p.name, distance: Math.round(distance * 1e6) / 1e6 }
+  }
+  return best
+}
+
+/** One touch point on a person's timeline. */
+export interface TimelineEntry {
+  ts: string
+  type: string
+  event: string
+  channel: string
+  page_path: string
+  utm_campaign: string
+  content_ids: string[]
+  goal_ids: string[]
+  properties: string
+  user_id: string
+  anonymous_id: string
+}
+
+/** Every touch point of a patient (all their linked ids) across channels, oldest first, within `days`. */
+export async function readTimeline(db: Db, program: Program, patientId: string, opts: { days?: number; limit?: number; now?: number } = {}): Promise<{ ids: string[]; entries: TimelineEntry[] }> {
+  const linked = await db.query<{ id: string }>(sql('profile-ids'), { program: program.id, patient: patientId })
+  const ids = [patientId, ...linked.map((r) => r.id).filter((id) => id !== patientId)]
+  const since = chNow((opts.now ?? Date.now()) - (opts.days ?? 90) * 86_400_000)
+  const entries = await db.query<TimelineEntry>(sql('profile-timeline'), { program: program.id, ids, since, limit: opts.limit ?? 1000 })
+  return { ids, entries }
 }

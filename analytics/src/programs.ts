@@ -100,6 +100,8 @@ export interface ProgramKey {
 export interface Catalogue {
   needs: Record<string, Record<string, number>>
   pages: Array<{ content: string; pattern: string }>
+  /** Per goal the events that reach it: name and property values that must match. */
+  goals: Array<{ id: string; events: Array<{ event: string; where?: Record<string, string | number | boolean> }> }>
 }
 
 /** The catalogue of a program, compact enough to travel to ingestion workers with its keys. */
@@ -110,7 +112,8 @@ export function catalogueOf(program: Program): Catalogue {
     needs[c.id] = c.needs
     for (const pattern of c.urlPatterns ?? []) pages.push({ content: c.id, pattern })
   }
-  return { needs, pages }
+  const goals = (program.goals ?? []).map((g) => ({ id: g.id, events: g.events }))
+  return { needs, pages, goals }
 }
 
 /** A program with its keys resolved from the file or the environment. */
@@ -162,7 +165,7 @@ export function loadPrograms(dir: string, env: NodeJS.ProcessEnv): LoadedProgram
       if (!linkSecret) throw new Error(`program ${path}: linkSecret names ${name}, which is not set`)
       if (linkSecret.length < MIN_LINK_SECRET_CHARS) throw new Error(`program ${path}: ${name} must be at least ${MIN_LINK_SECRET_CHARS} characters`)
     } else linkSecret = program.linkSecret
-    const secretOf = { ...(linkSecret ? { linkSecret } : {}), ...(program.content?.length ? { catalogue: catalogueOf(program) } : {}) }
+    const secretOf = { ...(linkSecret ? { linkSecret } : {}), ...(program.content?.length || program.goals?.length ? { catalogue: catalogueOf(program) } : {}) }
     const keys: ProgramKey[] = [
       ...program.keys.write.map((k, i) => ({
         program: program.id, kind: 'write' as const, id: k.id, key: resolve(k.key, `keys.write.${i}.key`, 'pk_'), origins: k.origins, channel: 'web' as const, ...secretOf,

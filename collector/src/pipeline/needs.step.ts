@@ -21,14 +21,26 @@ function matchers(catalogue: Catalogue) {
   return m
 }
 
+/** Goals of the program this event reaches: its name matches a goal event and every `where` property equals. */
+function goalsReached(d: Draft, catalogue: Catalogue): string[] {
+  const name = d.row.event || d.row.type
+  const props = (d.msg as { properties?: Record<string, unknown> }).properties ?? {}
+  const out: string[] = []
+  for (const g of catalogue.goals) {
+    if (g.events.some((e) => e.event === name && Object.entries(e.where ?? {}).every(([k, v]) => props[k] === v))) out.push(g.id)
+  }
+  return out
+}
+
 /**
- * Step 10: what the touch showed (content ids sent with it; for a page view also the catalogue
+ * Step 10: the goals of the program this touch reaches, what the touch showed (content ids sent with it; for a page view also the catalogue
  * items whose URL patterns match its path) and the need weights of that content, summed per
  * need, from the program's catalogue as it is now: the needs models add these up.
  */
 export function needsStep(d: Draft, facts: RequestFacts): Draft {
-  const ids = new Set(sentContent((d.msg as { properties?: unknown }).properties))
   const catalogue = facts.key.catalogue
+  if (catalogue?.goals.length) d.row.goal_ids = goalsReached(d, catalogue)
+  const ids = new Set(sentContent((d.msg as { properties?: unknown }).properties))
   if (catalogue && d.row.type === 'page' && d.row.page_path) for (const m of matchers(catalogue)) if (m.re.test(d.row.page_path)) ids.add(m.content)
   if (ids.size === 0) return d
   const content = [...ids].slice(0, MAX_CONTENT)

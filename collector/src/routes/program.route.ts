@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono'
-import { readProfile, type Db, type LoadedProgram } from '../../../analytics/index.ts'
+import { readProfile, readTimeline, type Db, type LoadedProgram, type Program } from '../../../analytics/index.ts'
 import { ApiError } from '../errors.ts'
 import type { KeyIndex } from '../keys.ts'
 import { keyValue } from '../pipeline/ingest-body.ts'
@@ -48,15 +48,29 @@ export function programRoutes(d: ProgramRouteDeps): Hono {
     )
   })
   // Profiles hold health-related inferences: only a program's secret key reads them (a browser's write key never does).
-  app.get('/profiles/:patientId', async (c) => {
+  const profileRequest = (c: Context): { program: Program; patientId: string } => {
     const key = requestKey(c, d.keys)
     if (key.kind !== 'secret') throw new ApiError(403, 'secret_key_required', 'profiles are read with a secret key', { field: 'writeKey' })
     const asked = c.req.query('program') ?? key.program
     if (asked !== key.program) throw new ApiError(403, 'wrong_program', `the key belongs to program ${key.program}`, { field: 'program' })
-    const program = d.programs().find((p) => p.program.id === key.program)!.program
-    const patientId = c.req.param('patientId')
+    const patientId = c.req.param('patientId') ?? ''
     if (patientId.length > 200) throw new ApiError(400, 'invalid_body', 'patientId is longer than 200 characters', { field: 'patientId' })
+    return { program: d.programs().find((p) => p.program.id === key.program)!.program, patientId }
+  }
+  app.get('/profiles/:patientId', async (c) => {
+    const { program, patientId } = profileRequest(c)
     return c.json(await readProfile(d.db, program, patientId), 200, { 'Cache-Control': 'no-store' })
+  })
+  app.get('/profiles/:patientId/timeline', async (c) => {
+    const { program, patientId } = profileRequest(c)
+    const int = (name: string, def: number, max: number) => {
+      const raw = c.req.query(name)
+      const v = raw === undefined ? def : Number(raw)
+      if (!Number.isInteger(v) || v < 1 || v > max) throw new ApiError(400, 'invalid_body', `${name} must be a whole number from 1 to ${max}`, { field: name })
+      return v
+    }
+    const timeline = await readTimeline(d.db, program, patientId, { days: int('days', 90, 3660), limit: int('limit', 1000, 10_000) })
+    return c.json({ program: program.id, patientId, ...timeline }, 200, { 'Cache-Control': 'no-store' })
   })
   return app
 }

@@ -11,6 +11,8 @@ export { chTime, blankEventRow, encodeEventRow, EVENT_COLUMNS } from './src/even
 export type { EventRow } from './src/event-row.ts'
 export { existingMessageIds, insertEventLines, landedIdPages } from './src/events.ts'
 export { readProfile, readTimeline, levelWithHysteresis } from './src/profiles.ts'
+export { goalAttribution } from './src/attribution.ts'
+export type { AttributionModel, AttributionRow } from './src/attribution.ts'
 export type { Profile, NeedScore, TimelineEntry } from './src/profiles.ts'
 export { programSchema, loadPrograms, catalogueOf } from './src/programs.ts'
 export type { Program, ProgramKey, LoadedProgram, Channel, Catalogue } from './src/programs.ts'

@@ -123,6 +123,11 @@ describe('profiles', () => {
     expect(body.pattern).toMatchObject({ id: nearest.id })
     expect(body.pattern.distance).toBeCloseTo(nearest.d, 5)
 
+    // Adherence: check-ins 4 and 2 days ago against a daily schedule; none yet today or yesterday.
+    expect(body.adherence).toMatchObject({ streak: 0, periodsWithCheckin: 2 })
+    expect(body.adherence.rate).toBeCloseTo(2 / body.adherence.periodsDue, 3)
+    expect([4, 5]).toContain(body.adherence.periodsDue)
+
     // The timeline: every touch of both ids, oldest first.
     const tl = (await (await svc.service.app.request(`/v1/profiles/${patient}/timeline?days=60`, { headers: { authorization: basic(DEMO.secretKey) } })).json()) as { ids: string[]; entries: Array<{ ts: string; event: string; type: string }> }
     expect(tl.ids).toEqual([patient, anon])
@@ -141,9 +146,9 @@ describe('profiles', () => {
   })
 
   it('every profile model passes EXPLAIN', async () => {
-    for (const name of ['profile-ids', 'profile-inferred-needs', 'profile-answers', 'profile-channels', 'profile-goals', 'profile-profiled-touches', 'profile-timeline']) {
+    for (const name of ['profile-ids', 'profile-inferred-needs', 'profile-answers', 'profile-channels', 'profile-goals', 'profile-profiled-touches', 'profile-timeline', 'profile-checkin-days']) {
       const text = readFileSync(join(ROOT, 'analytics/src/sql', `${name}.sql`), 'utf8')
-      const params = { program: 'p', patient: 'x', ids: ['x'], now: '2026-11-23 12:00:00.000', since: '2026-11-01 00:00:00.000', half_life_days: 30, limit: 10 }
+      const params = { program: 'p', patient: 'x', ids: ['x'], now: '2026-11-23 12:00:00.000', since: '2026-11-01 00:00:00.000', half_life_days: 30, limit: 10, goal: 'g', tz: 'Europe/Berlin' }
       await expect(svc.service.db.query(`EXPLAIN ${text}`, params), name).resolves.toBeDefined()
     }
   })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { levelWithHysteresis } from './profiles.ts'
+import { adherenceOf, levelWithHysteresis } from './profiles.ts'
 import { programSchema } from './programs.ts'
 
 // Levels 0/20/60/150, left below 15/45/120 (the psoriasis program's thresholds).
@@ -29,5 +29,18 @@ describe('levelWithHysteresis', () => {
     let level: number | null = null
     const seen = [58, 61, 59, 62, 57, 60, 55].map((v) => (level = levelWithHysteresis(program, level, v)))
     expect(seen).toEqual([1, 2, 2, 2, 2, 2, 2])
+  })
+})
+
+describe('adherenceOf', () => {
+  it('gives the share of due periods with a check-in and the current streak', () => {
+    expect(adherenceOf([], '2026-11-23', 1)).toBeNull()
+    // Daily since the 10th, missed the 15th; today (23rd) not yet checked in.
+    const days = ['10', '11', '12', '13', '14', '16', '17', '18', '19', '20', '21', '22'].map((d) => `2026-11-${d}`)
+    expect(adherenceOf(days, '2026-11-23', 1)).toEqual({ rate: 0.923, streak: 7, periodsDue: 13, periodsWithCheckin: 12, lastCheckin: '2026-11-22' })
+    // Once today's check-in is in, today counts.
+    expect(adherenceOf([...days, '2026-11-23'], '2026-11-23', 1)).toMatchObject({ streak: 8, periodsDue: 14, periodsWithCheckin: 13 })
+    // Weekly: two check-ins in the first week count once; the third week missed.
+    expect(adherenceOf(['2026-11-01', '2026-11-03', '2026-11-09', '2026-11-23'], '2026-11-23', 7)).toEqual({ rate: 0.75, streak: 1, periodsDue: 4, periodsWithCheckin: 3, lastCheckin: '2026-11-23' })
   })
 })

@@ -39,6 +39,13 @@ export interface Profile {
   /** The nearest pattern card, once the person has `patternMinTouches` profiled touches. */
   pattern: { id: string; name: string; distance: number } | null
   profiledTouches: number
+  /**
+   * Check-ins (the program's adherence goal) against the reminder schedule, from the first
+   * check-in in the window: `rate` = periods with a check-in ÷ periods due; `streak` = periods in
+   * a row with one, counted back from the current period (or the one before, while the current
+   * is still open). Null without an adherence goal or a check-in in the window.
+   */
+  adherence: { rate: number; streak: number; periodsDue: number; periodsWithCheckin: number; lastCheckin: string } | null
 }
 
 /** ClickHouse DateTime64 text for a JS time (UTC). */
@@ -80,6 +87,7 @@ export async function readProfile(db: Db, program: Program, patientId: string, n
     return { goal: g.goal, name: def?.name ?? g.goal, times, points: def ? def.points * (def.countOnce ? 1 : times) : 0, firstAt: g.first_ts, lastAt: g.last_ts }
   })
   const profiledTouches = Number(profiled[0]?.touches ?? 0)
+  const adherence = program.adherence ? await readAdherence(db, program, ids, now) : null
   return {
     program: program.id,
     patientId,
@@ -91,7 +99,41 @@ export async function readProfile(db: Db, program: Program, patientId: string, n
     engagement: engagement(program, reached.reduce((s, g) => s + g.points, 0), now),
     pattern: profiledTouches >= (program.patternMinTouches ?? 3) ? nearestPattern(program, needs) : null,
     profiledTouches,
+    adherence,
   }
+}
+
+/** A calendar day (YYYY-MM-DD) in a time zone. */
+function dayIn(ms: number, timeZone: string): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(ms)
+}
+
+async function readAdherence(db: Db, program: Program, ids: string[], now: number): Promise<Profile['adherence']> {
+  const a = program.adherence!
+  const rows = await db.query<{ day: string }>(sql('profile-checkin-days'), { program: program.id, ids, goal: a.goal, since: chNow(now - a.windowDays * 86_400_000), tz: program.timeZone })
+  return adherenceOf(rows.map((r) => r.day), dayIn(now, program.timeZone), a.everyDays)
+}
+
+/**
+ * Rate and streak from the days with a check-in (YYYY-MM-DD, ascending), today and the schedule:
+ * periods of `everyDays` days run from the first check-in.
+ */
+export function adherenceOf(days: string[], today: string, everyDays: number): Profile['adherence'] {
+  if (days.length === 0) return null
+  const dayNo = (d: string) => Math.round(Date.parse(`${d}T00:00:00Z`) / 86_400_000)
+  const first = dayNo(days[0]!)
+  const current = Math.floor((dayNo(today) - first) / everyDays)
+  const withCheckin = new Set(days.map((d) => Math.floor((dayNo(d) - first) / everyDays)))
+  let p = withCheckin.has(current) ? current : current - 1
+  let streak = 0
+  while (p >= 0 && withCheckin.has(p)) {
+    streak++
+    p--
+  }
+  // The current period counts as due only once it has a check-in (it is still open).
+  const periodsDue = withCheckin.has(current) ? current + 1 : Math.max(1, current)
+  const periodsWithCheckin = [...withCheckin].filter((x) => x <= current).length
+  return { rate: Math.round((periodsWithCheckin / periodsDue) * 1000) / 1000, streak, periodsDue, periodsWithCheckin, lastCheckin: days.at(-1)! }
 }
 
 /**

@@ -14,6 +14,7 @@ export interface ProgramSections {
   levels: Level[]
   questionnaires: Questionnaire[]
   patterns: Pattern[]
+  adherence?: { goal: string }
 }
 
 /**
@@ -37,6 +38,7 @@ export function programReferenceIssues(p: ProgramSections): ProgramIssue[] {
   unique(p.goals, ['goals'], 'goal')
   unique(p.questionnaires, ['questionnaires'], 'questionnaire')
   unique(p.patterns, ['patterns'], 'pattern')
+  if (p.adherence && !p.goals.some((g) => g.id === p.adherence!.goal)) add(['adherence', 'goal'], `unknown goal "${p.adherence.goal}"`)
   p.questionnaires.forEach((q, qi) => {
     unique(q.questions, ['questionnaires', qi, 'questions'], 'question')
     q.questions.forEach((question, ki) => unique(question.answers, ['questionnaires', qi, 'questions', ki, 'answers'], 'answer'))

@@ -173,4 +173,11 @@ export const programSectionsShape = {
   patternMinTouches: z.number().int().min(1).max(1000).default(3),
   /** Half-life, in days, of a touch's contribution to the inferred needs. */
   needHalfLifeDays: z.number().min(1).max(365).default(30),
+  /**
+   * Adherence: the goal that is a medication check-in, and the reminder schedule it answers (one
+   * check-in expected every `everyDays` days), measured over the last `windowDays`.
+   */
+  adherence: z
+    .object({ goal: z.string().max(64), everyDays: z.number().int().min(1).max(31).default(1), windowDays: z.number().int().min(7).max(365).default(90) })
+    .optional(),
 }

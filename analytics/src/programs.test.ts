@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { loadPrograms } from './programs.ts'
+import { loadPrograms, ProgramDocumentError, resolveProgram } from './programs.ts'
 
 const base = {
   id: 'skin-de',
@@ -34,7 +34,7 @@ describe('loadPrograms', () => {
   })
 
   it('stops with the path of what is wrong', () => {
-    expect(() => loadPrograms(write(base), {})).toThrow(/keys\.secret\.0\.key names SKIN_SECRET, which is not set/)
+    expect(() => loadPrograms(write(base), {})).toThrow(/keys\.secret\.0\.key: names SKIN_SECRET, which is not set/)
     expect(() => loadPrograms(write({ ...base, timeZone: 'Mars/Olympus' }), {})).toThrow(/timeZone: must be an IANA time zone/)
     expect(() => loadPrograms(write({ ...base, market: 'Germany' }), {})).toThrow(/market: must be an ISO 3166-1/)
     expect(() => loadPrograms(write({ ...base, keys: { ...base.keys, write: [{ id: 'web', key: 'sk_wrong_prefix', origins: ['https://a.example'] }] } }), {})).toThrow(/keys\.write\.0\.key: must start with pk_/)
@@ -69,7 +69,7 @@ describe('loadPrograms', () => {
     expect(error({ ...base, linkSecret: short })).toMatch(/linkSecret: must be at least 32 characters or env:VARIABLE/)
     expect(error({ ...base, linkSecret: short })).not.toContain(short)
     expect(error({ ...base, linkSecret: 'env:lower' })).toMatch(/linkSecret: must be at least 32/)
-    expect(error({ ...base, linkSecret: 'env:SKIN_LINKS' })).toMatch(/linkSecret names SKIN_LINKS, which is not set/)
+    expect(error({ ...base, linkSecret: 'env:SKIN_LINKS' })).toMatch(/linkSecret: names SKIN_LINKS, which is not set/)
     expect(error({ ...base, linkSecret: 'env:SKIN_LINKS' }, { ...env, SKIN_LINKS: short })).toMatch(/SKIN_LINKS must be at least 32 characters/)
     expect(error({ ...base, linkSecret: 'env:SKIN_LINKS' }, { ...env, SKIN_LINKS: short })).not.toContain(short)
   })
@@ -77,7 +77,33 @@ describe('loadPrograms', () => {
   it('refuses a key used twice and an id used twice', () => {
     write(base, 'a.json')
     write({ ...base, id: 'other', keys: { ...base.keys, secret: [{ id: 'be', key: 'sk_other_123456' }] } }, 'b.json')
-    expect(() => loadPrograms(dir, { SKIN_SECRET: 'sk_skin_from_env_99' })).toThrow(/key web is used twice/)
+    expect(() => loadPrograms(dir, { SKIN_SECRET: 'sk_skin_from_env_99' })).toThrow(/keys\.write\.0\.key: key web is used by another program/)
+  })
+})
+
+describe('resolveProgram', () => {
+  const env = { SKIN_SECRET: 'sk_skin_from_env_99' }
+  const faults = (doc: unknown, owner?: (key: string) => string | undefined) => {
+    try {
+      resolveProgram(doc, env, 'api', owner)
+    } catch (e) {
+      if (e instanceof ProgramDocumentError) return e.issues
+      throw e
+    }
+    return []
+  }
+
+  it('gives every schema fault with its path, and the document as written', () => {
+    expect(faults({ ...base, timeZone: 'Mars/Olympus', market: 'Germany' }).map((i) => i.path).sort()).toEqual(['market', 'timeZone'])
+    const loaded = resolveProgram(base, env, 'api')
+    expect(loaded.document).toBe(base)
+    expect(loaded.keys.find((k) => k.id === 'be')?.key).toBe('sk_skin_from_env_99')
+  })
+
+  it('refuses a key used twice in the document, or used by another program, but not by the program itself', () => {
+    expect(faults({ ...base, keys: { ...base.keys, secret: [{ id: 'be', key: 'sk_skin_1234567' }, { id: 'be2', key: 'sk_skin_1234567' }] } })).toEqual([{ path: 'keys.secret.1.key', message: 'key be2 is used twice' }])
+    expect(faults(base, (k) => (k === 'pk_skin_1234567' ? 'other' : undefined))).toEqual([{ path: 'keys.write.0.key', message: 'key web is used by another program' }])
+    expect(faults(base, (k) => (k === 'pk_skin_1234567' ? 'skin-de' : undefined))).toEqual([])
   })
 })
 

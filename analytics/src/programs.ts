@@ -122,11 +122,73 @@ export interface LoadedProgram {
   keys: ProgramKey[]
   /** The link secret resolved from the file or the environment, if the program has one. */
   linkSecret?: string
+  /** The program's file in the programs folder. */
   file: string
+  /** The document as written (before defaults; `env:NAME` references unresolved): what is stored as a version. */
+  document: unknown
 }
 
-function formatIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')
+/** One fault in a program document: its dot path (`keys.write.0.key`) and what is wrong; never a secret's value. */
+export interface ProgramIssue {
+  path: string
+  message: string
+}
+
+/** A program document that cannot be used, with each fault found. */
+export class ProgramDocumentError extends Error {
+  override readonly name = 'ProgramDocumentError'
+  readonly issues: ProgramIssue[]
+
+  constructor(issues: ProgramIssue[]) {
+    super(issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; '))
+    this.issues = issues
+  }
+}
+
+const fault = (path: string, message: string) => new ProgramDocumentError([{ path, message }])
+
+/**
+ * Validates one program document (schema and cross-references) and resolves its keys and link
+ * secret, `env:NAME` from `env`. `keyOwner` names the program that already uses a key value, if
+ * any: a key can belong to one program only. Throws {@link ProgramDocumentError}.
+ */
+export function resolveProgram(raw: unknown, env: NodeJS.ProcessEnv, file: string, keyOwner: (key: string) => string | undefined = () => undefined): LoadedProgram {
+  const parsed = programSchema.safeParse(raw)
+  if (!parsed.success) throw new ProgramDocumentError(parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })))
+  const program = parsed.data
+  const resolve = (value: string, where: string, prefix: string): string => {
+    if (!value.startsWith('env:')) return value
+    const v = env[value.slice(4)]
+    if (!v) throw fault(where, `names ${value.slice(4)}, which is not set`)
+    if (!v.startsWith(prefix) || v.length < 12) throw fault(where, `${value.slice(4)} must start with ${prefix} and be at least 12 characters`)
+    return v
+  }
+  let linkSecret: string | undefined
+  if (program.linkSecret?.startsWith('env:')) {
+    const name = program.linkSecret.slice(4)
+    linkSecret = env[name]
+    if (!linkSecret) throw fault('linkSecret', `names ${name}, which is not set`)
+    if (linkSecret.length < MIN_LINK_SECRET_CHARS) throw fault('linkSecret', `${name} must be at least ${MIN_LINK_SECRET_CHARS} characters`)
+  } else linkSecret = program.linkSecret
+  const secretOf = { ...(linkSecret ? { linkSecret } : {}), ...(program.content?.length || program.goals?.length ? { catalogue: catalogueOf(program) } : {}) }
+  const keys: ProgramKey[] = [
+    ...program.keys.write.map((k, i) => ({
+      program: program.id, kind: 'write' as const, id: k.id, key: resolve(k.key, `keys.write.${i}.key`, 'pk_'), origins: k.origins, channel: 'web' as const, ...secretOf,
+    })),
+    ...program.keys.secret.map((k, i) => ({
+      program: program.id, kind: 'secret' as const, id: k.id, key: resolve(k.key, `keys.secret.${i}.key`, 'sk_'), origins: [], channel: k.channel, ...secretOf,
+    })),
+  ]
+  const seen = new Set<string>()
+  for (const [i, k] of keys.entries()) {
+    const path = i < program.keys.write.length ? `keys.write.${i}.key` : `keys.secret.${i - program.keys.write.length}.key`
+    if (seen.has(k.key)) throw fault(path, `key ${k.id} is used twice`)
+    seen.add(k.key)
+    const owner = keyOwner(k.key)
+    // The other program is not named: the answer may go to another program's administrator.
+    if (owner !== undefined && owner !== program.id) throw fault(path, `key ${k.id} is used by another program`)
+  }
+  return { program, keys, ...(linkSecret ? { linkSecret } : {}), file, document: raw }
 }
 
 /**
@@ -136,7 +198,7 @@ function formatIssues(error: z.ZodError): string {
  */
 export function loadPrograms(dir: string, env: NodeJS.ProcessEnv): LoadedProgram[] {
   const out: LoadedProgram[] = []
-  const seenKeys = new Set<string>()
+  const owners = new Map<string, string>()
   const seenIds = new Set<string>()
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
     const path = join(dir, file)
@@ -146,39 +208,17 @@ export function loadPrograms(dir: string, env: NodeJS.ProcessEnv): LoadedProgram
     } catch (e) {
       throw new Error(`program ${path}: invalid JSON (${(e as Error).message})`)
     }
-    const parsed = programSchema.safeParse(raw)
-    if (!parsed.success) throw new Error(`program ${path}: ${formatIssues(parsed.error)}`)
-    const program = parsed.data
-    if (seenIds.has(program.id)) throw new Error(`program ${path}: id ${program.id} is used by another program`)
-    seenIds.add(program.id)
-    const resolve = (value: string, where: string, prefix: string): string => {
-      if (!value.startsWith('env:')) return value
-      const v = env[value.slice(4)]
-      if (!v) throw new Error(`program ${path}: ${where} names ${value.slice(4)}, which is not set`)
-      if (!v.startsWith(prefix) || v.length < 12) throw new Error(`program ${path}: ${value.slice(4)} must start with ${prefix} and be at least 12 characters`)
-      return v
+    let loaded: LoadedProgram
+    try {
+      loaded = resolveProgram(raw, env, path, (key) => owners.get(key))
+    } catch (e) {
+      throw e instanceof ProgramDocumentError ? new Error(`program ${path}: ${e.message}`) : e
     }
-    let linkSecret: string | undefined
-    if (program.linkSecret?.startsWith('env:')) {
-      const name = program.linkSecret.slice(4)
-      linkSecret = env[name]
-      if (!linkSecret) throw new Error(`program ${path}: linkSecret names ${name}, which is not set`)
-      if (linkSecret.length < MIN_LINK_SECRET_CHARS) throw new Error(`program ${path}: ${name} must be at least ${MIN_LINK_SECRET_CHARS} characters`)
-    } else linkSecret = program.linkSecret
-    const secretOf = { ...(linkSecret ? { linkSecret } : {}), ...(program.content?.length || program.goals?.length ? { catalogue: catalogueOf(program) } : {}) }
-    const keys: ProgramKey[] = [
-      ...program.keys.write.map((k, i) => ({
-        program: program.id, kind: 'write' as const, id: k.id, key: resolve(k.key, `keys.write.${i}.key`, 'pk_'), origins: k.origins, channel: 'web' as const, ...secretOf,
-      })),
-      ...program.keys.secret.map((k, i) => ({
-        program: program.id, kind: 'secret' as const, id: k.id, key: resolve(k.key, `keys.secret.${i}.key`, 'sk_'), origins: [], channel: k.channel, ...secretOf,
-      })),
-    ]
-    for (const k of keys) {
-      if (seenKeys.has(k.key)) throw new Error(`program ${path}: key ${k.id} is used twice`)
-      seenKeys.add(k.key)
-    }
-    out.push({ program, keys, ...(linkSecret ? { linkSecret } : {}), file: path })
+    const id = loaded.program.id
+    if (seenIds.has(id)) throw new Error(`program ${path}: id ${id} is used by another program`)
+    seenIds.add(id)
+    for (const k of loaded.keys) owners.set(k.key, id)
+    out.push(loaded)
   }
   if (out.length === 0) throw new Error(`no program documents (*.json) in ${dir}`)
   return out

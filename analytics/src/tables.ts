@@ -12,6 +12,8 @@ export const TABLES = {
   questionnaireAnswers: 'questionnaire_answers',
   /** Touches per person id and channel: count and last time. */
   channelTouches: 'channel_touches',
+  /** Every accepted version of every program document (from its file or the admin API). */
+  programVersions: 'program_versions',
   /** Migrations applied, with checksums. */
   migrations: 'schema_migrations',
 } as const

@@ -1,16 +1,20 @@
 import { Hono } from 'hono'
 import { ApiError, describeError, errorHandler } from './errors.ts'
+import { adminProgramRoutes, type AdminProgramDeps } from './routes/admin-program.route.ts'
 import { healthRoutes, type HealthDeps } from './routes/health.route.ts'
 import { ingestRoutes, type IngestDeps } from './routes/ingest.route.ts'
 import { programRoutes, type ProgramRouteDeps } from './routes/program.route.ts'
 import { siteRoutes, type SiteDeps } from './routes/site.route.ts'
 
 /** Everything the HTTP app is built from. */
-export type AppDeps = IngestDeps & HealthDeps & SiteDeps & ProgramRouteDeps & { log: (msg: string) => void }
+export type AppDeps = IngestDeps & HealthDeps & SiteDeps & ProgramRouteDeps & AdminProgramDeps & { log: (msg: string) => void }
 
 /** Builds the collector's Hono app; no I/O happens here. */
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono()
+  // First: the ingestion routes' middleware (CORS for browsers, the 500 KB body limit) applies to
+  // every /v1 path mounted after them, and program documents may be up to 1 MB.
+  app.route('/v1/admin', adminProgramRoutes(deps))
   app.route('/v1', ingestRoutes(deps))
   app.route('/v1', programRoutes(deps))
   app.route('/', healthRoutes(deps))

@@ -17,11 +17,13 @@ export type ErrorCode =
   | 'spool_full'
   | 'spool_unavailable'
   | 'not_found'
+  | 'invalid_program'
+  | 'storage_unavailable'
   | 'internal'
 
 /** The JSON error shape of every failed request. */
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string; field?: string; rejected?: unknown[] }
+  error: { code: ErrorCode; message: string; field?: string; rejected?: unknown[]; issues?: Array<{ path: string; message: string }> }
 }
 
 /** An HTTP error with Attune's JSON body; thrown by handlers and middleware. */

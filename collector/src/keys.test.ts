@@ -43,4 +43,16 @@ describe('KeyIndex', () => {
       expect(index.anyKeyAllows('https://c.example')).toBe(false)
     }
   })
+
+  it('forgets the old keys and remembered origin answers when replaced', () => {
+    const changing = new KeyIndex([{ program: 'a', kind: 'write', id: 'w', key: 'pk_a', origins: ['https://a.example'], channel: 'web' }])
+    expect(changing.originAllowed('pk_a', 'https://a.example')).toBe(true)
+    expect(changing.anyKeyAllows('https://new.example')).toBe(false)
+    changing.replace([{ program: 'a', kind: 'write', id: 'w2', key: 'pk_a2', origins: ['https://new.example'], channel: 'web' }])
+    expect(changing.find('pk_a')).toBeUndefined()
+    expect(changing.originAllowed('pk_a', 'https://a.example')).toBe(false)
+    expect(changing.find('pk_a2')?.id).toBe('w2')
+    expect(changing.anyKeyAllows('https://new.example')).toBe(true)
+    expect(changing.anyKeyAllows('https://a.example')).toBe(false)
+  })
 })

@@ -22,17 +22,30 @@ export function originMatcher(pattern: string): (origin: string) => boolean {
   }
 }
 
-/** Looks keys up by value and answers whether an origin may use a write key. */
+/**
+ * Looks keys up by value and answers whether an origin may use a write key. Replaced in place
+ * when a program document changes, so every holder of the index sees the new keys at once.
+ */
 export class KeyIndex {
-  readonly #byKey = new Map<string, { key: ProgramKey; origins: Array<(o: string) => boolean> }>()
-  readonly #anyOrigin: Array<(o: string) => boolean> = []
+  #byKey = new Map<string, { key: ProgramKey; origins: Array<(o: string) => boolean> }>()
+  #anyOrigin: Array<(o: string) => boolean> = []
 
   constructor(keys: readonly ProgramKey[]) {
+    this.replace(keys)
+  }
+
+  /** Makes these the only keys: lookups and origin answers from here on use them. */
+  replace(keys: readonly ProgramKey[]): void {
+    const byKey = new Map<string, { key: ProgramKey; origins: Array<(o: string) => boolean> }>()
+    const anyOrigin: Array<(o: string) => boolean> = []
     for (const k of keys) {
       const origins = k.origins.map(originMatcher)
-      this.#byKey.set(k.key, { key: k, origins })
-      this.#anyOrigin.push(...origins)
+      byKey.set(k.key, { key: k, origins })
+      anyOrigin.push(...origins)
     }
+    this.#byKey = byKey
+    this.#anyOrigin = anyOrigin
+    this.#answers.clear()
   }
 
   /** The key with this value, if any. */

@@ -31,11 +31,14 @@ const server = serve({ fetch: service.app.fetch, port: config.port, hostname: co
     `  ClickHouse  ${config.storage.mode === 'embedded' ? `embedded, data in ${config.storage.path}` : config.storage.url}`,
     `  spool       ${config.spool.dir}`,
   ]
-  // Keys written in a program file (the demo's) are printed whole; keys from the environment are secrets.
-  const literal = (p: (typeof service.programs)[number], k: (typeof p.keys)[number]) => p.program.keys[k.kind].find((x) => x.id === k.id)?.key.startsWith('env:') === false
-  const shown = (p: (typeof service.programs)[number], k: (typeof p.keys)[number]) => (literal(p, k) ? k.key : `${k.key.slice(0, 6)}… (from the environment)`)
+  // Keys written in a program file (the demo's) are printed whole; keys from the environment, and
+  // any key of a version sent through the admin API, are secrets.
+  const fromApi = (p: (typeof service.programs)[number]) => service.registry.get(p.program.id)?.source === 'api'
+  const literal = (p: (typeof service.programs)[number], k: (typeof p.keys)[number]) => !fromApi(p) && p.program.keys[k.kind].find((x) => x.id === k.id)?.key.startsWith('env:') === false
+  const shown = (p: (typeof service.programs)[number], k: (typeof p.keys)[number]) => (literal(p, k) ? k.key : `${k.key.slice(0, 6)}… (${fromApi(p) ? 'set through the admin API' : 'from the environment'})`)
   for (const p of service.programs) {
-    lines.push(`  program     ${p.program.id} (${p.program.name}) from ${p.file}`)
+    const version = service.registry.get(p.program.id)?.version
+    lines.push(`  program     ${p.program.id} (${p.program.name}) ${version ? `version ${version} ` : ''}${fromApi(p) ? 'from the admin API' : `from ${p.file}`}`)
     for (const k of p.keys) {
       lines.push(`    ${k.kind === 'write' ? 'write key ' : 'secret key'}  ${shown(p, k)}  [${k.id}${k.kind === 'write' ? `; origins ${k.origins.join(' ')}` : `; channel ${k.channel}`}]`)
     }

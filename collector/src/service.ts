@@ -8,6 +8,8 @@ import { lockDataDir } from './data-lock.ts'
 import type { CollectorConfig } from './config.ts'
 import { KeyIndex } from './keys.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
+import { ProgramRegistry } from './program-registry.ts'
+import { fileVersion, ProgramVersionStore } from './program-version-store.ts'
 import { clickhouseSink, type SinkStats } from './spool/clickhouse-sink.ts'
 import { LandedIds } from './spool/landed-ids.ts'
 import { Quarantine } from './spool/quarantine.ts'
@@ -28,9 +30,14 @@ export interface Service {
   spool: Spool
   writer: SpoolWriter
   metrics: Metrics
-  programs: LoadedProgram[]
+  /** The active program documents (they change when a version is activated). */
+  readonly programs: LoadedProgram[]
+  /** The active versions, and the keys and demo write key built from them. */
+  registry: ProgramRegistry
   sink: SinkStats
-  /** Resolves once migrations are applied and the writer may insert. */
+  /** The ingestion worker threads, or null with ATTUNE_INGEST_WORKERS=0. */
+  pool: IngestPool | null
+  /** Resolves once migrations are applied, the stored program versions are active and the writer may insert. */
   ready: Promise<void>
   /** Stops the writer (draining what it can within the shutdown timeout) and closes files and ClickHouse. */
   close(opts?: { drain?: boolean }): Promise<void>
@@ -39,13 +46,15 @@ export interface Service {
 /**
  * Opens the spool and ClickHouse and starts the writer. The collector accepts events at once;
  * migrations are retried in the background while ClickHouse is unreachable, and the writer
- * starts inserting once they are applied.
+ * starts inserting once they are applied. The stored program versions are made active after the
+ * migrations (see ProgramVersionStore); this returns once the first attempt at that is over, or
+ * after PROGRAM_VERSIONS_WAIT_MS, with the files' documents active until the stored ones are.
  */
 export async function createService(config: CollectorConfig, hooks: ServiceHooks = {}): Promise<Service> {
   const log = hooks.log ?? ((m: string) => console.error(`[attune] ${m}`))
-  const programs = loadPrograms(config.programsDir, process.env)
-  const programKeys = programs.flatMap((p) => p.keys)
-  const keys = new KeyIndex(programKeys)
+  const files = loadPrograms(config.programsDir, process.env)
+  const keys = new KeyIndex([])
+  const registry = new ProgramRegistry(files.map(fileVersion), keys, log)
   const metrics = createMetrics()
   const unlock = lockDataDir(config.dataDir)
   let db: Db
@@ -57,22 +66,31 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
     unlock()
     throw e
   }
+  const versions = new ProgramVersionStore({ db, registry, files, env: process.env, log })
   let migrated = false
   let migrationError: string | null = null
   let closing = false
   let wakeMigrations = () => {}
-  // Resolves only once migrations are applied: the writer must not insert before that. When
-  // the service closes first, it stays pending and the writer's stop gives up waiting for it.
+  let firstAttempt = () => {}
+  const firstAttemptDone = new Promise<void>((r) => (firstAttempt = r))
+  // Resolves only once migrations are applied and the stored program versions are active: the
+  // writer must not insert before that. When the service closes first, it stays pending and the
+  // writer's stop gives up waiting for it.
   const ready = new Promise<void>((resolve) => {
     void (async () => {
       for (let attempt = 1; !closing; attempt++) {
         try {
-          const report = await migrate(db)
-          for (const m of report.applied) log(`migration ${m.version}_${m.name} applied`)
-          migrated = true
+          if (!migrated) {
+            const report = await migrate(db)
+            for (const m of report.applied) log(`migration ${m.version}_${m.name} applied`)
+            migrated = true
+          }
+          await versions.load()
+          firstAttempt()
           resolve()
           return
         } catch (e) {
+          firstAttempt()
           if (closing) return
           if (e instanceof MigrationError) {
             // Retrying cannot help: keep accepting into the spool and say why nothing lands.
@@ -133,14 +151,25 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
     ready,
   )
   writer.start()
-  const pool = config.ingestWorkers > 0 ? new IngestPool(programKeys, config.ingestWorkers) : null
+  const pool = config.ingestWorkers > 0 ? new IngestPool(registry.keys(), config.ingestWorkers) : null
+  if (pool) registry.onKeys((k) => pool.setKeys(k))
   const app = createApp({
     keys, spool, metrics, trustProxy: config.trustProxy, storage: config.storage, pool, poolMinBytes: config.ingestWorkerMinBytes,
     ping: () => db.ping(), migrated: () => migrated, migrationError: () => migrationError, spoolMaxBytes: config.spool.maxBytes, writer, sink: sinkStats, log,
-    sdkDir: config.sdkDir, demoDir: config.demoDir, demoWriteKey: demoWriteKey(programs), programs: () => programs, db,
+    sdkDir: config.sdkDir, demoDir: config.demoDir, demoWriteKey: () => registry.demoWriteKey(), programs: () => registry.programs(), db,
+    registry, versions,
   })
+  // Requests should meet the stored versions, not the files, where they differ (a key revoked
+  // through the API stays revoked across a restart): wait for the first attempt to load them, but
+  // not for long, since events are accepted while ClickHouse is unreachable (the files are active until then).
+  let waited: NodeJS.Timeout | undefined
+  await Promise.race([firstAttemptDone, new Promise<void>((r) => (waited = setTimeout(r, PROGRAM_VERSIONS_WAIT_MS)))])
+  clearTimeout(waited)
   return {
-    app, db, spool, writer, metrics, programs, sink: sinkStats, ready,
+    app, db, spool, writer, metrics, registry, pool, sink: sinkStats, ready,
+    get programs() {
+      return registry.programs()
+    },
     async close(opts = {}) {
       closing = true
       wakeMigrations()
@@ -158,9 +187,5 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
   }
 }
 
-/** The write key the demo site embeds: the demo program's, else the first program's that allows a loopback origin. */
-function demoWriteKey(programs: LoadedProgram[]): string | null {
-  const write = programs.flatMap((p) => p.keys.filter((k) => k.kind === 'write').map((k) => ({ p, k })))
-  const demo = write.find(({ p }) => p.program.id === 'psoriasis-demo') ?? write.find(({ k }) => k.origins.some((o) => o.includes('localhost')))
-  return demo?.k.key ?? null
-}
+/** How long start-up waits for the stored program versions before serving the files' versions. */
+const PROGRAM_VERSIONS_WAIT_MS = 5_000

@@ -1,5 +1,6 @@
+import { Worker } from 'node:worker_threads'
 import { gzipSync } from 'node:zlib'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import type { ProgramKey } from '../../../analytics/index.ts'
 import { signClickToken } from '../click-token.ts'
 import { KeyIndex } from '../keys.ts'
@@ -73,6 +74,30 @@ describe('IngestPool', () => {
     expect(text).toContain('"p-7"')
     expect(text).not.toContain(token)
     expect(text).toBe(Buffer.from(ingestBody(req, new KeyIndex(keys)).frames!).toString())
+  })
+
+  it('gives its workers new keys at once, and a worker that replaces a dead one starts with the latest keys', async () => {
+    const p = new IngestPool(keys, 1)
+    const as = (key: string) => request({ type: 'track', userId: 'u', event: 'x' }, { impliedType: 'track', authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}` })
+    try {
+      await whenReady(p)
+      expect(await p.run(as('sk_test_other_7654'))!).toMatchObject({ error: { status: 401, code: 'unknown_key' } })
+      // The worker's own object, caught as the pool posts it the keys.
+      const spy = vi.spyOn(Worker.prototype, 'postMessage')
+      p.setKeys([{ program: 'p2', kind: 'secret', id: 'be2', key: 'sk_test_other_7654', origins: [], channel: 'server' }])
+      const worker = spy.mock.contexts[0] as Worker
+      spy.mockRestore()
+      expect(await p.run(as('sk_test_other_7654'))!).toMatchObject({ records: 1, program: 'p2' })
+      expect(await p.run(as('sk_test_1234567'))!).toMatchObject({ error: { status: 401 } })
+      // Ended as a crash would end it: the pool starts another, from workerData alone.
+      await worker.terminate()
+      expect(p.ready).toBe(false)
+      await whenReady(p)
+      expect(await p.run(as('sk_test_other_7654'))!).toMatchObject({ records: 1, program: 'p2' })
+      expect(await p.run(as('sk_test_1234567'))!).toMatchObject({ error: { status: 401 } })
+    } finally {
+      await p.close()
+    }
   })
 
   it('answers each of many concurrent requests (sent to a worker together)', async () => {

@@ -31,7 +31,7 @@ export type PoolAnswer = { id: number; outcome: IngestOutcome } | { id: number; 
  * with 500 and their senders retry.
  */
 export class IngestPool {
-  readonly #keys: ProgramKey[]
+  #keys: ProgramKey[]
   readonly #slots: Slot[] = []
   #next = 0
   #id = 0
@@ -69,9 +69,24 @@ export class IngestPool {
     return slot
   }
 
+  /**
+   * Gives every worker these keys (a program document changed). Messages to a worker arrive in
+   * order, so every request handed to the pool after this call is ingested with them; a worker
+   * started later (a replacement) gets them as its workerData.
+   */
+  setKeys(keys: ProgramKey[]): void {
+    this.#keys = keys
+    for (const s of this.#slots) s.worker.postMessage({ keys })
+  }
+
   /** Whether a worker is ready to take requests. */
   get ready(): boolean {
     return this.#slots.some((s) => s.ready)
+  }
+
+  /** How many workers are ready, of how many. */
+  get workers(): { ready: number; total: number } {
+    return { ready: this.#slots.filter((s) => s.ready).length, total: this.#slots.length }
   }
 
   /**

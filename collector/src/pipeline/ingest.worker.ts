@@ -8,7 +8,13 @@ import type { PoolAnswer, PoolRequest } from './ingest-pool.ts'
 
 const keys = new KeyIndex((workerData as { keys: ProgramKey[] }).keys)
 
-parentPort!.on('message', ({ requests }: { requests: PoolRequest[] }) => {
+// A message carries either new keys (a program document changed; see IngestPool.setKeys) or requests.
+parentPort!.on('message', (m: { keys: ProgramKey[] } | { requests: PoolRequest[] }) => {
+  if ('keys' in m) {
+    keys.replace(m.keys)
+    return
+  }
+  const { requests } = m
   const answers: PoolAnswer[] = []
   const transfer: ArrayBuffer[] = []
   for (const { id, req } of requests) {

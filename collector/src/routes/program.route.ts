@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono'
-import { readProfile, readTimeline, type Db, type LoadedProgram, type Program } from '../../../analytics/index.ts'
+import { clusterNeeds, readProfile, readTimeline, type Clustering, type Db, type LoadedProgram, type Program } from '../../../analytics/index.ts'
 import { ApiError } from '../errors.ts'
 import type { KeyIndex } from '../keys.ts'
 import { keyValue } from '../pipeline/ingest-body.ts'
@@ -18,6 +18,8 @@ function requestKey(c: Context, keys: KeyIndex) {
   if (!value) throw new ApiError(401, 'missing_key', 'a key (HTTP Basic user name or writeKey in the query) is required', { field: 'writeKey' })
   const key = keys.find(value)
   if (!key) throw new ApiError(401, 'unknown_key', 'the key is not known', { field: 'writeKey' })
+  // A secret key in a URL ends up in proxy and browser logs: it is taken only as HTTP Basic.
+  if (key.kind === 'secret' && !c.req.header('authorization')) throw new ApiError(401, 'missing_key', 'a secret key goes in the Authorization header (HTTP Basic), never in the URL', { field: 'authorization' })
   const origin = c.req.header('origin')
   if (key.kind === 'write' && origin && !keys.originAllowed(value, origin)) {
     throw new ApiError(403, 'origin_not_allowed', `origin ${origin.slice(0, 200)} is not allowed for this write key`, { field: 'origin' })
@@ -57,9 +59,32 @@ export function programRoutes(d: ProgramRouteDeps): Hono {
     if (patientId.length > 200) throw new ApiError(400, 'invalid_body', 'patientId is longer than 200 characters', { field: 'patientId' })
     return { program: d.programs().find((p) => p.program.id === key.program)!.program, patientId }
   }
+  // The latest clustering per program, recomputed when asked for and older than a day (or with ?refresh=1).
+  const clusterings = new Map<string, Clustering & { asked: string }>()
+  const CLUSTER_MAX_AGE_MS = 24 * 3600 * 1000
+  app.get('/admin/programs/:id/clusters', async (c) => {
+    const key = requestKey(c, d.keys)
+    if (key.kind !== 'secret') throw new ApiError(403, 'secret_key_required', 'clusters are read with a secret key', { field: 'writeKey' })
+    if (c.req.param('id') !== key.program) throw new ApiError(403, 'wrong_program', `the key belongs to program ${key.program}`, { field: 'id' })
+    const program = d.programs().find((p) => p.program.id === key.program)!.program
+    const k = Number(c.req.query('k') ?? 5)
+    const minSize = Number(c.req.query('minSize') ?? 20)
+    if (!Number.isInteger(k) || k < 1 || k > 50) throw new ApiError(400, 'invalid_body', 'k must be a whole number from 1 to 50', { field: 'k' })
+    if (!Number.isInteger(minSize) || minSize < 1) throw new ApiError(400, 'invalid_body', 'minSize must be a whole number from 1', { field: 'minSize' })
+    let result = clusterings.get(program.id)
+    const asked = `${k}/${minSize}`
+    if (!result || result.asked !== asked || c.req.query('refresh') === '1' || Date.now() - Date.parse(result.computedAt) > CLUSTER_MAX_AGE_MS) {
+      result = { ...(await clusterNeeds(d.db, program, { k, minSize })), asked }
+      clusterings.set(program.id, result)
+    }
+    return c.json({ program: result.program, computedAt: result.computedAt, people: result.members.size, clusters: result.clusters }, 200, { 'Cache-Control': 'no-store' })
+  })
   app.get('/profiles/:patientId', async (c) => {
     const { program, patientId } = profileRequest(c)
-    return c.json(await readProfile(d.db, program, patientId), 200, { 'Cache-Control': 'no-store' })
+    const profile = await readProfile(d.db, program, patientId)
+    const clustering = clusterings.get(program.id)
+    const cluster = clustering?.members.get(patientId)
+    return c.json({ ...profile, cluster: cluster ? { id: cluster, label: clustering!.clusters.find((x) => x.id === cluster)!.label, computedAt: clustering!.computedAt } : null }, 200, { 'Cache-Control': 'no-store' })
   })
   app.get('/profiles/:patientId/timeline', async (c) => {
     const { program, patientId } = profileRequest(c)

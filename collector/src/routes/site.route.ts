@@ -10,7 +10,8 @@ export interface SiteDeps {
   sdkDir: string
   /** The demo site's pages (`{{WRITE_KEY}}` is replaced by `demoWriteKey`). */
   demoDir: string
-  demoWriteKey: string | null
+  /** The write key the demo pages embed, from the active program documents (it can change at run time). */
+  demoWriteKey: () => string | null
 }
 
 const TYPES: Record<string, string> = {
@@ -69,17 +70,25 @@ export function siteRoutes(d: SiteDeps): Hono {
   })
 
   const demoRoot = resolve(d.demoDir)
-  const pages = new Map<string, Asset>()
-  if (existsSync(demoRoot)) {
-    for (const name of readdirSync(demoRoot)) {
-      let body = readFileSync(join(demoRoot, name))
-      if (name.endsWith('.html')) body = Buffer.from(body.toString('utf8').replaceAll('{{WRITE_KEY}}', d.demoWriteKey ?? ''))
+  const files = new Map<string, Buffer>()
+  if (existsSync(demoRoot)) for (const name of readdirSync(demoRoot)) files.set(name, readFileSync(join(demoRoot, name)))
+  // The pages with the demo write key filled in, rebuilt when the key changes (a program document changed).
+  let rendered: { key: string | null; pages: Map<string, Asset> } | null = null
+  const demoPages = (): Map<string, Asset> => {
+    const key = d.demoWriteKey()
+    if (rendered?.key === key) return rendered.pages
+    const pages = new Map<string, Asset>()
+    for (const [name, file] of files) {
+      const body = name.endsWith('.html') ? Buffer.from(file.toString('utf8').replaceAll('{{WRITE_KEY}}', key ?? '')) : file
       pages.set(name, { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"`, type: TYPES[extname(name)] ?? 'application/octet-stream' })
     }
+    rendered = { key, pages }
+    return pages
   }
   app.get('/demo', (c) => c.redirect('/demo/'))
   app.get('/demo/*', (c) => {
     const rest = c.req.path.slice('/demo/'.length)
+    const pages = demoPages()
     // Paths of a single-page app (/demo/treatments/biologics) get its shell, as a static host would.
     const a = pages.get(rest === '' ? 'index.html' : rest) ?? (rest.includes('.') ? undefined : pages.get('index.html'))
     return a ? send(c, a, 'no-cache') : c.notFound()

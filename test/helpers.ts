@@ -72,7 +72,8 @@ export interface ServerProcess {
 export async function startServerProcess(env: Record<string, string>, script = 'collector/src/server.ts', nodeFlags: string[] = []): Promise<ServerProcess> {
   const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', join(ROOT, script)], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ATTUNE_PROGRAMS: join(ROOT, 'programs'), ...env },
+    // No synthetic demo population in fresh data directories: tests and benchmarks count what they send.
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ATTUNE_PROGRAMS: join(ROOT, 'programs'), ATTUNE_DEMO_SEED: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''

@@ -1,0 +1,127 @@
+// `npm run demo -- --patients 10000 --days 90 [--program psoriasis-demo] [--seed 42] [--now ISO]
+//   (--direct [--data ./data] | --url http://127.0.0.1:8080 [--key sk_…] [--concurrency 16])`:
+// a seeded synthetic population of a program, sent through the collector's HTTP API or loaded
+// straight into ClickHouse through the collector's own ingestion. Progress on stderr, a JSON
+// summary on stdout. Programs are read as the collector reads them (ATTUNE_PROGRAMS; keys
+// written as `env:NAME` from the environment); --data defaults to ATTUNE_DATA, else ./data.
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { loadPrograms, type LoadedProgram, type ProgramKey } from '../../../analytics/index.ts'
+import { configFromEnv } from '../config.ts'
+import { originMatcher } from '../keys.ts'
+import { generatePopulation, loadDirect, openDirectStorage, quarantineDirOf, sendHttp } from '../population/index.ts'
+import { progressBar } from '../population/progress-bar.ts'
+
+const USAGE =
+  'usage: demo --patients N --days N [--program ID] [--seed N] [--now ISO-TIME] (--direct [--data DIR] | --url URL [--key SECRET_KEY] [--concurrency 16])'
+
+function stop(message: string): never {
+  console.error(`demo: ${message}\n${USAGE}`)
+  process.exit(1)
+}
+
+let values: Record<string, string | boolean | undefined>
+try {
+  values = parseArgs({
+    options: {
+      patients: { type: 'string', default: '1000' },
+      days: { type: 'string', default: '90' },
+      program: { type: 'string', default: 'psoriasis-demo' },
+      seed: { type: 'string', default: '42' },
+      now: { type: 'string' },
+      direct: { type: 'boolean', default: false },
+      data: { type: 'string' },
+      url: { type: 'string' },
+      key: { type: 'string' },
+      concurrency: { type: 'string', default: '16' },
+    },
+    strict: true,
+  }).values
+} catch (e) {
+  stop((e as Error).message)
+}
+const whole = (name: string, min: number, max: number): number => {
+  const v = Number(values[name])
+  if (!Number.isInteger(v) || v < min || v > max) stop(`--${name} must be a whole number from ${min} to ${max}`)
+  return v
+}
+const patients = whole('patients', 1, 1_000_000)
+const days = whole('days', 1, 3650)
+const seed = whole('seed', 0, 2 ** 31 - 1)
+const concurrency = whole('concurrency', 1, 256)
+// Default end: the start of this hour, so reruns within the hour give identical events.
+const now = values.now ? Date.parse(String(values.now)) : Math.floor(Date.now() / 3_600_000) * 3_600_000
+if (Number.isNaN(now)) stop('--now must be an ISO 8601 time')
+if (now > Date.now() + 3_600_000) stop('--now must not be in the future')
+const direct = values.direct === true
+if (direct === Boolean(values.url)) stop('give either --direct or --url')
+if (direct && values.key) stop('--key is for --url; --direct uses the program file’s keys')
+
+let config: ReturnType<typeof configFromEnv>
+let programs: LoadedProgram[]
+try {
+  config = configFromEnv(process.env)
+  programs = loadPrograms(config.programsDir, process.env)
+} catch (e) {
+  stop((e as Error).message)
+}
+const loaded = programs.find((p) => p.program.id === values.program)
+if (!loaded) stop(`no program ${String(values.program)}; programs: ${programs.map((p) => p.program.id).join(', ')}`)
+let keys: ProgramKey[] = loaded.keys
+if (values.key) {
+  const k = loaded.keys.find((x) => x.key === values.key)
+  if (!k || k.kind !== 'secret') stop(`--key must be a secret key of ${loaded.program.id}`)
+  // Every backend event goes with this key; each names its channel in context.channel.
+  keys = [...loaded.keys.filter((x) => x.kind === 'write'), k]
+}
+
+// Over HTTP the site is the collector's own (it serves the demo site at /demo/), when the write key allows that origin.
+let origin: string | undefined
+if (values.url) {
+  try {
+    origin = new URL(String(values.url)).origin
+  } catch {
+    stop('--url must be an absolute URL')
+  }
+  const write = keys.find((k) => k.kind === 'write')
+  if (!write?.origins.some((o) => originMatcher(o)(origin!))) origin = undefined
+}
+const population = generatePopulation({ program: loaded.program, keys, patients, days, seed, now, ...(origin ? { origin } : {}) })
+const bar = progressBar(process.stderr)
+const show = (p: { patientsDone: number; events: number; ms: number }) => bar.update({ done: p.patientsDone, total: patients, events: p.events, ms: p.ms })
+console.error(`demo: ${patients} patients × ${days} days of ${loaded.program.id} (seed ${seed}, ending ${new Date(now).toISOString()}) ${direct ? 'straight into ClickHouse' : `to ${String(values.url)}`}`)
+
+let summary: Record<string, unknown>
+let problems: Array<unknown>
+if (direct) {
+  const dataDir = values.data ? resolve(String(values.data)) : config.dataDir
+  let storage: Awaited<ReturnType<typeof openDirectStorage>>
+  try {
+    storage = await openDirectStorage(dataDir, process.env)
+  } catch (e) {
+    stop((e as Error).message)
+  }
+  try {
+    const stats = await loadDirect(population.requests(), {
+      db: storage.db,
+      keys: programs.flatMap((p) => p.keys),
+      quarantineDir: quarantineDirOf(dataDir),
+      ...(storage.landed ? { landed: storage.landed } : {}),
+      onProgress: show,
+    })
+    bar.finish({ done: patients, total: patients, events: stats.events, ms: stats.ms })
+    problems = [...stats.refused, ...stats.rejected]
+    summary = { mode: 'direct', data: dataDir, requests: stats.requests, events: stats.events, accepted: stats.accepted, rejected: stats.rejected.length, refused: stats.refused.length, inserted: stats.inserted, duplicates: stats.duplicates, quarantined: stats.quarantined, seconds: +(stats.ms / 1000).toFixed(1), eventsPerSecond: Math.round((stats.events / stats.ms) * 1000) }
+  } finally {
+    await storage.close()
+  }
+} else {
+  const stats = await sendHttp(population.requests(), { url: String(values.url), concurrency, onProgress: show })
+  bar.finish({ done: patients, total: patients, events: stats.events, ms: stats.ms })
+  problems = [...stats.failed, ...stats.rejected]
+  summary = { mode: 'http', url: values.url, requests: stats.requests, events: stats.events, accepted: stats.accepted, rejected: stats.rejected.length, failed: stats.failed.length, retries: stats.retries, seconds: +(stats.ms / 1000).toFixed(1), eventsPerSecond: Math.round((stats.events / stats.ms) * 1000) }
+}
+for (const p of problems.slice(0, 10)) console.error(`demo: ${JSON.stringify(p)}`)
+const enrolled = population.patients.filter((p) => p.enrolled).length
+console.log(JSON.stringify({ program: loaded.program.id, patients, enrolled, days, seed, now: new Date(now).toISOString(), ...summary }, null, 2))
+process.exit(problems.length > 0 ? 1 : 0)

@@ -1,0 +1,11 @@
+// Public surface of the synthetic population: generation, direct loading, sending over HTTP, the demo seed.
+export { generatePopulation, messageIdPrefix } from './population.ts'
+export type { Population, PopulationOptions, PopulationRequest } from './population.ts'
+export type { SyntheticPatient } from './patient.ts'
+export type { SyntheticMessage } from './patient-events.ts'
+export { loadDirect, openDirectStorage, quarantineDirOf } from './direct-load.ts'
+export type { DirectLoadOptions, DirectLoadStats, DirectStorage } from './direct-load.ts'
+export { sendHttp } from './http-send.ts'
+export type { HttpSendOptions, HttpSendStats } from './http-send.ts'
+export { seedDemo } from './seed-demo.ts'
+export type { SeedDemoOptions, SeedDemoResult } from './seed-demo.ts'

@@ -23,3 +23,4 @@ export type { ProgramVersion, ProgramVersionSource, NewProgramVersion } from './
 export { CHANNELS } from './src/programs.ts'
 export type { Need, ContentItem, ContentChannels, Goal, GoalEvent, Level, Questionnaire, Pattern } from './src/program-sections.ts'
 export { isContentUsable, matchesUrlPattern, urlPatternToRegExp } from './src/content-availability.ts'
+export { Random, seedOf, hash32 } from './src/random.ts'

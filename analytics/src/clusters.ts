@@ -1,5 +1,6 @@
 import type { Db } from './client.ts'
 import type { Program } from './programs.ts'
+import { Random } from './random.ts'
 import { sql } from './sql.ts'
 
 /** One discovered cluster: a candidate pattern card for the program's managers. */
@@ -21,18 +22,6 @@ export interface Clustering {
   members: Map<string, string>
 }
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same clustering. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 const dist2 = (a: number[], b: number[]) => a.reduce((s, x, i) => s + (x - b[i]!) ** 2, 0)
 
 /**
@@ -40,7 +29,8 @@ const dist2 = (a: number[], b: number[]) => a.reduce((s, x, i) => s + (x - b[i]!
  * `minSize` are merged into the nearest remaining one, and the centroids recomputed.
  */
 export function kMeans(points: number[][], k: number, opts: { minSize?: number; seed?: number; maxIterations?: number } = {}): { assignment: number[]; centroids: number[][] } {
-  const rand = prng(opts.seed ?? 1)
+  const random = new Random(opts.seed ?? 1)
+  const rand = () => random.next()
   const n = points.length
   if (n === 0) return { assignment: [], centroids: [] }
   k = Math.max(1, Math.min(k, n))

@@ -1,7 +1,7 @@
 import type { Questionnaire } from '../../../analytics/index.ts'
 import { wakingOffset } from './local-days.ts'
 import type { SyntheticPatient } from './patient.ts'
-import { Random, seedOf } from './random.ts'
+import { Random, seedOf } from '../../../analytics/index.ts'
 import { similarity, type Page, type SenderChannel, type World } from './world.ts'
 
 /** A Segment message as the generator sends it. */

@@ -1,7 +1,7 @@
 import type { Program, ProgramKey } from '../../../analytics/index.ts'
 import { drawPatient, type SyntheticPatient } from './patient.ts'
 import { simulatePatient, type SyntheticMessage } from './patient-events.ts'
-import { Random, seedOf } from './random.ts'
+import { Random, seedOf } from '../../../analytics/index.ts'
 import { buildWorld, type SenderChannel, type World } from './world.ts'
 
 /** What to generate. */

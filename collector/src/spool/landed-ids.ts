@@ -1,19 +1,10 @@
-import { landedIdPages, type Db } from '../../../analytics/index.ts'
+import { hash32, landedIdPages, type Db } from '../../../analytics/index.ts'
 
 /** The filter's key for a message id of a program (as the sink's dedup tokens name it). */
 export const landedKey = (program: string, messageId: string): string => `${program}\u0000${messageId}`
 
-// FNV-1a over UTF-16 code units with a murmur3 finaliser: two independent 32-bit hashes, from
-// which double hashing derives the k bit positions.
-function hash(key: string, seed: number): number {
-  let h = seed
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193)
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  return (h ^ (h >>> 16)) >>> 0
-}
+// Two independent 32-bit hashes (FNV-1a bases apart), from which double hashing derives the k bit positions.
+const hash = (key: string, basis: number) => hash32(key, basis)
 
 /**
  * A Bloom filter over the ids that have landed: "certainly not landed" or "maybe". The writer

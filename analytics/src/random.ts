@@ -1,16 +1,20 @@
-// A small seeded PRNG for synthetic data: Math.random cannot be seeded, and a population must be
-// the same for the same seed on every machine and Node version.
+// Seeded randomness and hashing: Math.random cannot be seeded, and a synthetic population or a
+// clustering must be the same for the same seed on every machine and Node version.
 
-/** A 32-bit seed from any parts (FNV-1a over their text, then a murmur3 finaliser). */
-export function seedOf(...parts: Array<string | number>): number {
-  const text = parts.join('\u0001')
-  let h = 0x811c9dc5
+/** A 32-bit hash of a text: FNV-1a over its UTF-16 code units from `basis`, then a murmur3 finaliser. */
+export function hash32(text: string, basis = 0x811c9dc5): number {
+  let h = basis
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193)
   h ^= h >>> 16
   h = Math.imul(h, 0x85ebca6b)
   h ^= h >>> 13
   h = Math.imul(h, 0xc2b2ae35)
   return (h ^ (h >>> 16)) >>> 0
+}
+
+/** A 32-bit seed from any parts. */
+export function seedOf(...parts: Array<string | number>): number {
+  return hash32(parts.join('\u0001'))
 }
 
 /** mulberry32 (public domain, Tommy Ettinger): 32 bits of state, fast, good enough for simulation. */

@@ -1,4 +1,4 @@
-// `npm run bench`: the bare Hono floor, single-event ingestion and 100-event batches, each
+// `npm run bench`: the bare Hono floor, single-event ingestion, 100-event batches, the outage and profiles, each
 // loaded for BENCH_DURATION_S seconds (default 10) with BENCH_CONNECTIONS (default 50), then
 // one JSON document on stdout. Progress goes to stderr. See bench/README.md.
 import { rmSync } from 'node:fs'
@@ -9,8 +9,9 @@ import { basicAuth, eventFactory, SECRET_KEY } from './events.ts'
 import { countLanded, runIngest, type IngestRun } from './ingest.ts'
 import { load, type LoadResult } from './load.ts'
 import { outageFigures, runOutage, type OutageRun } from './outage.ts'
+import { runProfiles } from './profiles.ts'
 
-const SCENARIOS = ['floor', 'single', 'batch', 'outage'] as const
+const SCENARIOS = ['floor', 'single', 'batch', 'outage', 'profiles'] as const
 type Scenario = (typeof SCENARIOS)[number]
 
 const envSchema = z.object({
@@ -33,12 +34,20 @@ const envSchema = z.object({
   // autocannon paces a rate by firing every connection at once each tick, so 50 connections at
   // 500 req/s arrive as bursts of 50; 10 connections are closer to independent patients' browsers.
   BENCH_OUTAGE_CONNECTIONS: z.coerce.number().int().min(1).max(1000).default(10),
+  // The profiles scenario: a synthetic population loaded directly, then profile reads, the time
+  // from an event to a changed profile, and need-inference accuracy (see bench/README.md).
+  BENCH_PROFILE_PATIENTS: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
+  BENCH_PROFILE_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  BENCH_PROFILE_SEED: z.coerce.number().int().default(1),
+  BENCH_PROFILE_CONNECTIONS: z.coerce.number().int().min(1).max(1000).default(10),
+  BENCH_PROFILE_SAMPLE: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  BENCH_PROFILE_PROBES: z.coerce.number().int().min(1).max(1000).default(20),
 })
 const opts = envSchema.parse(process.env)
 const wanted = (s: Scenario) => opts.BENCH_SCENARIOS.includes(s)
 
 /** The aims from the issue. */
-const AIM = { singleVsFloor: 0.5, batchedLandedEventsPerSec: 50_000 }
+const AIM = { singleVsFloor: 0.5, batchedLandedEventsPerSec: 50_000, profileReadP99Ms: 20, profileVisibleS: 2 }
 
 const log = (m: string) => console.error(`[bench] ${m}`)
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d
@@ -152,6 +161,23 @@ if (wanted('outage')) {
   log(`outage: p99 ${outage.load.latencyMs.p99} ms, recovered in ${outage.recoveryS} s`)
 }
 
+let profiles: (Awaited<ReturnType<typeof runProfiles>> & { machineBusyCoresBefore: number | null }) | null = null
+if (wanted('profiles')) {
+  const busy = await quiet()
+  const run = await runProfiles({
+    patients: opts.BENCH_PROFILE_PATIENTS,
+    days: opts.BENCH_PROFILE_DAYS,
+    seed: opts.BENCH_PROFILE_SEED,
+    durationS: opts.BENCH_DURATION_S,
+    connections: opts.BENCH_PROFILE_CONNECTIONS,
+    accuracySample: opts.BENCH_PROFILE_SAMPLE,
+    probes: opts.BENCH_PROFILE_PROBES,
+    drainTimeoutS: opts.BENCH_DRAIN_TIMEOUT_S,
+    keepData: opts.BENCH_KEEP_DATA === '1',
+  })
+  profiles = { ...run, machineBusyCoresBefore: busy }
+}
+
 // Counted only now, after every load, so the engine never runs inside the load generator.
 log('counting landed events')
 const s = single && ingestFigures(single.run, await countLanded(single.run.dataDir), single.busy)
@@ -193,6 +219,7 @@ const report = {
   single: s,
   batch: b,
   outage: o,
+  profiles,
   ratios: {
     singleReqPerSecVsFloor: s && floor ? round(s.requestsPerSec / floor.requestsPerSec) : null,
     singleAim: AIM.singleVsFloor,
@@ -206,6 +233,14 @@ const report = {
     outageP99Ms: o ? o.latencyMs.p99 : null,
     outageAimP99Ms: 100,
     outageMeetsAim: o ? o.latencyMs.p99 <= 100 && o.non2xx === 0 && o.nothingLost : null,
+    profileReadP99Ms: profiles ? profiles.reads.latencyMs.p99 : null,
+    profileReadAimP99Ms: AIM.profileReadP99Ms,
+    profileReadMeetsAim: profiles ? profiles.reads.latencyMs.p99 <= AIM.profileReadP99Ms && profiles.reads.non2xx === 0 && profiles.reads.errors === 0 : null,
+    profileVisibleMedianS: profiles ? profiles.visibility.medianS : null,
+    profileVisibleMaxS: profiles ? profiles.visibility.maxS : null,
+    profileVisibleAimS: AIM.profileVisibleS,
+    profileVisibleMeetsAim: profiles ? profiles.visibility.timedOut === 0 && profiles.visibility.maxS !== null && profiles.visibility.maxS < AIM.profileVisibleS : null,
+    needTopInTop2Share: profiles ? profiles.accuracy.topNeedInTop2Share : null,
   },
   totalS: round((performance.now() - t0) / 1000, 1),
 }

@@ -60,13 +60,16 @@ export async function readProfile(db: Db, program: Program, patientId: string, n
   const linked = await db.query<{ id: string }>(sql('profile-ids'), { program: program.id, patient: patientId })
   const ids = [patientId, ...linked.map((r) => r.id).filter((id) => id !== patientId)]
   const params = { program: program.id, ids }
-  const [inferred, answers, channels, goals, profiled] = await Promise.all([
-    db.query<{ need: string; score: number; touches: string }>(sql('profile-inferred-needs'), { ...params, now: chNow(now), half_life_days: program.needHalfLifeDays ?? 30 }),
-    db.query<{ questionnaire: string; question: string; answer: string; answered_at: string }>(sql('profile-answers'), params),
-    db.query<{ channel: string; touches: string; last_ts: string }>(sql('profile-channels'), params),
-    db.query<{ goal: string; times: string; first_ts: string; last_ts: string }>(sql('profile-goals'), params),
-    db.query<{ touches: string }>(sql('profile-profiled-touches'), params),
-  ])
+  // One round trip for every aggregate (each query costs the embedded engine ~5 ms, whatever its size).
+  const rows = await db.query<{ part: string; a: string; b: string; num: number; num2: number; ts: string }>(sql('profile-aggregates'), { ...params, now: chNow(now), half_life_days: program.needHalfLifeDays ?? 30 })
+  const of = (part: string) => rows.filter((r) => r.part === part)
+  const inferred = of('need').map((r) => ({ need: r.a, score: Number(r.num), touches: Number(r.num2) }))
+  const answers = of('answer')
+    .map((r) => ({ questionnaire: r.a.split('\t')[0]!, question: r.a.split('\t')[1]!, answer: r.b, answered_at: r.ts }))
+    .sort((x, y) => x.questionnaire.localeCompare(y.questionnaire) || x.question.localeCompare(y.question))
+  const channels = of('channel').map((r) => ({ channel: r.a, touches: Number(r.num), last_ts: r.ts })).sort((x, y) => y.last_ts.localeCompare(x.last_ts))
+  const goals = of('goal').map((r) => ({ goal: r.a, times: Number(r.num), first_ts: r.b, last_ts: r.ts })).sort((x, y) => x.first_ts.localeCompare(y.first_ts))
+  const profiled = of('profiled').map((r) => ({ touches: Number(r.num) }))
   const explicit = new Map<string, number>()
   for (const a of answers) {
     const question = program.questionnaires?.find((q) => q.id === a.questionnaire)?.questions.find((q) => q.id === a.question)

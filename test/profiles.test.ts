@@ -146,9 +146,9 @@ describe('profiles', () => {
   })
 
   it('every profile model passes EXPLAIN', async () => {
-    for (const name of ['profile-ids', 'profile-aggregates', 'profile-timeline', 'profile-checkin-days', 'need-vectors']) {
+    for (const name of ['profile-ids', 'profile-aggregates', 'profile-timeline', 'need-vectors']) {
       const text = readFileSync(join(ROOT, 'analytics/src/sql', `${name}.sql`), 'utf8')
-      const params = { program: 'p', patient: 'x', ids: ['x'], now: '2026-11-23 12:00:00.000', since: '2026-11-01 00:00:00.000', half_life_days: 30, limit: 10, goal: 'g', tz: 'Europe/Berlin' }
+      const params = { program: 'p', patient: 'x', ids: ['x'], now: '2026-11-23 12:00:00.000', since: '2026-11-01 00:00:00.000', half_life_days: 30, limit: 10, checkin_goal: 'g', checkin_since: '2026-11-01 00:00:00.000', tz: 'Europe/Berlin' }
       await expect(svc.service.db.query(`EXPLAIN ${text}`, params), name).resolves.toBeDefined()
     }
   })

@@ -61,7 +61,15 @@ export async function readProfile(db: Db, program: Program, patientId: string, n
   const ids = [patientId, ...linked.map((r) => r.id).filter((id) => id !== patientId)]
   const params = { program: program.id, ids }
   // One round trip for every aggregate (each query costs the embedded engine ~5 ms, whatever its size).
-  const rows = await db.query<{ part: string; a: string; b: string; num: number; num2: number; ts: string }>(sql('profile-aggregates'), { ...params, now: chNow(now), half_life_days: program.needHalfLifeDays ?? 30 })
+  const checkin = program.adherence
+  const rows = await db.query<{ part: string; a: string; b: string; num: number; num2: number; ts: string }>(sql('profile-aggregates'), {
+    ...params,
+    now: chNow(now),
+    half_life_days: program.needHalfLifeDays ?? 30,
+    checkin_goal: checkin?.goal ?? '',
+    checkin_since: chNow(now - (checkin?.windowDays ?? 90) * 86_400_000),
+    tz: program.timeZone,
+  })
   const of = (part: string) => rows.filter((r) => r.part === part)
   const inferred = of('need').map((r) => ({ need: r.a, score: Number(r.num), touches: Number(r.num2) }))
   const answers = of('answer')
@@ -90,7 +98,8 @@ export async function readProfile(db: Db, program: Program, patientId: string, n
     return { goal: g.goal, name: def?.name ?? g.goal, times, points: def ? def.points * (def.countOnce ? 1 : times) : 0, firstAt: g.first_ts, lastAt: g.last_ts }
   })
   const profiledTouches = Number(profiled[0]?.touches ?? 0)
-  const adherence = program.adherence ? await readAdherence(db, program, ids, now) : null
+  const checkinDays = [...new Set(of('checkin').map((r) => r.a))].sort()
+  const adherence = checkin ? adherenceOf(checkinDays, dayIn(now, program.timeZone), checkin.everyDays) : null
   return {
     program: program.id,
     patientId,
@@ -109,12 +118,6 @@ export async function readProfile(db: Db, program: Program, patientId: string, n
 /** A calendar day (YYYY-MM-DD) in a time zone. */
 function dayIn(ms: number, timeZone: string): string {
   return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(ms)
-}
-
-async function readAdherence(db: Db, program: Program, ids: string[], now: number): Promise<Profile['adherence']> {
-  const a = program.adherence!
-  const rows = await db.query<{ day: string }>(sql('profile-checkin-days'), { program: program.id, ids, goal: a.goal, since: chNow(now - a.windowDays * 86_400_000), tz: program.timeZone })
-  return adherenceOf(rows.map((r) => r.day), dayIn(now, program.timeZone), a.everyDays)
 }
 
 /**

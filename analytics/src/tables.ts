@@ -12,6 +12,12 @@ export const TABLES = {
   questionnaireAnswers: 'questionnaire_answers',
   /** Touches per person id and channel: count and last time. */
   channelTouches: 'channel_touches',
+  /** Goal conversions per person id and goal: times, first and last. */
+  goalConversions: 'goal_conversions',
+  /** Touches per person id that showed catalogued content. */
+  profiledTouches: 'profiled_touches',
+  /** Goal conversions per person id, goal and hour (adherence reads check-in days from it). */
+  goalHours: 'goal_hours',
   /** Every accepted version of every program document (from its file or the admin API). */
   programVersions: 'program_versions',
   /** Migrations applied, with checksums. */

@@ -1,7 +1,8 @@
 -- Everything a profile reads from the aggregate tables for one person, in one round trip (each
 -- query costs the embedded engine several milliseconds whatever its size): rows of
 -- (part, a, b, num, num2, ts) — part says which table answered.
--- params: program String, ids Array(String), now DateTime64(3), half_life_days Float64
+-- params: program String, ids Array(String), now DateTime64(3), half_life_days Float64,
+--         checkin_goal String (the adherence goal, or ''), checkin_since DateTime64(3), tz String
 SELECT 'need' AS part, toString(need) AS a, '' AS b,
        sum(weight * exp2(-greatest(0, dateDiff('millisecond', toDateTime64(day, 3, 'UTC'), {now:DateTime64(3)})) / (86400000 * {half_life_days:Float64}))) AS num,
        toFloat64(sum(touches)) AS num2, toDateTime64(0, 3, 'UTC') AS ts
@@ -18,3 +19,8 @@ FROM goal_conversions WHERE program = {program:String} AND actor_id IN {ids:Arra
 UNION ALL
 SELECT 'profiled', '', '', toFloat64(sum(touches)), 0, toDateTime64(0, 3, 'UTC')
 FROM profiled_touches WHERE program = {program:String} AND actor_id IN {ids:Array(String)}
+UNION ALL
+SELECT 'checkin', toString(toDate(hour, {tz:String})), '', 0, 0, toDateTime64(0, 3, 'UTC')
+FROM goal_hours
+WHERE program = {program:String} AND actor_id IN {ids:Array(String)} AND goal = {checkin_goal:String} AND hour >= {checkin_since:DateTime64(3)}
+GROUP BY hour

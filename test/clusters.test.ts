@@ -2,6 +2,7 @@
 // content are found as three clusters, labelled by their dominant needs, and the profile says
 // which cluster a patient is in.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ClusterStore } from '../collector/src/cluster-store.ts'
 import { basic, DEMO, startService, waitFor } from './helpers.ts'
 
 let svc: Awaited<ReturnType<typeof startService>>
@@ -41,6 +42,14 @@ describe('need clusters', () => {
     const other = (await (await svc.service.app.request('/v1/profiles/p-cl-itch-5', { headers: { authorization: basic(DEMO.secretKey) } })).json()) as { cluster: { id: string } }
     expect(profile.cluster.id).toBe(other.cluster.id)
     expect((await svc.service.app.request(`/v1/admin/programs/${DEMO.program}/clusters`, { headers: { authorization: basic(DEMO.writeKey) } })).status).toBe(403)
+    // The schedule computes every program with needs at once, then daily.
+    const logs: string[] = []
+    const store = new ClusterStore(svc.service.db, (m) => logs.push(m))
+    store.schedule(() => svc.service.programs.map((p) => p.program))
+    await waitFor(() => store.latest(DEMO.program) !== undefined, 20_000, 'the scheduled clustering')
+    expect(store.latest(DEMO.program)!.members.size).toBe(24)
+    await store.stop()
+    expect(logs.join('\n')).toMatch(/clusters of psoriasis-demo: \d+ over 24 people/)
     expect((await svc.service.app.request(`/v1/admin/programs/${DEMO.program}/clusters?k=0`, { headers: { authorization: basic(DEMO.secretKey) } })).status).toBe(400)
   })
 })

@@ -8,6 +8,7 @@ import { lockDataDir } from './data-lock.ts'
 import type { CollectorConfig } from './config.ts'
 import { KeyIndex } from './keys.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
+import { ClusterStore } from './cluster-store.ts'
 import { ProgramRegistry } from './program-registry.ts'
 import { fileVersion, ProgramVersionStore } from './program-version-store.ts'
 import { clickhouseSink, type SinkStats } from './spool/clickhouse-sink.ts'
@@ -153,10 +154,13 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
   writer.start()
   const pool = config.ingestWorkers > 0 ? new IngestPool(registry.keys(), config.ingestWorkers) : null
   if (pool) registry.onKeys((k) => pool.setKeys(k))
+  // Need clusters: computed once the tables are ready, then daily (ATTUNE_CLUSTER_SCHEDULE=0: on request only).
+  const clusters = new ClusterStore(db, log)
+  if (process.env.ATTUNE_CLUSTER_SCHEDULE !== '0') void ready.then(() => clusters.schedule(() => registry.programs().map((p) => p.program)))
   const app = createApp({
     keys, spool, metrics, trustProxy: config.trustProxy, storage: config.storage, pool, poolMinBytes: config.ingestWorkerMinBytes,
     ping: () => db.ping(), migrated: () => migrated, migrationError: () => migrationError, spoolMaxBytes: config.spool.maxBytes, writer, sink: sinkStats, log,
-    sdkDir: config.sdkDir, demoDir: config.demoDir, demoWriteKey: () => registry.demoWriteKey(), programs: () => registry.programs(), db,
+    sdkDir: config.sdkDir, demoDir: config.demoDir, demoWriteKey: () => registry.demoWriteKey(), programs: () => registry.programs(), db, clusters,
     registry, versions,
   })
   // Requests should meet the stored versions, not the files, where they differ (a key revoked
@@ -180,6 +184,7 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
       await writer.stop({ drain: opts.drain ?? true, timeoutMs: config.shutdownTimeoutMs })
       await spool.close()
       clearInterval(refreshTimer)
+      await clusters.stop()
       await landed?.close()
       await db.close()
       unlock()

@@ -1,5 +1,6 @@
 import { Hono, type Context } from 'hono'
-import { clusterNeeds, readProfile, readTimeline, type Clustering, type Db, type LoadedProgram, type Program } from '../../../analytics/index.ts'
+import { readProfile, readTimeline, type Db, type LoadedProgram, type Program } from '../../../analytics/index.ts'
+import { CLUSTER_REFRESH_MS, type ClusterStore } from '../cluster-store.ts'
 import { ApiError } from '../errors.ts'
 import type { KeyIndex } from '../keys.ts'
 import { keyValue } from '../pipeline/ingest-body.ts'
@@ -10,6 +11,7 @@ export interface ProgramRouteDeps {
   /** The active program documents. */
   programs: () => LoadedProgram[]
   db: Db
+  clusters: ClusterStore
 }
 
 /** The key of a request (HTTP Basic user or `writeKey` in the query), checked like ingestion's: unknown → 401, a write key from a foreign origin → 403. */
@@ -59,9 +61,8 @@ export function programRoutes(d: ProgramRouteDeps): Hono {
     if (patientId.length > 200) throw new ApiError(400, 'invalid_body', 'patientId is longer than 200 characters', { field: 'patientId' })
     return { program: d.programs().find((p) => p.program.id === key.program)!.program, patientId }
   }
-  // The latest clustering per program, recomputed when asked for and older than a day (or with ?refresh=1).
-  const clusterings = new Map<string, Clustering & { asked: string }>()
-  const CLUSTER_MAX_AGE_MS = 24 * 3600 * 1000
+  // The latest clustering per program (the service recomputes it daily), recomputed here when
+  // asked with other settings, when older than a day, or with ?refresh=1.
   app.get('/admin/programs/:id/clusters', async (c) => {
     const key = requestKey(c, d.keys)
     if (key.kind !== 'secret') throw new ApiError(403, 'secret_key_required', 'clusters are read with a secret key', { field: 'writeKey' })
@@ -71,18 +72,16 @@ export function programRoutes(d: ProgramRouteDeps): Hono {
     const minSize = Number(c.req.query('minSize') ?? 20)
     if (!Number.isInteger(k) || k < 1 || k > 50) throw new ApiError(400, 'invalid_body', 'k must be a whole number from 1 to 50', { field: 'k' })
     if (!Number.isInteger(minSize) || minSize < 1) throw new ApiError(400, 'invalid_body', 'minSize must be a whole number from 1', { field: 'minSize' })
-    let result = clusterings.get(program.id)
-    const asked = `${k}/${minSize}`
-    if (!result || result.asked !== asked || c.req.query('refresh') === '1' || Date.now() - Date.parse(result.computedAt) > CLUSTER_MAX_AGE_MS) {
-      result = { ...(await clusterNeeds(d.db, program, { k, minSize })), asked }
-      clusterings.set(program.id, result)
+    let result = d.clusters.latest(program.id)
+    if (!result || result.asked !== `${k}/${minSize}` || c.req.query('refresh') === '1' || Date.now() - Date.parse(result.computedAt) > CLUSTER_REFRESH_MS) {
+      result = await d.clusters.compute(program, { k, minSize })
     }
     return c.json({ program: result.program, computedAt: result.computedAt, people: result.members.size, clusters: result.clusters }, 200, { 'Cache-Control': 'no-store' })
   })
   app.get('/profiles/:patientId', async (c) => {
     const { program, patientId } = profileRequest(c)
     const profile = await readProfile(d.db, program, patientId)
-    const clustering = clusterings.get(program.id)
+    const clustering = d.clusters.latest(program.id)
     const cluster = clustering?.members.get(patientId)
     return c.json({ ...profile, cluster: cluster ? { id: cluster, label: clustering!.clusters.find((x) => x.id === cluster)!.label, computedAt: clustering!.computedAt } : null }, 200, { 'Cache-Control': 'no-store' })
   })

@@ -1,4 +1,4 @@
-import type { ProgramKey } from '../../../analytics/index.ts'
+import { authenticateKey, basicUser } from '../auth.ts'
 import { ApiError, type ErrorCode } from '../errors.ts'
 import type { KeyIndex } from '../keys.ts'
 import { decodeJsonBody } from './decode-body.ts'
@@ -40,24 +40,11 @@ export interface IngestOutcome {
 }
 
 /** The key value from HTTP Basic (user name, as Segment's libraries send it) or the body. */
-export function keyValue(authorization: string | undefined, body: unknown): string | undefined {
-  if (authorization?.toLowerCase().startsWith('basic ')) {
-    const user = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8').split(':')[0]
-    if (user) return user
-  }
+function keyValue(authorization: string | undefined, body: unknown): string | undefined {
+  const user = basicUser(authorization)
+  if (user) return user
   if (body && typeof body === 'object' && typeof (body as { writeKey?: unknown }).writeKey === 'string') return (body as { writeKey: string }).writeKey
   return undefined
-}
-
-function authenticate(req: RawIngestRequest, body: unknown, keys: KeyIndex): ProgramKey {
-  const value = keyValue(req.authorization, body)
-  if (!value) throw new ApiError(401, 'missing_key', 'a write key (HTTP Basic user name or writeKey in the body) is required', { field: 'writeKey' })
-  const key = keys.find(value)
-  if (!key) throw new ApiError(401, 'unknown_key', 'the key is not known', { field: 'writeKey' })
-  if (key.kind === 'write' && req.origin && !keys.originAllowed(value, req.origin)) {
-    throw new ApiError(403, 'origin_not_allowed', `origin ${req.origin.slice(0, 200)} is not allowed for this write key`, { field: 'origin' })
-  }
-  return key
 }
 
 /**
@@ -69,7 +56,7 @@ export function ingestBody(req: RawIngestRequest, keys: KeyIndex): IngestOutcome
   const out: IngestOutcome = { records: 0, rejected: [], received: 0, drops: [] }
   try {
     const read = decodeJsonBody(req.body, req.contentEncoding)
-    const key = authenticate(req, read.json, keys)
+    const key = authenticateKey(keys, keyValue(req.authorization, read.json), req.origin, { field: 'writeKey', message: 'a write key (HTTP Basic user name or writeKey in the body) is required' })
     const facts: RequestFacts = { key, receivedAt: req.receivedAt, userAgent: req.userAgent, ip: req.ip, bodyBytes: read.bytes, mayContainContact: read.mayContainContact }
     let events: unknown[]
     let prefix: (i: number) => string

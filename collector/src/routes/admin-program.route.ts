@@ -3,7 +3,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { ProgramDocumentError, type ProgramKey } from '../../../analytics/index.ts'
 import { ApiError, describeError } from '../errors.ts'
 import type { KeyIndex } from '../keys.ts'
-import { keyValue } from '../pipeline/ingest-body.ts'
+import { programSecretKey } from '../auth.ts'
 import type { ProgramRegistry } from '../program-registry.ts'
 import { VersionsUnavailableError, type ProgramVersionStore } from '../program-version-store.ts'
 
@@ -17,18 +17,6 @@ export interface AdminProgramDeps {
 
 /** Largest program document accepted. */
 export const MAX_PROGRAM_BYTES = 1024 * 1024
-
-/** A secret key of the program in the path, as the HTTP Basic user: 401 without a known key, 403 for a write key or another program's key. */
-function adminKey(c: Context, keys: KeyIndex): ProgramKey {
-  // Only HTTP Basic: a secret key in a query string would end up in proxies' logs.
-  const value = keyValue(c.req.header('authorization'), undefined)
-  if (!value) throw new ApiError(401, 'missing_key', 'a secret key of the program (HTTP Basic user name) is required', { field: 'authorization' })
-  const key = keys.find(value)
-  if (!key) throw new ApiError(401, 'unknown_key', 'the key is not known', { field: 'authorization' })
-  if (key.kind !== 'secret') throw new ApiError(403, 'secret_key_required', 'programs are administered with a secret key', { field: 'authorization' })
-  if (key.program !== c.req.param('id')) throw new ApiError(403, 'wrong_program', `the key belongs to program ${key.program}`, { field: 'id' })
-  return key
-}
 
 /** Turns what storing or reading versions threw into the API's errors (ClickHouse's own errors are described, not quoted). */
 function storeFailure(e: unknown, log: (msg: string) => void): never {
@@ -51,7 +39,7 @@ export function adminProgramRoutes(d: AdminProgramDeps): Hono {
     throw new ApiError(413, 'body_too_large', `a program document is at most ${MAX_PROGRAM_BYTES} bytes`)
   }
   app.put('/programs/:id', bodyLimit({ maxSize: MAX_PROGRAM_BYTES, onError: tooLarge }), async (c) => {
-    const key = adminKey(c, d.keys)
+    const key = programSecretKey(d.keys, c.req.header('authorization'), c.req.param('id'), 'id')
     const text = await c.req.text()
     let raw: unknown
     try {
@@ -68,13 +56,13 @@ export function adminProgramRoutes(d: AdminProgramDeps): Hono {
     return c.json({ program: result.program, version: result.version, checksum: result.checksum }, 200, { 'Cache-Control': 'no-store' })
   })
   app.get('/programs/:id', (c) => {
-    const key = adminKey(c, d.keys)
+    const key = programSecretKey(d.keys, c.req.header('authorization'), c.req.param('id'), 'id')
     const active = d.registry.get(key.program)
     if (!d.versions.loaded || !active || active.version === null) storeFailure(new VersionsUnavailableError('not loaded'), d.log)
     return c.json({ program: key.program, version: active.version, checksum: active.checksum, source: active.source, document: active.loaded.document }, 200, { 'Cache-Control': 'no-store' })
   })
   app.get('/programs/:id/versions', async (c) => {
-    const key = adminKey(c, d.keys)
+    const key = programSecretKey(d.keys, c.req.header('authorization'), c.req.param('id'), 'id')
     let versions
     try {
       versions = await d.versions.versions(key.program)

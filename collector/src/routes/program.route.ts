@@ -3,7 +3,7 @@ import { readProfile, readTimeline, type Db, type LoadedProgram, type Program } 
 import { CLUSTER_REFRESH_MS, type ClusterStore } from '../cluster-store.ts'
 import { ApiError } from '../errors.ts'
 import type { KeyIndex } from '../keys.ts'
-import { keyValue } from '../pipeline/ingest-body.ts'
+import { authenticateKey, basicUser, programSecretKey } from '../auth.ts'
 
 /** What the program routes read. */
 export interface ProgramRouteDeps {
@@ -14,18 +14,12 @@ export interface ProgramRouteDeps {
   clusters: ClusterStore
 }
 
-/** The key of a request (HTTP Basic user or `writeKey` in the query), checked like ingestion's: unknown → 401, a write key from a foreign origin → 403. */
+/** The key of a request: HTTP Basic user, or for a write key `writeKey` in the query. */
 function requestKey(c: Context, keys: KeyIndex) {
-  const value = keyValue(c.req.header('authorization'), { writeKey: c.req.query('writeKey') })
-  if (!value) throw new ApiError(401, 'missing_key', 'a key (HTTP Basic user name or writeKey in the query) is required', { field: 'writeKey' })
-  const key = keys.find(value)
-  if (!key) throw new ApiError(401, 'unknown_key', 'the key is not known', { field: 'writeKey' })
+  const basic = basicUser(c.req.header('authorization'))
+  const key = authenticateKey(keys, basic ?? c.req.query('writeKey'), c.req.header('origin'))
   // A secret key in a URL ends up in proxy and browser logs: it is taken only as HTTP Basic.
-  if (key.kind === 'secret' && !c.req.header('authorization')) throw new ApiError(401, 'missing_key', 'a secret key goes in the Authorization header (HTTP Basic), never in the URL', { field: 'authorization' })
-  const origin = c.req.header('origin')
-  if (key.kind === 'write' && origin && !keys.originAllowed(value, origin)) {
-    throw new ApiError(403, 'origin_not_allowed', `origin ${origin.slice(0, 200)} is not allowed for this write key`, { field: 'origin' })
-  }
+  if (key.kind === 'secret' && !basic) throw new ApiError(401, 'missing_key', 'a secret key goes in the Authorization header (HTTP Basic), never in the URL', { field: 'authorization' })
   return key
 }
 
@@ -53,10 +47,7 @@ export function programRoutes(d: ProgramRouteDeps): Hono {
   })
   // Profiles hold health-related inferences: only a program's secret key reads them (a browser's write key never does).
   const profileRequest = (c: Context): { program: Program; patientId: string } => {
-    const key = requestKey(c, d.keys)
-    if (key.kind !== 'secret') throw new ApiError(403, 'secret_key_required', 'profiles are read with a secret key', { field: 'writeKey' })
-    const asked = c.req.query('program') ?? key.program
-    if (asked !== key.program) throw new ApiError(403, 'wrong_program', `the key belongs to program ${key.program}`, { field: 'program' })
+    const key = programSecretKey(d.keys, c.req.header('authorization'), c.req.query('program'), 'program')
     const patientId = c.req.param('patientId') ?? ''
     if (patientId.length > 200) throw new ApiError(400, 'invalid_body', 'patientId is longer than 200 characters', { field: 'patientId' })
     return { program: d.programs().find((p) => p.program.id === key.program)!.program, patientId }
@@ -64,9 +55,7 @@ export function programRoutes(d: ProgramRouteDeps): Hono {
   // The latest clustering per program (the service recomputes it daily), recomputed here when
   // asked with other settings, when older than a day, or with ?refresh=1.
   app.get('/admin/programs/:id/clusters', async (c) => {
-    const key = requestKey(c, d.keys)
-    if (key.kind !== 'secret') throw new ApiError(403, 'secret_key_required', 'clusters are read with a secret key', { field: 'writeKey' })
-    if (c.req.param('id') !== key.program) throw new ApiError(403, 'wrong_program', `the key belongs to program ${key.program}`, { field: 'id' })
+    const key = programSecretKey(d.keys, c.req.header('authorization'), c.req.param('id'), 'id')
     const program = d.programs().find((p) => p.program.id === key.program)!.program
     const k = Number(c.req.query('k') ?? 5)
     const minSize = Number(c.req.query('minSize') ?? 20)

@@ -1,4 +1,5 @@
 import type { Db } from './client.ts'
+import { chTime } from './event-row.ts'
 import { sql } from './sql.ts'
 
 /** How a conversion's credit is shared among the touches before it. */
@@ -13,8 +14,6 @@ export interface AttributionRow {
   conversions: number
 }
 
-/** ClickHouse DateTime64 text for a JS time (UTC). */
-const ch = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
 
 /**
  * Goal conversions between `since` and `until`, attributed across web, e-mail, SMS, call centre
@@ -24,8 +23,8 @@ const ch = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(
 export async function goalAttribution(db: Db, program: string, opts: { since: number; until?: number; lookbackDays?: number }): Promise<AttributionRow[]> {
   const rows = await db.query<AttributionRow & { conversions: number | string }>(sql('goal-attribution'), {
     program,
-    since: ch(opts.since),
-    until: ch(opts.until ?? Date.now()),
+    since: chTime(opts.since),
+    until: chTime(opts.until ?? Date.now()),
     lookback_days: opts.lookbackDays ?? 30,
   })
   return rows.map((r) => ({ ...r, conversions: Number(r.conversions) }))

@@ -1,6 +1,7 @@
 import type { Db } from './client.ts'
 import type { Program } from './programs.ts'
 import { Random } from './random.ts'
+import { chTime } from './event-row.ts'
 import { sql } from './sql.ts'
 
 /** One discovered cluster: a candidate pattern card for the program's managers. */
@@ -76,8 +77,6 @@ export function kMeans(points: number[][], k: number, opts: { minSize?: number; 
   return { assignment, centroids: cs }
 }
 
-/** ClickHouse DateTime64 text for a JS time (UTC). */
-const ch = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
 
 /**
  * Clusters a program's people by their need vectors (decayed inferred scores, each person's
@@ -88,7 +87,7 @@ const ch = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(
 export async function clusterNeeds(db: Db, program: Program, opts: { k?: number; minSize?: number; seed?: number; now?: number } = {}): Promise<Clustering> {
   const now = opts.now ?? Date.now()
   const needIds = program.needs.map((n) => n.id)
-  const rows = await db.query<{ person: string; needs: string[]; scores: number[] }>(sql('need-vectors'), { program: program.id, now: ch(now), half_life_days: program.needHalfLifeDays })
+  const rows = await db.query<{ person: string; needs: string[]; scores: number[] }>(sql('need-vectors'), { program: program.id, now: chTime(now), half_life_days: program.needHalfLifeDays })
   const people: string[] = []
   const points: number[][] = []
   for (const r of rows) {

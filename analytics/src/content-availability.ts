@@ -2,8 +2,8 @@ import type { ContentItem } from './program-sections.ts'
 
 const dayFormats = new Map<string, Intl.DateTimeFormat>()
 
-// The calendar day of `now` in a time zone, as YYYY-MM-DD (en-CA formats dates that way).
-function dayIn(now: Date, timeZone: string): string {
+/** The calendar day of `now` in a time zone, as YYYY-MM-DD (en-CA formats dates that way). */
+export function dayIn(now: Date, timeZone: string): string {
   let f = dayFormats.get(timeZone)
   if (!f) dayFormats.set(timeZone, (f = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' })))
   return f.format(now)

@@ -1,5 +1,6 @@
 import type { Db } from './client.ts'
-import { isContentUsable } from './content-availability.ts'
+import { dayIn, isContentUsable } from './content-availability.ts'
+import { chTime } from './event-row.ts'
 import type { Program } from './programs.ts'
 import { sql } from './sql.ts'
 
@@ -48,8 +49,11 @@ export interface Profile {
   adherence: { rate: number; streak: number; periodsDue: number; periodsWithCheckin: number; lastCheckin: string } | null
 }
 
-/** ClickHouse DateTime64 text for a JS time (UTC). */
-const chNow = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
+/** Every id of one person: the patient id first, then the anonymous ids linked to it. */
+async function personIds(db: Db, program: string, patientId: string): Promise<string[]> {
+  const linked = await db.query<{ id: string }>(sql('profile-ids'), { program, patient: patientId })
+  return [patientId, ...linked.map((r) => r.id).filter((id) => id !== patientId)]
+}
 
 /**
  * Reads a patient's profile from the aggregate tables (never from raw events): the person's ids,
@@ -57,17 +61,16 @@ const chNow = (ms: number) => new Date(ms).toISOString().replace('T', ' ').repla
  * program's questionnaires, and touches per channel.
  */
 export async function readProfile(db: Db, program: Program, patientId: string, now = Date.now()): Promise<Profile> {
-  const linked = await db.query<{ id: string }>(sql('profile-ids'), { program: program.id, patient: patientId })
-  const ids = [patientId, ...linked.map((r) => r.id).filter((id) => id !== patientId)]
+  const ids = await personIds(db, program.id, patientId)
   const params = { program: program.id, ids }
   // One round trip for every aggregate (each query costs the embedded engine ~5 ms, whatever its size).
   const checkin = program.adherence
   const rows = await db.query<{ part: string; a: string; b: string; num: number; num2: number; ts: string }>(sql('profile-aggregates'), {
     ...params,
-    now: chNow(now),
+    now: chTime(now),
     half_life_days: program.needHalfLifeDays ?? 30,
     checkin_goal: checkin?.goal ?? '',
-    checkin_since: chNow(now - (checkin?.windowDays ?? 90) * 86_400_000),
+    checkin_since: chTime(now - (checkin?.windowDays ?? 90) * 86_400_000),
     tz: program.timeZone,
   })
   const of = (part: string) => rows.filter((r) => r.part === part)
@@ -99,7 +102,7 @@ export async function readProfile(db: Db, program: Program, patientId: string, n
   })
   const profiledTouches = Number(profiled[0]?.touches ?? 0)
   const checkinDays = [...new Set(of('checkin').map((r) => r.a))].sort()
-  const adherence = checkin ? adherenceOf(checkinDays, dayIn(now, program.timeZone), checkin.everyDays) : null
+  const adherence = checkin ? adherenceOf(checkinDays, dayIn(new Date(now), program.timeZone), checkin.everyDays) : null
   return {
     program: program.id,
     patientId,
@@ -113,11 +116,6 @@ export async function readProfile(db: Db, program: Program, patientId: string, n
     profiledTouches,
     adherence,
   }
-}
-
-/** A calendar day (YYYY-MM-DD) in a time zone. */
-function dayIn(ms: number, timeZone: string): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(ms)
 }
 
 /**
@@ -149,7 +147,8 @@ export function adherenceOf(days: string[], today: string, everyDays: number): P
  */
 function engagement(program: Program, value: number, now: number): Profile['engagement'] {
   const levels = [...(program.levels ?? [])].sort((a, b) => a.level - b.level)
-  const current = levels.filter((l) => value >= l.minValue).at(-1) ?? null
+  const reachedLevel = levelWithHysteresis(program, null, value)
+  const current = levels.find((l) => l.level === reachedLevel) ?? null
   const next = levels.find((l) => l.level === (current ? current.level + 1 : 0)) ?? null
   const reachedLevels = current ? levels.filter((l) => l.level <= current.level) : []
   const at = { market: program.market, now: new Date(now), timeZone: program.timeZone }
@@ -223,9 +222,8 @@ export interface TimelineEntry {
 
 /** Every touch point of a patient (all their linked ids) across channels, oldest first, within `days`. */
 export async function readTimeline(db: Db, program: Program, patientId: string, opts: { days?: number; limit?: number; now?: number } = {}): Promise<{ ids: string[]; entries: TimelineEntry[] }> {
-  const linked = await db.query<{ id: string }>(sql('profile-ids'), { program: program.id, patient: patientId })
-  const ids = [patientId, ...linked.map((r) => r.id).filter((id) => id !== patientId)]
-  const since = chNow((opts.now ?? Date.now()) - (opts.days ?? 90) * 86_400_000)
+  const ids = await personIds(db, program.id, patientId)
+  const since = chTime((opts.now ?? Date.now()) - (opts.days ?? 90) * 86_400_000)
   const entries = await db.query<TimelineEntry>(sql('profile-timeline'), { program: program.id, ids, since, limit: opts.limit ?? 1000 })
   return { ids, entries }
 }

@@ -26,7 +26,8 @@ export function tempDir(prefix = 'attune-test-'): { dir: string; remove: () => v
 
 /** Collector configuration for tests: a temp data dir, the repository's programs, fast batches. */
 export function testConfig(dataDir: string, env: Record<string, string> = {}): CollectorConfig {
-  const config = configFromEnv({ ATTUNE_DATA: dataDir, ATTUNE_PROGRAMS: join(ROOT, 'programs'), ATTUNE_BATCH_MAX_AGE_MS: '50', ...env })
+  // Clusters only when a test asks for them: no clustering round at every service start.
+  const config = configFromEnv({ ATTUNE_DATA: dataDir, ATTUNE_PROGRAMS: join(ROOT, 'programs'), ATTUNE_BATCH_MAX_AGE_MS: '50', ATTUNE_CLUSTER_SCHEDULE: '0', ...env })
   return { ...config, writer: { ...config.writer, retryMinMs: 50, retryMaxMs: 500 } }
 }
 

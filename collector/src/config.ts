@@ -5,6 +5,8 @@ import { storageConfigFromEnv, type StorageConfig } from '../../analytics/index.
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def)
 
+const flag = (def: '0' | '1') => z.enum(['0', '1', 'true', 'false']).default(def).transform((v) => v === '1' || v === 'true')
+
 const envSchema = z.object({
   PORT: int(8080, 0, 65535),
   HOST: z.string().default('0.0.0.0'),
@@ -15,7 +17,9 @@ const envSchema = z.object({
   ATTUNE_BATCH_MAX_ROWS: int(50_000, 1, 100_000),
   ATTUNE_BATCH_MAX_AGE_MS: int(1000, 1, 60_000),
   ATTUNE_INSERT_TIMEOUT_MS: int(30_000, 100, 600_000),
-  ATTUNE_TRUST_PROXY: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
+  ATTUNE_TRUST_PROXY: flag('0'),
+  ATTUNE_DEMO_SEED: flag('1'),
+  ATTUNE_CLUSTER_SCHEDULE: flag('1'),
   ATTUNE_SHUTDOWN_TIMEOUT_MS: int(15_000, 0, 600_000),
   ATTUNE_INGEST_WORKERS: z.coerce.number().int().min(0).max(64).optional(),
   ATTUNE_INGEST_WORKER_MIN_BYTES: int(0, 0, 1024 ** 2),
@@ -48,6 +52,10 @@ export interface CollectorConfig {
   /** The built SDK (served at /attune.js) and the demo site (/demo/). */
   sdkDir: string
   demoDir: string
+  /** A fresh embedded data directory gets the small synthetic demo population (npm start). */
+  demoSeed: boolean
+  /** Need clusters computed once the tables are ready and then daily; else only on request. */
+  clusterSchedule: boolean
 }
 
 const ROOT = resolve(import.meta.dirname, '../..')
@@ -77,6 +85,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): CollectorConfig {
     ingestWorkerMinBytes: e.ATTUNE_INGEST_WORKER_MIN_BYTES,
     headersTimeoutMs: e.ATTUNE_HEADERS_TIMEOUT_MS,
     landedFilterIds: e.ATTUNE_LANDED_FILTER_IDS,
+    demoSeed: e.ATTUNE_DEMO_SEED,
+    clusterSchedule: e.ATTUNE_CLUSTER_SCHEDULE,
     sdkDir: resolve(e.ATTUNE_SDK_DIR ?? `${ROOT}/sdk/dist`),
     demoDir: resolve(e.ATTUNE_DEMO_DIR ?? `${ROOT}/collector/demo`),
     requestTimeoutMs: Math.max(e.ATTUNE_REQUEST_TIMEOUT_MS, e.ATTUNE_HEADERS_TIMEOUT_MS),

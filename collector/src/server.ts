@@ -12,7 +12,7 @@ const log = (m: string) => console.error(`[attune] ${m}`)
 const config = configFromEnv(process.env)
 // A fresh embedded data directory gets a small seeded population, so profiles and reports have
 // something to show (skipped when the program already has events; ATTUNE_DEMO_SEED=0 turns it off).
-if (config.storage.mode === 'embedded' && !existsSync(config.storage.path) && process.env.ATTUNE_DEMO_SEED !== '0') {
+if (config.demoSeed && config.storage.mode === 'embedded' && !existsSync(config.storage.path)) {
   const seeded = await seedDemo({ dataDir: config.dataDir, programsDir: config.programsDir, env: process.env })
   if (!seeded.skipped) log(`demo data: ${seeded.patients} synthetic patients, ${seeded.stats!.inserted} events; e.g. GET /v1/profiles/${seeded.examples[0]} with the program's secret key`)
 }

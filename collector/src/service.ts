@@ -154,9 +154,8 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
   writer.start()
   const pool = config.ingestWorkers > 0 ? new IngestPool(registry.keys(), config.ingestWorkers) : null
   if (pool) registry.onKeys((k) => pool.setKeys(k))
-  // Need clusters: computed once the tables are ready, then daily (ATTUNE_CLUSTER_SCHEDULE=0: on request only).
   const clusters = new ClusterStore(db, log)
-  if (process.env.ATTUNE_CLUSTER_SCHEDULE !== '0') void ready.then(() => clusters.schedule(() => registry.programs().map((p) => p.program)))
+  if (config.clusterSchedule) void ready.then(() => clusters.schedule(() => registry.programs().map((p) => p.program)))
   const app = createApp({
     keys, spool, metrics, trustProxy: config.trustProxy, storage: config.storage, pool, poolMinBytes: config.ingestWorkerMinBytes,
     ping: () => db.ping(), migrated: () => migrated, migrationError: () => migrationError, spoolMaxBytes: config.spool.maxBytes, writer, sink: sinkStats, log,

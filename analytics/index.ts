@@ -11,6 +11,8 @@ export { chTime, blankEventRow, encodeEventRow, EVENT_COLUMNS } from './src/even
 export type { EventRow } from './src/event-row.ts'
 export { existingMessageIds, insertEventLines, landedIdPages } from './src/events.ts'
 export { readProfile, readTimeline, levelWithHysteresis, adherenceOf } from './src/profiles.ts'
+export { ProfileStore } from './src/profile-store.ts'
+export type { LandedActor } from './src/profile-store.ts'
 export { goalAttribution } from './src/attribution.ts'
 export { clusterNeeds, kMeans } from './src/clusters.ts'
 export type { Clustering, NeedCluster } from './src/clusters.ts'

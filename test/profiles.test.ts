@@ -80,7 +80,8 @@ describe('profiles', () => {
       return body.ids?.length === 2 && body.answers?.length === 2 && body.channels?.length === 3 && body.goals?.length === 3
     }, 20_000, 'the profile')
     expect(body.ids).toEqual([patient, anon])
-    const expected = referenceNeeds([...browser, ...backend], Date.now())
+    // Scores decay by the millisecond: the reference is computed for the time the profile says it is of.
+    const expected = referenceNeeds([...browser, ...backend], Date.parse(body.asOf))
     const inferred = new Map<string, number>((body.needs as Array<{ need: string; inferred: number }>).map((n) => [n.need, n.inferred]))
     expect([...expected.keys()].sort()).toEqual([...inferred].filter(([, v]) => v > 0).map(([k]) => k).sort())
     for (const [need, score] of expected) expect(inferred.get(need), need).toBeCloseTo(score, 6)
@@ -146,9 +147,9 @@ describe('profiles', () => {
   })
 
   it('every profile model passes EXPLAIN', async () => {
-    for (const name of ['profile-ids', 'profile-aggregates', 'profile-timeline', 'need-vectors']) {
+    for (const name of ['profile-ids', 'actor-aggregates', 'identity-links-page', 'profile-timeline', 'need-vectors']) {
       const text = readFileSync(join(ROOT, 'analytics/src/sql', `${name}.sql`), 'utf8')
-      const params = { program: 'p', patient: 'x', ids: ['x'], now: '2026-11-23 12:00:00.000', since: '2026-11-01 00:00:00.000', half_life_days: 30, limit: 10, checkin_goal: 'g', checkin_since: '2026-11-01 00:00:00.000', tz: 'Europe/Berlin' }
+      const params = { program: 'p', patient: 'x', ids: ['x'], now: '2026-11-23 12:00:00.000', since: '2026-11-01 00:00:00.000', half_life_days: 30, limit: 10, checkin_goal: 'g', checkin_since: '2026-11-01 00:00:00.000', tz: 'Europe/Berlin', all: 0, pages: 1, page: 0, anchor: '2026-11-23 12:00:00.000', clamp: '2026-11-23 12:00:00.000' }
       await expect(svc.service.db.query(`EXPLAIN ${text}`, params), name).resolves.toBeDefined()
     }
   })

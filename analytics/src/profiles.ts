@@ -22,6 +22,8 @@ export interface NeedScore {
 export interface Profile {
   program: string
   patientId: string
+  /** The time the decayed scores, levels and adherence are computed for (ISO 8601). */
+  asOf: string
   /** Every id resolved to this person: the patient id first, then linked anonymous ids. */
   ids: string[]
   /** Explicit needs first (highest first), then inferred ones (highest first). */
@@ -52,69 +54,166 @@ export interface Profile {
 /** Every id of one person: the patient id first, then the anonymous ids linked to it. */
 async function personIds(db: Db, program: string, patientId: string): Promise<string[]> {
   const linked = await db.query<{ id: string }>(sql('profile-ids'), { program, patient: patientId })
-  return [patientId, ...linked.map((r) => r.id).filter((id) => id !== patientId)]
+  return [patientId, ...linked.map((r) => r.id).filter((id) => id !== patientId).sort()]
+}
+
+/**
+ * What the aggregate tables hold for one id (actor) of a person. Inferred need sums are relative
+ * to an anchor time (see actor-aggregates.sql): rescaled by 2^((anchor - now) / half-life) they
+ * give the decayed score at `now`.
+ */
+export interface ActorAggregates {
+  needs: Map<string, { sum: number; touches: number }>
+  /** Latest answer per `questionnaire\tquestion`. */
+  answers: Map<string, { answer: string; ts: string }>
+  channels: Map<string, { touches: number; last: string }>
+  goals: Map<string, { times: number; first: string; last: string }>
+  profiled: number
+  /** Hours (Unix seconds) with a check-in of the program's adherence goal, ascending. */
+  checkinHours: number[]
+}
+
+/** The settings that change what the aggregates of a program mean: a change needs them read again. */
+export function aggregateSignature(program: Program): string {
+  return `${program.needHalfLifeDays ?? 30}|${program.adherence?.goal ?? ''}|${program.adherence?.windowDays ?? 90}`
+}
+
+/** Which ids to read: these ids, or one page of all the program's ids (hashed into `pages`). */
+export type ActorSelection = { ids: string[] } | { page: number; pages: number }
+
+/**
+ * Reads the aggregates of the selected ids (actor-aggregates.sql), need sums relative to `anchor`.
+ * Check-ins come from `now` minus the adherence window on.
+ */
+export async function readActorAggregates(db: Db, program: Program, selection: ActorSelection, anchor: number, now: number): Promise<Map<string, ActorAggregates>> {
+  const all = 'ids' in selection ? 0 : 1
+  const rows = await db.query<{ actor: string; part: string; a: string; b: string; num: number; num2: number; ts: string }>(sql('actor-aggregates'), {
+    program: program.id,
+    ids: 'ids' in selection ? selection.ids : [],
+    all,
+    pages: 'ids' in selection ? 1 : selection.pages,
+    page: 'ids' in selection ? 0 : selection.page,
+    anchor: chTime(anchor),
+    clamp: chTime(now),
+    half_life_days: program.needHalfLifeDays ?? 30,
+    checkin_goal: program.adherence?.goal ?? '',
+    checkin_since: chTime(now - (program.adherence?.windowDays ?? 90) * 86_400_000),
+  })
+  const out = new Map<string, ActorAggregates>()
+  for (const r of rows) {
+    let agg = out.get(r.actor)
+    if (!agg) out.set(r.actor, (agg = emptyAggregates()))
+    switch (r.part) {
+      case 'need':
+        agg.needs.set(r.a, { sum: Number(r.num), touches: Number(r.num2) })
+        break
+      case 'answer':
+        agg.answers.set(r.a, { answer: r.b, ts: r.ts })
+        break
+      case 'channel':
+        agg.channels.set(r.a, { touches: Number(r.num), last: r.ts })
+        break
+      case 'goal':
+        agg.goals.set(r.a, { times: Number(r.num), first: r.b, last: r.ts })
+        break
+      case 'profiled':
+        agg.profiled = Number(r.num)
+        break
+      case 'checkin':
+        agg.checkinHours = r.b === '' ? [] : r.b.split(',').map(Number)
+        break
+    }
+  }
+  return out
+}
+
+/** Aggregates of nobody. */
+export function emptyAggregates(): ActorAggregates {
+  return { needs: new Map(), answers: new Map(), channels: new Map(), goals: new Map(), profiled: 0, checkinHours: [] }
+}
+
+/** One person's aggregates from those of their ids: sums add up, the latest answer per question wins. */
+export function mergeAggregates(parts: ActorAggregates[]): ActorAggregates {
+  if (parts.length === 1) return parts[0]!
+  const m = emptyAggregates()
+  const hours = new Set<number>()
+  for (const p of parts) {
+    for (const [k, v] of p.needs) {
+      const x = m.needs.get(k)
+      m.needs.set(k, x ? { sum: x.sum + v.sum, touches: x.touches + v.touches } : v)
+    }
+    for (const [k, v] of p.answers) {
+      const x = m.answers.get(k)
+      if (!x || v.ts > x.ts) m.answers.set(k, v)
+    }
+    for (const [k, v] of p.channels) {
+      const x = m.channels.get(k)
+      m.channels.set(k, x ? { touches: x.touches + v.touches, last: v.last > x.last ? v.last : x.last } : v)
+    }
+    for (const [k, v] of p.goals) {
+      const x = m.goals.get(k)
+      m.goals.set(k, x ? { times: x.times + v.times, first: v.first < x.first ? v.first : x.first, last: v.last > x.last ? v.last : x.last } : v)
+    }
+    m.profiled += p.profiled
+    for (const h of p.checkinHours) hours.add(h)
+  }
+  m.checkinHours = [...hours].sort((a, b) => a - b)
+  return m
 }
 
 /**
  * Reads a patient's profile from the aggregate tables (never from raw events): the person's ids,
  * inferred needs decayed at `now`, the latest questionnaire answers mapped to needs through the
- * program's questionnaires, and touches per channel.
+ * program's questionnaires, and touches per channel. The profile store answers the same from memory.
  */
 export async function readProfile(db: Db, program: Program, patientId: string, now = Date.now()): Promise<Profile> {
   const ids = await personIds(db, program.id, patientId)
-  const params = { program: program.id, ids }
-  // One round trip for every aggregate (each query costs the embedded engine ~5 ms, whatever its size).
-  const checkin = program.adherence
-  const rows = await db.query<{ part: string; a: string; b: string; num: number; num2: number; ts: string }>(sql('profile-aggregates'), {
-    ...params,
-    now: chTime(now),
-    half_life_days: program.needHalfLifeDays ?? 30,
-    checkin_goal: checkin?.goal ?? '',
-    checkin_since: chTime(now - (checkin?.windowDays ?? 90) * 86_400_000),
-    tz: program.timeZone,
-  })
-  const of = (part: string) => rows.filter((r) => r.part === part)
-  const inferred = of('need').map((r) => ({ need: r.a, score: Number(r.num), touches: Number(r.num2) }))
-  const answers = of('answer')
-    .map((r) => ({ questionnaire: r.a.split('\t')[0]!, question: r.a.split('\t')[1]!, answer: r.b, answered_at: r.ts }))
+  const byActor = await readActorAggregates(db, program, { ids }, now, now)
+  return assembleProfile(program, patientId, ids, mergeAggregates(ids.map((id) => byActor.get(id) ?? emptyAggregates())), now, now)
+}
+
+/** A profile from a person's ids and their merged aggregates (need sums relative to `anchor`), as of `now`. */
+export function assembleProfile(program: Program, patientId: string, ids: string[], agg: ActorAggregates, anchor: number, now: number): Profile {
+  const halfLifeMs = (program.needHalfLifeDays ?? 30) * 86_400_000
+  const rescale = 2 ** ((anchor - now) / halfLifeMs)
+  const answers = [...agg.answers]
+    .map(([k, v]) => ({ questionnaire: k.split('\t')[0]!, question: k.split('\t')[1]!, answer: v.answer, answeredAt: v.ts }))
     .sort((x, y) => x.questionnaire.localeCompare(y.questionnaire) || x.question.localeCompare(y.question))
-  const channels = of('channel').map((r) => ({ channel: r.a, touches: Number(r.num), last_ts: r.ts })).sort((x, y) => y.last_ts.localeCompare(x.last_ts))
-  const goals = of('goal').map((r) => ({ goal: r.a, times: Number(r.num), first_ts: r.b, last_ts: r.ts })).sort((x, y) => x.first_ts.localeCompare(y.first_ts))
-  const profiled = of('profiled').map((r) => ({ touches: Number(r.num) }))
   const explicit = new Map<string, number>()
   for (const a of answers) {
     const question = program.questionnaires?.find((q) => q.id === a.questionnaire)?.questions.find((q) => q.id === a.question)
     const weights = question?.answers.find((x) => x.id === a.answer)?.needs ?? {}
     for (const [need, w] of Object.entries(weights)) explicit.set(need, (explicit.get(need) ?? 0) + w)
   }
-  const inferredBy = new Map(inferred.map((r) => [r.need, r]))
   const needs: NeedScore[] = (program.needs ?? []).map((n) => {
-    const inf = inferredBy.get(n.id)
+    const inf = agg.needs.get(n.id)
     const exp = explicit.has(n.id) ? explicit.get(n.id)! : null
-    const inferredScore = Number(inf?.score ?? 0)
-    return { need: n.id, name: n.name, source: exp === null ? 'inferred' : 'explicit', score: exp ?? inferredScore, explicit: exp, inferred: inferredScore, touches: Number(inf?.touches ?? 0) }
+    const inferredScore = inf ? inf.sum * rescale : 0
+    return { need: n.id, name: n.name, source: exp === null ? 'inferred' : 'explicit', score: exp ?? inferredScore, explicit: exp, inferred: inferredScore, touches: inf?.touches ?? 0 }
   })
   needs.sort((a, b) => (a.source === b.source ? b.score - a.score : a.source === 'explicit' ? -1 : 1))
-  const reached = goals.map((g) => {
-    const def = program.goals?.find((x) => x.id === g.goal)
-    const times = Number(g.times)
-    return { goal: g.goal, name: def?.name ?? g.goal, times, points: def ? def.points * (def.countOnce ? 1 : times) : 0, firstAt: g.first_ts, lastAt: g.last_ts }
-  })
-  const profiledTouches = Number(profiled[0]?.touches ?? 0)
-  const checkinDays = [...new Set(of('checkin').map((r) => r.a))].sort()
-  const adherence = checkin ? adherenceOf(checkinDays, dayIn(new Date(now), program.timeZone), checkin.everyDays) : null
+  const reached = [...agg.goals]
+    .map(([goal, g]) => {
+      const def = program.goals?.find((x) => x.id === goal)
+      return { goal, name: def?.name ?? goal, times: g.times, points: def ? def.points * (def.countOnce ? 1 : g.times) : 0, firstAt: g.first, lastAt: g.last }
+    })
+    .sort((x, y) => x.firstAt.localeCompare(y.firstAt))
+  const checkin = program.adherence
+  const since = (now - (checkin?.windowDays ?? 90) * 86_400_000) / 1000
+  const checkinDays = [...new Set(agg.checkinHours.filter((h) => h >= since).map((h) => dayIn(new Date(h * 1000), program.timeZone)))].sort()
   return {
     program: program.id,
     patientId,
+    asOf: new Date(now).toISOString(),
     ids,
     needs,
-    answers: answers.map((a) => ({ questionnaire: a.questionnaire, question: a.question, answer: a.answer, answeredAt: a.answered_at })),
-    channels: channels.map((c) => ({ channel: c.channel, touches: Number(c.touches), lastTouch: c.last_ts })),
+    answers,
+    channels: [...agg.channels].map(([channel, c]) => ({ channel, touches: c.touches, lastTouch: c.last })).sort((x, y) => y.lastTouch.localeCompare(x.lastTouch)),
     goals: reached,
     engagement: engagement(program, reached.reduce((s, g) => s + g.points, 0), now),
-    pattern: profiledTouches >= (program.patternMinTouches ?? 3) ? nearestPattern(program, needs) : null,
-    profiledTouches,
-    adherence,
+    pattern: agg.profiled >= (program.patternMinTouches ?? 3) ? nearestPattern(program, needs) : null,
+    profiledTouches: agg.profiled,
+    adherence: checkin ? adherenceOf(checkinDays, dayIn(new Date(now), program.timeZone), checkin.everyDays) : null,
   }
 }
 

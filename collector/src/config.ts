@@ -20,6 +20,7 @@ const envSchema = z.object({
   ATTUNE_TRUST_PROXY: flag('0'),
   ATTUNE_DEMO_SEED: flag('1'),
   ATTUNE_CLUSTER_SCHEDULE: flag('1'),
+  ATTUNE_PROFILE_STORE: z.enum(['0', '1', 'true', 'false']).optional().transform((v) => (v === undefined ? undefined : v === '1' || v === 'true')),
   ATTUNE_SHUTDOWN_TIMEOUT_MS: int(15_000, 0, 600_000),
   ATTUNE_INGEST_WORKERS: z.coerce.number().int().min(0).max(64).optional(),
   ATTUNE_INGEST_WORKER_MIN_BYTES: int(0, 0, 1024 ** 2),
@@ -56,6 +57,12 @@ export interface CollectorConfig {
   demoSeed: boolean
   /** Need clusters computed once the tables are ready and then daily; else only on request. */
   clusterSchedule: boolean
+  /**
+   * Profiles served from memory, kept current by this process's writer. By default on with the
+   * embedded engine (this process is its only writer) and off with a server, which other
+   * collectors may write to as well; on a server written by this collector alone it may be turned on.
+   */
+  profileStore: boolean
 }
 
 const ROOT = resolve(import.meta.dirname, '../..')
@@ -69,12 +76,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv): CollectorConfig {
   }
   const e = parsed.data
   const dataDir = resolve(e.ATTUNE_DATA)
+  const storage = storageConfigFromEnv(env, dataDir)
   return {
     port: e.PORT,
     host: e.HOST,
     dataDir,
     programsDir: resolve(e.ATTUNE_PROGRAMS),
-    storage: storageConfigFromEnv(env, dataDir),
+    storage,
     spool: { dir: `${dataDir}/spool`, maxBytes: e.ATTUNE_SPOOL_MAX_BYTES, segmentBytes: e.ATTUNE_SPOOL_SEGMENT_BYTES },
     writer: { maxRows: e.ATTUNE_BATCH_MAX_ROWS, maxAgeMs: e.ATTUNE_BATCH_MAX_AGE_MS, maxBytes: 64 * 1024 ** 2, insertTimeoutMs: e.ATTUNE_INSERT_TIMEOUT_MS, retryMinMs: 1000, retryMaxMs: 30_000 },
     trustProxy: e.ATTUNE_TRUST_PROXY,
@@ -87,6 +95,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): CollectorConfig {
     landedFilterIds: e.ATTUNE_LANDED_FILTER_IDS,
     demoSeed: e.ATTUNE_DEMO_SEED,
     clusterSchedule: e.ATTUNE_CLUSTER_SCHEDULE,
+    profileStore: e.ATTUNE_PROFILE_STORE ?? storage.mode === 'embedded',
     sdkDir: resolve(e.ATTUNE_SDK_DIR ?? `${ROOT}/sdk/dist`),
     demoDir: resolve(e.ATTUNE_DEMO_DIR ?? `${ROOT}/collector/demo`),
     requestTimeoutMs: Math.max(e.ATTUNE_REQUEST_TIMEOUT_MS, e.ATTUNE_HEADERS_TIMEOUT_MS),

@@ -1,6 +1,6 @@
 import type { Hono } from 'hono'
 import { join } from 'node:path'
-import { createDb, loadPrograms, migrate, MigrationError, type Db, type LoadedProgram } from '../../analytics/index.ts'
+import { createDb, loadPrograms, migrate, MigrationError, ProfileStore, type Db, type LoadedProgram } from '../../analytics/index.ts'
 import { createApp } from './app.ts'
 import { IngestPool } from './pipeline/ingest-pool.ts'
 import { describeError } from './errors.ts'
@@ -36,6 +36,8 @@ export interface Service {
   /** The active versions, and the keys and demo write key built from them. */
   registry: ProgramRegistry
   sink: SinkStats
+  /** Profiles served from memory (null when ATTUNE_PROFILE_STORE is off). */
+  profiles: ProfileStore | null
   /** The ingestion worker threads, or null with ATTUNE_INGEST_WORKERS=0. */
   pool: IngestPool | null
   /** Resolves once migrations are applied, the stored program versions are active and the writer may insert. */
@@ -125,7 +127,11 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
     void ready.then(() => landed.refresh())
     refreshTimer = setInterval(() => void landed.refresh(), 24 * 3600 * 1000).unref()
   }
-  const base = clickhouseSink(db, count, new Quarantine(join(config.dataDir, 'quarantine')), landed)
+  // Profiles from memory: loaded once the tables are ready, then fed by every insert below.
+  const profiles = config.profileStore ? new ProfileStore(db, log) : null
+  if (profiles) void ready.then(() => Promise.all(registry.programs().map((p) => profiles.load(p.program))))
+  const programById = (id: string) => registry.programs().find((p) => p.program.id === id)?.program
+  const base = clickhouseSink(db, count, new Quarantine(join(config.dataDir, 'quarantine')), landed, profiles ? (program, who) => profiles.landed(program, who, programById) : undefined)
   const described: BatchSink = (payloads) =>
     base(payloads).catch((e: unknown) => {
       // The writer logs and shows on /health what it is given: the code, never the row.
@@ -159,7 +165,7 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
   const app = createApp({
     keys, spool, metrics, trustProxy: config.trustProxy, storage: config.storage, pool, poolMinBytes: config.ingestWorkerMinBytes,
     ping: () => db.ping(), migrated: () => migrated, migrationError: () => migrationError, spoolMaxBytes: config.spool.maxBytes, writer, sink: sinkStats, log,
-    sdkDir: config.sdkDir, demoDir: config.demoDir, demoWriteKey: () => registry.demoWriteKey(), programs: () => registry.programs(), db, clusters,
+    sdkDir: config.sdkDir, demoDir: config.demoDir, demoWriteKey: () => registry.demoWriteKey(), programs: () => registry.programs(), db, clusters, profiles,
     registry, versions,
   })
   // Requests should meet the stored versions, not the files, where they differ (a key revoked
@@ -169,7 +175,7 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
   await Promise.race([firstAttemptDone, new Promise<void>((r) => (waited = setTimeout(r, PROGRAM_VERSIONS_WAIT_MS)))])
   clearTimeout(waited)
   return {
-    app, db, spool, writer, metrics, registry, pool, sink: sinkStats, ready,
+    app, db, spool, writer, metrics, registry, pool, sink: sinkStats, ready, profiles,
     get programs() {
       return registry.programs()
     },
@@ -184,6 +190,7 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
       await spool.close()
       clearInterval(refreshTimer)
       await clusters.stop()
+      await profiles?.stop()
       await landed?.close()
       await db.close()
       unlock()

@@ -83,7 +83,9 @@ export function ingestBody(req: RawIngestRequest, keys: KeyIndex): IngestOutcome
         out.rejected.push({ index, reason: r.drop, field: r.field, message: r.message })
         return
       }
-      payloads.push(payloadText(r.row.ts.slice(0, 7).replace('-', ''), r.row.program, r.row.message_id, r.json))
+      const row = r.row
+      const who = { userId: row.user_id, anonymousId: row.anonymous_id, linkedId: row.user_id === '' ? '' : row.type === 'alias' ? row.previous_id : row.anonymous_id }
+      payloads.push(payloadText(row.ts.slice(0, 7).replace('-', ''), row.program, row.message_id, r.json, who))
     })
     if (payloads.length === 0) {
       const first = out.rejected[0]!

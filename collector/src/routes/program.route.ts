@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono'
-import { readProfile, readTimeline, type Db, type LoadedProgram, type Program } from '../../../analytics/index.ts'
+import { readProfile, readTimeline, type Db, type LoadedProgram, type ProfileStore, type Program } from '../../../analytics/index.ts'
 import { CLUSTER_REFRESH_MS, type ClusterStore } from '../cluster-store.ts'
 import { ApiError } from '../errors.ts'
 import type { KeyIndex } from '../keys.ts'
@@ -12,6 +12,8 @@ export interface ProgramRouteDeps {
   programs: () => LoadedProgram[]
   db: Db
   clusters: ClusterStore
+  /** Profiles from memory, when the service keeps them (else every read goes to ClickHouse). */
+  profiles: ProfileStore | null
 }
 
 /** The key of a request: HTTP Basic user, or for a write key `writeKey` in the query. */
@@ -69,7 +71,7 @@ export function programRoutes(d: ProgramRouteDeps): Hono {
   })
   app.get('/profiles/:patientId', async (c) => {
     const { program, patientId } = profileRequest(c)
-    const profile = await readProfile(d.db, program, patientId)
+    const profile = d.profiles?.read(program, patientId) ?? (await readProfile(d.db, program, patientId))
     const clustering = d.clusters.latest(program.id)
     const cluster = clustering?.members.get(patientId)
     return c.json({ ...profile, cluster: cluster ? { id: cluster, label: clustering!.clusters.find((x) => x.id === cluster)!.label, computedAt: clustering!.computedAt } : null }, 200, { 'Cache-Control': 'no-store' })

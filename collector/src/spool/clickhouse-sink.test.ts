@@ -47,6 +47,24 @@ describe('clickhouseSink', () => {
     expect(again).toEqual({ inserted: 0, duplicates: 9, quarantined: 1 })
   })
 
+  it('names whose events landed, per program, only once ClickHouse took them (quarantined and duplicate rows not)', async () => {
+    const told: Array<[string, string[]]> = []
+    const sink = clickhouseSink(db, counter(stats()), new Quarantine(join(tmp.dir, 'q2')), undefined, (program, who) => told.push([program, who.map((w) => `${w.userId}|${w.anonymousId}|${w.linkedId}`)]))
+    const withWho = (id: string, program: string, who: { userId: string; anonymousId: string; linkedId: string }, over: Record<string, unknown> = {}) =>
+      Buffer.from(payloadText('202611', program, id, encodeEventRow({ ...blankEventRow(), message_id: id, program, type: 'track', event: 'x', channel: 'web', ts: '2026-11-23 10:00:00.000', original_ts: '2026-11-23 10:00:00.000', received_at: '2026-11-23 10:00:00.000', user_id: who.userId, anonymous_id: who.anonymousId, ...over } as EventRow), who))
+    await sink([
+      withWho('w-1', 'p1', { userId: 'u1', anonymousId: 'a1', linkedId: 'a1' }),
+      withWho('w-2', 'p2', { userId: '', anonymousId: 'a2', linkedId: '' }),
+      withWho('w-bad', 'p1', { userId: 'u3', anonymousId: '', linkedId: '' }, { ts: 'not a time' }),
+      // A record spooled before the header named its ids still lands; nobody is named for it.
+      row('w-old'),
+    ])
+    expect(told.sort()).toEqual([['p1', ['u1|a1|a1']], ['p2', ['|a2|']]])
+    told.length = 0
+    await sink([withWho('w-1', 'p1', { userId: 'u1', anonymousId: 'a1', linkedId: 'a1' })])
+    expect(told).toEqual([])
+  })
+
   it('tells data errors from server errors', () => {
     expect(isDataError({ type: 'CANNOT_PARSE_DATETIME' })).toBe(true)
     expect(isDataError({ type: 'UNKNOWN_TABLE' })).toBe(false)

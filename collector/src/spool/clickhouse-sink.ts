@@ -1,12 +1,16 @@
 import { createHash } from 'node:crypto'
-import { existingMessageIds, insertEventLines, type Db } from '../../../analytics/index.ts'
+import { existingMessageIds, insertEventLines, type Db, type LandedActor } from '../../../analytics/index.ts'
 import { landedKey, type LandedIds } from './landed-ids.ts'
 import type { Quarantine } from './quarantine.ts'
 import type { BatchSink } from './writer.ts'
 
-/** Spool payload: a one-line JSON header `[partition, program, messageId]`, a newline, the event row. */
-export function payloadText(partition: string, program: string, messageId: string, rowJson: string): string {
-  return `${JSON.stringify([partition, program, messageId])}\n${rowJson}`
+/**
+ * Spool payload: a one-line JSON header `[partition, program, messageId, userId, anonymousId,
+ * linkedId]`, a newline, the event row. The ids say whose profile the event changes without
+ * parsing the row (records spooled before they were added have a three-item header).
+ */
+export function payloadText(partition: string, program: string, messageId: string, rowJson: string, who?: LandedActor): string {
+  return `${JSON.stringify(who ? [partition, program, messageId, who.userId, who.anonymousId, who.linkedId] : [partition, program, messageId])}\n${rowJson}`
 }
 
 /** What the sink counts: events written, dropped as already landed, and put in the quarantine. */
@@ -32,8 +36,8 @@ export function isDataError(e: unknown): boolean {
  * go to the quarantine and the rest lands. With `landed`, only ids its filter cannot rule out
  * are looked up in ClickHouse, and every id that lands is added to it.
  */
-export function clickhouseSink(db: Db, count: SinkCounter, quarantine: Quarantine, landed?: LandedIds): BatchSink {
-  const insert = async (partition: string, ids: string[], rows: Buffer[]): Promise<void> => {
+export function clickhouseSink(db: Db, count: SinkCounter, quarantine: Quarantine, landed?: LandedIds, onLanded?: OnLanded): BatchSink {
+  const insert = async (partition: string, ids: string[], rows: Buffer[], who: Whose[]): Promise<void> => {
     const token = createHash('sha256').update(partition).update('\u0001').update(ids.join('\u0001')).digest('hex')
     try {
       await insertEventLines(db, Buffer.concat(rows.flatMap((r) => [r, NEWLINE])), token)
@@ -45,16 +49,17 @@ export function clickhouseSink(db: Db, count: SinkCounter, quarantine: Quarantin
         return
       }
       const mid = rows.length >> 1
-      await insert(partition, ids.slice(0, mid), rows.slice(0, mid))
-      await insert(partition, ids.slice(mid), rows.slice(mid))
+      await insert(partition, ids.slice(0, mid), rows.slice(0, mid), who.slice(0, mid))
+      await insert(partition, ids.slice(mid), rows.slice(mid), who.slice(mid))
       return
     }
     if (landed) for (const key of ids) landed.add(key)
     count('inserted', rows.length)
+    if (onLanded) tellLanded(onLanded, who)
   }
   return async (payloads) => {
     const malformed: Array<{ payload: Buffer; reason: string }> = []
-    const byProgram = new Map<string, Map<string, { partition: string; row: Buffer }>>()
+    const byProgram = new Map<string, Map<string, { partition: string; row: Buffer; who: LandedActor | null }>>()
     for (const p of payloads) {
       const nl = p.indexOf(0x0a)
       let header: unknown
@@ -63,39 +68,56 @@ export function clickhouseSink(db: Db, count: SinkCounter, quarantine: Quarantin
       } catch {
         header = null
       }
-      if (nl < 0 || !Array.isArray(header) || header.length !== 3) {
+      if (nl < 0 || !Array.isArray(header) || (header.length !== 3 && header.length !== 6)) {
         malformed.push({ payload: p, reason: 'spool record without a valid header' })
         continue
       }
-      const [partition, program, messageId] = header as [string, string, string]
+      const [partition, program, messageId, userId, anonymousId, linkedId] = header as [string, string, string, string?, string?, string?]
       let ids = byProgram.get(program)
       if (!ids) byProgram.set(program, (ids = new Map()))
       if (ids.has(messageId)) count('duplicates', 1)
-      else ids.set(messageId, { partition, row: p.subarray(nl + 1) })
+      else ids.set(messageId, { partition, row: p.subarray(nl + 1), who: userId === undefined ? null : { userId, anonymousId: anonymousId!, linkedId: linkedId! } })
     }
-    const byPartition = new Map<string, { ids: string[]; rows: Buffer[] }>()
+    const byPartition = new Map<string, { ids: string[]; rows: Buffer[]; who: Whose[] }>()
     for (const [program, ids] of byProgram) {
       const maybe = landed?.ready ? [...ids.keys()].filter((id) => landed.mayHave(landedKey(program, id))) : [...ids.keys()]
       const found = maybe.length > 0 ? await existingMessageIds(db, program, maybe) : new Set<string>()
-      for (const [id, { partition, row }] of ids) {
+      for (const [id, { partition, row, who }] of ids) {
         if (found.has(id)) {
           count('duplicates', 1)
           continue
         }
         let part = byPartition.get(partition)
-        if (!part) byPartition.set(partition, (part = { ids: [], rows: [] }))
+        if (!part) byPartition.set(partition, (part = { ids: [], rows: [], who: [] }))
         part.ids.push(landedKey(program, id))
         part.rows.push(row)
+        part.who.push(who && { program, ...who })
       }
     }
     if (malformed.length > 0) {
       await quarantine.put(malformed)
       count('quarantined', malformed.length)
     }
-    for (const [partition, { ids, rows }] of [...byPartition].sort(([a], [b]) => a.localeCompare(b))) {
-      await insert(partition, ids, rows)
+    for (const [partition, { ids, rows, who }] of [...byPartition].sort(([a], [b]) => a.localeCompare(b))) {
+      await insert(partition, ids, rows, who)
     }
   }
+}
+
+/** Told, after each insert ClickHouse confirmed, whose events landed in which program (the profile store re-reads them). */
+export type OnLanded = (program: string, who: LandedActor[]) => void
+/** Whose event a row is (null for records spooled before the header named it). */
+type Whose = (LandedActor & { program: string }) | null
+
+function tellLanded(onLanded: OnLanded, who: Whose[]): void {
+  const byProgram = new Map<string, LandedActor[]>()
+  for (const w of who) {
+    if (!w) continue
+    let list = byProgram.get(w.program)
+    if (!list) byProgram.set(w.program, (list = []))
+    list.push(w)
+  }
+  for (const [program, list] of byProgram) onLanded(program, list)
 }
 
 const NEWLINE = Buffer.from('\n')

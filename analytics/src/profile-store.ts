@@ -1,0 +1,173 @@
+import type { Db } from './client.ts'
+import { aggregateSignature, assembleProfile, emptyAggregates, mergeAggregates, readActorAggregates, type ActorAggregates, type Profile } from './profiles.ts'
+import type { Program } from './programs.ts'
+import { sql } from './sql.ts'
+
+/** Who an event landed for, as the writer knows it: the patient id, the anonymous id, and the id it links to the patient (alias: the previous id). */
+export interface LandedActor {
+  userId: string
+  anonymousId: string
+  /** The id an identify/alias event links to `userId` ('' when none). */
+  linkedId: string
+}
+
+/** Ids per page when the store loads a program: a page's rows are held in memory at once. */
+const IDS_PER_PAGE = 50_000
+/** Age of the anchor after which a program is loaded again (the served state stays in use meanwhile). */
+const REANCHOR_MS = 30 * 86_400_000
+/** Wait after a failed load before the next. */
+const RETRY_LOAD_MS = 30_000
+/** Ids per query when re-reading those the writer landed events for. */
+const REFRESH_IDS = 20_000
+
+interface ProgramState {
+  signature: string
+  /** Need sums are relative to this time (the load's start). */
+  anchor: number
+  actors: Map<string, ActorAggregates>
+  /** Patient id → the ids linked to it. */
+  links: Map<string, Set<string>>
+  ready: boolean
+  /** Ids with events landed since they were last read. */
+  dirty: Set<string>
+  refreshing: Promise<void> | null
+  loading: Promise<void> | null
+}
+
+/**
+ * Profiles served from memory. ClickHouse stays the source of truth: at start each program's
+ * per-id aggregates (actor-aggregates.sql, the same query a direct profile read uses) and identity
+ * links are read page by page; after every insert the writer names the ids it landed events for,
+ * and those are read again (one query for all of them), so a profile follows ClickHouse within one
+ * refresh of the insert. Identity links are applied from the landed events at once.
+ *
+ * Only a process that is ClickHouse's only writer may use it (the embedded engine behind the data
+ * lock): on a shared server other collectors' inserts would never reach this memory.
+ */
+export class ProfileStore {
+  readonly #db: Db
+  readonly #log: (m: string) => void
+  /** The state each program is served from. */
+  readonly #states = new Map<string, ProgramState>()
+  /** States being loaded: they receive landings too, and replace the served state once ready. */
+  readonly #pending = new Map<string, ProgramState>()
+  readonly #failedAt = new Map<string, number>()
+  #stopped = false
+
+  constructor(db: Db, log: (m: string) => void) {
+    this.#db = db
+    this.#log = log
+  }
+
+  /**
+   * Loads (or reloads) a program. The state being served stays in use until the new one is ready
+   * unless its settings no longer match the program; until a program is ready `read` answers null
+   * and callers read ClickHouse.
+   */
+  load(program: Program): Promise<void> {
+    const pending = this.#pending.get(program.id)
+    if (pending?.loading) return pending.loading
+    // After a failed load, reads go to ClickHouse for a while instead of each starting another load.
+    if (Date.now() - (this.#failedAt.get(program.id) ?? 0) < RETRY_LOAD_MS) return Promise.resolve()
+    const state: ProgramState = { signature: aggregateSignature(program), anchor: Date.now(), actors: new Map(), links: new Map(), ready: false, dirty: new Set(), refreshing: null, loading: null }
+    this.#pending.set(program.id, state)
+    state.loading = this.#loadState(program, state)
+      .then(() => {
+        if (this.#pending.get(program.id) !== state) return
+        this.#pending.delete(program.id)
+        this.#states.set(program.id, state)
+        state.ready = true
+        this.#refresh(program, state)
+      })
+      .catch((e: unknown) => {
+        // Reads fall back to ClickHouse (or the older state); the next read tries again.
+        if (this.#pending.get(program.id) === state) this.#pending.delete(program.id)
+        this.#failedAt.set(program.id, Date.now())
+        this.#log(`profile store: ${program.id} could not be loaded (${(e as Error).message.slice(0, 200)}); profiles are read from ClickHouse`)
+      })
+      .finally(() => (state.loading = null))
+    return state.loading
+  }
+
+  async #loadState(program: Program, state: ProgramState): Promise<void> {
+    const started = Date.now()
+    const count = await this.#db.query<{ n: number }>('SELECT uniqExact(actor_id) AS n FROM channel_touches WHERE program = {program:String}', { program: program.id })
+    const pages = Math.max(1, Math.ceil(Number(count[0]?.n ?? 0) / IDS_PER_PAGE))
+    for (let page = 0; page < pages && !this.#stopped; page++) {
+      const actors = await readActorAggregates(this.#db, program, { page, pages }, state.anchor, Date.now())
+      for (const [id, agg] of actors) state.actors.set(id, agg)
+      const links = await this.#db.query<{ user_id: string; anonymous_id: string }>(sql('identity-links-page'), { program: program.id, page, pages })
+      for (const l of links) this.#link(state, l.user_id, l.anonymous_id)
+    }
+    this.#log(`profile store: ${program.id} loaded, ${state.actors.size} ids in ${Date.now() - started} ms`)
+  }
+
+  #link(state: ProgramState, userId: string, linkedId: string): void {
+    if (linkedId === userId) return
+    let set = state.links.get(userId)
+    if (!set) state.links.set(userId, (set = new Set()))
+    set.add(linkedId)
+  }
+
+  /** The writer landed events of `program` for these ids: links apply at once, aggregates are read again. */
+  landed(program: string, who: LandedActor[], programs: (id: string) => Program | undefined): void {
+    // A state being loaded may have read these ids before they landed: it reads them again once ready.
+    for (const state of [this.#states.get(program), this.#pending.get(program)]) {
+      if (!state) continue
+      for (const w of who) {
+        const actor = w.userId !== '' ? w.userId : w.anonymousId
+        if (actor !== '') state.dirty.add(actor)
+        if (w.userId !== '' && w.linkedId !== '') this.#link(state, w.userId, w.linkedId)
+      }
+      const p = programs(program)
+      if (p && state.ready) this.#refresh(p, state)
+    }
+  }
+
+  /** Reads the dirty ids again, one query per REFRESH_IDS, until none is left; one refresh at a time per program. */
+  #refresh(program: Program, state: ProgramState): void {
+    if (state.refreshing || state.dirty.size === 0 || this.#stopped) return
+    state.refreshing = (async () => {
+      while (state.dirty.size > 0 && !this.#stopped && this.#states.get(program.id) === state) {
+        const ids = [...state.dirty].slice(0, REFRESH_IDS)
+        for (const id of ids) state.dirty.delete(id)
+        try {
+          const actors = await readActorAggregates(this.#db, program, { ids }, state.anchor, Date.now())
+          for (const id of ids) state.actors.set(id, actors.get(id) ?? emptyAggregates())
+        } catch (e) {
+          // ClickHouse answered the insert but not this read: keep the ids dirty and let the next landing retry.
+          for (const id of ids) state.dirty.add(id)
+          this.#log(`profile store: refresh of ${program.id} failed (${(e as Error).message.slice(0, 200)}); retried with the next insert`)
+          return
+        }
+      }
+    })().finally(() => (state.refreshing = null))
+  }
+
+  /**
+   * A patient's profile from memory, or null when the program is not loaded yet (or its
+   * aggregate settings changed, which starts a reload): the caller then reads ClickHouse.
+   */
+  read(program: Program, patientId: string, now = Date.now()): Profile | null {
+    const state = this.#states.get(program.id)
+    const stale = !state || state.signature !== aggregateSignature(program)
+    // Need sums relative to an anchor months old grow large: a fresh load re-anchors them.
+    if ((stale || now - state.anchor > REANCHOR_MS) && !this.#stopped) void this.load(program)
+    if (stale) return null
+    const ids = [patientId, ...[...(state.links.get(patientId) ?? [])].sort()]
+    const agg = mergeAggregates(ids.map((id) => state.actors.get(id) ?? emptyAggregates()))
+    return assembleProfile(program, patientId, ids, agg, state.anchor, now)
+  }
+
+  /** Whether a program is loaded and its refreshes have caught up with the writer. */
+  current(program: string): boolean {
+    const state = this.#states.get(program)
+    return !!state && state.ready && state.dirty.size === 0 && !state.refreshing
+  }
+
+  /** Waits for loads and refreshes in progress, then stops: ClickHouse can be closed afterwards. */
+  async stop(): Promise<void> {
+    this.#stopped = true
+    for (const s of [...this.#states.values(), ...this.#pending.values()]) await Promise.allSettled([s.loading, s.refreshing])
+  }
+}

@@ -1,0 +1,100 @@
+// The profile store (profiles served from memory) against the direct read from ClickHouse: a
+// synthetic population sent through the collector, identities linked late and by alias, the
+// writer's landings applied within a refresh, and a restart that rebuilds the store from the
+// aggregate tables. Both must give the same profile, field by field.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readProfile, type Profile, type Program } from '../analytics/index.ts'
+import { generatePopulation } from '../collector/src/population/index.ts'
+import { basic, DEMO, startService, tempDir, waitFor } from './helpers.ts'
+
+const tmp = tempDir()
+let svc: Awaited<ReturnType<typeof startService>>
+let program: Program
+const now = Date.now()
+let patients: string[] = []
+
+async function post(body: unknown, key: string, headers: Record<string, string> = {}) {
+  const res = await svc.service.app.request('/v1/batch', { method: 'POST', headers: { authorization: basic(key), 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
+  expect(res.status, await res.clone().text()).toBe(200)
+}
+
+/** Profiles compare equal up to float rounding of the decayed scores (the store rescales a sum kept relative to its anchor). */
+function comparable(p: Profile) {
+  return { ...p, needs: p.needs.map((n) => ({ ...n, score: Math.round(n.score * 1e9) / 1e9, inferred: Math.round(n.inferred * 1e9) / 1e9 })) }
+}
+
+async function drained() {
+  await waitFor(() => svc.service.spool.depthBytes() === 0 && svc.service.profiles!.current(DEMO.program), 30_000, 'the writer and the profile store')
+}
+
+beforeAll(async () => {
+  svc = await startService({ dir: tmp.dir })
+  program = svc.service.programs.find((p) => p.program.id === DEMO.program)!.program
+  const loaded = svc.service.programs.find((p) => p.program.id === DEMO.program)!
+  const population = generatePopulation({ program, keys: loaded.keys, patients: 60, days: 30, seed: 11, now })
+  patients = population.patients.map((p) => p.patientId)
+  for await (const r of population.requests()) {
+    await post(r.body, r.key, { ...(r.origin ? { origin: r.origin } : {}), 'user-agent': r.userAgent })
+  }
+  await drained()
+}, 120_000)
+afterAll(async () => {
+  await svc?.stop({ keep: true })
+  tmp.remove()
+})
+
+describe('profile store', () => {
+  it('serves every profile exactly as the direct read from ClickHouse computes it', async () => {
+    expect(svc.service.profiles).not.toBeNull()
+    const at = Date.now()
+    let withNeeds = 0
+    for (const id of [...patients, 'nobody-at-all']) {
+      const fromMemory = svc.service.profiles!.read(program, id, at)
+      expect(fromMemory, id).not.toBeNull()
+      expect(comparable(fromMemory!), id).toEqual(comparable(await readProfile(svc.service.db, program, id, at)))
+      if (fromMemory!.needs.some((n) => n.inferred > 0)) withNeeds++
+    }
+    // The comparison means something only if the population gave most patients a profile.
+    expect(withNeeds).toBeGreaterThan(patients.length / 2)
+  })
+
+  it('follows the writer: a late identify, an alias and new touches show after the next insert', async () => {
+    const patient = 'p-store-late'
+    const anon = 'a-store-late'
+    const aliasOld = 'old-crm-id-1'
+    const page = (i: number, path: string) => ({ type: 'page', messageId: `store-page-${i}`, anonymousId: anon, timestamp: new Date(now - i * 86_400_000).toISOString(), context: { page: { path, url: `http://localhost:5173${path}` } } })
+    await post({ batch: [page(5, '/demo/itch'), page(3, '/demo/treatments')] }, DEMO.writeKey, { origin: 'http://localhost:5173' })
+    await post({ batch: [{ type: 'track', messageId: 'store-old-1', userId: aliasOld, event: 'goal_reached', properties: { goal: 'diary_downloaded' }, timestamp: new Date(now - 86_400_000).toISOString() }] }, DEMO.secretKey)
+    await drained()
+    const before = svc.service.profiles!.read(program, patient)!
+    expect(before.ids).toEqual([patient])
+    expect(before.needs.every((n) => n.inferred === 0)).toBe(true)
+
+    await post({ batch: [{ type: 'identify', messageId: 'store-identify', anonymousId: anon, userId: patient }, { type: 'alias', messageId: 'store-alias', userId: patient, previousId: aliasOld }] }, DEMO.secretKey)
+    await drained()
+    const at = Date.now()
+    const after = svc.service.profiles!.read(program, patient, at)!
+    expect(after.ids).toEqual([patient, anon, aliasOld].sort((a, b) => (a === patient ? -1 : b === patient ? 1 : a.localeCompare(b))))
+    expect(after.needs.some((n) => n.inferred > 0)).toBe(true)
+    expect(after.goals.map((g) => g.goal)).toContain('diary_downloaded')
+    expect(comparable(after)).toEqual(comparable(await readProfile(svc.service.db, program, patient, at)))
+  })
+
+  it('is rebuilt from the aggregate tables after a restart, and answers as before', async () => {
+    const at = Date.now()
+    const sample = [...patients.slice(0, 20), 'p-store-late']
+    const before = sample.map((id) => svc.service.profiles!.read(program, id, at)!)
+    await svc.stop({ keep: true })
+    svc = await startService({ dir: tmp.dir })
+    await waitFor(() => svc.service.profiles!.current(DEMO.program), 30_000, 'the store to load')
+    for (const [i, id] of sample.entries()) expect(comparable(svc.service.profiles!.read(program, id, at)!), id).toEqual(comparable(before[i]!))
+  })
+
+  it('reads ClickHouse while a program whose need settings changed is loaded again', async () => {
+    const changed = { ...program, needHalfLifeDays: program.needHalfLifeDays * 2 }
+    expect(svc.service.profiles!.read(changed, patients[0]!)).toBeNull()
+    await waitFor(() => svc.service.profiles!.read(changed, patients[0]!) !== null, 30_000, 'the reload')
+    const at = Date.now()
+    expect(comparable(svc.service.profiles!.read(changed, patients[0]!, at)!)).toEqual(comparable(await readProfile(svc.service.db, changed, patients[0]!, at)))
+  })
+})

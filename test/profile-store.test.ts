@@ -56,6 +56,10 @@ describe('profile store', () => {
     }
     // The comparison means something only if the population gave most patients a profile.
     expect(withNeeds).toBeGreaterThan(patients.length / 2)
+    const health = (await (await svc.service.app.request('/health')).json()) as { profiles: { store: string; programs: Array<{ program: string; ready: boolean; ids: number }> } }
+    expect(health.profiles.store).toBe('memory')
+    expect(health.profiles.programs.find((p) => p.program === DEMO.program)).toMatchObject({ ready: true })
+    expect(health.profiles.programs.find((p) => p.program === DEMO.program)!.ids).toBeGreaterThan(patients.length)
   })
 
   it('follows the writer: a late identify, an alias and new touches show after the next insert', async () => {
@@ -88,6 +92,22 @@ describe('profile store', () => {
     svc = await startService({ dir: tmp.dir })
     await waitFor(() => svc.service.profiles!.current(DEMO.program), 30_000, 'the store to load')
     for (const [i, id] of sample.entries()) expect(comparable(svc.service.profiles!.read(program, id, at)!), id).toEqual(comparable(before[i]!))
+  })
+
+  it('with ATTUNE_PROFILE_STORE=0 the route reads ClickHouse and answers the same', async () => {
+    const ids = patients.slice(0, 5)
+    const route = async () => Promise.all(ids.map(async (id) => comparable((await (await svc.service.app.request(`/v1/profiles/${id}`, { headers: { authorization: basic(DEMO.secretKey) } })).json()) as Profile)))
+    const withStore = await route()
+    await svc.stop({ keep: true })
+    svc = await startService({ dir: tmp.dir, env: { ATTUNE_PROFILE_STORE: '0' } })
+    expect(svc.service.profiles).toBeNull()
+    expect(((await (await svc.service.app.request('/health')).json()) as { profiles: unknown }).profiles).toEqual({ store: 'off' })
+    // Scores decay between the two reads: compare everything but the time-dependent numbers exactly.
+    const strip = (p: ReturnType<typeof comparable>) => ({ ...p, asOf: '', needs: p.needs.map((n) => ({ ...n, score: 0, inferred: 0 })) })
+    expect((await route()).map(strip)).toEqual(withStore.map(strip))
+    await svc.stop({ keep: true })
+    svc = await startService({ dir: tmp.dir })
+    await waitFor(() => svc.service.profiles!.current(DEMO.program), 30_000, 'the store to load')
   })
 
   it('reads ClickHouse while a program whose need settings changed is loaded again', async () => {

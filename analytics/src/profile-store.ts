@@ -165,6 +165,15 @@ export class ProfileStore {
     return !!state && state.ready && state.dirty.size === 0 && !state.refreshing
   }
 
+  /** Per program: whether it is served from memory, how many ids it holds, and how many wait for a refresh. */
+  status(): Array<{ program: string; ready: boolean; loading: boolean; ids: number; waiting: number }> {
+    const programs = new Set([...this.#states.keys(), ...this.#pending.keys()])
+    return [...programs].sort().map((program) => {
+      const s = this.#states.get(program)
+      return { program, ready: !!s?.ready, loading: !!this.#pending.get(program)?.loading, ids: s?.actors.size ?? 0, waiting: s?.dirty.size ?? 0 }
+    })
+  }
+
   /** Waits for loads and refreshes in progress, then stops: ClickHouse can be closed afterwards. */
   async stop(): Promise<void> {
     this.#stopped = true

@@ -70,6 +70,7 @@ describe('GET /health', () => {
         spool: { depthBytes: 0, maxBytes: 1024 ** 3, segments: 1, damagedStretches: 0, accepting: true },
         writer: { running: true, batches: 0, rows: 0, consecutiveFailures: 0, lastError: null, lastErrorAt: null, lastSuccessAt: null },
         events: { inserted: 0, duplicates: 0, quarantined: 0 },
+        profiles: { store: 'memory', programs: expect.any(Array) },
       },
     })
   })

@@ -1,5 +1,5 @@
 import { Hono } from 'hono'
-import type { StorageConfig } from '../../../analytics/index.ts'
+import type { ProfileStore, StorageConfig } from '../../../analytics/index.ts'
 import type { Metrics } from '../metrics.ts'
 import type { SinkStats } from '../spool/clickhouse-sink.ts'
 import type { Spool } from '../spool/spool.ts'
@@ -17,6 +17,7 @@ export interface HealthDeps {
   writer: SpoolWriter
   sink: SinkStats
   metrics: Metrics
+  profiles: ProfileStore | null
 }
 
 /** `GET /health` (JSON) and `GET /metrics` (Prometheus text). */
@@ -40,6 +41,8 @@ export function healthRoutes(d: HealthDeps): Hono {
         spool: { depthBytes: spool.depthBytes, maxBytes: d.spoolMaxBytes, segments: spool.segments, damagedStretches: spool.damagedStretches, accepting },
         writer: { running: w.running, batches: w.batches, rows: w.rows, consecutiveFailures: w.consecutiveFailures, lastError: w.lastError, lastErrorAt: w.lastErrorAt && new Date(w.lastErrorAt).toISOString(), lastSuccessAt: w.lastSuccessAt && new Date(w.lastSuccessAt).toISOString() },
         events: { ...d.sink },
+        // Profiles come from memory once their program is ready there, from ClickHouse before.
+        profiles: d.profiles ? { store: 'memory', programs: d.profiles.status() } : { store: 'off' },
       },
       status === 'unavailable' ? 503 : 200,
     )

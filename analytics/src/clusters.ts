@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { Db } from './client.ts'
 import type { Program } from './programs.ts'
 import { Random } from './random.ts'
@@ -14,12 +15,25 @@ export interface NeedCluster {
   centroid: Record<string, number>
 }
 
-/** Clusters of a program's people by what they need, and who is in which. */
+/** The settings a clustering was asked for. */
+export interface ClusteringSettings {
+  /** Clusters asked for (merging small ones may leave fewer). */
+  k: number
+  minSize: number
+  seed: number
+}
+
+/** Clusters of a program's people by what they need, and who is in which: one run. */
 export interface Clustering {
   program: string
+  /** Names this run where it is stored, and the run a cluster approved as a pattern came from. */
+  runId: string
   computedAt: string
+  /** Clusters found (at most `settings.k`). */
   k: number
+  settings: ClusteringSettings
   clusters: NeedCluster[]
+  /** Person id → cluster id. */
   members: Map<string, string>
 }
 
@@ -97,10 +111,11 @@ export async function clusterNeeds(db: Db, program: Program, opts: { k?: number;
     people.push(r.person)
     points.push(v.map((x) => x / max))
   }
-  const { assignment, centroids } = kMeans(points, opts.k ?? 5, { minSize: opts.minSize ?? 20, seed: opts.seed ?? 1 })
+  const settings = { k: opts.k ?? 5, minSize: opts.minSize ?? 20, seed: opts.seed ?? 1 }
+  const { assignment, centroids } = kMeans(points, settings.k, settings)
   const clusters = centroids.map((c, j) => {
     const top = needIds.map((id, i) => ({ id, w: c[i]! })).sort((a, b) => b.w - a.w).slice(0, 2)
     return { id: `cluster-${j + 1}`, label: top.map((t) => t.id).join(' + '), size: assignment.filter((a) => a === j).length, centroid: Object.fromEntries(needIds.map((id, i) => [id, Math.round(c[i]! * 1000) / 1000])) }
   })
-  return { program: program.id, computedAt: new Date(now).toISOString(), k: clusters.length, clusters, members: new Map(people.map((p, i) => [p, clusters[assignment[i]!]!.id])) }
+  return { program: program.id, runId: randomUUID(), computedAt: new Date(now).toISOString(), k: clusters.length, settings, clusters, members: new Map(people.map((p, i) => [p, clusters[assignment[i]!]!.id])) }
 }

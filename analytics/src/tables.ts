@@ -20,6 +20,10 @@ export const TABLES = {
   goalHours: 'goal_hours',
   /** Every accepted version of every program document (from its file or the admin API). */
   programVersions: 'program_versions',
+  /** Every need clustering run: settings and the clusters offered (a row marks the run complete). */
+  needClusterRuns: 'need_cluster_runs',
+  /** Who was in which cluster of each run. */
+  needClusterMembers: 'need_cluster_members',
   /** Migrations applied, with checksums. */
   migrations: 'schema_migrations',
 } as const

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'not_found'
   | 'invalid_program'
   | 'storage_unavailable'
+  | 'pattern_exists'
   | 'internal'
 
 /** The JSON error shape of every failed request. */

@@ -142,27 +142,44 @@ export class ProgramVersionStore {
    * ClickHouse's errors as they come.
    */
   put(program: string, raw: unknown, keyId: string): Promise<PutResult> {
+    return this.#serial(() => this.#put(program, raw, keyId))
+  }
+
+  /**
+   * Stores `change(the active document)` exactly as {@link put} stores a document, reading the active
+   * document in the same serialised turn, so a document sent meanwhile is neither lost nor
+   * overwritten. `change` gets a copy (as written, `env:NAME` references unresolved) and may throw
+   * to refuse; what it throws is thrown as it is.
+   */
+  amend(program: string, change: (document: Record<string, unknown>) => unknown, keyId: string): Promise<PutResult> {
     return this.#serial(async () => {
       const current = this.#registry.get(program)
       if (!this.#loaded || !current) throw new VersionsUnavailableError(`the versions of program ${program} are not loaded yet`)
-      if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ProgramDocumentError([{ path: '', message: 'must be a JSON object (a whole program document)' }])
-      const id = (raw as { id?: unknown }).id
-      if (id !== program) throw new ProgramDocumentError([{ path: 'id', message: `must be ${program}, the program in the path` }])
-      const loaded = resolveProgram(raw, this.#env, current.loaded.file, (key) => this.#registry.keyOwner(key))
-      const document = canonicalJson(raw)
-      const checksum = documentChecksum(document)
-      if (current.checksum === checksum && current.version !== null) return { program, version: current.version, checksum, stored: false }
-      const latest = (await programVersions(this.#db, program))[0]
-      // Stored already (an earlier attempt whose answer was lost): activate it rather than store it twice.
-      if (latest?.checksum === checksum) {
-        this.#registry.activate([{ loaded, version: latest.version, checksum, source: latest.source }])
-        return { program, version: latest.version, checksum, stored: false }
-      }
-      const version = (latest?.version ?? 0) + 1
-      await storeProgramVersion(this.#db, { program, version, document, checksum, source: 'api', receivedAt: Date.now(), keyId })
-      this.#registry.activate([{ loaded, version, checksum, source: 'api' }])
-      return { program, version, checksum, stored: true }
+      return this.#put(program, change(structuredClone(current.loaded.document) as Record<string, unknown>), keyId)
     })
+  }
+
+  /** What put and amend share: validate, store as the next version, activate (inside a serialised turn). */
+  async #put(program: string, raw: unknown, keyId: string): Promise<PutResult> {
+    const current = this.#registry.get(program)
+    if (!this.#loaded || !current) throw new VersionsUnavailableError(`the versions of program ${program} are not loaded yet`)
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ProgramDocumentError([{ path: '', message: 'must be a JSON object (a whole program document)' }])
+    const id = (raw as { id?: unknown }).id
+    if (id !== program) throw new ProgramDocumentError([{ path: 'id', message: `must be ${program}, the program in the path` }])
+    const loaded = resolveProgram(raw, this.#env, current.loaded.file, (key) => this.#registry.keyOwner(key))
+    const document = canonicalJson(raw)
+    const checksum = documentChecksum(document)
+    if (current.checksum === checksum && current.version !== null) return { program, version: current.version, checksum, stored: false }
+    const latest = (await programVersions(this.#db, program))[0]
+    // Stored already (an earlier attempt whose answer was lost): activate it rather than store it twice.
+    if (latest?.checksum === checksum) {
+      this.#registry.activate([{ loaded, version: latest.version, checksum, source: latest.source }])
+      return { program, version: latest.version, checksum, stored: false }
+    }
+    const version = (latest?.version ?? 0) + 1
+    await storeProgramVersion(this.#db, { program, version, document, checksum, source: 'api', receivedAt: Date.now(), keyId })
+    this.#registry.activate([{ loaded, version, checksum, source: 'api' }])
+    return { program, version, checksum, stored: true }
   }
 
   /** Every stored version of a program, newest first. */

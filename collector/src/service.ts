@@ -161,7 +161,8 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
   const pool = config.ingestWorkers > 0 ? new IngestPool(registry.keys(), config.ingestWorkers) : null
   if (pool) registry.onKeys((k) => pool.setKeys(k))
   const clusters = new ClusterStore(db, log)
-  if (config.clusterSchedule) void ready.then(() => clusters.schedule(() => registry.programs().map((p) => p.program)))
+  // The stored runs are read even without the schedule: a restart keeps every profile's cluster.
+  void ready.then(() => clusters.start(() => registry.programs().map((p) => p.program), { schedule: config.clusterSchedule }))
   const app = createApp({
     keys, spool, metrics, trustProxy: config.trustProxy, storage: config.storage, pool, poolMinBytes: config.ingestWorkerMinBytes,
     ping: () => db.ping(), migrated: () => migrated, migrationError: () => migrationError, spoolMaxBytes: config.spool.maxBytes, writer, sink: sinkStats, log,

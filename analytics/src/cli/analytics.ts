@@ -1,9 +1,11 @@
 // `npm run analytics -- cluster --program ID [--k 5] [--min-size 20] [--seed 1]`: k-means over the
-// program's need vectors, printed as JSON (clusters with labels, sizes and centroids; candidate
-// pattern cards for the program's managers). On the embedded engine, stop the collector first
-// (one process per data directory); while it runs, GET /v1/admin/programs/:id/clusters does the same.
+// program's need vectors, stored as a clustering run (the collector reads the latest at its next
+// start) and printed as JSON (clusters with labels, sizes and centroids; candidate pattern cards for
+// the program's managers). On the embedded engine, stop the collector first (one process per data
+// directory); while it runs, GET /v1/admin/programs/:id/clusters does the same.
 import { parseArgs } from 'node:util'
 import { createDb } from '../client.ts'
+import { storeClustering } from '../cluster-runs.ts'
 import { clusterNeeds } from '../clusters.ts'
 import { migrate } from '../migrate.ts'
 import { loadPrograms } from '../programs.ts'
@@ -28,7 +30,8 @@ const db = createDb(storageConfigFromEnv(process.env, process.env.ATTUNE_DATA ||
 try {
   await migrate(db)
   const result = await clusterNeeds(db, program, { k: int('k', values.k!, 1, 50), minSize: int('min-size', values['min-size']!, 1, 1_000_000), seed: int('seed', values.seed!, 0, 2 ** 31) })
-  console.log(JSON.stringify({ program: result.program, computedAt: result.computedAt, people: result.members.size, clusters: result.clusters }, null, 2))
+  await storeClustering(db, result)
+  console.log(JSON.stringify({ program: result.program, runId: result.runId, computedAt: result.computedAt, k: result.settings.k, minSize: result.settings.minSize, people: result.members.size, clusters: result.clusters }, null, 2))
 } finally {
   await db.close()
 }

@@ -1,9 +1,11 @@
 import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
-import { ProgramDocumentError, type ProgramKey } from '../../../analytics/index.ts'
+import { patternFromCluster, ProgramDocumentError, type Pattern } from '../../../analytics/index.ts'
 import { ApiError, describeError } from '../errors.ts'
 import type { KeyIndex } from '../keys.ts'
 import { programSecretKey } from '../auth.ts'
+import type { ClusterStore } from '../cluster-store.ts'
+import { clusterApprovalSchema, type ClusterApproval } from '../schemas/cluster-approval.schema.ts'
 import type { ProgramRegistry } from '../program-registry.ts'
 import { VersionsUnavailableError, type ProgramVersionStore } from '../program-version-store.ts'
 
@@ -12,11 +14,15 @@ export interface AdminProgramDeps {
   keys: KeyIndex
   registry: ProgramRegistry
   versions: ProgramVersionStore
+  /** The latest need clustering of each program, whose clusters can be approved as pattern cards. */
+  clusters: ClusterStore
   log: (msg: string) => void
 }
 
 /** Largest program document accepted. */
 export const MAX_PROGRAM_BYTES = 1024 * 1024
+/** Largest cluster approval body (an id and a name). */
+const MAX_APPROVAL_BYTES = 4 * 1024
 
 /** Turns what storing or reading versions threw into the API's errors (ClickHouse's own errors are described, not quoted). */
 function storeFailure(e: unknown, log: (msg: string) => void): never {
@@ -28,10 +34,28 @@ function storeFailure(e: unknown, log: (msg: string) => void): never {
   throw new ApiError(503, 'storage_unavailable', 'program versions cannot be read or stored now (ClickHouse not reachable); retry', { headers: { 'Retry-After': '5' } })
 }
 
+/** The optional body of a cluster approval: nothing, or `{id?, name?}`; 400 naming the field otherwise. */
+function approvalBody(text: string): ClusterApproval {
+  if (text.trim() === '') return {}
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch {
+    throw new ApiError(400, 'invalid_json', 'the body is not JSON: send {"id"?, "name"?} or nothing')
+  }
+  const parsed = clusterApprovalSchema.safeParse(raw)
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0]!
+  const field = issue.code === 'unrecognized_keys' ? issue.keys[0]! : issue.path.join('.')
+  throw new ApiError(400, 'invalid_body', `${field || '(body)'}: ${issue.message}`, field ? { field } : {})
+}
+
 /**
  * `PUT /v1/admin/programs/:id` stores a whole program document as the next version and makes it
  * active at once; `GET /v1/admin/programs/:id` gives the active version and its document;
- * `GET /v1/admin/programs/:id/versions` lists the stored versions, newest first.
+ * `GET /v1/admin/programs/:id/versions` lists the stored versions, newest first;
+ * `POST /v1/admin/programs/:id/clusters/:clusterId/approve` adds a cluster of the latest need
+ * clustering as a pattern card, stored and activated as a PUT of the amended document would be.
  */
 export function adminProgramRoutes(d: AdminProgramDeps): Hono {
   const app = new Hono()
@@ -70,6 +94,49 @@ export function adminProgramRoutes(d: AdminProgramDeps): Hono {
       storeFailure(e, d.log)
     }
     return c.json({ program: key.program, active: d.registry.get(key.program)?.version ?? null, versions }, 200, { 'Cache-Control': 'no-store' })
+  })
+  // A discovered cluster approved as a pattern card is a change of the program document: versioned,
+  // attributed to the key that made it and kept across restarts, like any other.
+  const approvalTooLarge = () => {
+    throw new ApiError(413, 'body_too_large', `a cluster approval is at most ${MAX_APPROVAL_BYTES} bytes`)
+  }
+  app.post('/programs/:id/clusters/:clusterId/approve', bodyLimit({ maxSize: MAX_APPROVAL_BYTES, onError: approvalTooLarge }), async (c) => {
+    const key = programSecretKey(d.keys, c.req.header('authorization'), c.req.param('id'), 'id')
+    const body = approvalBody(await c.req.text())
+    // Right after a start the stored run may still be on its way.
+    await d.clusters.loaded()
+    const run = d.clusters.latest(key.program)
+    const clusterId = c.req.param('clusterId')
+    const cluster = run?.clusters.find((x) => x.id === clusterId)
+    if (!run || !cluster) {
+      const why = run ? `the latest clustering of program ${key.program} (run ${run.runId}) has no cluster ${clusterId.slice(0, 100)}` : `program ${key.program} has no clustering yet (GET /v1/admin/programs/${key.program}/clusters computes one)`
+      throw new ApiError(404, 'not_found', why, { field: 'clusterId' })
+    }
+    let pattern!: Pattern
+    let result
+    try {
+      // Built in the store's turn, from the document and program active then, so a change sent
+      // meanwhile is kept and an id taken meanwhile is a conflict.
+      result = await d.versions.amend(
+        key.program,
+        (document) => {
+          const card = patternFromCluster(d.registry.get(key.program)!.loaded.program, run, cluster, body)
+          const patterns = Array.isArray(document.patterns) ? (document.patterns as Array<{ id?: unknown }>) : []
+          if (patterns.some((p) => p.id === card.id)) throw new ApiError(409, 'pattern_exists', `program ${key.program} already has a pattern ${card.id}; send another "id"`, { field: 'id' })
+          pattern = card
+          return { ...document, patterns: [...patterns, card] }
+        },
+        key.id,
+      )
+    } catch (e) {
+      if (e instanceof ApiError) throw e
+      storeFailure(e, d.log)
+    }
+    return c.json(
+      { program: result.program, version: result.version, checksum: result.checksum, pattern, cluster: { runId: run.runId, computedAt: run.computedAt, id: cluster.id, label: cluster.label, size: cluster.size } },
+      201,
+      { 'Cache-Control': 'no-store' },
+    )
   })
   return app
 }

@@ -54,8 +54,8 @@ export function programRoutes(d: ProgramRouteDeps): Hono {
     if (patientId.length > 200) throw new ApiError(400, 'invalid_body', 'patientId is longer than 200 characters', { field: 'patientId' })
     return { program: d.programs().find((p) => p.program.id === key.program)!.program, patientId }
   }
-  // The latest clustering per program (the service recomputes it daily), recomputed here when
-  // asked with other settings, when older than a day, or with ?refresh=1.
+  // The latest clustering per program (stored, read back at start, recomputed daily by the
+  // service), recomputed here when asked with other settings, when older than a day, or with ?refresh=1.
   app.get('/admin/programs/:id/clusters', async (c) => {
     const key = programSecretKey(d.keys, c.req.header('authorization'), c.req.param('id'), 'id')
     const program = d.programs().find((p) => p.program.id === key.program)!.program
@@ -63,11 +63,13 @@ export function programRoutes(d: ProgramRouteDeps): Hono {
     const minSize = Number(c.req.query('minSize') ?? 20)
     if (!Number.isInteger(k) || k < 1 || k > 50) throw new ApiError(400, 'invalid_body', 'k must be a whole number from 1 to 50', { field: 'k' })
     if (!Number.isInteger(minSize) || minSize < 1) throw new ApiError(400, 'invalid_body', 'minSize must be a whole number from 1', { field: 'minSize' })
+    // Right after a start the stored run may still be on its way: wait for it rather than recompute.
+    await d.clusters.loaded()
     let result = d.clusters.latest(program.id)
-    if (!result || result.asked !== `${k}/${minSize}` || c.req.query('refresh') === '1' || Date.now() - Date.parse(result.computedAt) > CLUSTER_REFRESH_MS) {
+    if (!result || result.settings.k !== k || result.settings.minSize !== minSize || c.req.query('refresh') === '1' || Date.now() - Date.parse(result.computedAt) > CLUSTER_REFRESH_MS) {
       result = await d.clusters.compute(program, { k, minSize })
     }
-    return c.json({ program: result.program, computedAt: result.computedAt, people: result.members.size, clusters: result.clusters }, 200, { 'Cache-Control': 'no-store' })
+    return c.json({ program: result.program, runId: result.runId, computedAt: result.computedAt, k, minSize, people: result.members.size, clusters: result.clusters }, 200, { 'Cache-Control': 'no-store' })
   })
   app.get('/profiles/:patientId', async (c) => {
     const { program, patientId } = profileRequest(c)

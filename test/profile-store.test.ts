@@ -82,6 +82,28 @@ describe('profile store', () => {
     expect(after.needs.some((n) => n.inferred > 0)).toBe(true)
     expect(after.goals.map((g) => g.goal)).toContain('diary_downloaded')
     expect(comparable(after)).toEqual(comparable(await readProfile(svc.service.db, program, patient, at)))
+    expect(after.consent).toEqual({})
+  })
+
+  it('keeps the latest consent record per scope across the person’s ids; a withdrawal shows after the next insert', async () => {
+    const patient = 'p-store-late'
+    const t = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString()
+    await post({ batch: [{ type: 'track', messageId: 'consent-1', userId: patient, event: 'consent_updated', timestamp: t(30), properties: { consent: { email: true, sms: true, call: false } } }] }, DEMO.secretKey)
+    // The browser (an id linked to the patient) records the site's banner choice.
+    await post({ batch: [{ type: 'track', messageId: 'consent-2', anonymousId: 'a-store-late', event: 'consent_updated', timestamp: t(20), properties: { consent: { analytics: true, web: true } } }] }, DEMO.writeKey, { origin: 'http://localhost:5173' })
+    await drained()
+    expect(Object.fromEntries(Object.entries(svc.service.profiles!.read(program, patient)!.consent).map(([k, v]) => [k, v.granted]))).toEqual({ analytics: true, call: false, email: true, sms: true, web: true })
+    await post({ batch: [{ type: 'track', messageId: 'consent-3', userId: patient, event: 'consent_updated', timestamp: t(1), properties: { consent: { sms: false } } }] }, DEMO.secretKey)
+    await drained()
+    const at = Date.now()
+    const p = svc.service.profiles!.read(program, patient, at)!
+    expect(p.consent.sms!.granted).toBe(false)
+    expect(p.consent.email!.granted).toBe(true)
+    expect(comparable(p)).toEqual(comparable(await readProfile(svc.service.db, program, patient, at)))
+    // A browser cannot speak for the patient's channels.
+    const res = await svc.service.app.request('/v1/batch', { method: 'POST', headers: { authorization: basic(DEMO.writeKey), 'content-type': 'application/json', origin: 'http://localhost:5173' }, body: JSON.stringify({ batch: [{ type: 'track', anonymousId: 'a-store-late', event: 'consent_updated', properties: { consent: { email: false } } }] }) })
+    expect(res.status).toBe(400)
+    expect(await res.json()).toMatchObject({ error: { field: 'batch[0].properties.consent.email' } })
   })
 
   it('is rebuilt from the aggregate tables after a restart, and answers as before', async () => {

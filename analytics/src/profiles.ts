@@ -49,6 +49,11 @@ export interface Profile {
    * is still open). Null without an adherence goal or a check-in in the window.
    */
   adherence: { rate: number; streak: number; periodsDue: number; periodsWithCheckin: number; lastCheckin: string } | null
+  /**
+   * The latest consent record per scope (a channel, or `analytics` / `web` personalisation), from
+   * `consent_updated` events. A scope without a record has no consent: nothing is sent on it.
+   */
+  consent: Record<string, { granted: boolean; at: string }>
 }
 
 /** Every id of one person: the patient id first, then the anonymous ids linked to it. */
@@ -69,6 +74,8 @@ export interface ActorAggregates {
   channels: Map<string, { touches: number; last: string }>
   goals: Map<string, { times: number; first: string; last: string }>
   profiled: number
+  /** Latest consent record per scope. */
+  consent: Map<string, { granted: boolean; at: string }>
   /** Hours (Unix seconds) with a check-in of the program's adherence goal, ascending. */
   checkinHours: number[]
 }
@@ -119,6 +126,9 @@ export async function readActorAggregates(db: Db, program: Program, selection: A
       case 'profiled':
         agg.profiled = Number(r.num)
         break
+      case 'consent':
+        agg.consent.set(r.a, { granted: r.b === '1', at: r.ts })
+        break
       case 'checkin':
         agg.checkinHours = r.b === '' ? [] : r.b.split(',').map(Number)
         break
@@ -129,7 +139,7 @@ export async function readActorAggregates(db: Db, program: Program, selection: A
 
 /** Aggregates of nobody. */
 export function emptyAggregates(): ActorAggregates {
-  return { needs: new Map(), answers: new Map(), channels: new Map(), goals: new Map(), profiled: 0, checkinHours: [] }
+  return { needs: new Map(), answers: new Map(), channels: new Map(), goals: new Map(), profiled: 0, consent: new Map(), checkinHours: [] }
 }
 
 /** One person's aggregates from those of their ids: sums add up, the latest answer per question wins. */
@@ -155,6 +165,10 @@ export function mergeAggregates(parts: ActorAggregates[]): ActorAggregates {
       m.goals.set(k, x ? { times: x.times + v.times, first: v.first < x.first ? v.first : x.first, last: v.last > x.last ? v.last : x.last } : v)
     }
     m.profiled += p.profiled
+    for (const [k, v] of p.consent) {
+      const x = m.consent.get(k)
+      if (!x || v.at > x.at) m.consent.set(k, v)
+    }
     for (const h of p.checkinHours) hours.add(h)
   }
   m.checkinHours = [...hours].sort((a, b) => a - b)
@@ -214,6 +228,7 @@ export function assembleProfile(program: Program, patientId: string, ids: string
     pattern: agg.profiled >= (program.patternMinTouches ?? 3) ? nearestPattern(program, needs) : null,
     profiledTouches: agg.profiled,
     adherence: checkin ? adherenceOf(checkinDays, dayIn(new Date(now), program.timeZone), checkin.everyDays) : null,
+    consent: Object.fromEntries([...agg.consent].sort(([a], [b]) => a.localeCompare(b))),
   }
 }
 

@@ -18,6 +18,8 @@ export const TABLES = {
   profiledTouches: 'profiled_touches',
   /** Goal conversions per person id, goal and hour (adherence reads check-in days from it). */
   goalHours: 'goal_hours',
+  /** Consent per person id and scope (channel or purpose); the latest record counts. */
+  consentStates: 'consent_states',
   /** Every accepted version of every program document (from its file or the admin API). */
   programVersions: 'program_versions',
   /** Every need clustering run: settings and the clusters offered (a row marks the run complete). */

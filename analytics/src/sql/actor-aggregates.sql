@@ -43,3 +43,9 @@ FROM goal_hours
 WHERE program = {program:String} AND ({all:UInt8} = 1 OR actor_id IN {ids:Array(String)}) AND ({pages:UInt32} = 1 OR cityHash64(actor_id) % {pages:UInt32} = {page:UInt32})
   AND goal = {checkin_goal:String} AND hour >= {checkin_since:DateTime64(3)}
 GROUP BY actor_id
+UNION ALL
+-- Consent per scope: the latest record (granted 1/0 in b), and when.
+SELECT actor_id, 'consent', toString(scope), toString(argMax(granted, consent_states.ts)), 0, 0, max(consent_states.ts)
+FROM consent_states
+WHERE program = {program:String} AND ({all:UInt8} = 1 OR actor_id IN {ids:Array(String)}) AND ({pages:UInt32} = 1 OR cityHash64(actor_id) % {pages:UInt32} = {page:UInt32})
+GROUP BY actor_id, scope

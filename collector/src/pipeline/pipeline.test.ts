@@ -202,3 +202,21 @@ describe('resolve program step', () => {
     expect(accepted(processEvent({ type: 'group', userId: 'pt-1', groupId: 'clinic-7' }, facts(), '')).group_id).toBe('clinic-7')
   })
 })
+
+describe('consent step', () => {
+  const consent = (c: unknown, key: ProgramKey = callKey) => processEvent({ type: 'track', event: 'consent_updated', userId: 'p-1', properties: { consent: c } }, facts({ key }), 'batch[2]')
+  it('accepts scope → true/false from a backend, and analytics/web from a browser', () => {
+    // The privacy step drops contact keys such as `email`, but not one that holds only yes or no.
+    expect(JSON.parse(accepted(consent({ email: true, sms: false, call: true, print: false })).properties)).toEqual({ consent: { email: true, sms: false, call: true, print: false } })
+    expect(accepted(consent({ analytics: true, web: false }, writeKey)).event).toBe('consent_updated')
+  })
+  it('refuses malformed records naming the field, and channel consent from a write key', () => {
+    const drop = (r: Accepted | Drop) => ('drop' in r ? { step: r.step, field: r.field } : null)
+    expect(drop(consent('yes'))).toEqual({ step: 'consent', field: 'batch[2].properties.consent' })
+    expect(drop(consent({}))).toEqual({ step: 'consent', field: 'batch[2].properties.consent' })
+    expect(drop(consent({ newsletter: true }))).toEqual({ step: 'consent', field: 'batch[2].properties.consent.newsletter' })
+    expect(drop(consent({ sms: 'yes' }))).toEqual({ step: 'consent', field: 'batch[2].properties.consent.sms' })
+    expect(drop(consent({ analytics: true, email: true }, writeKey))).toEqual({ step: 'consent', field: 'batch[2].properties.consent.email' })
+    expect(consent({ sms: true }, writeKey)).toMatchObject({ message: expect.stringMatching(/secret key/) })
+  })
+})

@@ -24,7 +24,8 @@ function scrub(value: unknown, dropKeys: ReadonlySet<string>): unknown {
   if (Array.isArray(value)) return value.map((v) => scrub(v, dropKeys))
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(value)) if (!dropKeys.has(k.toLowerCase())) out[k] = scrub(v, dropKeys)
+    // A contact key with a yes/no value holds no contact detail (`consent: {email: true}`): it stays.
+    for (const [k, v] of Object.entries(value)) if (typeof v === 'boolean' || v === null || !dropKeys.has(k.toLowerCase())) out[k] = scrub(v, dropKeys)
     return out
   }
   return value

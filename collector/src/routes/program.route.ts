@@ -74,6 +74,8 @@ export function programRoutes(d: ProgramRouteDeps): Hono {
   app.get('/profiles/:patientId', async (c) => {
     const { program, patientId } = profileRequest(c)
     const profile = d.profiles?.read(program, patientId) ?? (await readProfile(d.db, program, patientId))
+    // Right after a start the stored clustering may still be loading: a profile waits for it rather than say "no cluster".
+    await d.clusters.loaded()
     const clustering = d.clusters.latest(program.id)
     const cluster = clustering?.members.get(patientId)
     return c.json({ ...profile, cluster: cluster ? { id: cluster, label: clustering!.clusters.find((x) => x.id === cluster)!.label, computedAt: clustering!.computedAt } : null }, 200, { 'Cache-Control': 'no-store' })

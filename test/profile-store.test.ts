@@ -74,13 +74,28 @@ describe('profile store', () => {
     expect(before.ids).toEqual([patient])
     expect(before.needs.every((n) => n.inferred === 0)).toBe(true)
 
-    await post({ batch: [{ type: 'identify', messageId: 'store-identify', anonymousId: anon, userId: patient }, { type: 'alias', messageId: 'store-alias', userId: patient, previousId: aliasOld }] }, DEMO.secretKey)
+    await post({ batch: [{ type: 'identify', messageId: 'store-identify', anonymousId: anon, userId: patient, traits: { dates: { therapy_start: '2026-10-01', enrolment: '2026-09-15' } } }, { type: 'alias', messageId: 'store-alias', userId: patient, previousId: aliasOld }] }, DEMO.secretKey)
     await drained()
     const at = Date.now()
     const after = svc.service.profiles!.read(program, patient, at)!
     expect(after.ids).toEqual([patient, anon, aliasOld].sort((a, b) => (a === patient ? -1 : b === patient ? 1 : a.localeCompare(b))))
     expect(after.needs.some((n) => n.inferred > 0)).toBe(true)
     expect(after.goals.map((g) => g.goal)).toContain('diary_downloaded')
+    // The record's clinical dates, enrolment from them; activity per day, channel and event across all three ids.
+    expect(after.dates).toEqual({ enrolment: '2026-09-15', therapy_start: '2026-10-01' })
+    expect(after.enrolledAt).toBe('2026-09-15')
+    const day = (i: number) => new Date(now - i * 86_400_000).toISOString().slice(0, 10)
+    const today = new Date().toISOString().slice(0, 10)
+    expect(after.activity).toEqual(
+      [
+        { day: day(5), channel: 'web', event: 'page', times: 1 },
+        { day: day(3), channel: 'web', event: 'page', times: 1 },
+        { day: day(1), channel: 'server', event: 'goal_reached', times: 1 },
+        { day: today, channel: 'server', event: 'alias', times: 1 },
+        { day: today, channel: 'server', event: 'identify', times: 1 },
+      ].sort((a, b) => a.day.localeCompare(b.day) || a.channel.localeCompare(b.channel) || a.event.localeCompare(b.event)),
+    )
+    expect(before.enrolledAt).toBeNull()
     expect(comparable(after)).toEqual(comparable(await readProfile(svc.service.db, program, patient, at)))
     expect(after.consent).toEqual({})
   })

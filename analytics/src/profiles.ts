@@ -54,6 +54,16 @@ export interface Profile {
    * `consent_updated` events. A scope without a record has no consent: nothing is sent on it.
    */
   consent: Record<string, { granted: boolean; at: string }>
+  /** The enrolment day (YYYY-MM-DD): the record's `enrolment` date, else the first day with activity; null for nobody. */
+  enrolledAt: string | null
+  /** Clinical dates the patient's record carries (identify `traits.dates`), by name. */
+  dates: Record<string, string>
+  /** The dialogue-plan stage and when it was entered (it changes only through the plan). */
+  stage: { id: string; enteredAt: string } | null
+  /** The patient's touches per day, channel and event over the last 400 days (Attune's own events excluded). */
+  activity: Array<{ day: string; channel: string; event: string; times: number }>
+  /** Decisions per day, rule, channel and outcome over the last 400 days. */
+  decisions: Array<{ day: string; rule: string; channel: string; outcome: string; times: number; lastAt: string }>
 }
 
 /** Every id of one person: the patient id first, then the anonymous ids linked to it. */
@@ -76,6 +86,16 @@ export interface ActorAggregates {
   profiled: number
   /** Latest consent record per scope. */
   consent: Map<string, { granted: boolean; at: string }>
+  /** Touches per `day\tchannel\tevent` (the last 400 days). */
+  activity: Map<string, number>
+  /** The first day with activity ('' for none). */
+  firstDay: string
+  /** Decisions per `day\trule\tchannel\toutcome` (the last 400 days), with the last one's time. */
+  decisions: Map<string, { times: number; last: string }>
+  /** The latest dialogue-plan stage, or null. */
+  stage: { id: string; at: string } | null
+  /** Clinical dates by name, the latest record of each. */
+  dates: Map<string, { value: string; at: string }>
   /** Hours (Unix seconds) with a check-in of the program's adherence goal, ascending. */
   checkinHours: number[]
 }
@@ -126,6 +146,21 @@ export async function readActorAggregates(db: Db, program: Program, selection: A
       case 'profiled':
         agg.profiled = Number(r.num)
         break
+      case 'activity':
+        agg.activity.set(r.a, Number(r.num))
+        break
+      case 'first':
+        agg.firstDay = r.a
+        break
+      case 'decision':
+        agg.decisions.set(r.a, { times: Number(r.num), last: r.ts })
+        break
+      case 'stage':
+        agg.stage = { id: r.a, at: r.ts }
+        break
+      case 'date':
+        agg.dates.set(r.a, { value: r.b, at: r.ts })
+        break
       case 'consent':
         agg.consent.set(r.a, { granted: r.b === '1', at: r.ts })
         break
@@ -139,7 +174,7 @@ export async function readActorAggregates(db: Db, program: Program, selection: A
 
 /** Aggregates of nobody. */
 export function emptyAggregates(): ActorAggregates {
-  return { needs: new Map(), answers: new Map(), channels: new Map(), goals: new Map(), profiled: 0, consent: new Map(), checkinHours: [] }
+  return { needs: new Map(), answers: new Map(), channels: new Map(), goals: new Map(), profiled: 0, consent: new Map(), activity: new Map(), firstDay: '', decisions: new Map(), stage: null, dates: new Map(), checkinHours: [] }
 }
 
 /** One person's aggregates from those of their ids: sums add up, the latest answer per question wins. */
@@ -170,6 +205,17 @@ export function mergeAggregates(parts: ActorAggregates[]): ActorAggregates {
       if (!x || v.at > x.at) m.consent.set(k, v)
     }
     for (const h of p.checkinHours) hours.add(h)
+    for (const [k, v] of p.activity) m.activity.set(k, (m.activity.get(k) ?? 0) + v)
+    if (p.firstDay !== '' && (m.firstDay === '' || p.firstDay < m.firstDay)) m.firstDay = p.firstDay
+    for (const [k, v] of p.decisions) {
+      const x = m.decisions.get(k)
+      m.decisions.set(k, x ? { times: x.times + v.times, last: v.last > x.last ? v.last : x.last } : v)
+    }
+    if (p.stage && (!m.stage || p.stage.at > m.stage.at)) m.stage = p.stage
+    for (const [k, v] of p.dates) {
+      const x = m.dates.get(k)
+      if (!x || v.at > x.at) m.dates.set(k, v)
+    }
   }
   m.checkinHours = [...hours].sort((a, b) => a - b)
   return m
@@ -229,6 +275,17 @@ export function assembleProfile(program: Program, patientId: string, ids: string
     profiledTouches: agg.profiled,
     adherence: checkin ? adherenceOf(checkinDays, dayIn(new Date(now), program.timeZone), checkin.everyDays) : null,
     consent: Object.fromEntries([...agg.consent].sort(([a], [b]) => a.localeCompare(b))),
+    enrolledAt: agg.dates.get('enrolment')?.value ?? (agg.firstDay || null),
+    dates: Object.fromEntries([...agg.dates].map(([k, v]) => [k, v.value]).sort(([a], [b]) => a!.localeCompare(b!))),
+    stage: agg.stage && { id: agg.stage.id, enteredAt: agg.stage.at },
+    activity: [...agg.activity].map(([k, times]) => {
+      const [day, channel, event] = k.split('\t') as [string, string, string]
+      return { day, channel, event, times }
+    }).sort((a, b) => a.day.localeCompare(b.day) || a.channel.localeCompare(b.channel) || a.event.localeCompare(b.event)),
+    decisions: [...agg.decisions].map(([k, v]) => {
+      const [day, rule, channel, outcome] = k.split('\t') as [string, string, string, string]
+      return { day, rule, channel, outcome, times: v.times, lastAt: v.last }
+    }).sort((a, b) => a.day.localeCompare(b.day) || a.rule.localeCompare(b.rule) || a.channel.localeCompare(b.channel) || a.outcome.localeCompare(b.outcome)),
   }
 }
 

@@ -49,3 +49,35 @@ SELECT actor_id, 'consent', toString(scope), toString(argMax(granted, consent_st
 FROM consent_states
 WHERE program = {program:String} AND ({all:UInt8} = 1 OR actor_id IN {ids:Array(String)}) AND ({pages:UInt32} = 1 OR cityHash64(actor_id) % {pages:UInt32} = {page:UInt32})
 GROUP BY actor_id, scope
+UNION ALL
+-- Activity per day, channel and event within the last 400 days (a = 'day\tchannel\tevent').
+SELECT actor_id, 'activity', concat(toString(day), '\t', toString(channel), '\t', toString(event)), '', toFloat64(sum(times)), 0, toDateTime64(0, 3, 'UTC')
+FROM activity_days
+WHERE program = {program:String} AND ({all:UInt8} = 1 OR actor_id IN {ids:Array(String)}) AND ({pages:UInt32} = 1 OR cityHash64(actor_id) % {pages:UInt32} = {page:UInt32})
+  AND day >= toDate({clamp:DateTime64(3)}) - 400
+GROUP BY actor_id, day, channel, event
+UNION ALL
+-- The first day with activity, ever (enrolment when the record carries no enrolment date).
+SELECT actor_id, 'first', toString(min(day)), '', 0, 0, toDateTime64(0, 3, 'UTC')
+FROM activity_days
+WHERE program = {program:String} AND ({all:UInt8} = 1 OR actor_id IN {ids:Array(String)}) AND ({pages:UInt32} = 1 OR cityHash64(actor_id) % {pages:UInt32} = {page:UInt32})
+GROUP BY actor_id
+UNION ALL
+-- Decisions per day, rule, channel and outcome within the last 400 days (a = 'day\trule\tchannel\toutcome').
+SELECT actor_id, 'decision', concat(toString(day), '\t', toString(rule), '\t', toString(channel), '\t', toString(outcome)), '', toFloat64(sum(times)), 0, max(last_ts)
+FROM decision_days
+WHERE program = {program:String} AND ({all:UInt8} = 1 OR actor_id IN {ids:Array(String)}) AND ({pages:UInt32} = 1 OR cityHash64(actor_id) % {pages:UInt32} = {page:UInt32})
+  AND day >= toDate({clamp:DateTime64(3)}) - 400
+GROUP BY actor_id, day, rule, channel, outcome
+UNION ALL
+-- The dialogue-plan stage: the latest stage_changed.
+SELECT actor_id, 'stage', toString(argMax(stage, stage_states.ts)), '', 0, 0, max(stage_states.ts)
+FROM stage_states
+WHERE program = {program:String} AND ({all:UInt8} = 1 OR actor_id IN {ids:Array(String)}) AND ({pages:UInt32} = 1 OR cityHash64(actor_id) % {pages:UInt32} = {page:UInt32})
+GROUP BY actor_id
+UNION ALL
+-- Clinical dates: the latest value per name.
+SELECT actor_id, 'date', toString(name), toString(argMax(value, patient_dates.ts)), 0, 0, max(patient_dates.ts)
+FROM patient_dates
+WHERE program = {program:String} AND ({all:UInt8} = 1 OR actor_id IN {ids:Array(String)}) AND ({pages:UInt32} = 1 OR cityHash64(actor_id) % {pages:UInt32} = {page:UInt32})
+GROUP BY actor_id, name

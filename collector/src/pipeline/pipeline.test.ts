@@ -203,7 +203,20 @@ describe('resolve program step', () => {
   })
 })
 
-describe('consent step', () => {
+describe('records step', () => {
+  it('refuses Attune’s own events from any key, and clinical dates that are not YYYY-MM-DD', () => {
+    expect(processEvent({ type: 'track', event: 'decision', userId: 'p-1', properties: { rule: 'x', outcome: 'shown' } }, facts({ key: callKey }), '')).toMatchObject({ step: 'records', field: 'event' })
+    expect(processEvent({ type: 'track', event: 'stage_changed', anonymousId: 'a', properties: { stage: 'engaged' } }, facts(), '')).toMatchObject({ step: 'records', field: 'event' })
+    const identify = (dates: unknown) => processEvent({ type: 'identify', userId: 'p-1', traits: { dates } }, facts({ key: callKey }), '')
+    expect(JSON.parse(accepted(identify({ therapy_start: '2026-10-01', quit_date: '2026-12-31' })).traits)).toEqual({ dates: { therapy_start: '2026-10-01', quit_date: '2026-12-31' } })
+    expect(identify({ therapy_start: '01.10.2026' })).toMatchObject({ step: 'records', field: 'traits.dates.therapy_start' })
+    expect(identify({ therapy_start: '2026-13-45' })).toMatchObject({ step: 'records', field: 'traits.dates.therapy_start' })
+    expect(identify({ 'Therapy Start': '2026-10-01' })).toMatchObject({ step: 'records', field: 'traits.dates.Therapy Start' })
+    expect(identify(['2026-10-01'])).toMatchObject({ step: 'records', field: 'traits.dates' })
+  })
+})
+
+describe('consent (records step)', () => {
   const consent = (c: unknown, key: ProgramKey = callKey) => processEvent({ type: 'track', event: 'consent_updated', userId: 'p-1', properties: { consent: c } }, facts({ key }), 'batch[2]')
   it('accepts scope → true/false from a backend, and analytics/web from a browser', () => {
     // The privacy step drops contact keys such as `email`, but not one that holds only yes or no.
@@ -212,11 +225,11 @@ describe('consent step', () => {
   })
   it('refuses malformed records naming the field, and channel consent from a write key', () => {
     const drop = (r: Accepted | Drop) => ('drop' in r ? { step: r.step, field: r.field } : null)
-    expect(drop(consent('yes'))).toEqual({ step: 'consent', field: 'batch[2].properties.consent' })
-    expect(drop(consent({}))).toEqual({ step: 'consent', field: 'batch[2].properties.consent' })
-    expect(drop(consent({ newsletter: true }))).toEqual({ step: 'consent', field: 'batch[2].properties.consent.newsletter' })
-    expect(drop(consent({ sms: 'yes' }))).toEqual({ step: 'consent', field: 'batch[2].properties.consent.sms' })
-    expect(drop(consent({ analytics: true, email: true }, writeKey))).toEqual({ step: 'consent', field: 'batch[2].properties.consent.email' })
+    expect(drop(consent('yes'))).toEqual({ step: 'records', field: 'batch[2].properties.consent' })
+    expect(drop(consent({}))).toEqual({ step: 'records', field: 'batch[2].properties.consent' })
+    expect(drop(consent({ newsletter: true }))).toEqual({ step: 'records', field: 'batch[2].properties.consent.newsletter' })
+    expect(drop(consent({ sms: 'yes' }))).toEqual({ step: 'records', field: 'batch[2].properties.consent.sms' })
+    expect(drop(consent({ analytics: true, email: true }, writeKey))).toEqual({ step: 'records', field: 'batch[2].properties.consent.email' })
     expect(consent({ sms: true }, writeKey)).toMatchObject({ message: expect.stringMatching(/secret key/) })
   })
 })

@@ -5,7 +5,7 @@ import { campaignStep } from './campaign.step.ts'
 import { channelStep } from './channel.step.ts'
 import { clickTokenStep } from './click-token.step.ts'
 import { clockStep } from './clock.step.ts'
-import { consentStep } from './consent.step.ts'
+import { recordsStep } from './records.step.ts'
 import { ipStep } from './ip.step.ts'
 import { needsStep } from './needs.step.ts'
 import { privacyStep } from './privacy.step.ts'
@@ -26,7 +26,7 @@ const STEPS: ReadonlyArray<[StepName, Step]> = [
   // After channel and campaign: a verified token's channel and campaign are what it says.
   ['click_token', clickTokenStep],
   ['needs', needsStep],
-  ['consent', consentStep],
+  ['records', recordsStep],
   ['ip', ipStep],
 ]
 
@@ -43,7 +43,7 @@ export interface Accepted {
 
 /**
  * Runs one raw event through validate → privacy → resolve_program → clock → user_agent → bot
- * → campaign → channel → click_token → needs → consent → ip. Returns the row to spool, or the drop with its step and field.
+ * → campaign → channel → click_token → needs → records → ip. Returns the row to spool, or the drop with its step and field.
  */
 export function processEvent(raw: unknown, facts: RequestFacts, prefix: string, impliedType?: string): Accepted | Drop {
   const msg = validateEvent(raw, prefix, impliedType, facts.bodyBytes)

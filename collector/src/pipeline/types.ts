@@ -2,7 +2,7 @@ import type { EventRow, ProgramKey } from '../../../analytics/index.ts'
 import type { Message } from '../schemas/segment.schema.ts'
 
 /** The named steps of ingestion; pipeline.ts runs them in this order. */
-export type StepName = 'validate' | 'privacy' | 'resolve_program' | 'clock' | 'user_agent' | 'bot' | 'campaign' | 'channel' | 'click_token' | 'needs' | 'consent' | 'ip'
+export type StepName = 'validate' | 'privacy' | 'resolve_program' | 'clock' | 'user_agent' | 'bot' | 'campaign' | 'channel' | 'click_token' | 'needs' | 'records' | 'ip'
 
 /** Why a step dropped an event: a closed set, each a metric label and an answer to the sender. */
 export type DropReason = 'invalid_schema' | 'event_too_large' | 'future_timestamp'

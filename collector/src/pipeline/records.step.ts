@@ -6,17 +6,36 @@ export const CONSENT_SCOPES = ['analytics', 'web', 'email', 'sms', 'call', 'prin
 const BROWSER_SCOPES = new Set<string>(['analytics', 'web'])
 const SCOPES = new Set<string>(CONSENT_SCOPES)
 
+/** Events only Attune itself writes (the decide endpoint, the dialogue plan): caps, holdouts and stages count them. */
+export const SYSTEM_EVENTS = new Set(['decision', 'stage_changed'])
+const DATE = /^\d{4}-\d{2}-\d{2}$/
+const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/
+
 /**
- * Step: a `consent_updated` event carries `properties.consent`, an object of scope → true/false,
+ * Step: events that carry records Attune acts on are checked, naming the field: Attune's own
+ * events are refused from any key; an identify's `traits.dates` (the patient record's clinical
+ * dates) must map names to YYYY-MM-DD; and a `consent_updated` event carries `properties.consent`, an object of scope → true/false,
  * which the consent model stores as each scope's latest record. A malformed one is refused naming
  * the field, since a consent record silently misread would contact someone who said no. Consent
  * for e-mail, SMS, calls, print or the app comes from a backend holding the legal record (secret
  * key); a write key may set only analytics and web personalisation.
  */
-export function consentStep(d: Draft, facts: RequestFacts): Draft | Drop {
+export function recordsStep(d: Draft, facts: RequestFacts): Draft | Drop {
+  const drop = (field: string, message: string): Drop => ({ drop: 'invalid_schema', step: 'records', field, message })
+  if (d.msg.type === 'identify') {
+    const dates = (d.msg as { traits?: Record<string, unknown> }).traits?.dates
+    if (dates === undefined) return d
+    if (!dates || typeof dates !== 'object' || Array.isArray(dates)) return drop('traits.dates', 'must be an object of date name → YYYY-MM-DD, e.g. {"therapy_start": "2026-10-01"}')
+    for (const [name, value] of Object.entries(dates)) {
+      if (!NAME.test(name)) return drop(`traits.dates.${name.slice(0, 50)}`, 'a date name is lower-case letters, digits, dashes and underscores (at most 64)')
+      if (typeof value !== 'string' || !DATE.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) return drop(`traits.dates.${name}`, 'must be a date, YYYY-MM-DD')
+    }
+    return d
+  }
+  if (d.msg.type !== 'track') return d
+  if (SYSTEM_EVENTS.has(d.row.event)) return drop('event', `"${d.row.event}" events are written by Attune itself and cannot be sent`)
   if (d.row.event !== 'consent_updated') return d
   const consent = (d.msg as { properties?: Record<string, unknown> }).properties?.consent
-  const drop = (field: string, message: string): Drop => ({ drop: 'invalid_schema', step: 'consent', field, message })
   if (!consent || typeof consent !== 'object' || Array.isArray(consent)) return drop('properties.consent', 'must be an object of scope → true/false, e.g. {"email": true, "sms": false}')
   const entries = Object.entries(consent)
   if (entries.length === 0) return drop('properties.consent', 'names no scope')

@@ -1,4 +1,6 @@
 import type { ContentItem, Level, Need, Pattern, Questionnaire } from './program-sections.ts'
+import { decisionReferenceIssues } from './rules/references.ts'
+import type { ContactPolicy, Rule, Stage } from './rules/schema.ts'
 
 /** A fault in a program document that only the whole document shows: where, and what. */
 export interface ProgramIssue {
@@ -15,6 +17,9 @@ export interface ProgramSections {
   questionnaires: Questionnaire[]
   patterns: Pattern[]
   adherence?: { goal: string }
+  rules: Rule[]
+  dialoguePlan?: { stages: Stage[] }
+  contactPolicy: ContactPolicy
 }
 
 /**
@@ -90,5 +95,6 @@ export function programReferenceIssues(p: ProgramSections): ProgramIssue[] {
       else if (q.availableAtLevel !== l.level) add(['levels', i, 'unlocks', 'questionnaires', j], `questionnaire "${id}" is available at level ${q.availableAtLevel}, not ${l.level}`)
     })
   })
+  issues.push(...decisionReferenceIssues(p))
   return issues
 }

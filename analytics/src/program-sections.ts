@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { decisionSectionsShape } from './rules/schema.ts'
 
 // The sections of a program document that describe what the program offers and measures:
 // needs, content, goals, levels, questionnaires and patterns. References between them are
@@ -180,4 +181,6 @@ export const programSectionsShape = {
   adherence: z
     .object({ goal: z.string().max(64), everyDays: z.number().int().min(1).max(31).default(1), windowDays: z.number().int().min(7).max(365).default(90) })
     .optional(),
+  /** Rules, the dialogue plan and the contact policy (the rule language, rules/schema.ts). */
+  ...decisionSectionsShape,
 }

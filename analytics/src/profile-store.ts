@@ -27,6 +27,8 @@ interface ProgramState {
   actors: Map<string, ActorAggregates>
   /** Patient id → the ids linked to it. */
   links: Map<string, Set<string>>
+  /** Linked id → the patient ids it is linked to (an id linked to several: the first by id answers). */
+  linkedTo: Map<string, Set<string>>
   ready: boolean
   /** Ids with events landed since they were last read. */
   dirty: Set<string>
@@ -69,7 +71,7 @@ export class ProfileStore {
     if (pending?.loading) return pending.loading
     // After a failed load, reads go to ClickHouse for a while instead of each starting another load.
     if (Date.now() - (this.#failedAt.get(program.id) ?? 0) < RETRY_LOAD_MS) return Promise.resolve()
-    const state: ProgramState = { signature: aggregateSignature(program), anchor: Date.now(), actors: new Map(), links: new Map(), ready: false, dirty: new Set(), refreshing: null, loading: null }
+    const state: ProgramState = { signature: aggregateSignature(program), anchor: Date.now(), actors: new Map(), links: new Map(), linkedTo: new Map(), ready: false, dirty: new Set(), refreshing: null, loading: null }
     this.#pending.set(program.id, state)
     state.loading = this.#loadState(program, state)
       .then(() => {
@@ -107,6 +109,9 @@ export class ProfileStore {
     let set = state.links.get(userId)
     if (!set) state.links.set(userId, (set = new Set()))
     set.add(linkedId)
+    let users = state.linkedTo.get(linkedId)
+    if (!users) state.linkedTo.set(linkedId, (users = new Set()))
+    users.add(userId)
   }
 
   /** The writer landed events of `program` for these ids: links apply at once, aggregates are read again. */
@@ -157,6 +162,18 @@ export class ProfileStore {
     const ids = [patientId, ...[...(state.links.get(patientId) ?? [])].sort()]
     const agg = mergeAggregates(ids.map((id) => state.actors.get(id) ?? emptyAggregates()))
     return assembleProfile(program, patientId, ids, agg, state.anchor, now)
+  }
+
+  /**
+   * The patient an id belongs to: itself when it is a patient id with links or no link at all,
+   * else the patient it is linked to (the first by id). Undefined while the program is not loaded.
+   */
+  personOf(program: string, id: string): { person: string; linked: boolean } | undefined {
+    const state = this.#states.get(program)
+    if (!state?.ready) return undefined
+    const users = state.linkedTo.get(id)
+    if (!users || users.size === 0) return { person: id, linked: state.links.has(id) }
+    return { person: [...users].sort()[0]!, linked: true }
   }
 
   /** Whether a program is loaded and its refreshes have caught up with the writer. */

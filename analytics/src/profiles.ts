@@ -72,6 +72,12 @@ async function personIds(db: Db, program: string, patientId: string): Promise<st
   return [patientId, ...linked.map((r) => r.id).filter((id) => id !== patientId).sort()]
 }
 
+/** The patient an id is linked to (the first by id when several), or null; from ClickHouse, for when profiles are not kept in memory. */
+export async function linkedPatient(db: Db, program: string, id: string): Promise<string | null> {
+  const rows = await db.query<{ user_id: string }>(sql('linked-patient'), { program, id })
+  return rows[0]?.user_id || null
+}
+
 /**
  * What the aggregate tables hold for one id (actor) of a person. Inferred need sums are relative
  * to an anchor time (see actor-aggregates.sql): rescaled by 2^((anchor - now) / half-life) they

@@ -20,6 +20,14 @@ export const TABLES = {
   goalHours: 'goal_hours',
   /** Consent per person id and scope (channel or purpose); the latest record counts. */
   consentStates: 'consent_states',
+  /** Touches per person id, day, channel and event name (Attune's own events excluded). */
+  activityDays: 'activity_days',
+  /** Decisions per person id, day, rule, channel and outcome. */
+  decisionDays: 'decision_days',
+  /** The latest dialogue-plan stage per person id. */
+  stageStates: 'stage_states',
+  /** Clinical dates per person id and name (identify traits.dates); the latest counts. */
+  patientDates: 'patient_dates',
   /** Every accepted version of every program document (from its file or the admin API). */
   programVersions: 'program_versions',
   /** Every need clustering run: settings and the clusters offered (a row marks the run complete). */

@@ -1,13 +1,14 @@
 import { Hono } from 'hono'
 import { ApiError, describeError, errorHandler } from './errors.ts'
 import { adminProgramRoutes, type AdminProgramDeps } from './routes/admin-program.route.ts'
+import { decideRoutes, type DecideDeps } from './routes/decide.route.ts'
 import { healthRoutes, type HealthDeps } from './routes/health.route.ts'
 import { ingestRoutes, type IngestDeps } from './routes/ingest.route.ts'
 import { programRoutes, type ProgramRouteDeps } from './routes/program.route.ts'
 import { siteRoutes, type SiteDeps } from './routes/site.route.ts'
 
 /** Everything the HTTP app is built from. */
-export type AppDeps = IngestDeps & HealthDeps & SiteDeps & ProgramRouteDeps & AdminProgramDeps & { log: (msg: string) => void }
+export type AppDeps = IngestDeps & HealthDeps & SiteDeps & ProgramRouteDeps & AdminProgramDeps & DecideDeps & { log: (msg: string) => void }
 
 /** Builds the collector's Hono app; no I/O happens here. */
 export function createApp(deps: AppDeps): Hono {
@@ -17,6 +18,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/v1/admin', adminProgramRoutes(deps))
   app.route('/v1', ingestRoutes(deps))
   app.route('/v1', programRoutes(deps))
+  app.route('/v1', decideRoutes(deps))
   app.route('/', healthRoutes(deps))
   app.route('/', siteRoutes(deps))
   app.notFound(() => {

@@ -27,6 +27,7 @@ const envSchema = z.object({
   ATTUNE_SDK_DIR: z.string().optional(),
   ATTUNE_DEMO_DIR: z.string().optional(),
   ATTUNE_LANDED_FILTER_IDS: int(10_000_000, 0, 2_000_000_000),
+  ATTUNE_DECIDE_PROFILE_TIMEOUT_MS: int(150, 1, 10_000),
   ATTUNE_HEADERS_TIMEOUT_MS: int(10_000, 100, 600_000),
   ATTUNE_REQUEST_TIMEOUT_MS: int(30_000, 100, 600_000),
 })
@@ -63,6 +64,8 @@ export interface CollectorConfig {
    * collectors may write to as well; on a server written by this collector alone it may be turned on.
    */
   profileStore: boolean
+  /** How long /v1/decide waits for a profile from ClickHouse (profiles not in memory) before answering with the default content. */
+  decideProfileTimeoutMs: number
 }
 
 const ROOT = resolve(import.meta.dirname, '../..')
@@ -96,6 +99,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): CollectorConfig {
     demoSeed: e.ATTUNE_DEMO_SEED,
     clusterSchedule: e.ATTUNE_CLUSTER_SCHEDULE,
     profileStore: e.ATTUNE_PROFILE_STORE ?? storage.mode === 'embedded',
+    decideProfileTimeoutMs: e.ATTUNE_DECIDE_PROFILE_TIMEOUT_MS,
     sdkDir: resolve(e.ATTUNE_SDK_DIR ?? `${ROOT}/sdk/dist`),
     demoDir: resolve(e.ATTUNE_DEMO_DIR ?? `${ROOT}/collector/demo`),
     requestTimeoutMs: Math.max(e.ATTUNE_REQUEST_TIMEOUT_MS, e.ATTUNE_HEADERS_TIMEOUT_MS),

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'origin_not_allowed'
   | 'secret_key_required'
   | 'wrong_program'
+  | 'web_only'
   | 'body_too_large'
   | 'unsupported_encoding'
   | 'spool_full'

@@ -9,6 +9,7 @@ import type { CollectorConfig } from './config.ts'
 import { KeyIndex } from './keys.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
 import { ClusterStore } from './cluster-store.ts'
+import { DecisionLog } from './decision-log.ts'
 import { ProgramRegistry } from './program-registry.ts'
 import { fileVersion, ProgramVersionStore } from './program-version-store.ts'
 import { clickhouseSink, type SinkStats } from './spool/clickhouse-sink.ts'
@@ -167,7 +168,7 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
     keys, spool, metrics, trustProxy: config.trustProxy, storage: config.storage, pool, poolMinBytes: config.ingestWorkerMinBytes,
     ping: () => db.ping(), migrated: () => migrated, migrationError: () => migrationError, spoolMaxBytes: config.spool.maxBytes, writer, sink: sinkStats, log,
     sdkDir: config.sdkDir, demoDir: config.demoDir, demoWriteKey: () => registry.demoWriteKey(), programs: () => registry.programs(), db, clusters, profiles,
-    registry, versions,
+    registry, versions, decisions: new DecisionLog(spool), decideProfileTimeoutMs: config.decideProfileTimeoutMs,
   })
   // Requests should meet the stored versions, not the files, where they differ (a key revoked
   // through the API stays revoked across a restart): wait for the first attempt to load them, but

@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto'
+import { Hono } from 'hono'
+import { z } from 'zod'
+import { decide, linkedPatient, readProfile, type Db, type DecideOutput, type LoadedProgram, type Profile, type ProfileStore } from '../../../analytics/index.ts'
+import { authenticateKey, basicUser } from '../auth.ts'
+import type { ClusterStore } from '../cluster-store.ts'
+import type { DecisionLog } from '../decision-log.ts'
+import { ApiError } from '../errors.ts'
+import type { KeyIndex } from '../keys.ts'
+import { firstIssue } from '../pipeline/validate.step.ts'
+
+/** What the decide route needs. */
+export interface DecideDeps {
+  keys: KeyIndex
+  programs: () => LoadedProgram[]
+  db: Db
+  clusters: ClusterStore
+  profiles: ProfileStore | null
+  decisions: DecisionLog
+  /** How long a profile read from ClickHouse may take before the answer gives the default content. */
+  decideProfileTimeoutMs: number
+  log: (msg: string) => void
+}
+
+const id = z.string().min(1).max(200)
+const decideSchema = z.strictObject({
+  writeKey: z.string().max(200).optional(),
+  program: z.string().max(100).optional(),
+  userId: id.optional(),
+  anonymousId: id.optional(),
+  channel: z.enum(['web', 'email', 'sms', 'call', 'print']),
+  slots: z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be a slot id: lower-case letters, digits and dashes')).max(20).optional(),
+  context: z.record(z.string(), z.unknown()).optional(),
+})
+
+/**
+ * `POST /v1/decide`: the next intervention per web slot, or the person's next contact on a channel,
+ * with the rule and the profile values that chose it; every decision is recorded as an event. A
+ * browser's write key decides for the browser's own ids and the web only; a secret key for any
+ * patient and channel. A profile that cannot be read in time gives the default content (no
+ * decision), and the answer says so: the page never fails because of Attune.
+ */
+export function decideRoutes(d: DecideDeps): Hono {
+  const app = new Hono()
+  app.post('/decide', async (c) => {
+    const now = Date.now()
+    const raw = await c.req.text()
+    let json: unknown
+    try {
+      json = JSON.parse(raw)
+    } catch {
+      throw new ApiError(400, 'invalid_json', 'the body is not JSON')
+    }
+    const parsed = decideSchema.safeParse(json)
+    if (!parsed.success) {
+      const issue = firstIssue('', parsed.error)
+      throw new ApiError(400, 'invalid_body', `${issue.field}: ${issue.message}`, { field: issue.field })
+    }
+    const body = parsed.data
+    const key = authenticateKey(d.keys, basicUser(c.req.header('authorization')) ?? body.writeKey, c.req.header('origin'))
+    if (body.program !== undefined && body.program !== key.program) throw new ApiError(403, 'wrong_program', `the key belongs to program ${key.program}`, { field: 'program' })
+    if (!body.userId && !body.anonymousId) throw new ApiError(400, 'invalid_body', 'userId or anonymousId is required', { field: 'userId' })
+    const loaded = d.programs().find((p) => p.program.id === key.program)!
+    const program = loaded.program
+
+    // Whom to decide for. A browser is never trusted with a patient id it names: it gets the
+    // patient only when its anonymous id is linked to that patient, else decisions for itself.
+    let person: string
+    let patient: boolean
+    if (key.kind === 'write') {
+      if (body.channel !== 'web') throw new ApiError(403, 'web_only', 'a write key decides only for the web channel', { field: 'channel' })
+      if (!body.anonymousId) throw new ApiError(400, 'invalid_body', 'anonymousId is required with a write key', { field: 'anonymousId' })
+      const resolved = d.profiles?.personOf(program.id, body.anonymousId) ?? (await resolveFromClickHouse(d.db, program.id, body.anonymousId))
+      patient = resolved.linked && resolved.person !== body.anonymousId
+      person = patient ? resolved.person : body.anonymousId
+    } else if (body.userId) {
+      person = body.userId
+      patient = true
+    } else {
+      const resolved = d.profiles?.personOf(program.id, body.anonymousId!) ?? (await resolveFromClickHouse(d.db, program.id, body.anonymousId!))
+      patient = resolved.person !== body.anonymousId
+      person = resolved.person
+    }
+
+    let profile: Profile | null = d.profiles?.read(program, person, now) ?? null
+    let source: 'memory' | 'clickhouse' | 'unavailable' = profile ? 'memory' : 'clickhouse'
+    if (!profile) {
+      let timer: NodeJS.Timeout | undefined
+      profile = await Promise.race([
+        readProfile(d.db, program, person, now).catch(() => null),
+        new Promise<null>((r) => (timer = setTimeout(() => r(null), d.decideProfileTimeoutMs))),
+      ]).finally(() => clearTimeout(timer))
+      if (!profile) source = 'unavailable'
+    }
+    const requestId = randomUUID()
+    const base = { program: program.id, requestId, person: { id: person, kind: patient ? 'patient' : 'anonymous' }, channel: body.channel, decidedAt: new Date(now).toISOString() }
+    if (!profile) {
+      const slots = body.channel === 'web' && body.slots?.length ? body.slots : [undefined]
+      return c.json({ ...base, profile: source, stage: null, decisions: slots.map((slot) => ({ ...(slot ? { slot } : {}), channel: body.channel, outcome: 'default', reason: 'profile_unavailable', considered: [] })) }, 200, { 'Cache-Control': 'no-store' })
+    }
+    const { profile: current, recent } = d.decisions.overlay(program.id, person, profile)
+    const clustering = d.clusters.latest(program.id)
+    const out: DecideOutput = decide({ program, profile: current, person, cluster: clustering?.members.get(person) ?? null, now, channel: body.channel, slots: body.slots, recent })
+    let recorded = true
+    try {
+      await d.decisions.record({ program: program.id, person, patient, keyId: key.id, requestId, now, out })
+    } catch (e) {
+      // The answer still goes out (the page must not fail); the decision is missing from reports.
+      recorded = false
+      d.log(`decisions of request ${requestId} could not be recorded: ${(e as Error).message.slice(0, 200)}`)
+    }
+    const decisions = out.answers.map((a) => ({ ...a, ...(a.content ? { content: { id: a.content.id, title: a.content.title, ...a.content.variant } } : {}), ...(a.items ? { items: a.items.map((i) => ({ id: i.id, title: i.title, ...i.variant })) } : {}) }))
+    return c.json({ ...base, profile: source, recorded, stage: out.stage, stageChanges: out.stageChanges, decisions }, 200, { 'Cache-Control': 'no-store' })
+  })
+  return app
+}
+
+/** The patient an anonymous id is linked to, from ClickHouse (when profiles are not kept in memory); unlinked on failure. */
+async function resolveFromClickHouse(db: Db, program: string, anonymousId: string): Promise<{ person: string; linked: boolean }> {
+  const user = await linkedPatient(db, program, anonymousId).catch(() => null)
+  return user ? { person: user, linked: true } : { person: anonymousId, linked: false }
+}

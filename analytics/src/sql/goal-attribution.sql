@@ -11,11 +11,14 @@ WITH
         WHERE program = {program:String}
         GROUP BY anonymous_id
     ),
+    -- An event belongs to its id (the user id, else the anonymous id) and that id to the patient it
+    -- is linked to: an alias's previous id is often an old user id, whose events are the patient's
+    -- too (as in the profile).
     touches AS (
-        SELECT if(e.user_id != '', e.user_id, if(l.linked_user != '', l.linked_user, e.anonymous_id)) AS person,
+        SELECT if(l.linked_user != '', l.linked_user, if(e.user_id != '', e.user_id, e.anonymous_id)) AS person,
                e.ts AS ts, e.received_at AS received_at, toString(e.channel) AS channel, toString(e.utm_campaign) AS campaign, e.goal_ids AS goals, toString(e.type) AS type
         FROM events AS e
-        LEFT JOIN links AS l ON l.anonymous_id = e.anonymous_id
+        LEFT JOIN links AS l ON l.anonymous_id = if(e.user_id != '', e.user_id, e.anonymous_id)
         WHERE e.program = {program:String} AND e.is_bot = 0
           AND e.ts <= {until:DateTime64(3)} AND e.ts >= {since:DateTime64(3)} - toIntervalDay({lookback_days:UInt32})
     ),

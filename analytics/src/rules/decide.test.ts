@@ -115,6 +115,26 @@ describe('decide', () => {
     expect(moved.stage).toBe('first-needs')
   })
 
+  it('times steps from a clinical date the record carries: the eve of a quit date, its day 3', () => {
+    const smoking = loadPrograms(join(import.meta.dirname, '../../../programs'), {}).find((p) => p.program.id === 'smoking-cessation-demo')!.program
+    const on = (daysToQuit: number, over: Partial<Profile> = {}) => {
+      const quit = new Date(NOON + daysToQuit * 86_400_000).toISOString().slice(0, 10)
+      const p = profile({ consent: granted('sms', 'email', 'call'), dates: { quit_date: quit }, stage: { id: 'getting-ready', enteredAt: '2026-11-01T00:00:00Z' }, decisions: [{ day: '2026-11-01', rule: 'getting-ready.why-quit-email', channel: 'email', outcome: 'shown', times: 1, lastAt: '2026-11-01 10:00:00.000' }, { day: '2026-11-03', rule: 'getting-ready.planner-sms', channel: 'sms', outcome: 'shown', times: 1, lastAt: '2026-11-03 10:00:00.000' }], ...over }, smoking)
+      return decide({ program: smoking, profile: p, person: 'p-7', cluster: null, now: NOON, channel: 'sms' })
+    }
+    // Five days before: still getting ready, nothing due.
+    expect(on(5)).toMatchObject({ stage: 'getting-ready', answers: [{ outcome: 'none' }] })
+    // Two days before: into quit week, but the eve-of-quit SMS waits for the eve.
+    expect(on(2)).toMatchObject({ stage: 'quit-week', answers: [{ outcome: 'none' }] })
+    expect(on(1).answers[0]).toMatchObject({ outcome: 'shown', rule: 'quit-week.eve-of-quit-sms', content: { id: 'four-ds' } })
+    // Day 3 after the quit date: the advisor call is the next contact, so an SMS request waits for it.
+    const done = [{ day: '2026-11-19', rule: 'quit-week.eve-of-quit-sms', channel: 'sms', outcome: 'shown', times: 1, lastAt: '2026-11-19 10:00:00.000' }, { day: '2026-11-20', rule: 'quit-week.first-week-email', channel: 'email', outcome: 'shown', times: 1, lastAt: '2026-11-20 10:00:00.000' }]
+    const inQuitWeek = { stage: { id: 'quit-week', enteredAt: '2026-11-18T00:00:00Z' }, decisions: done }
+    expect(on(-3, inQuitWeek).answers[0]).toMatchObject({ outcome: 'none', considered: [] })
+    const call = decide({ program: smoking, profile: profile({ consent: granted('call'), dates: { quit_date: '2026-11-20' }, ...inQuitWeek }, smoking), person: 'p-7', cluster: null, now: NOON, channel: 'call' })
+    expect(call.answers[0]).toMatchObject({ outcome: 'shown', rule: 'quit-week.day-three-call', reason: 'Day 3 after the quit date: withdrawal peaks', content: { id: 'craving-toolkit' } })
+  })
+
   it('applies level unlocks once, and they raise the level rules see', () => {
     const p = profile({ goals: [{ goal: 'follow_up_questionnaire_answered', name: 'x', times: 1, points: 30, firstAt: '2026-11-20 10:00:00.000', lastAt: '2026-11-20 10:00:00.000' }], stage: { id: 'welcome', enteredAt: '2026-11-01T00:00:00Z' } })
     const out = run(p)

@@ -136,7 +136,8 @@ export const stepAnchorSchema = z.union([z.literal('enrolment'), z.literal('stag
 /** A time-based step of a stage: due `day` days after its anchor, once per person. */
 export const planStepSchema = z.strictObject({
   id: slug,
-  day: z.number().int().min(0).max(3650),
+  // Negative: days before the anchor (the eve of a quit date).
+  day: z.number().int().min(-365).max(3650),
   from: stepAnchorSchema.default('stage'),
   when: conditionSchema.optional(),
   action: actionSchema,

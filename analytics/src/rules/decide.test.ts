@@ -88,6 +88,10 @@ describe('decide', () => {
     // Three education contacts in the last 7 days: the budget is spent (safety and service would still go).
     const spent = ['email', 'sms', 'print'].map((ch, i) => ({ day: `2026-11-2${i}`, rule: 'winter-magazine', channel: ch, outcome: 'shown', times: 1, lastAt: `2026-11-2${i} 10:00:00.000` }))
     expect(email(profile({ ...base, consent: granted('email'), decisions: [...base.decisions, ...spent] })).answers[0]!.considered[0]!.reason).toBe('budget')
+    // Plan steps outside safety and service count too: the welcome SMS (education) and two more spend it.
+    const withStep = [{ ...base.decisions[1]!, day: '2026-11-21' }, ...spent.slice(0, 2)]
+    expect(email(profile({ ...base, consent: granted('email'), decisions: [base.decisions[0]!, ...withStep] })).answers[0]!.considered[0]!.reason).toBe('budget')
+    expect(email(profile({ ...base, consent: granted('email'), decisions: [base.decisions[0]!, ...spent.slice(0, 2)] })).answers[0]!.outcome).toBe('shown')
     // A missed-check-in call (adherence) outranks the e-mail (education): asked for e-mail, it waits for the call.
     const callPerson = personFor('missed-checkins-call', 0.1, false)
     const callFirst = decide({ program: demo, profile: profile({ ...base, consent: granted('email', 'call'), goals: [{ goal: 'treatment_checkin', name: 'x', times: 3, points: 15, firstAt: '2026-11-01 10:00:00.000', lastAt: '2026-11-10 10:00:00.000' }] }), person: inRuleHoldout(callPerson, 'joint-check-email', 0.1) ? person : callPerson, cluster: null, now: NOON, channel: 'email' })

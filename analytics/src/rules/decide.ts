@@ -165,7 +165,9 @@ export function decide(input: DecideInput): DecideOutput {
 
   // Checks every candidate passes before it is shown, in this order; the first that fails is its outcome.
   const programHeld = inProgramHoldout(input.person, program.id, program.contactPolicy.programHoldout)
-  const exempt = (c: Candidate) => c.class === 'safety' || c.class === 'service'
+  const exempt = (c: { class: RuleClass }) => c.class === 'safety' || c.class === 'service'
+  // What counts against the budget: contacts by rules and plan steps outside safety and service.
+  const budgeted = new Set([...program.rules.filter((r) => !exempt(r)).map((r) => r.id), ...stages.flatMap((st) => st.steps.filter((x) => !exempt(x)).map((x) => `${st.id}.${x.id}`))])
   const shownWithin = (days: number, match: (rule: string, channel: string) => boolean) => {
     const from = today - days + 1
     let n = 0
@@ -189,8 +191,7 @@ export function decide(input: DecideInput): DecideOutput {
       if (quiet.channels.includes(channel) && inQuietHours(now, program.timeZone, quiet.from, quiet.to)) return { outcome: 'suppressed', reason: 'quiet_hours' }
       const budget = program.contactPolicy.budget
       if (budget && !exempt(c) && budget.channels.includes(channel)) {
-        const budgetRules = new Set(program.rules.filter((r) => r.class !== 'safety' && r.class !== 'service').map((r) => r.id))
-        if (shownWithin(budget.days, (rule, ch) => budgetRules.has(rule) && (budget.channels as string[]).includes(ch)) >= budget.contacts) return { outcome: 'suppressed', reason: 'budget' }
+        if (shownWithin(budget.days, (rule, ch) => budgeted.has(rule) && (budget.channels as string[]).includes(ch)) >= budget.contacts) return { outcome: 'suppressed', reason: 'budget' }
       }
     }
     return null

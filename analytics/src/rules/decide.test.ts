@@ -74,6 +74,12 @@ describe('decide', () => {
     const outP = run(p, { person: inProgram })
     expect(outP.answers[0]!.outcome).toBe('none')
     expect(outP.records.every((r) => r.outcome === 'held_out' && r.reason === 'program_holdout')).toBe(true)
+    // Holdouts are drawn last, among people the rule would otherwise reach: held out of the e-mail
+    // rule but without consent, the person counts as suppressed for consent, not as a control.
+    const heldMail = personFor('joint-check-email', 0.1, true)
+    const mail = (consent: Profile['consent']) => decide({ program: demo, profile: profile({ needs: needs({ 'joint-health': 1 }), consent, stage: { id: 'welcome', enteredAt: '2026-11-01T00:00:00Z' }, decisions: [{ day: '2026-11-01', rule: 'welcome.welcome-email', channel: 'email', outcome: 'shown', times: 1, lastAt: '2026-11-01 10:00:00.000' }] }), person: heldMail, cluster: null, now: NOON, channel: 'email' }).records.find((r) => r.rule === 'joint-check-email')
+    expect(mail({})).toMatchObject({ outcome: 'suppressed', reason: 'consent' })
+    expect(mail(granted('email'))).toMatchObject({ outcome: 'held_out', reason: 'holdout', holdout: 'rule' })
   })
 
   it('contacts on outbound channels only with consent, outside quiet hours, within the budget, one channel at a time', () => {

@@ -9,8 +9,8 @@ import { RULE_CLASSES, type Action, type Condition, type ContentChoice, type Rul
 // The decision engine: given a profile, the dialogue plan moves the person on, the program's
 // rules and the current stage's steps are tested, and arbitration picks at most one intervention
 // per web slot — or, for an outbound channel, the person's one next contact across every
-// channel — after holdouts, frequency caps, consent, quiet hours, the contact budget and the
-// content's approval. Every candidate that matched gets an outcome, logged as a decision.
+// channel — after frequency caps, consent, quiet hours, the contact budget, the content's
+// approval and, last, holdouts. Every candidate that matched gets an outcome, logged as a decision.
 
 /** The channels a decision is asked for. */
 export type DecisionChannel = 'web' | 'email' | 'sms' | 'call' | 'print'
@@ -175,10 +175,16 @@ export function decide(input: DecideInput): DecideOutput {
     for (const r of recent) if (r.outcome === 'shown' && Math.floor(r.at / DAY) >= from && match(r.rule, r.channel)) n++
     return n
   }
-  const check = (c: Candidate): Omit<DecisionRecord, 'rule' | 'class' | 'channel' | 'slot'> | null => {
-    const channel = actionChannel(c.action)
+  // Holdouts come last, among people the intervention would otherwise reach (consented, within
+  // caps and budget, content approved): held-out and treated people are then alike but for the
+  // intervention, and the uplift report compares like with like.
+  const heldOut = (c: Candidate): Omit<DecisionRecord, 'rule' | 'class' | 'channel' | 'slot'> | null => {
     if (programHeld && !exempt(c)) return { outcome: 'held_out', reason: 'program_holdout', holdout: 'program' }
     if (c.holdout > 0 && inRuleHoldout(input.person, c.id, c.holdout)) return { outcome: 'held_out', reason: 'holdout', holdout: 'rule' }
+    return null
+  }
+  const check = (c: Candidate): Omit<DecisionRecord, 'rule' | 'class' | 'channel' | 'slot'> | null => {
+    const channel = actionChannel(c.action)
     for (const cap of c.caps) {
       const n = shownWithin(cap.days, (rule, ch) => (cap.per === 'rule' ? rule === c.id : ch === channel))
       if (n >= cap.times) return { outcome: 'capped', reason: 'cap' }
@@ -202,7 +208,7 @@ export function decide(input: DecideInput): DecideOutput {
     const base = { rule: c.id, class: c.class, channel: 'none' as const }
     if (shownOf(c.id) > 0) continue
     if (c.action.type === 'move_stage' && profile.stage?.id === c.action.stage) continue
-    const failed = check(c)
+    const failed = check(c) ?? heldOut(c)
     if (failed) {
       records.push({ ...base, ...failed })
       continue
@@ -230,6 +236,12 @@ export function decide(input: DecideInput): DecideOutput {
       if ('missing' in rendered) {
         records.push({ ...base, outcome: 'suppressed', reason: rendered.missing })
         answer.considered.push({ rule: c.id, outcome: 'suppressed', reason: rendered.missing })
+        continue
+      }
+      const held = heldOut(c)
+      if (held) {
+        records.push({ ...base, ...held })
+        answer.considered.push({ rule: c.id, outcome: held.outcome, reason: held.reason! })
         continue
       }
       if (stopOnOtherChannel && channel !== answer.channel) {

@@ -98,7 +98,7 @@ describe('POST /v1/decide', () => {
     await bad({ userId: 'p-1', channel: 'fax' }, 'channel')
     await bad({ userId: 'p-1', channel: 'web', slots: ['Home Hero'] }, 'slots[0]')
     await bad({ channel: 'web' }, 'userId')
-    await bad({ userId: 'p-1', channel: 'web', extra: 1 }, '(body)')
+    await bad({ userId: 'p-1', channel: 'web', extra: 1 }, 'extra')
     await bad({ userId: 'p-1', channel: 'web', program: 'smoking-cessation-demo' }, 'program', 403)
     expect((await svc.service.app.request('/v1/decide', { method: 'POST', body: JSON.stringify({ userId: 'p-1', channel: 'web' }) })).status).toBe(401)
   })

@@ -1,6 +1,7 @@
 import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { patternFromCluster, ProgramDocumentError, type Pattern } from '../../../analytics/index.ts'
+import { parseJsonBody, validBody } from '../json-body.ts'
 import { ApiError, describeError } from '../errors.ts'
 import type { KeyIndex } from '../keys.ts'
 import { programSecretKey } from '../auth.ts'
@@ -37,17 +38,7 @@ function storeFailure(e: unknown, log: (msg: string) => void): never {
 /** The optional body of a cluster approval: nothing, or `{id?, name?}`; 400 naming the field otherwise. */
 function approvalBody(text: string): ClusterApproval {
   if (text.trim() === '') return {}
-  let raw: unknown
-  try {
-    raw = JSON.parse(text)
-  } catch {
-    throw new ApiError(400, 'invalid_json', 'the body is not JSON: send {"id"?, "name"?} or nothing')
-  }
-  const parsed = clusterApprovalSchema.safeParse(raw)
-  if (parsed.success) return parsed.data
-  const issue = parsed.error.issues[0]!
-  const field = issue.code === 'unrecognized_keys' ? issue.keys[0]! : issue.path.join('.')
-  throw new ApiError(400, 'invalid_body', `${field || '(body)'}: ${issue.message}`, field ? { field } : {})
+  return validBody(clusterApprovalSchema, parseJsonBody(text, '{"id"?, "name"?} or nothing'))
 }
 
 /**
@@ -64,13 +55,7 @@ export function adminProgramRoutes(d: AdminProgramDeps): Hono {
   }
   app.put('/programs/:id', bodyLimit({ maxSize: MAX_PROGRAM_BYTES, onError: tooLarge }), async (c) => {
     const key = programSecretKey(d.keys, c.req.header('authorization'), c.req.param('id'), 'id')
-    const text = await c.req.text()
-    let raw: unknown
-    try {
-      raw = JSON.parse(text)
-    } catch {
-      throw new ApiError(400, 'invalid_json', 'the body is not a JSON program document')
-    }
+    const raw = parseJsonBody(await c.req.text(), 'a JSON program document')
     let result
     try {
       result = await d.versions.put(key.program, raw, key.id)

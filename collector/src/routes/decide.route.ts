@@ -7,7 +7,7 @@ import type { ClusterStore } from '../cluster-store.ts'
 import type { DecisionLog } from '../decision-log.ts'
 import { ApiError } from '../errors.ts'
 import type { KeyIndex } from '../keys.ts'
-import { firstIssue } from '../pipeline/validate.step.ts'
+import { parseJsonBody, validBody } from '../json-body.ts'
 
 /** What the decide route needs. */
 export interface DecideDeps {
@@ -44,19 +44,7 @@ export function decideRoutes(d: DecideDeps): Hono {
   const app = new Hono()
   app.post('/decide', async (c) => {
     const now = Date.now()
-    const raw = await c.req.text()
-    let json: unknown
-    try {
-      json = JSON.parse(raw)
-    } catch {
-      throw new ApiError(400, 'invalid_json', 'the body is not JSON')
-    }
-    const parsed = decideSchema.safeParse(json)
-    if (!parsed.success) {
-      const issue = firstIssue('', parsed.error)
-      throw new ApiError(400, 'invalid_body', `${issue.field}: ${issue.message}`, { field: issue.field })
-    }
-    const body = parsed.data
+    const body = validBody(decideSchema, parseJsonBody(await c.req.text(), '{"userId" or "anonymousId", "channel", "slots"?}'))
     const key = authenticateKey(d.keys, basicUser(c.req.header('authorization')) ?? body.writeKey, c.req.header('origin'))
     if (body.program !== undefined && body.program !== key.program) throw new ApiError(403, 'wrong_program', `the key belongs to program ${key.program}`, { field: 'program' })
     if (!body.userId && !body.anonymousId) throw new ApiError(400, 'invalid_body', 'userId or anonymousId is required', { field: 'userId' })

@@ -28,6 +28,8 @@ export const TABLES = {
   stageStates: 'stage_states',
   /** Clinical dates per person id and name (identify traits.dates); the latest counts. */
   patientDates: 'patient_dates',
+  /** Every id that arrived as a user id: the patients batch audiences select from. */
+  patients: 'patients',
   /** Every accepted version of every program document (from its file or the admin API). */
   programVersions: 'program_versions',
   /** Every need clustering run: settings and the clusters offered (a row marks the run complete). */

@@ -109,7 +109,7 @@ export function evaluate(condition: Condition, input: EvaluationInput): Conditio
   if ('reached' in c) {
     const g = profile.goals.find((x) => x.goal === c.goal)
     const last = g ? Date.parse(`${g.lastAt.replace(' ', 'T')}Z`) : null
-    const reached = last !== null && (c.withinDays === undefined || last >= now - c.withinDays * DAY)
+    const reached = last !== null && (c.withinDays === undefined || Math.floor(last / DAY) >= today - c.withinDays + 1)
     return leaf(reached === c.reached, g ? g.lastAt : null)
   }
   if ('daysSince' in c) {

@@ -241,6 +241,7 @@ export async function readProfile(db: Db, program: Program, patientId: string, n
 /** A profile from a person's ids and their merged aggregates (need sums relative to `anchor`), as of `now`. */
 export function assembleProfile(program: Program, patientId: string, ids: string[], agg: ActorAggregates, anchor: number, now: number): Profile {
   const halfLifeMs = (program.needHalfLifeDays ?? 30) * 86_400_000
+  const oldestDay = new Date(Math.floor(now / 86_400_000) * 86_400_000 - 400 * 86_400_000).toISOString().slice(0, 10)
   const rescale = 2 ** ((anchor - now) / halfLifeMs)
   const answers = [...agg.answers]
     .map(([k, v]) => ({ questionnaire: k.split('\t')[0]!, question: k.split('\t')[1]!, answer: v.answer, answeredAt: v.ts }))
@@ -284,14 +285,15 @@ export function assembleProfile(program: Program, patientId: string, ids: string
     enrolledAt: agg.dates.get('enrolment')?.value ?? (agg.firstDay || null),
     dates: Object.fromEntries([...agg.dates].map(([k, v]) => [k, v.value]).sort(([a], [b]) => a!.localeCompare(b!))),
     stage: agg.stage && { id: agg.stage.id, enteredAt: agg.stage.at },
+    // The last 400 days as of `now` (the store may hold rows read days ago).
     activity: [...agg.activity].map(([k, times]) => {
       const [day, channel, event] = k.split('\t') as [string, string, string]
       return { day, channel, event, times }
-    }).sort((a, b) => a.day.localeCompare(b.day) || a.channel.localeCompare(b.channel) || a.event.localeCompare(b.event)),
+    }).filter((a) => a.day >= oldestDay).sort((a, b) => a.day.localeCompare(b.day) || a.channel.localeCompare(b.channel) || a.event.localeCompare(b.event)),
     decisions: [...agg.decisions].map(([k, v]) => {
       const [day, rule, channel, outcome] = k.split('\t') as [string, string, string, string]
       return { day, rule, channel, outcome, times: v.times, lastAt: v.last }
-    }).sort((a, b) => a.day.localeCompare(b.day) || a.rule.localeCompare(b.rule) || a.channel.localeCompare(b.channel) || a.outcome.localeCompare(b.outcome)),
+    }).filter((d) => d.day >= oldestDay).sort((a, b) => a.day.localeCompare(b.day) || a.rule.localeCompare(b.rule) || a.channel.localeCompare(b.channel) || a.outcome.localeCompare(b.outcome)),
   }
 }
 
@@ -373,13 +375,14 @@ function nearestPattern(program: Program, needs: NeedScore[]): Profile['pattern'
   }
   const mine = scaled(ids.map((id) => needs.find((n) => n.need === id)?.score ?? 0))
   if (mine.every((x) => x === 0)) return null
-  let best: Profile['pattern'] = null
+  // The nearest by the exact distance (the first card on a tie); only the distance shown is rounded.
+  let best: { id: string; name: string; distance: number } | null = null
   for (const p of program.patterns ?? []) {
     const card = scaled(ids.map((id) => p.needs[id] ?? 0))
     const distance = Math.sqrt(card.reduce((s, c, i) => s + (c - mine[i]!) ** 2, 0))
-    if (!best || distance < best.distance) best = { id: p.id, name: p.name, distance: Math.round(distance * 1e6) / 1e6 }
+    if (!best || distance < best.distance) best = { id: p.id, name: p.name, distance }
   }
-  return best
+  return best && { ...best, distance: Math.round(best.distance * 1e6) / 1e6 }
 }
 
 /** One touch point on a person's timeline. */

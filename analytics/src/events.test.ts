@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDb, type Db } from './client.ts'
 import { blankEventRow, encodeEventRow, EVENT_COLUMNS, type EventRow } from './event-row.ts'
-import { existingMessageIds, insertEventLines, landedIdPages } from './events.ts'
+import { existingMessageIds, insertEventFile, insertEventLines, landedIdPages } from './events.ts'
 import { migrate } from './migrate.ts'
 
 let dir: string
@@ -83,5 +83,38 @@ describe('insertEventLines', () => {
       ...rows.map((r) => ({ message_id: r.message_id, properties: r.properties, traits: r.traits, context: r.context })),
       { message_id: 'obj-old', properties: '{}', traits: '{"t":1}', context: '{"c":{}}' },
     ].sort((a, b) => a.message_id.localeCompare(b.message_id)))
+  })
+})
+
+describe('insertEventFile', () => {
+  const row = (i: number, properties: object): EventRow => ({
+    ...blankEventRow(),
+    message_id: `file-${i}`, program: 'p4', type: 'page', event: '', channel: 'web', user_id: 'u', anonymous_id: 'a',
+    ts: '2026-11-23 10:00:00.125', original_ts: '2026-11-23 10:00:00.125', received_at: '2026-11-23 10:00:01.000', sent_at: i % 2 ? null : '2026-11-23 10:00:00.500',
+    page_url: 'https://x.example/é', properties: JSON.stringify(properties), traits: '{}', context: JSON.stringify({ page: { path: '/é' } }),
+    content_ids: ['c-1'], need_ids: ['itch', 'sleep'], need_weights: [0.30000001, 1.1], goal_ids: i % 2 ? ['g'] : [],
+  })
+
+  it('stores rows as an inline insert of the same lines does, views included', async () => {
+    const objects = [{ a: 'é ü 💊 中文', quote: '"', backslash: '\\', nl: 'x\ny\tz', ctl: '\u0001\u001f' }, {}, { big: 1e21, arr: [1, null, { k: [] }] }]
+    const inline = objects.map((o, i) => row(i, o))
+    const viaFile = objects.map((o, i) => ({ ...row(i, o), message_id: `file-${i}-f`, user_id: 'uf' }))
+    await insertEventLines(db, Buffer.from(inline.map(encodeEventRow).join('\n')), 'inline-rows')
+    const path = join(dir, 'rows.jsonl')
+    writeFileSync(path, `${viaFile.map(encodeEventRow).join('\n')}\n`)
+    await insertEventFile(db, path, 'file-rows')
+    const cols = EVENT_COLUMNS.filter((c) => c !== 'message_id' && c !== 'user_id').join(', ')
+    const read = (user: string) => db.query(`SELECT ${cols} FROM events WHERE program = 'p4' AND user_id = {user:String} ORDER BY message_id`, { user })
+    expect(await read('uf')).toEqual(await read('u'))
+    const touches = await db.query<{ actor_id: string; touches: string }>("SELECT actor_id, sum(touches) AS touches FROM channel_touches WHERE program = 'p4' GROUP BY actor_id ORDER BY actor_id")
+    expect(touches.map((t) => [t.actor_id, Number(t.touches)])).toEqual([['u', 3], ['uf', 3]])
+  })
+
+  it('refuses a file with a value the table cannot take as a data error, and nothing of it lands', async () => {
+    const path = join(dir, 'bad.jsonl')
+    writeFileSync(path, `${encodeEventRow(row(10, {}))}\n${encodeEventRow({ ...row(11, {}), ts: 'not a time' })}\n`)
+    await expect(insertEventFile(db, path, 'bad-rows')).rejects.toMatchObject({ type: expect.stringMatching(/^(CANNOT_PARSE|CANNOT_READ|INCORRECT_DATA)/) })
+    const [n] = await db.query<{ n: string }>("SELECT count() AS n FROM events WHERE program = 'p4' AND message_id IN ('file-10', 'file-11')")
+    expect(Number(n!.n)).toBe(0)
   })
 })

@@ -54,3 +54,25 @@ export async function* landedIdPages(db: Db, pageSize = 100_000): AsyncGenerator
 export async function insertEventLines(db: Db, lines: Buffer, dedupToken: string): Promise<void> {
   await db.insertJsonLines(TABLES.events, lines, dedupToken, EVENT_COLUMNS)
 }
+
+// The engine reading a file itself spends less on each row than on the same bytes handed to it
+// inline (measured, chdb 3.4, 50,000 synthetic events of one partition: about 4 µs of engine
+// time a row less, 9 → 5 µs into a Null table, 19 → 14 µs into `events` with its views).
+const FILE_INSERT = `INSERT INTO ${TABLES.events} (${EVENT_COLUMNS.join(', ')}) SELECT * FROM file({path:String}, 'JSONCompactEachRow')`
+
+/**
+ * Inserts event rows of one partition from a file of JSONCompactEachRow lines (encodeEventRow)
+ * that the engine reads itself: the embedded engine only (the path is on the engine's machine).
+ * The columns take the table's types. The token names the block in `events`, but a repeated
+ * INSERT … SELECT reaches the materialized views again, so a block must not be retried.
+ */
+export async function insertEventFile(db: Db, path: string, dedupToken: string): Promise<void> {
+  if (db.mode !== 'embedded') throw new Error('insertEventFile needs the embedded engine: a server reads files on its own machine')
+  await db.command(FILE_INSERT, { path }, {
+    input_format_json_read_objects_as_strings: 1,
+    input_format_json_compact_allow_variable_number_of_columns: 1,
+    deduplicate_blocks_in_dependent_materialized_views: 1,
+    async_insert: 0,
+    insert_deduplication_token: dedupToken,
+  })
+}

@@ -1,19 +1,21 @@
 // `npm run demo -- --patients 10000 --days 90 [--program psoriasis-demo] [--seed 42] [--now ISO]
-//   (--direct [--data ./data] | --url http://127.0.0.1:8080 [--key sk_…] [--concurrency 16])`:
+//   (--direct [--data ./data] [--workers N] | --url http://127.0.0.1:8080 [--key sk_…] [--concurrency 16])`:
 // a seeded synthetic population of a program, sent through the collector's HTTP API or loaded
-// straight into ClickHouse through the collector's own ingestion. Progress on stderr, a JSON
-// summary on stdout. Programs are read as the collector reads them (ATTUNE_PROGRAMS; keys
-// written as `env:NAME` from the environment); --data defaults to ATTUNE_DATA, else ./data.
+// straight into ClickHouse through the collector's own ingestion (the fast path: worker threads,
+// large partitioned inserts). Progress on stderr, a JSON summary on stdout. Programs are read as
+// the collector reads them (ATTUNE_PROGRAMS; keys written as `env:NAME` from the environment);
+// --data defaults to ATTUNE_DATA, else ./data.
+import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { loadPrograms, type LoadedProgram, type ProgramKey } from '../../../analytics/index.ts'
 import { configFromEnv } from '../config.ts'
 import { originMatcher } from '../keys.ts'
-import { generatePopulation, loadDirect, openDirectStorage, quarantineDirOf, sendHttp } from '../population/index.ts'
+import { generatePopulation, loadFast, openDirectStorage, quarantineDirOf, sendHttp } from '../population/index.ts'
 import { progressBar } from '../population/progress-bar.ts'
 
 const USAGE =
-  'usage: demo --patients N --days N [--program ID] [--seed N] [--now ISO-TIME] (--direct [--data DIR] | --url URL [--key SECRET_KEY] [--concurrency 16])'
+  'usage: demo --patients N --days N [--program ID] [--seed N] [--now ISO-TIME] (--direct [--data DIR] [--workers N] | --url URL [--key SECRET_KEY] [--concurrency 16])'
 
 function stop(message: string): never {
   console.error(`demo: ${message}\n${USAGE}`)
@@ -34,6 +36,7 @@ try {
       url: { type: 'string' },
       key: { type: 'string' },
       concurrency: { type: 'string', default: '16' },
+      workers: { type: 'string' },
     },
     strict: true,
   }).values
@@ -49,6 +52,7 @@ const patients = whole('patients', 1, 1_000_000)
 const days = whole('days', 1, 3650)
 const seed = whole('seed', 0, 2 ** 31 - 1)
 const concurrency = whole('concurrency', 1, 256)
+const workers = values.workers === undefined ? undefined : whole('workers', 1, 64)
 // Default end: the start of this hour, so reruns within the hour give identical events.
 const now = values.now ? Date.parse(String(values.now)) : Math.floor(Date.now() / 3_600_000) * 3_600_000
 if (Number.isNaN(now)) stop('--now must be an ISO 8601 time')
@@ -56,6 +60,7 @@ if (now > Date.now() + 3_600_000) stop('--now must not be in the future')
 const direct = values.direct === true
 if (direct === Boolean(values.url)) stop('give either --direct or --url')
 if (direct && values.key) stop('--key is for --url; --direct uses the program file’s keys')
+if (!direct && workers !== undefined) stop('--workers is for --direct')
 
 let config: ReturnType<typeof configFromEnv>
 let programs: LoadedProgram[]
@@ -102,16 +107,18 @@ if (direct) {
     stop((e as Error).message)
   }
   try {
-    const stats = await loadDirect(population.requests(), {
+    const stats = await loadFast({
+      population: { program: loaded.program, keys, patients, days, seed, now },
       db: storage.db,
       keys: programs.flatMap((p) => p.keys),
       quarantineDir: quarantineDirOf(dataDir),
       ...(storage.landed ? { landed: storage.landed } : {}),
+      ...(workers ? { workers } : {}),
       onProgress: show,
     })
     bar.finish({ done: patients, total: patients, events: stats.events, ms: stats.ms })
     problems = [...stats.refused, ...stats.rejected]
-    summary = { mode: 'direct', data: dataDir, requests: stats.requests, events: stats.events, accepted: stats.accepted, rejected: stats.rejected.length, refused: stats.refused.length, inserted: stats.inserted, duplicates: stats.duplicates, quarantined: stats.quarantined, seconds: +(stats.ms / 1000).toFixed(1), eventsPerSecond: Math.round((stats.events / stats.ms) * 1000) }
+    summary = { mode: 'direct', data: dataDir, workers: workers ?? availableParallelism(), requests: stats.requests, events: stats.events, accepted: stats.accepted, rejected: stats.rejected.length, refused: stats.refused.length, inserted: stats.inserted, duplicates: stats.duplicates, quarantined: stats.quarantined, seconds: +(stats.ms / 1000).toFixed(1), eventsPerSecond: Math.round((stats.events / stats.ms) * 1000) }
   } finally {
     await storage.close()
   }

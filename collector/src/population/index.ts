@@ -1,10 +1,13 @@
-// Public surface of the synthetic population: generation, direct loading, sending over HTTP, the demo seed.
+// Public surface of the synthetic population: generation, direct loading (one thread, and the fast path for large volumes), sending over HTTP, the demo seed.
 export { generatePopulation, messageIdPrefix } from './population.ts'
-export type { Population, PopulationOptions, PopulationRequest } from './population.ts'
+export type { Population, PopulationOptions, PopulationPart, PopulationRequest } from './population.ts'
 export type { SyntheticPatient } from './patient.ts'
+export { GENERATOR_VERSION } from './patient-events.ts'
 export type { SyntheticMessage } from './patient-events.ts'
 export { loadDirect, openDirectStorage, quarantineDirOf } from './direct-load.ts'
 export type { DirectLoadOptions, DirectLoadStats, DirectStorage } from './direct-load.ts'
+export { loadFast } from './fast-load.ts'
+export type { FastLoadOptions } from './fast-load.ts'
 export { sendHttp } from './http-send.ts'
 export type { HttpSendOptions, HttpSendStats } from './http-send.ts'
 export { seedDemo } from './seed-demo.ts'

@@ -13,8 +13,15 @@ export interface PatientEvents {
   senders: Record<SenderChannel, SyntheticMessage[]>
 }
 
-/** What every synthetic event says about its origin (stored as `library_name`), so it can be told apart from real data. */
-export const LIBRARY = { name: 'attune-population', version: '1' } as const
+/**
+ * The generator's version: raised whenever the same options give other events (2: medication
+ * check-ins on the program's adherence schedule). Stored with every event as `library_version`,
+ * and part of the key under which the benchmark caches a loaded population.
+ */
+export const GENERATOR_VERSION = 2
+
+/** What every synthetic event says about its origin (stored as `library_name`, `library_version`), so it can be told apart from real data. */
+export const LIBRARY = { name: 'attune-population', version: String(GENERATOR_VERSION) } as const
 
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
@@ -50,6 +57,9 @@ class Simulation {
   /** Nothing happens from here on: the start of the drop-out day, or just before `now`. */
   readonly stopAt: number
 
+  /** Check-ins draw from a stream of their own, so the rest of a patient's behaviour does not depend on them. */
+  readonly checkins: Random
+
   constructor(
     readonly world: World,
     readonly p: SyntheticPatient,
@@ -57,6 +67,7 @@ class Simulation {
     readonly idPrefix: string,
   ) {
     this.r = new Random(seedOf('events', seed, world.program.id, p.index))
+    this.checkins = new Random(seedOf('checkins', seed, world.program.id, p.index))
     this.out = { browser: p.anonymousIds.map(() => []), senders: { server: [], email: [], sms: [], call: [], print: [] } }
     this.needs = world.needs.map((n) => p.trueNeeds[n] ?? 0)
     this.pageAffinity = new Map(world.pages.map((pg) => [pg, Math.exp(BETA * similarity(pg.weights, this.needs))]))
@@ -242,15 +253,32 @@ class Simulation {
     }
   }
 
+  /**
+   * A due day of the reminder schedule: every `everyDays` days from the start day. The patient
+   * checks in with their propensity, after the morning reminder (8:00) and before 22:00, on the
+   * due day itself, so the periods a profile counts from the first check-in are the schedule's.
+   */
+  checkin(day: number, midnight: number): void {
+    const { world, p, checkins: r } = this
+    const schedule = world.checkin
+    if (!schedule || !p.adherence || (p.adherence.stopDay !== null && day >= p.adherence.stopDay)) return
+    if ((day - p.startDay) % schedule.everyDays !== 0 || !r.chance(p.adherence.propensity)) return
+    const t = midnight + 8 * HOUR + Math.floor(Math.min(14 * HOUR - MINUTE, r.exponential(2 * HOUR)))
+    const g = schedule.goal
+    this.backend(g.channel === 'web' ? 'server' : g.channel, t, g.event, g.properties)
+  }
+
   run(): PatientEvents {
     const { world, p, r } = this
     const end = p.dropoutDay ?? world.days
+    const scheduled = world.checkin?.goal
     for (let day = p.startDay; day < end; day++) {
       const midnight = world.midnights[day]!
       const age = day - p.startDay
       // Interest is highest after joining and settles at about half.
       const activity = 0.55 + 0.45 * Math.exp(-age / 30)
       const waking = () => midnight + wakingOffset(r.next(), r.next())
+      this.checkin(day, midnight)
       if (r.chance((0.04 + 0.3 * p.propensity) * activity)) this.session(day, waking())
       if (p.channels.email && age % 7 === 1) this.email(day, midnight + 9 * HOUR + r.int(0, 59) * MINUTE)
       if (p.channels.sms && age % 14 === 3) this.sms(day, midnight + 17 * HOUR + r.int(0, 119) * MINUTE)
@@ -258,7 +286,7 @@ class Simulation {
       if (p.channels.print && day % 30 === 5) this.print(day, midnight + 11 * HOUR, Math.floor(day / 30) + 1)
       if (p.enrolled) {
         for (const g of world.goals) {
-          if (g.channel !== 'server' || (g.goal.countOnce && this.reached.has(g.goal.id))) continue
+          if (g.channel !== 'server' || g === scheduled || (g.goal.countOnce && this.reached.has(g.goal.id))) continue
           if (r.chance(g.goal.countOnce ? 0.01 * p.propensity : 0.1 * p.propensity * activity)) this.backend('server', waking(), g.event, g.properties)
         }
       }

@@ -26,7 +26,19 @@ export interface SyntheticPatient {
   startDay: number
   /** The day all activity stops, or null for a patient who stays. */
   dropoutDay: number | null
+  /**
+   * Medication check-ins on the program's reminder schedule (`program.adherence`), or null for a
+   * patient not on it (not enrolled, or a program without a check-in goal). `propensity` is the
+   * chance of checking in on each due day (1: never misses one); from `stopDay` on (treatment
+   * stopped, still in the program) there are none. A drop-out's check-ins end with the rest.
+   */
+  adherence: { propensity: number; stopDay: number | null } | null
 }
+
+/** Shares of adherence classes among patients on the schedule: always, mostly (0.8–0.97), irregular (0.25–0.75); and of those who stop treatment. */
+const ALWAYS = 0.25
+const MOSTLY = 0.4
+const STOPS = 0.15
 
 /** The patient id of a population index: `p-000001` for index 0. */
 export const patientIdOf = (index: number): string => `p-${String(index + 1).padStart(6, '0')}`
@@ -70,5 +82,14 @@ export function drawPatient(world: World, seed: number, index: number): Syntheti
     channels,
     startDay,
     dropoutDay: drops && startDay + dropAfter < days ? startDay + dropAfter : null,
+    adherence: enrolled && world.checkin ? drawAdherence(new Random(seedOf('adherence', seed, world.program.id, index)), startDay, days) : null,
   }
+}
+
+// From a stream of its own, so adding the schedule left every other trait of a patient as it was.
+function drawAdherence(r: Random, startDay: number, days: number): NonNullable<SyntheticPatient['adherence']> {
+  const u = r.next()
+  const propensity = u < ALWAYS ? 1 : u < ALWAYS + MOSTLY ? 0.8 + 0.17 * r.next() : 0.25 + 0.5 * r.next()
+  const stopAfter = r.chance(STOPS) ? 1 + Math.floor(r.exponential(40)) : null
+  return { propensity: round3(propensity), stopDay: stopAfter !== null && startDay + stopAfter < days ? startDay + stopAfter : null }
 }

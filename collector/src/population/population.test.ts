@@ -2,11 +2,12 @@
 // the collector's own ingestion accepts, with the enrichment the profiles read.
 import { describe, expect, it } from 'vitest'
 import { join, resolve } from 'node:path'
-import { EVENT_COLUMNS, loadPrograms, programSchema, type LoadedProgram } from '../../../analytics/index.ts'
+import { adherenceOf, EVENT_COLUMNS, loadPrograms, programSchema, type LoadedProgram } from '../../../analytics/index.ts'
 import { ingestBody } from '../pipeline/ingest-body.ts'
 import { KeyIndex } from '../keys.ts'
 import { decodeFrames } from '../spool/frame.ts'
 import { generatePopulation, type PopulationRequest } from './index.ts'
+import { ingestMessages } from './ingest-messages.ts'
 import { formatProgress } from './progress-bar.ts'
 
 const programs = loadPrograms(join(resolve(import.meta.dirname, '../../..'), 'programs'), {})
@@ -138,6 +139,75 @@ describe('generatePopulation', () => {
     }
     expect(asked).toBeGreaterThan(20)
     expect(fitting / asked).toBeGreaterThan(0.7)
+  })
+
+  it.each([1, 3])('checks in on the adherence schedule (every %i days): every due day for the always adherent, about their propensity for others, none after stopping', async (everyDays) => {
+    const lp = byId('psoriasis-demo')
+    const program = { ...lp.program, adherence: { ...lp.program.adherence!, everyDays } }
+    const { adherence, timeZone } = program
+    const days = 60
+    const pop = generatePopulation({ program, keys: lp.keys, patients: 400, days, seed: 13, now: NOW })
+    const checkin = pop.world.checkin!
+    expect(checkin.goal.goal.id).toBe(adherence!.goal)
+    const dayOf = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' })
+    const dayIndex = new Map(pop.world.midnights.map((m, i) => [dayOf.format(m + 12 * 3_600_000), i]))
+    const checkins = new Map<string, number[]>()
+    for await (const req of pop.requests()) {
+      const { rows, rejected } = ingestMessages(req, keys, NOW)
+      expect(rejected).toEqual([])
+      for (const row of rows) {
+        const cells = JSON.parse(row.json) as unknown[]
+        const col = (name: (typeof EVENT_COLUMNS)[number]) => cells[EVENT_COLUMNS.indexOf(name)]
+        if (col('event') !== checkin.goal.event) continue
+        // The collector's needs step stamps the goal the profile's adherence counts.
+        expect(col('goal_ids')).toContain(adherence!.goal)
+        const day = dayIndex.get(dayOf.format(Date.parse(`${String(col('ts')).replace(' ', 'T')}Z`)))!
+        checkins.set(String(col('user_id')), [...(checkins.get(String(col('user_id'))) ?? []), day])
+      }
+    }
+    const today = days - 1
+    const byClass = { always: [0, 0], mostly: [0, 0, 0], irregular: [0, 0, 0] }
+    let stopped = 0
+    for (const p of pop.patients) {
+      const got = checkins.get(p.patientId) ?? []
+      if (!p.adherence) {
+        expect(got).toEqual([])
+        continue
+      }
+      const end = Math.min(p.dropoutDay ?? days, p.adherence.stopDay ?? days)
+      const allowed = Array.from({ length: Math.max(0, end - p.startDay) }, (_, i) => p.startDay + i).filter((d) => (d - p.startDay) % everyDays === 0)
+      // Only on due days, never after stopping or dropping out, at most once a day.
+      for (const d of got) expect(allowed).toContain(d)
+      expect(new Set(got).size).toBe(got.length)
+      // Today's check-in may still be ahead of `now`: the figures count the days before.
+      const due = allowed.filter((d) => d < today)
+      if (p.adherence.stopDay !== null && p.adherence.stopDay < today) stopped++
+      if (due.length === 0) continue
+      const share = got.filter((d) => d < today).length / due.length
+      if (p.adherence.propensity === 1) {
+        expect(share).toBe(1)
+        // The profile's figures from these days: every period has its check-in, the streak runs through all of them.
+        if (p.adherence.stopDay === null && p.dropoutDay === null) {
+          const a = adherenceOf([...got].sort((x, y) => x - y).map((d) => dayOf.format(pop.world.midnights[d]! + 12 * 3_600_000)), dayOf.format(NOW), everyDays)!
+          expect(a.rate).toBe(1)
+          expect(a.streak).toBe(a.periodsDue)
+          byClass.always[0]!++
+        }
+        byClass.always[1]!++
+      } else {
+        const c = p.adherence.propensity >= 0.8 ? byClass.mostly : byClass.irregular
+        c[0]! += share * due.length
+        c[1]! += p.adherence.propensity * due.length
+        c[2]! += due.length
+      }
+    }
+    expect(byClass.always[0]).toBeGreaterThan(everyDays === 1 ? 20 : 15)
+    expect(stopped).toBeGreaterThan(5)
+    // Over every due day of a class, the share checked in is the class's propensity.
+    for (const c of [byClass.mostly, byClass.irregular]) {
+      expect(c[2]).toBeGreaterThan(500)
+      expect(Math.abs(c[0]! / c[2]! - c[1]! / c[2]!)).toBeLessThan(0.03)
+    }
   })
 
   it('copes with a program that only has its identity and keys', async () => {

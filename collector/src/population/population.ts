@@ -42,8 +42,18 @@ export interface PopulationRequest {
 export interface Population {
   patients: SyntheticPatient[]
   world: World
-  /** The events as requests, patient by patient; the same options give the same requests. */
-  requests(): AsyncGenerator<PopulationRequest>
+  /**
+   * The events as requests, patient by patient; the same options give the same requests. With
+   * `part`, only the patients whose index is `part.index` modulo `part.of` (a loader's worker
+   * takes one part each); `patientsDone` then counts that part's patients.
+   */
+  requests(part?: PopulationPart): AsyncGenerator<PopulationRequest>
+}
+
+/** A share of a population: every `of`-th patient from `index`. */
+export interface PopulationPart {
+  index: number
+  of: number
 }
 
 const USER_AGENTS = [
@@ -83,14 +93,17 @@ export function generatePopulation(opts: PopulationOptions): Population {
   const patients = Array.from({ length: opts.patients }, (_, i) => drawPatient(world, opts.seed, i))
   const prefix = messageIdPrefix(opts.seed, opts.days)
 
-  async function* requests(): AsyncGenerator<PopulationRequest> {
+  async function* requests(part?: PopulationPart): AsyncGenerator<PopulationRequest> {
+    if (part && !(Number.isInteger(part.of) && part.of >= 1 && Number.isInteger(part.index) && part.index >= 0 && part.index < part.of)) throw new RangeError('part must have 0 ≤ index < of')
     // Backend messages of many patients share a request per key; a browser sends its own.
     const pending = new Map<string, { channel: SenderChannel; batch: SyntheticMessage[] }>()
     const backendRequest = (channel: SenderChannel, batch: SyntheticMessage[], patientsDone: number): PopulationRequest => {
       const s = world.senders[channel]
       return { key: s.key, keyId: s.keyId, kind: 'secret', userAgent: BACKEND_AGENT, ip: BACKEND_IP, body: { batch }, patientsDone }
     }
+    let done = 0
     for (const p of patients) {
+      if (part && p.index % part.of !== part.index) continue
       const events = simulatePatient(world, p, opts.seed, prefix)
       for (let d = 0; d < events.browser.length; d++) {
         const messages = events.browser[d]!
@@ -99,7 +112,7 @@ export function generatePopulation(opts: PopulationOptions): Population {
         const ip = `10.${r.int(1, 254)}.${r.int(0, 255)}.${r.int(1, 254)}`
         for (let i = 0; i < messages.length; i += batchSize) {
           const last = d === events.browser.length - 1 && i + batchSize >= messages.length
-          yield { key: world.browser.key, keyId: world.browser.keyId, kind: 'write', origin: world.browser.origin, userAgent, ip, body: { batch: messages.slice(i, i + batchSize) }, patientsDone: last ? p.index + 1 : p.index }
+          yield { key: world.browser.key, keyId: world.browser.keyId, kind: 'write', origin: world.browser.origin, userAgent, ip, body: { batch: messages.slice(i, i + batchSize) }, patientsDone: last ? done + 1 : done }
         }
       }
       for (const channel of Object.keys(events.senders) as SenderChannel[]) {
@@ -109,13 +122,14 @@ export function generatePopulation(opts: PopulationOptions): Population {
         for (const m of events.senders[channel]) {
           acc.batch.push(m)
           if (acc.batch.length === batchSize) {
-            yield backendRequest(acc.channel, acc.batch, p.index)
+            yield backendRequest(acc.channel, acc.batch, done)
             acc.batch = []
           }
         }
       }
+      done++
     }
-    for (const acc of pending.values()) if (acc.batch.length > 0) yield backendRequest(acc.channel, acc.batch, patients.length)
+    for (const acc of pending.values()) if (acc.batch.length > 0) yield backendRequest(acc.channel, acc.batch, done)
   }
 
   return { patients, world, requests }

@@ -44,6 +44,8 @@ export interface World {
   browser: { key: string; keyId: string; origin: string }
   senders: Record<SenderChannel, { key: string; keyId: string; channel: string }>
   goals: EmittedGoal[]
+  /** The program's adherence check-in (`program.adherence`): the goal's event, sent on the reminder schedule instead of at random; null without one. */
+  checkin: { goal: EmittedGoal; everyDays: number } | null
   locale: string
   pageOf(path: string): Page
 }
@@ -135,12 +137,16 @@ export function buildWorld(program: Program, days: number, now: number, loadedKe
     goals.push({ goal, event: spec.event, properties: { ...(spec.where ?? {}) }, channel })
   }
 
+  const checkinGoal = program.adherence ? goals.find((g) => g.goal.id === program.adherence!.goal) : undefined
+  const checkin = checkinGoal && program.adherence ? { goal: checkinGoal, everyDays: program.adherence.everyDays } : null
+
   return {
     program, needs, days, now, midnights, content, contentWeights, usable, pages, home,
     byChannel: { email: withVariant('email'), sms: withVariant('sms'), call: withVariant('call'), print: withVariant('print') },
     browser: { key: write.key, keyId: write.id, origin: siteOrigin ?? originFor(write.origins[0] ?? 'http://localhost:8080') },
     senders: { server: sender('server'), email: sender('email'), sms: sender('sms'), call: sender('call'), print: sender('print') },
     goals,
+    checkin,
     locale: `${LANGUAGE[program.market] ?? 'en'}-${program.market}`,
     pageOf: (path) => pageOf(path),
   }

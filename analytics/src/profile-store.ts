@@ -24,7 +24,8 @@ interface ProgramState {
   signature: string
   /** Need sums are relative to this time (the load's start). */
   anchor: number
-  actors: Map<string, ActorAggregates>
+  /** Each id's aggregates as one JSON string (see packAggregates). */
+  actors: Map<string, string>
   /** Patient id → the ids linked to it. */
   links: Map<string, Set<string>>
   /** Linked id → the patient ids it is linked to (an id linked to several: the first by id answers). */
@@ -97,7 +98,7 @@ export class ProfileStore {
     const pages = Math.max(1, Math.ceil(Number(count[0]?.n ?? 0) / IDS_PER_PAGE))
     for (let page = 0; page < pages && !this.#stopped; page++) {
       const actors = await readActorAggregates(this.#db, program, { page, pages }, state.anchor, Date.now())
-      for (const [id, agg] of actors) state.actors.set(id, agg)
+      for (const [id, agg] of actors) state.actors.set(id, packAggregates(agg))
       const links = await this.#db.query<{ user_id: string; anonymous_id: string }>(sql('identity-links-page'), { program: program.id, page, pages })
       for (const l of links) this.#link(state, l.user_id, l.anonymous_id)
     }
@@ -138,7 +139,11 @@ export class ProfileStore {
         for (const id of ids) state.dirty.delete(id)
         try {
           const actors = await readActorAggregates(this.#db, program, { ids }, state.anchor, Date.now())
-          for (const id of ids) state.actors.set(id, actors.get(id) ?? emptyAggregates())
+          for (const id of ids) {
+            const agg = actors.get(id)
+            if (agg) state.actors.set(id, packAggregates(agg))
+            else state.actors.delete(id)
+          }
         } catch (e) {
           // ClickHouse answered the insert but not this read: keep the ids dirty and let the next landing retry.
           for (const id of ids) state.dirty.add(id)
@@ -160,7 +165,10 @@ export class ProfileStore {
     if ((stale || now - state.anchor > REANCHOR_MS) && !this.#stopped) void this.load(program)
     if (stale) return null
     const ids = [patientId, ...[...(state.links.get(patientId) ?? [])].sort()]
-    const agg = mergeAggregates(ids.map((id) => state.actors.get(id) ?? emptyAggregates()))
+    const agg = mergeAggregates(ids.map((id) => {
+      const packed = state.actors.get(id)
+      return packed === undefined ? emptyAggregates() : unpackAggregates(packed)
+    }))
     return assembleProfile(program, patientId, ids, agg, state.anchor, now)
   }
 
@@ -196,4 +204,21 @@ export class ProfileStore {
     this.#stopped = true
     for (const s of [...this.#states.values(), ...this.#pending.values()]) await Promise.allSettled([s.loading, s.refreshing])
   }
+}
+
+// Held as one string per id, not as maps of objects: a store of millions of small objects made
+// the garbage collector walk them all on every major collection (measured at 100,000 patients and
+// 10 M events: 45% of the collector's time in GC, decide p99 in seconds); a string is one object
+// it never looks into, and unpacking a person's few ids costs microseconds per read.
+function packAggregates(a: ActorAggregates): string {
+  return JSON.stringify([[...a.needs], [...a.answers], [...a.channels], [...a.goals], a.profiled, [...a.consent], [...a.activity], a.firstDay, [...a.decisions], a.stage, [...a.dates], a.checkinHours])
+}
+
+function unpackAggregates(text: string): ActorAggregates {
+  const [needs, answers, channels, goals, profiled, consent, activity, firstDay, decisions, stage, dates, checkinHours] = JSON.parse(text) as [
+    Array<[string, { sum: number; touches: number }]>, Array<[string, { answer: string; ts: string }]>, Array<[string, { touches: number; last: string }]>,
+    Array<[string, { times: number; first: string; last: string }]>, number, Array<[string, { granted: boolean; at: string }]>, Array<[string, number]>, string,
+    Array<[string, { times: number; last: string }]>, ActorAggregates['stage'], Array<[string, { value: string; at: string }]>, number[],
+  ]
+  return { needs: new Map(needs), answers: new Map(answers), channels: new Map(channels), goals: new Map(goals), profiled, consent: new Map(consent), activity: new Map(activity), firstDay, decisions: new Map(decisions), stage, dates: new Map(dates), checkinHours }
 }

@@ -1,12 +1,14 @@
 // End to end in a real headless Chromium (Debian's package, driven by playwright-core): the demo
 // site served by the collector on the embedded engine, with every touch point checked in
 // ClickHouse — page views, single-page navigation, a goal click, an e-mail link that stitches
-// the browser to the patient, and events made offline delivered once after reconnecting.
+// the browser to the patient, events made offline delivered once after reconnecting, and the
+// home-hero slot filled from POST /v1/decide.
 import { serve, type ServerType } from '@hono/node-server'
 import { existsSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { inProgramHoldout } from '../analytics/src/rules/holdout.ts'
 import { signClickToken } from '../collector/index.ts'
 import { startService, waitFor } from './helpers.ts'
 
@@ -38,6 +40,10 @@ afterAll(async () => {
 })
 
 type Row = { type: string; event: string; page_path: string; user_id: string; anonymous_id: string; channel: string; properties: string; message_id: string; page_url: string }
+
+/** Attune's own events about a browser (decisions on the demo's home-hero slot, the dialogue-plan stage they start), apart from what the page sent. */
+const ATTUNE_EVENTS = new Set(['decision', 'stage_changed'])
+const sentByPage = (rows: Row[]) => rows.filter((r) => !ATTUNE_EVENTS.has(r.event))
 
 /** Rows of one browser, once `done` says they are all there. */
 async function rowsOf(anonymousId: string, done: (rows: Row[]) => boolean, what: string): Promise<Row[]> {
@@ -75,7 +81,7 @@ describe('the demo site in Chromium', () => {
     expect(JSON.parse(goal.properties)).toMatchObject({ goal: 'diary_downloaded', value: 10 })
     // Each view's content ids, as shown after the app switched views.
     expect(rows.filter((r) => r.type === 'page').map((r) => JSON.parse(r.properties).content)).toEqual([['itch-basics', 'flare-plan'], ['treatment-options'], ['diary-howto']])
-    expect(rows.every((r) => r.channel === 'web')).toBe(true)
+    expect(sentByPage(rows).every((r) => r.channel === 'web')).toBe(true)
     // P10: the page talked to nobody but the collector that served it.
     expect([...hosts]).toEqual([new URL(base).host])
     await context.close()
@@ -97,9 +103,10 @@ describe('the demo site in Chromium', () => {
     await page.goto(`${base}/demo/`)
     const anonymousId = await page.waitForFunction(() => localStorage.getItem('attune_aid')).then((h) => h.jsonValue() as Promise<string>)
     const rows = await rowsOf(anonymousId, (r) => r.some((x) => x.event === 'goal_reached'), 'the queued calls')
-    // In the order they were made (the same millisecond, so the table's order cannot tell).
-    expect(batches.flatMap((b) => b.batch).filter((m) => m.type !== 'page').map((m) => `${m.type}:${m.event ?? ''}`)).toEqual(['identify:', 'track:early_call', 'track:goal_reached'])
-    const landed = rows.filter((r) => r.type !== 'page').map((r) => `${r.type}:${r.event}:${r.user_id}`).sort()
+    // In the order they were made (the same millisecond, so the table's order cannot tell); the
+    // slot's impression comes whenever the decision does.
+    expect(batches.flatMap((b) => b.batch).filter((m) => m.type !== 'page' && m.event !== 'slot_impression').map((m) => `${m.type}:${m.event ?? ''}`)).toEqual(['identify:', 'track:early_call', 'track:goal_reached'])
+    const landed = sentByPage(rows).filter((r) => r.type !== 'page' && r.event !== 'slot_impression').map((r) => `${r.type}:${r.event}:${r.user_id}`).sort()
     expect(landed).toEqual(['identify:identify:p-000042', 'track:early_call:p-000042', 'track:goal_reached:p-000042'])
     await context.close()
   })
@@ -151,6 +158,47 @@ describe('the demo site in Chromium', () => {
     const answered = JSON.parse(rows.find((r) => r.event === 'questionnaire_answered')!.properties) as { questionnaire: string; answers: Array<{ question: string; answer: string }> }
     expect(answered.questionnaire).toBe('first-needs')
     expect(answered.answers.map((a) => a.question)).toEqual(questions)
+    await context.close()
+  })
+
+  it('fills the home-hero slot from /v1/decide, records the decision and sends the impression', async () => {
+    const demo = svc.service.programs.find((p) => p.program.id === 'psoriasis-demo')!.program
+    // The program holds a share of people (contactPolicy.programHoldout, 5%) back from everything
+    // but the basic service, by a hash of their id: with the SDK's random anonymous id the slot
+    // would keep its default content in about one run of twenty. So the browser gets an id outside
+    // the holdout, written where the SDK keeps it before the page's scripts run.
+    let anonymousId = ''
+    for (let i = 0; !anonymousId; i++) if (!inProgramHoldout(`a-slot-${i}`, demo.id, demo.contactPolicy.programHoldout)) anonymousId = `a-slot-${i}`
+    // A first visit: nothing is known of this browser, so the demo's rule for newcomers fills the slot.
+    const rule = demo.rules.find((r) => r.id === 'newcomer-hero')!
+    const contentId = rule.action.type === 'web' && typeof rule.action.content === 'string' ? rule.action.content : ''
+    const text = demo.content.find((c) => c.id === contentId)?.channels.web?.text
+    expect(text).toEqual(expect.any(String))
+    // Decisions come from profiles in memory; before the store is ready they wait on ClickHouse.
+    await waitFor(() => !!svc.service.profiles?.status().find((p) => p.program === demo.id)?.ready, 20_000, 'profiles in memory')
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    await page.addInitScript((id: string) => localStorage.setItem('attune_aid', id), anonymousId)
+    const decided = page.waitForResponse((r) => new URL(r.url()).pathname === '/v1/decide')
+    // The page view can land before the decision is asked for (the SDK sends both at once), and
+    // its content would then make the itch rule or the best-fit rule match instead: the browser's
+    // events wait until the decision is answered, so the profile it is made on is a newcomer's.
+    await page.route(`${base}/v1/batch`, async (route) => {
+      await decided
+      await route.continue()
+    })
+    await page.goto(`${base}/demo/`)
+    const answer = (await (await decided).json()) as { person: { id: string; kind: string }; decisions: Array<{ slot: string; outcome: string; rule?: string; content?: { id: string } }> }
+    expect(answer.person).toEqual({ id: anonymousId, kind: 'anonymous' })
+    expect(answer.decisions).toMatchObject([{ slot: 'home-hero', outcome: 'shown', rule: rule.id, content: { id: contentId } }])
+    const slot = page.locator('[data-attune-slot="home-hero"]')
+    await expect.poll(() => slot.getAttribute('data-attune-decided'), { timeout: 10_000 }).toBe(rule.id)
+    expect(await slot.evaluate((el: any) => el.textContent)).toBe(text)
+    const rows = await rowsOf(anonymousId, (r) => r.some((x) => x.event === 'decision') && r.some((x) => x.event === 'slot_impression'), 'the decision and the impression')
+    const shown = rows.filter((r) => r.event === 'decision').map((r) => JSON.parse(r.properties) as Record<string, unknown>).filter((p) => p.outcome === 'shown')
+    expect(shown).toEqual([expect.objectContaining({ rule: rule.id, slot: 'home-hero', channel: 'web', contentId })])
+    const impression = rows.find((r) => r.event === 'slot_impression')!
+    expect(JSON.parse(impression.properties)).toMatchObject({ slot: 'home-hero', rule: rule.id, content: contentId })
     await context.close()
   })
 

@@ -1,9 +1,10 @@
 // The `profiles` scenario (the Profiles issue's benchmark): a synthetic population of the demo
-// program loaded directly into a fresh data directory (in a child process: one chdb engine per
-// process), then the collector started on it as its own process, and measured from outside:
-// profile read latency under load, ingestion → visible profile change, and need-inference
-// accuracy against the population's hidden true needs. See bench/README.md.
-import { spawn } from 'node:child_process'
+// program (100,000 patients and about 10 million events by default) loaded through the fast path
+// in a child process (one chdb engine per process) and kept in bench/.cache/ between runs, then
+// the collector started on a copy of it as its own process and measured from outside once
+// /health says its profiles are ready: profile read latency under load, ingestion → visible
+// profile change, and need inference against the population's hidden true needs, before and after
+// a questionnaire. See bench/README.md.
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -13,6 +14,10 @@ import { loadPrograms, matchesUrlPattern, type Program } from '../analytics/inde
 import { generatePopulation } from '../collector/src/population/index.ts'
 import { cpuSeconds, machineBusySeconds, ROOT, startChild, type Child } from './child.ts'
 import { basicAuth, SECRET_KEY } from './events.ts'
+import { preparePopulation } from './population-cache.ts'
+
+// The decide scenario loads its population with the same loader.
+export { loadInChild } from './population-cache.ts'
 
 export interface ProfilesSpec {
   patients: number
@@ -27,6 +32,8 @@ export interface ProfilesSpec {
   probes: number
   drainTimeoutS: number
   keepData: boolean
+  /** Load the population again even when the cache has it. */
+  fresh: boolean
 }
 
 const PROGRAM = 'psoriasis-demo'
@@ -34,43 +41,6 @@ const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const log = (m: string) => console.error(`[bench] ${m}`)
 const quantile = (sorted: number[], q: number) => (sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!)
-
-interface LoadFigures {
-  events: number
-  accepted: number
-  inserted: number
-  duplicates: number
-  quarantined: number
-  rejected: number
-  refused: number
-  requests: number
-  loadS: number
-  openS: number
-  closeS: number
-}
-
-/** Runs bench/profiles-load.ts in a child process and returns its figures. */
-function loadInChild(dir: string, spec: ProfilesSpec, now: number): Promise<LoadFigures> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/profiles-load.ts')], {
-      cwd: ROOT,
-      env: { ...process.env, BENCH_PROFILE_DIR: dir, BENCH_PROFILE_PATIENTS: String(spec.patients), BENCH_PROFILE_DAYS: String(spec.days), BENCH_PROFILE_SEED: String(spec.seed), BENCH_PROFILE_NOW: String(now) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()))
-    child.stderr.on('data', (b: Buffer) => {
-      err += b.toString()
-      process.stderr.write(b)
-    })
-    child.on('exit', (code) => {
-      const line = out.trim().split('\n').pop() ?? ''
-      if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line) as LoadFigures)
-      else reject(new Error(`profiles-load exited with ${code}:\n${out}\n${err}`))
-    })
-  })
-}
 
 function dirBytes(dir: string): number {
   let n = 0
@@ -82,21 +52,40 @@ function dirBytes(dir: string): number {
   return n
 }
 
-async function untilHealthy(url: string, timeoutMs: number): Promise<void> {
+type Health = { status?: string; profiles?: { store: string; programs?: Array<{ program: string; ready: boolean; ids: number }> } }
+
+/** Waits until /health says ok and the program's profiles are ready (in memory, or the store is off); returns what it said of them. */
+async function untilReady(url: string, timeoutMs: number): Promise<Health['profiles'] | null> {
   const end = Date.now() + timeoutMs
+  let last = ''
   while (Date.now() < end) {
     try {
-      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(10_000) })
-      if (((await res.json()) as { status?: string }).status === 'ok') return
-    } catch {
-      // not yet
+      const h = (await (await fetch(`${url}/health`, { signal: AbortSignal.timeout(10_000) })).json()) as Health
+      if (h.status === 'ok' && (!h.profiles || h.profiles.store !== 'memory' || h.profiles.programs?.find((p) => p.program === PROGRAM)?.ready)) return h.profiles ?? null
+      last = JSON.stringify(h.profiles ?? h.status)
+    } catch (e) {
+      last = (e as Error).message
     }
-    await sleep(100)
+    await sleep(200)
   }
-  throw new Error(`collector at ${url} not healthy within ${timeoutMs} ms`)
+  throw new Error(`collector at ${url} not ready within ${timeoutMs} ms (last: ${last})`)
 }
 
-type NeedRow = { need: string; inferred: number }
+/** Waits (at most `timeoutS`) until the server uses under 0.1 cores over 2 s, so start-up work (a clustering round) is not in the figures. */
+async function untilIdle(pid: number | undefined, timeoutS: number): Promise<number | null> {
+  const end = Date.now() + timeoutS * 1000
+  let cores: number | null = null
+  while (Date.now() < end) {
+    const a = cpuSeconds(pid)
+    await sleep(2000)
+    const b = cpuSeconds(pid)
+    cores = a === null || b === null ? null : round((b - a) / 2, 2)
+    if (cores === null || cores < 0.1) break
+  }
+  return cores
+}
+
+type NeedRow = { need: string; score: number; explicit: number | null; inferred: number }
 type ProfileBody = { needs: NeedRow[]; profiledTouches: number; pattern: { id: string } | null }
 
 async function readProfile(url: string, patientId: string): Promise<ProfileBody> {
@@ -153,7 +142,24 @@ async function readLoad(url: string, ids: string[], spec: ProfilesSpec, serverPi
   }
 }
 
-/** Share of eligible patients whose hidden top need is among the top 2 (and the top 1) inferred; as collector/src/population/direct-load.test.ts. */
+/** The need with the highest inferred score, or null when no need has any. */
+function topInferred(needs: NeedRow[]): string | null {
+  let best: NeedRow | null = null
+  for (const n of needs) if (n.inferred > 0 && (!best || n.inferred > best.inferred)) best = n
+  return best?.need ?? null
+}
+
+/**
+ * Need inference against the hidden truth, on `sample` patients evenly spaced over the population.
+ * Eligible (as collector/src/population/direct-load.test.ts): enrolled, hidden top need leading
+ * the second by ≥ 0.15, ≥ `patternMinTouches` touches of catalogued content; for them, whether
+ * the hidden top need is among the two highest inferred needs, and the highest. The
+ * questionnaire figures: among enrolled patients with a clear hidden top need whose profile has
+ * an explicit need (they answered a needs questionnaire), whether the hidden top need is the
+ * highest inferred need ("before": what the profile would say without the answers) and the
+ * profile's first need ("after": explicit needs outrank inferred ones). "Before" is read from the
+ * profile's inferred scores now, so touches after the answers count in it too.
+ */
 async function accuracy(url: string, program: Program, patients: ReturnType<typeof generatePopulation>['patients'], sample: number) {
   const step = Math.max(1, patients.length / sample)
   const picked = new Set<number>()
@@ -165,6 +171,7 @@ async function accuracy(url: string, program: Program, patients: ReturnType<type
   let patternFound = 0
   let skippedUnclear = 0
   let skippedFewTouches = 0
+  const answered = { all: 0, before: 0, after: 0, eligible: 0, eligibleBefore: 0, eligibleAfter: 0 }
   const started = performance.now()
   for (const i of picked) {
     const p = patients[i]
@@ -174,7 +181,20 @@ async function accuracy(url: string, program: Program, patients: ReturnType<type
       continue
     }
     const profile = await readProfile(url, p.patientId)
-    if (profile.profiledTouches < (program.patternMinTouches ?? 3)) {
+    const enough = profile.profiledTouches >= (program.patternMinTouches ?? 3)
+    if (profile.needs.some((n) => n.explicit !== null)) {
+      const before = topInferred(profile.needs) === p.topNeed
+      const after = profile.needs[0]?.need === p.topNeed
+      answered.all++
+      answered.before += Number(before)
+      answered.after += Number(after)
+      if (enough) {
+        answered.eligible++
+        answered.eligibleBefore += Number(before)
+        answered.eligibleAfter += Number(after)
+      }
+    }
+    if (!enough) {
       skippedFewTouches++
       continue
     }
@@ -187,15 +207,24 @@ async function accuracy(url: string, program: Program, patients: ReturnType<type
       if (profile.pattern?.id === p.pattern) patternFound++
     }
   }
+  const share = (n: number, of: number) => (of ? round(n / of) : null)
   return {
     sampled: picked.size,
     notEnrolledOrUnclearTopNeed: skippedUnclear,
     fewerContentTouches: skippedFewTouches,
     eligible,
     topNeedInTop2: top2,
-    topNeedInTop2Share: eligible ? round(top2 / eligible) : null,
-    topNeedIsTop1Share: eligible ? round(top1 / eligible) : null,
-    nearestPatternIsHiddenShare: withPattern ? round(patternFound / withPattern) : null,
+    topNeedInTop2Share: share(top2, eligible),
+    topNeedIsTop1Share: share(top1, eligible),
+    nearestPatternIsHiddenShare: share(patternFound, withPattern),
+    questionnaire: {
+      answered: answered.all,
+      topNeedBeforeShare: share(answered.before, answered.all),
+      topNeedAfterShare: share(answered.after, answered.all),
+      answeredEligible: answered.eligible,
+      eligibleTopNeedBeforeShare: share(answered.eligibleBefore, answered.eligible),
+      eligibleTopNeedAfterShare: share(answered.eligibleAfter, answered.eligible),
+    },
     readS: round((performance.now() - started) / 1000),
   }
 }
@@ -254,30 +283,31 @@ export async function runProfiles(spec: ProfilesSpec) {
   const programs = loadPrograms(join(ROOT, 'programs'), {})
   const program = programs.find((p) => p.program.id === PROGRAM)!.program
   const dataDir = mkdtempSync(join(tmpdir(), 'attune-bench-profiles-'))
-  const now = Date.now()
   let server: Child | null = null
   try {
-    log(`profiles: loading ${spec.patients} patients × ${spec.days} days directly (child process)`)
-    const t0 = performance.now()
-    const loaded = await loadInChild(dataDir, spec, now)
-    const buildS = (performance.now() - t0) / 1000
-    log(`profiles: ${loaded.inserted} events in ${round(loaded.loadS, 1)} s`)
-    // The hidden truth, regenerated here from the same options (patients are drawn eagerly, events lazily).
-    const population = generatePopulation({ program, patients: spec.patients, days: spec.days, seed: spec.seed, now })
+    const pop = await preparePopulation(spec, program, dataDir, spec.fresh)
+    const { loaded } = pop
+    log(`profiles: ${loaded.inserted.toLocaleString('en-US')} events of ${spec.patients.toLocaleString('en-US')} patients × ${spec.days} days ${pop.cache.used ? `from the cache (copied in ${pop.cache.copyS} s)` : `loaded in ${round(loaded.loadS, 1)} s (${Math.round(loaded.inserted / loaded.loadS)} events/s)`}`)
+    // The hidden truth, regenerated here from the options the population was loaded with (patients are drawn eagerly, events lazily).
+    const population = generatePopulation({ program, patients: spec.patients, days: spec.days, seed: spec.seed, now: pop.now })
     const known = population.patients.filter((p) => p.enrolled).map((p) => p.patientId)
 
     const t1 = performance.now()
     server = await startChild('collector/src/server.ts', { ATTUNE_DATA: dataDir, ATTUNE_DEMO_SEED: '0', ATTUNE_SHUTDOWN_TIMEOUT_MS: String(spec.drainTimeoutS * 1000) })
-    await untilHealthy(server.url, 600_000)
-    const startS = (performance.now() - t1) / 1000
-    log(`profiles: collector up in ${round(startS, 1)} s; reading profiles for ${spec.durationS} s with ${spec.connections} connections`)
+    const profilesState = await untilReady(server.url, 1_800_000)
+    const readyS = (performance.now() - t1) / 1000
+    log(`profiles: collector ready in ${round(readyS, 1)} s (profiles: ${JSON.stringify(profilesState)}); waiting for it to go idle`)
+    const t2 = performance.now()
+    const idleCores = await untilIdle(server.child.pid, 300)
+    const idleWaitS = (performance.now() - t2) / 1000
+    log(`profiles: reading profiles for ${spec.durationS} s with ${spec.connections} connections`)
     // Warm-up: a few reads so the first autocannon requests do not pay for cold caches alone.
     for (let i = 0; i < 5; i++) await readProfile(server.url, known[i % known.length]!)
     const reads = await readLoad(server.url, known, spec, server.child.pid)
     log(`profiles: ${reads.requestsPerSec} req/s, p99 ${reads.latencyMs.p99} ms`)
     log(`profiles: need-inference accuracy on ${spec.accuracySample} patients`)
     const acc = await accuracy(server.url, program, population.patients, spec.accuracySample)
-    log(`profiles: hidden top need in top 2 for ${acc.topNeedInTop2}/${acc.eligible}`)
+    log(`profiles: hidden top need in top 2 for ${acc.topNeedInTop2}/${acc.eligible}; top need before/after a questionnaire ${acc.questionnaire.topNeedBeforeShare}/${acc.questionnaire.topNeedAfterShare} (${acc.questionnaire.answered} answered)`)
     log(`profiles: ingestion → visible profile change for ${spec.probes} patients`)
     const vis = await visibility(server.url, program, known, spec.probes)
     log(`profiles: visible after median ${vis.medianS} s, max ${vis.maxS} s`)
@@ -292,6 +322,7 @@ export async function runProfiles(spec: ProfilesSpec) {
         enrolledPatients: known.length,
         days: spec.days,
         seed: spec.seed,
+        generatedFor: new Date(pop.now).toISOString(),
         eventsGenerated: loaded.events,
         eventsLoaded: loaded.inserted,
         eventsPerPatient: spec.patients ? round(loaded.inserted / spec.patients, 1) : null,
@@ -301,15 +332,23 @@ export async function runProfiles(spec: ProfilesSpec) {
         quarantined: loaded.quarantined,
         loadS: round(loaded.loadS, 1),
         eventsLoadedPerSec: loaded.loadS > 0 ? Math.round(loaded.inserted / loaded.loadS) : null,
-        buildS: round(buildS, 1),
+        loadCpuCores: loaded.cpuCores === undefined ? null : round(loaded.cpuCores, 2),
+        buildS: pop.buildS === null ? null : round(pop.buildS, 1),
+        cache: pop.cache,
         dataBytes: dirBytes(dataDir),
       },
-      collectorStartS: round(startS, 1),
+      collectorReadyS: round(readyS, 1),
+      idleWaitS: round(idleWaitS, 1),
+      serverCoresBeforeReads: idleCores,
       reads,
       visibility: vis,
       accuracy: acc,
       serverExit: exit,
     }
+  } catch (e) {
+    // A collector that failed under measurement says why in its own output.
+    if (server) throw new Error(`${(e as Error).message}\ncollector output (end):\n${server.output().slice(-4000)}`, { cause: e })
+    throw e
   } finally {
     if (server) {
       server.child.kill('SIGKILL')

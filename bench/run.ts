@@ -1,4 +1,4 @@
-// `npm run bench`: the bare Hono floor, single-event ingestion, 100-event batches, the outage and profiles, each
+// `npm run bench`: the bare Hono floor, single-event ingestion, 100-event batches, the outage, profiles and decide, each
 // loaded for BENCH_DURATION_S seconds (default 10) with BENCH_CONNECTIONS (default 50), then
 // one JSON document on stdout. Progress goes to stderr. See bench/README.md.
 import { rmSync } from 'node:fs'
@@ -10,8 +10,9 @@ import { countLanded, runIngest, type IngestRun } from './ingest.ts'
 import { load, type LoadResult } from './load.ts'
 import { outageFigures, runOutage, type OutageRun } from './outage.ts'
 import { runProfiles } from './profiles.ts'
+import { runDecide } from './decide.ts'
 
-const SCENARIOS = ['floor', 'single', 'batch', 'outage', 'profiles'] as const
+const SCENARIOS = ['floor', 'single', 'batch', 'outage', 'profiles', 'decide'] as const
 type Scenario = (typeof SCENARIOS)[number]
 
 const envSchema = z.object({
@@ -36,18 +37,26 @@ const envSchema = z.object({
   BENCH_OUTAGE_CONNECTIONS: z.coerce.number().int().min(1).max(1000).default(10),
   // The profiles scenario: a synthetic population loaded directly, then profile reads, the time
   // from an event to a changed profile, and need-inference accuracy (see bench/README.md).
+  // 100,000 patients × 215 days ≈ 10 million events (the issue's figure), loaded once into bench/.cache/.
   BENCH_PROFILE_PATIENTS: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
-  BENCH_PROFILE_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  BENCH_PROFILE_DAYS: z.coerce.number().int().min(1).max(3650).default(215),
   BENCH_PROFILE_SEED: z.coerce.number().int().default(1),
   BENCH_PROFILE_CONNECTIONS: z.coerce.number().int().min(1).max(1000).default(10),
-  BENCH_PROFILE_SAMPLE: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  BENCH_PROFILE_SAMPLE: z.coerce.number().int().min(1).max(1_000_000).default(2000),
   BENCH_PROFILE_PROBES: z.coerce.number().int().min(1).max(1000).default(20),
+  // 1: load the population again even when bench/.cache/ has it.
+  BENCH_PROFILE_FRESH: z.enum(['0', '1']).default('0'),
+  // The decide scenario: POST /v1/decide at a fixed rate on the profiles scenario's population (see bench/README.md).
+  BENCH_DECIDE_RATE: z.coerce.number().int().min(1).max(100_000).default(500),
+  BENCH_DECIDE_S: z.coerce.number().positive().max(3600).default(20),
+  BENCH_DECIDE_WEB_SHARE: z.coerce.number().min(0).max(1).default(0.5),
+  BENCH_DECIDE_SOCKETS: z.coerce.number().int().min(1).max(1000).default(50),
 })
 const opts = envSchema.parse(process.env)
 const wanted = (s: Scenario) => opts.BENCH_SCENARIOS.includes(s)
 
 /** The aims from the issue. */
-const AIM = { singleVsFloor: 0.5, batchedLandedEventsPerSec: 50_000, profileReadP99Ms: 20, profileVisibleS: 2 }
+const AIM = { singleVsFloor: 0.5, batchedLandedEventsPerSec: 50_000, profileReadP99Ms: 20, profileVisibleS: 2, decideP99Ms: 10 }
 
 const log = (m: string) => console.error(`[bench] ${m}`)
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d
@@ -174,8 +183,27 @@ if (wanted('profiles')) {
     probes: opts.BENCH_PROFILE_PROBES,
     drainTimeoutS: opts.BENCH_DRAIN_TIMEOUT_S,
     keepData: opts.BENCH_KEEP_DATA === '1',
+    fresh: opts.BENCH_PROFILE_FRESH === '1',
   })
   profiles = { ...run, machineBusyCoresBefore: busy }
+}
+
+let decide: Awaited<ReturnType<typeof runDecide>> | null = null
+if (wanted('decide')) {
+  // The machine is checked before each measured load (after the population load), not here.
+  decide = await runDecide({
+    patients: opts.BENCH_PROFILE_PATIENTS,
+    days: opts.BENCH_PROFILE_DAYS,
+    seed: opts.BENCH_PROFILE_SEED,
+    rate: opts.BENCH_DECIDE_RATE,
+    durationS: opts.BENCH_DECIDE_S,
+    webShare: opts.BENCH_DECIDE_WEB_SHARE,
+    maxSockets: opts.BENCH_DECIDE_SOCKETS,
+    drainTimeoutS: opts.BENCH_DRAIN_TIMEOUT_S,
+    keepData: opts.BENCH_KEEP_DATA === '1',
+    fresh: opts.BENCH_PROFILE_FRESH === '1',
+    quiet,
+  })
 }
 
 // Counted only now, after every load, so the engine never runs inside the load generator.
@@ -220,6 +248,7 @@ const report = {
   batch: b,
   outage: o,
   profiles,
+  decide,
   ratios: {
     singleReqPerSecVsFloor: s && floor ? round(s.requestsPerSec / floor.requestsPerSec) : null,
     singleAim: AIM.singleVsFloor,
@@ -241,6 +270,13 @@ const report = {
     profileVisibleAimS: AIM.profileVisibleS,
     profileVisibleMeetsAim: profiles ? profiles.visibility.timedOut === 0 && profiles.visibility.maxS !== null && profiles.visibility.maxS < AIM.profileVisibleS : null,
     needTopInTop2Share: profiles ? profiles.accuracy.topNeedInTop2Share : null,
+    needTopBeforeQuestionnaireShare: profiles ? profiles.accuracy.questionnaire.topNeedBeforeShare : null,
+    needTopAfterQuestionnaireShare: profiles ? profiles.accuracy.questionnaire.topNeedAfterShare : null,
+    needTopInferredShare: profiles ? profiles.accuracy.topNeedIsTop1Share : null,
+    decideP99Ms: decide ? decide.decide.latencyMs.p99 : null,
+    decideFloorP99Ms: decide ? decide.floor.latencyMs.p99 : null,
+    decideAimP99Ms: AIM.decideP99Ms,
+    decideMeetsAim: decide ? decide.decide.latencyMs.p99 <= AIM.decideP99Ms && decide.decide.non2xx === 0 && decide.decide.errors === 0 && decide.decide.timeouts === 0 : null,
   },
   totalS: round((performance.now() - t0) / 1000, 1),
 }

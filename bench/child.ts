@@ -37,3 +37,17 @@ export function machineBusySeconds(): number | null {
     return null
   }
 }
+
+/** Waits (at most `timeoutS`) until the process uses under 0.1 cores over 2 s, so start-up work (a clustering round) is not in the figures; the cores last seen. */
+export async function untilIdle(pid: number | undefined, timeoutS: number): Promise<number | null> {
+  const end = Date.now() + timeoutS * 1000
+  let cores: number | null = null
+  while (Date.now() < end) {
+    const a = cpuSeconds(pid)
+    await new Promise((r) => setTimeout(r, 2000))
+    const b = cpuSeconds(pid)
+    cores = a === null || b === null ? null : Math.round(((b - a) / 2) * 100) / 100
+    if (cores === null || cores < 0.1) break
+  }
+  return cores
+}

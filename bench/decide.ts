@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { inQuietHours, loadPrograms } from '../analytics/index.ts'
 import { generatePopulation, type SyntheticPatient } from '../collector/src/population/index.ts'
-import { cpuSeconds, ROOT, startChild, type Child } from './child.ts'
+import { cpuSeconds, ROOT, startChild, untilIdle, type Child } from './child.ts'
 import { basicAuth, SECRET_KEY } from './events.ts'
 import { pacedLoad, type PacedResult } from './paced-load.ts'
 import { preparePopulation } from './population-cache.ts'
@@ -106,20 +106,6 @@ async function grantConsent(url: string, patients: SyntheticPatient[], headers: 
   }
   if (!last) return { events: 0, s: 0 }
   throw new Error('consent events did not reach the profiles within 600 s')
-}
-
-/** Waits (at most `timeoutS`) until the server uses under 0.1 cores over 2 s: start-up work (a clustering round) is not in the figures. */
-async function untilIdle(pid: number | undefined, timeoutS: number): Promise<number | null> {
-  const end = Date.now() + timeoutS * 1000
-  let cores: number | null = null
-  while (Date.now() < end) {
-    const a = cpuSeconds(pid)
-    await sleep(2000)
-    const b = cpuSeconds(pid)
-    cores = a === null || b === null ? null : round((b - a) / 2, 2)
-    if (cores === null || cores < 0.1) break
-  }
-  return cores
 }
 
 /** What the answers said, counted as they arrive. */

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { loadPrograms, matchesUrlPattern, type Program } from '../analytics/index.ts'
 import { generatePopulation } from '../collector/src/population/index.ts'
-import { cpuSeconds, machineBusySeconds, ROOT, startChild, type Child } from './child.ts'
+import { cpuSeconds, machineBusySeconds, ROOT, startChild, untilIdle, type Child } from './child.ts'
 import { basicAuth, SECRET_KEY } from './events.ts'
 import { preparePopulation } from './population-cache.ts'
 
@@ -69,20 +69,6 @@ async function untilReady(url: string, timeoutMs: number): Promise<Health['profi
     await sleep(200)
   }
   throw new Error(`collector at ${url} not ready within ${timeoutMs} ms (last: ${last})`)
-}
-
-/** Waits (at most `timeoutS`) until the server uses under 0.1 cores over 2 s, so start-up work (a clustering round) is not in the figures. */
-async function untilIdle(pid: number | undefined, timeoutS: number): Promise<number | null> {
-  const end = Date.now() + timeoutS * 1000
-  let cores: number | null = null
-  while (Date.now() < end) {
-    const a = cpuSeconds(pid)
-    await sleep(2000)
-    const b = cpuSeconds(pid)
-    cores = a === null || b === null ? null : round((b - a) / 2, 2)
-    if (cores === null || cores < 0.1) break
-  }
-  return cores
 }
 
 type NeedRow = { need: string; score: number; explicit: number | null; inferred: number }

@@ -36,6 +36,12 @@ const LOOKUP_URL_BYTES = 512 * 1024
  * Every landed (program, message id) in `event_ids`, a page at a time, in primary-key order
  * (each page is a key range, not a scan).
  */
+/** How many ids `landedIdPages` will give at most (for sizing a filter before filling it). */
+export async function landedIdCount(db: Db): Promise<number> {
+  const rows = await db.query<{ n: number | string }>(sql('landed-id-count'))
+  return Number(rows[0]?.n ?? 0)
+}
+
 export async function* landedIdPages(db: Db, pageSize = 100_000): AsyncGenerator<Array<{ program: string; message_id: string }>> {
   const programs = await db.query<{ program: string }>(sql('landed-programs'))
   for (const { program } of programs) {

@@ -1,4 +1,4 @@
-import { hash32, landedIdPages, type Db } from '../../../analytics/index.ts'
+import { hash32, landedIdCount, landedIdPages, type Db } from '../../../analytics/index.ts'
 
 /** The filter's key for a message id of a program (as the sink's dedup tokens name it). */
 export const landedKey = (program: string, messageId: string): string => `${program}\u0000${messageId}`
@@ -109,9 +109,12 @@ export class LandedIds {
 
   async #fill(): Promise<void> {
     const started = Date.now()
-    const next = new BloomFilter(Math.max(this.#capacity, 2 * (this.#filter?.count ?? 0)))
-    this.#next = next
     try {
+      // Sized for twice what is stored: a filter filled to its capacity at start would be
+      // saturated by the first insert and start a second full fill under load.
+      const stored = await landedIdCount(this.#db)
+      const next = new BloomFilter(Math.max(this.#capacity, 2 * stored, 2 * (this.#filter?.count ?? 0)))
+      this.#next = next
       for await (const page of landedIdPages(this.#db)) {
         if (this.#closed) return
         for (const r of page) next.add(landedKey(r.program, r.message_id))

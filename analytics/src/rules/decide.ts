@@ -166,8 +166,7 @@ export function decide(input: DecideInput): DecideOutput {
   // Checks every candidate passes before it is shown, in this order; the first that fails is its outcome.
   const programHeld = inProgramHoldout(input.person, program.id, program.contactPolicy.programHoldout)
   const exempt = (c: { class: RuleClass }) => c.class === 'safety' || c.class === 'service'
-  // What counts against the budget: contacts by rules and plan steps outside safety and service.
-  const budgeted = new Set([...program.rules.filter((r) => !exempt(r)).map((r) => r.id), ...stages.flatMap((st) => st.steps.filter((x) => !exempt(x)).map((x) => `${st.id}.${x.id}`))])
+  const budgeted = budgetedIds(program)
   const shownWithin = (days: number, match: (rule: string, channel: string) => boolean) => {
     const from = today - days + 1
     let n = 0
@@ -272,6 +271,18 @@ export function decide(input: DecideInput): DecideOutput {
     answers.push(answer)
   }
   return { answers, records, stageChanges, stage: profile.stage?.id ?? null }
+}
+
+const budgetCache = new WeakMap<Program, Set<string>>()
+/** What counts against the contact budget: rules and plan steps outside safety and service (per program document, kept). */
+function budgetedIds(program: Program): Set<string> {
+  let ids = budgetCache.get(program)
+  if (!ids) {
+    const counted = (x: { class: RuleClass }) => x.class !== 'safety' && x.class !== 'service'
+    ids = new Set([...program.rules.filter(counted).map((r) => r.id), ...(program.dialoguePlan?.stages ?? []).flatMap((st) => st.steps.filter(counted).map((x) => `${st.id}.${x.id}`))])
+    budgetCache.set(program, ids)
+  }
+  return ids
 }
 
 /** The outbound channel with the person's most touches in the last 90 days (e-mail first on a tie), among channels they consented to. */

@@ -42,10 +42,18 @@ export function compare(value: number, c: Comparison): boolean {
   return (c.gt === undefined || value > c.gt) && (c.gte === undefined || value >= c.gte) && (c.lt === undefined || value < c.lt) && (c.lte === undefined || value <= c.lte) && (c.eq === undefined || value === c.eq)
 }
 
+const unlockCache = new WeakMap<Program, Map<string, number>>()
+/** The program's unlock_level rules and the level each raises to (per program document, kept). */
+function unlockLevels(program: Program): Map<string, number> {
+  let m = unlockCache.get(program)
+  if (!m) unlockCache.set(program, (m = new Map(program.rules.flatMap((r) => (r.action.type === 'unlock_level' ? [[r.id, r.action.level] as const] : [])))))
+  return m
+}
+
 /** The person's level: by points, raised by unlock_level rules shown to them. */
 export function effectiveLevel(program: Program, profile: Profile): number {
   let level = profile.engagement.level?.level ?? 0
-  const unlocking = new Map(program.rules.filter((r) => r.action.type === 'unlock_level').map((r) => [r.id, (r.action as { level: number }).level]))
+  const unlocking = unlockLevels(program)
   for (const d of profile.decisions) if (d.outcome === 'shown' && unlocking.has(d.rule)) level = Math.max(level, unlocking.get(d.rule)!)
   return level
 }

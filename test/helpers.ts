@@ -1,10 +1,11 @@
 // Shared test fixtures: a collector on the embedded engine in a temporary directory, and the
 // demo program's keys.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { removeDir, tempDir } from './temp-dir.ts'
 import { configFromEnv, createService, type CollectorConfig, type Service, type ServiceHooks } from '../collector/index.ts'
+
+export { removeDir, tempDir }
 
 /** The repository root. */
 export const ROOT = resolve(import.meta.dirname, '..')
@@ -18,11 +19,6 @@ export const DEMO = {
   printKey: 'sk_demo_psoriasis_print_5e0b3d',
 } as const
 
-/** A fresh temporary directory, removed by the returned function. */
-export function tempDir(prefix = 'attune-test-'): { dir: string; remove: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix))
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) }
-}
 
 /** Collector configuration for tests: a temp data dir, the repository's programs, fast batches. */
 export function testConfig(dataDir: string, env: Record<string, string> = {}): CollectorConfig {
@@ -33,7 +29,7 @@ export function testConfig(dataDir: string, env: Record<string, string> = {}): C
 
 /** Starts an in-process service on a temp directory; `stop` drains, closes and removes it. */
 export async function startService(opts: { env?: Record<string, string>; hooks?: ServiceHooks; dir?: string } = {}): Promise<{ service: Service; dir: string; stop: (o?: { keep?: boolean; drain?: boolean }) => Promise<void> }> {
-  const tmp = opts.dir ? { dir: opts.dir, remove: () => rmSync(opts.dir!, { recursive: true, force: true }) } : tempDir()
+  const tmp = opts.dir ? { dir: opts.dir, remove: () => removeDir(opts.dir!) } : tempDir()
   const logs: string[] = []
   const service = await createService(testConfig(tmp.dir, opts.env), { log: (m) => logs.push(m), ...opts.hooks })
   await service.ready

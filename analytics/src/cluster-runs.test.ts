@@ -1,10 +1,11 @@
 // Clustering runs stored in ClickHouse and read back on the embedded engine: what is read is what
 // was computed (memberships included, across several inserts), the latest run wins, and a run
 // whose run row never landed (a crash half-way) is not read.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { removeDir } from '../../test/temp-dir.ts'
 import { createDb, type Db } from './client.ts'
 import { latestClustering, storeClustering } from './cluster-runs.ts'
 import { clusterNeeds, type Clustering } from './clusters.ts'
@@ -38,7 +39,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await db.close()
-  rmSync(dir, { recursive: true, force: true })
+  removeDir(dir)
 })
 
 const membersOf = async (runId: string) =>

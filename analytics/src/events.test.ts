@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { removeDir } from '../../test/temp-dir.ts'
 import { createDb, type Db } from './client.ts'
 import { blankEventRow, encodeEventRow, EVENT_COLUMNS, type EventRow } from './event-row.ts'
 import { existingMessageIds, insertEventFile, insertEventLines, landedIdPages } from './events.ts'
@@ -16,7 +17,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await db.close()
-  rmSync(dir, { recursive: true, force: true })
+  removeDir(dir)
 })
 
 describe('existingMessageIds', () => {

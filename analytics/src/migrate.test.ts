@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { removeDir } from '../../test/temp-dir.ts'
 import { createDb, type Db } from './client.ts'
 import { loadMigrations, migrate, splitStatements } from './migrate.ts'
 import { TABLES } from './tables.ts'
@@ -14,7 +15,7 @@ beforeAll(() => {
 })
 afterAll(async () => {
   await db.close()
-  rmSync(dir, { recursive: true, force: true })
+  removeDir(dir)
 })
 
 describe('migrations', () => {

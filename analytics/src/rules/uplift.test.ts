@@ -4,10 +4,11 @@
 // out with p = 0.3), browsers identified only after the window, goals under linked anonymous ids,
 // bots, decisions and goals outside the window, people in both groups, a rule too small to report
 // (suppressed), the program holdout, the adherence variant (goal on at least N days) and EXPLAIN.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { removeDir } from '../../../test/temp-dir.ts'
 import { createDb, type Db } from '../client.ts'
 import { blankEventRow, chTime, encodeEventRow } from '../event-row.ts'
 import { insertEventLines } from '../events.ts'
@@ -254,7 +255,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await db?.close()
-  rmSync(dir, { recursive: true, force: true })
+  removeDir(dir)
 })
 
 const base = { outcomeGoal: GOAL, from: FROM, to: TO, windowDays: W, now: NOW }

@@ -5,7 +5,7 @@
 // next-contact requests on the outbound channels, with the secret key — beside the bare Hono
 // floor loaded with the same requests at the same rate. See bench/README.md.
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { inQuietHours, loadPrograms } from '../analytics/index.ts'
@@ -14,6 +14,7 @@ import { cpuSeconds, ROOT, startChild, untilIdle, type Child } from './child.ts'
 import { basicAuth, SECRET_KEY } from './events.ts'
 import { pacedLoad, type PacedResult } from './paced-load.ts'
 import { preparePopulation } from './population-cache.ts'
+import { summarise, type CpuProfile } from './profile.ts'
 
 /** The decide scenario's settings (run.ts parses them from BENCH_* variables). */
 export interface DecideSpec {
@@ -34,6 +35,8 @@ export interface DecideSpec {
   fresh: boolean
   /** Waits for the machine to go quiet (run.ts's BENCH_QUIET_WAIT_S); returns the busy cores last seen. Called before each measured load. */
   quiet: () => Promise<number | null>
+  /** Runs the collector with `--cpu-prof` and adds its main thread's time by function over the measured load to the report. */
+  cpuProfile: boolean
 }
 
 const PROGRAM = 'psoriasis-demo'
@@ -165,6 +168,15 @@ const paced = (r: PacedResult) => ({
   cpuCoresUnderLoad: r.cpuCoresUnderLoad,
 })
 
+/** The collector main thread's time by function during the measured load (the profile ends at its exit, `ended` ms before now). */
+function summariseRun(profDir: string, started: number, ended: number) {
+  // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread.
+  const file = readdirSync(profDir).find((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f))
+  if (!file) throw new Error(`no CPU profile written in ${profDir}`)
+  const profile = JSON.parse(readFileSync(join(profDir, file), 'utf8')) as CpuProfile
+  return summarise(profile, { fromEndUs: (performance.now() - ended) * 1000, lengthUs: (ended - started) * 1000 })
+}
+
 /** Runs the decide scenario and returns its figures (the report's `decide`). */
 export async function runDecide(spec: DecideSpec) {
   const program = loadPrograms(join(ROOT, 'programs'), {}).find((p) => p.program.id === PROGRAM)!.program
@@ -191,7 +203,8 @@ export async function runDecide(spec: DecideSpec) {
     // after it (the first decisions) starts a second full fill — minutes of parsing ids on the
     // event loop, in the middle of the load (see the report's notes on landed-ids.ts).
     const landedFilterIds = String(Math.max(10_000_000, 2 * loaded.inserted))
-    server = await startChild('collector/src/server.ts', { ATTUNE_DATA: dataDir, ATTUNE_DEMO_SEED: '0', ATTUNE_PROFILE_STORE: '1', ATTUNE_LANDED_FILTER_IDS: landedFilterIds, ATTUNE_SHUTDOWN_TIMEOUT_MS: String(spec.drainTimeoutS * 1000) })
+    const profDir = join(dataDir, 'cpu-profile')
+    server = await startChild('collector/src/server.ts', { ATTUNE_DATA: dataDir, ATTUNE_DEMO_SEED: '0', ATTUNE_PROFILE_STORE: '1', ATTUNE_LANDED_FILTER_IDS: landedFilterIds, ATTUNE_SHUTDOWN_TIMEOUT_MS: String(spec.drainTimeoutS * 1000) }, spec.cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])
     const profileIds = await untilProfilesReady(server.url, 900_000)
     const readyS = (performance.now() - t1) / 1000
     // After the profiles, start-up goes on: a clustering round and the landed-id filter (filled
@@ -211,12 +224,15 @@ export async function runDecide(spec: DecideSpec) {
     const warm = await pacedLoad({ url: server.url, path: '/v1/decide', headers, body, rate: spec.rate, durationS: WARM_UP_S, maxSockets: spec.maxSockets })
     log(`decide: warm-up ${warm.sent} requests, p99 ${warm.latencyMs.p99} ms; now ${spec.rate} req/s for ${spec.durationS} s`)
     const counter = answerCounter()
+    const runStarted = performance.now()
     const run = await pacedLoad({ url: server.url, path: '/v1/decide', headers, body, rate: spec.rate, durationS: spec.durationS, maxSockets: spec.maxSockets, serverPid: server.child.pid, onResponse: counter.onResponse })
+    const runEnded = performance.now()
     const answers = counter.figures()
     log(`decide: p50 ${run.latencyMs.p50} ms, p99 ${run.latencyMs.p99} ms, max ${run.latencyMs.max} ms, ${run.non2xx} non-2xx, ${answers.memoryShare} from memory`)
     server.child.kill('SIGTERM')
     const exit = await server.exited
     server = null
+    const cpuProfile = spec.cpuProfile ? summariseRun(profDir, runStarted, runEnded) : undefined
 
     // The floor gets the same requests at the same rate.
     const floorBusyBefore = await spec.quiet()
@@ -266,6 +282,7 @@ export async function runDecide(spec: DecideSpec) {
       floor: { server: 'bare Hono on @hono/node-server, reads the body, answers 204 (bench/floor.ts)', ...paced(floorRun), machineBusyCoresBefore: floorBusyBefore },
       p99VsFloorP99: floorRun.latencyMs.p99 > 0 ? round(run.latencyMs.p99 / floorRun.latencyMs.p99, 1) : null,
       serverExit: exit,
+      ...(cpuProfile ? { cpuProfile } : {}),
     }
   } finally {
     if (server) {

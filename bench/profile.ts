@@ -19,7 +19,8 @@ interface ProfileNode {
   callFrame: CallFrame
   children?: number[]
 }
-interface CpuProfile {
+/** A V8 CPU profile as `node --cpu-prof` writes it. */
+export interface CpuProfile {
   nodes: ProfileNode[]
   samples: number[]
   timeDeltas: number[]

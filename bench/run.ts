@@ -51,6 +51,7 @@ const envSchema = z.object({
   BENCH_DECIDE_S: z.coerce.number().positive().max(3600).default(20),
   BENCH_DECIDE_WEB_SHARE: z.coerce.number().min(0).max(1).default(0.5),
   BENCH_DECIDE_SOCKETS: z.coerce.number().int().min(1).max(1000).default(50),
+  BENCH_DECIDE_CPU_PROF: z.enum(['0', '1']).default('0'),
 })
 const opts = envSchema.parse(process.env)
 const wanted = (s: Scenario) => opts.BENCH_SCENARIOS.includes(s)
@@ -203,6 +204,7 @@ if (wanted('decide')) {
     keepData: opts.BENCH_KEEP_DATA === '1',
     fresh: opts.BENCH_PROFILE_FRESH === '1',
     quiet,
+    cpuProfile: opts.BENCH_DECIDE_CPU_PROF === '1',
   })
 }
 

@@ -121,6 +121,48 @@ describe('profile store', () => {
     expect(await res.json()).toMatchObject({ error: { field: 'batch[0].properties.consent.email' } })
   })
 
+  it('takes the decide endpoint’s decisions and stage changes as they are spooled, and counts each once after it lands', async () => {
+    const patient = patients[3]!
+    const decide = async (channel: string, slots?: string[]) => {
+      const res = await svc.service.app.request('/v1/decide', { method: 'POST', headers: { authorization: basic(DEMO.secretKey), 'content-type': 'application/json' }, body: JSON.stringify({ userId: patient, channel, ...(slots ? { slots } : {}) }) })
+      expect(res.status, await res.clone().text()).toBe(200)
+      return (await res.json()) as { decidedAt: string; stage: string | null; decisions: Array<{ considered: Array<{ outcome: string }> }> }
+    }
+    const stored = (p: Profile) => p.decisions.reduce((n, d) => n + d.times, 0)
+    const before = stored(svc.service.profiles!.read(program, patient)!)
+    // A page view of the same patient lands while the decisions are spooled: its refresh reads
+    // the patient from ClickHouse around the decisions' own insert.
+    const [a] = await Promise.all([decide('web', ['home-hero']), post({ batch: [{ type: 'page', messageId: 'store-race-page', userId: patient, context: { page: { path: '/demo/itch', url: 'http://localhost:5173/demo/itch' } } }] }, DEMO.secretKey)])
+    const b = await decide('email')
+    // In memory at once, before any insert: the decision times and the stage the answers gave.
+    const mem = svc.service.profiles!.read(program, patient)!
+    const decidedAt = (x: { decidedAt: string }) => x.decidedAt.replace('T', ' ').replace('Z', '')
+    expect(mem.decisions.some((d) => d.lastAt === decidedAt(a))).toBe(true)
+    expect(mem.decisions.some((d) => d.lastAt === decidedAt(b))).toBe(true)
+    expect(mem.stage?.id).toBe(b.stage)
+    const recorded = stored(mem) - before
+    expect(recorded).toBeGreaterThanOrEqual(2)
+    await drained()
+    const at = Date.now()
+    const after = svc.service.profiles!.read(program, patient, at)!
+    expect(stored(after) - before).toBe(recorded)
+    expect(comparable(after)).toEqual(comparable(await readProfile(svc.service.db, program, patient, at)))
+  })
+
+  it('forgets own events whose spool write failed, and reads the person from ClickHouse again', async () => {
+    const patient = patients[4]!
+    const at = Date.now()
+    const direct = comparable(await readProfile(svc.service.db, program, patient, at))
+    const ts = new Date(at).toISOString().replace('T', ' ').replace('Z', '')
+    svc.service.profiles!.applyOwn(DEMO.program, patient, [{ kind: 'decision', rule: 'never-landed', channel: 'web', outcome: 'shown', ts, messageId: 'never-spooled-1' }, { kind: 'stage', stage: 'maintenance', ts, messageId: 'never-spooled-2' }])
+    const applied = svc.service.profiles!.read(program, patient, at)!
+    expect(applied.decisions.filter((d) => d.rule === 'never-landed')).toHaveLength(1)
+    expect(applied.stage).toEqual({ id: 'maintenance', enteredAt: ts })
+    svc.service.profiles!.discardOwn(program, patient, ['never-spooled-1', 'never-spooled-2'])
+    await drained()
+    expect(comparable(svc.service.profiles!.read(program, patient, at)!)).toEqual(direct)
+  })
+
   it('is rebuilt from the aggregate tables after a restart, and answers as before', async () => {
     const at = Date.now()
     const sample = [...patients.slice(0, 20), 'p-store-late']

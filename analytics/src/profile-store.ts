@@ -9,7 +9,16 @@ export interface LandedActor {
   anonymousId: string
   /** The id an identify/alias event links to `userId` ('' when none). */
   linkedId: string
+  /** The event's message id: the store knows its own events (see `applyOwn`) by it. */
+  messageId?: string
 }
+
+/**
+ * An event this process wrote for a person and applied to the store itself — its own `decision`
+ * and `stage_changed` events, the only writes to the decision and stage aggregates (ingestion
+ * refuses both names from keys) — with the time it carries in ClickHouse's text form.
+ */
+export type OwnEvent = { messageId: string; ts: string } & ({ kind: 'decision'; rule: string; channel: string; outcome: string } | { kind: 'stage'; stage: string })
 
 /** Ids per page when the store loads a program: a page's rows are held in memory at once. */
 const IDS_PER_PAGE = 50_000
@@ -33,6 +42,10 @@ interface ProgramState {
   ready: boolean
   /** Ids with events landed since they were last read. */
   dirty: Set<string>
+  /** Per id, its own events applied in memory whose insert has not been confirmed yet: a read of the id from ClickHouse lacks them, so they are applied again on top. */
+  own: Map<string, OwnEvent[]>
+  /** Ids being read by the refresh in progress. */
+  reading: Set<string>
   refreshing: Promise<void> | null
   loading: Promise<void> | null
 }
@@ -42,7 +55,9 @@ interface ProgramState {
  * per-id aggregates (actor-aggregates.sql, the same query a direct profile read uses) and identity
  * links are read page by page; after every insert the writer names the ids it landed events for,
  * and those are read again (one query for all of them), so a profile follows ClickHouse within one
- * refresh of the insert. Identity links are applied from the landed events at once.
+ * refresh of the insert. Identity links are applied from the landed events at once. The decide
+ * endpoint's own decisions and stage changes are applied to memory as they are spooled instead
+ * (`applyOwn`): re-reading every decided person after each insert cost more than deciding.
  *
  * Only a process that is ClickHouse's only writer may use it (the embedded engine behind the data
  * lock): on a shared server other collectors' inserts would never reach this memory.
@@ -72,7 +87,7 @@ export class ProfileStore {
     if (pending?.loading) return pending.loading
     // After a failed load, reads go to ClickHouse for a while instead of each starting another load.
     if (Date.now() - (this.#failedAt.get(program.id) ?? 0) < RETRY_LOAD_MS) return Promise.resolve()
-    const state: ProgramState = { signature: aggregateSignature(program), anchor: Date.now(), actors: new Map(), links: new Map(), linkedTo: new Map(), ready: false, dirty: new Set(), refreshing: null, loading: null }
+    const state: ProgramState = { signature: aggregateSignature(program), anchor: Date.now(), actors: new Map(), links: new Map(), linkedTo: new Map(), ready: false, dirty: new Set(), own: new Map(), reading: new Set(), refreshing: null, loading: null }
     this.#pending.set(program.id, state)
     state.loading = this.#loadState(program, state)
       .then(() => {
@@ -122,6 +137,7 @@ export class ProfileStore {
       if (!state) continue
       for (const w of who) {
         const actor = w.userId !== '' ? w.userId : w.anonymousId
+        if (w.messageId !== undefined && this.#landedOwn(state, actor, w.messageId)) continue
         if (actor !== '') state.dirty.add(actor)
         if (w.userId !== '' && w.linkedId !== '') this.#link(state, w.userId, w.linkedId)
       }
@@ -130,17 +146,65 @@ export class ProfileStore {
     }
   }
 
+  /**
+   * Applies events this process has just spooled for a person (its decisions and stage changes)
+   * to the served state, so the next decision sees them without a read. A state still loading
+   * does not take them: it reads the person again when the events land.
+   */
+  applyOwn(program: string, actor: string, events: OwnEvent[]): void {
+    const state = this.#states.get(program)
+    if (!state?.ready || events.length === 0 || actor === '') return
+    const packed = state.actors.get(actor)
+    const agg = packed === undefined ? emptyAggregates() : unpackAggregates(packed)
+    for (const e of events) applyOwnEvent(agg, e)
+    state.actors.set(actor, packAggregates(agg))
+    const list = state.own.get(actor)
+    if (list) list.push(...events)
+    else state.own.set(actor, [...events])
+  }
+
+  /** Events `applyOwn` took that will never land (their spool write failed): the person is read from ClickHouse again. */
+  discardOwn(program: Program, actor: string, messageIds: string[]): void {
+    const state = this.#states.get(program.id)
+    const list = state?.own.get(actor)
+    if (!state || !list) return
+    const gone = new Set(messageIds)
+    const kept = list.filter((e) => !gone.has(e.messageId))
+    if (kept.length > 0) state.own.set(actor, kept)
+    else state.own.delete(actor)
+    state.dirty.add(actor)
+    this.#refresh(program, state)
+  }
+
+  /** Whether a landed event is one of this state's own (now in ClickHouse, so no longer applied on top of reads). */
+  #landedOwn(state: ProgramState, actor: string, messageId: string): boolean {
+    const list = state.own.get(actor)
+    const i = list ? list.findIndex((e) => e.messageId === messageId) : -1
+    if (i < 0) return false
+    list!.splice(i, 1)
+    if (list!.length === 0) state.own.delete(actor)
+    // A read in progress may have started before the insert: its answer lacks the event, and
+    // the event is no longer applied on top, so the id is read once more.
+    if (state.reading.has(actor)) state.dirty.add(actor)
+    return true
+  }
+
   /** Reads the dirty ids again, one query per REFRESH_IDS, until none is left; one refresh at a time per program. */
   #refresh(program: Program, state: ProgramState): void {
     if (state.refreshing || state.dirty.size === 0 || this.#stopped) return
     state.refreshing = (async () => {
       while (state.dirty.size > 0 && !this.#stopped && this.#states.get(program.id) === state) {
         const ids = [...state.dirty].slice(0, REFRESH_IDS)
-        for (const id of ids) state.dirty.delete(id)
+        for (const id of ids) {
+          state.dirty.delete(id)
+          state.reading.add(id)
+        }
         try {
           const actors = await readActorAggregates(this.#db, program, { ids }, state.anchor, Date.now())
           for (const id of ids) {
-            const agg = actors.get(id)
+            const own = state.own.get(id)
+            const agg = actors.get(id) ?? (own ? emptyAggregates() : undefined)
+            if (agg && own) for (const e of own) applyOwnEvent(agg, e)
             if (agg) state.actors.set(id, packAggregates(agg))
             else state.actors.delete(id)
           }
@@ -149,6 +213,8 @@ export class ProfileStore {
           for (const id of ids) state.dirty.add(id)
           this.#log(`profile store: refresh of ${program.id} failed (${(e as Error).message.slice(0, 200)}); retried with the next insert`)
           return
+        } finally {
+          for (const id of ids) state.reading.delete(id)
         }
       }
     })().finally(() => (state.refreshing = null))
@@ -204,6 +270,17 @@ export class ProfileStore {
     this.#stopped = true
     for (const s of [...this.#states.values(), ...this.#pending.values()]) await Promise.allSettled([s.loading, s.refreshing])
   }
+}
+
+/** Adds one of the process's own events to an id's aggregates, as decision_days and stage_states would. */
+function applyOwnEvent(agg: ActorAggregates, e: OwnEvent): void {
+  if (e.kind === 'stage') {
+    if (!agg.stage || e.ts >= agg.stage.at) agg.stage = { id: e.stage, at: e.ts }
+    return
+  }
+  const key = `${e.ts.slice(0, 10)}\t${e.rule}\t${e.channel}\t${e.outcome}`
+  const x = agg.decisions.get(key)
+  agg.decisions.set(key, x ? { times: x.times + 1, last: e.ts > x.last ? e.ts : x.last } : { times: 1, last: e.ts })
 }
 
 // Held as one string per id, not as maps of objects: a store of millions of small objects made

@@ -1,10 +1,17 @@
 import { randomUUID } from 'node:crypto'
-import { blankEventRow, chTime, encodeEventRow, type DecideOutput, type Profile, type RecentDecision } from '../../analytics/index.ts'
+import { blankEventRow, chTime, encodeEventRow, type DecideOutput, type OwnEvent, type Profile, type RecentDecision } from '../../analytics/index.ts'
 import { payloadText } from './spool/clickhouse-sink.ts'
 import type { Spool } from './spool/spool.ts'
 
 /** How long this process remembers its own decisions and stage changes for a person (until the profile shows them). */
 const REMEMBER_MS = 3_600_000
+
+/** Where the decision log's events go in memory as they are spooled (the profile store). */
+export interface OwnEventStore {
+  apply(program: string, person: string, events: OwnEvent[]): void
+  /** The events of `apply` were not spooled and will never land. */
+  discard(program: string, person: string, messageIds: string[]): void
+}
 
 interface Remembered {
   decisions: RecentDecision[]
@@ -17,14 +24,17 @@ interface Remembered {
  * `stage_changed` — through the spool, like every event, so reports see impressions, control
  * groups and suppressions, and profiles see caps, budgets and stages once they land. Until a
  * person's profile shows them (a second or so), this process remembers its own, so two requests
- * in quick succession cannot both pass a cap or both start a stage.
+ * in quick succession cannot both pass a cap or both start a stage. With profiles in memory,
+ * `store` takes the same events as they are spooled.
  */
 export class DecisionLog {
   readonly #spool: Spool
+  readonly #store: OwnEventStore | undefined
   readonly #recent = new Map<string, Remembered>()
 
-  constructor(spool: Spool) {
+  constructor(spool: Spool, store?: OwnEventStore) {
     this.#spool = spool
+    this.#store = store
   }
 
   /** The profile with this process's newer stage, and its decisions the profile does not show yet. */
@@ -50,17 +60,36 @@ export class DecisionLog {
   async record(p: { program: string; person: string; patient: boolean; keyId: string; requestId: string; now: number; out: DecideOutput }): Promise<void> {
     const { out, now } = p
     if (out.records.length === 0 && out.stageChanges.length === 0) return
-    const ts = chTime(now)
     const rows: string[] = []
+    const own: OwnEvent[] = []
     const who = { userId: p.patient ? p.person : '', anonymousId: p.patient ? '' : p.person, linkedId: '' }
-    const add = (event: string, channel: string, properties: Record<string, unknown>) => {
+    const add = (event: string, channel: string, properties: Record<string, unknown>, at: number): string => {
+      const ts = chTime(at)
       const row = blankEventRow()
       Object.assign(row, { message_id: randomUUID(), program: p.program, type: 'track', event, channel, user_id: who.userId, anonymous_id: who.anonymousId, ts, original_ts: ts, received_at: ts, key_id: p.keyId, library_name: 'attune-decide', properties: JSON.stringify(properties) })
       rows.push(payloadText(ts.slice(0, 7).replace('-', ''), p.program, row.message_id, encodeEventRow(row), who))
+      return row.message_id
     }
-    for (const c of out.stageChanges) add('stage_changed', 'server', { stage: c.to, from: c.from, reason: c.reason, requestId: p.requestId })
-    for (const r of out.records) add('decision', r.channel === 'none' ? 'server' : r.channel, { ...r, requestId: p.requestId })
-    await this.#spool.append(rows)
+    // Several stage changes in one request (start, then an entry rule) are a millisecond apart,
+    // the last at `now`, so "the latest stage" is never a tie between equal times.
+    const changes = out.stageChanges.length
+    out.stageChanges.forEach((c, i) => {
+      const at = now - (changes - 1 - i)
+      own.push({ kind: 'stage', stage: c.to, ts: chTime(at), messageId: add('stage_changed', 'server', { stage: c.to, from: c.from, reason: c.reason, requestId: p.requestId }, at) })
+    })
+    for (const r of out.records) {
+      const channel = r.channel === 'none' ? 'server' : r.channel
+      own.push({ kind: 'decision', rule: r.rule, channel, outcome: r.outcome, ts: chTime(now), messageId: add('decision', channel, { ...r, requestId: p.requestId }, now) })
+    }
+    // Applied before the write: the writer may land the rows before this function resumes, and the
+    // store must know them as its own by then (else it reads them and applies them a second time).
+    this.#store?.apply(p.program, p.person, own)
+    try {
+      await this.#spool.append(rows)
+    } catch (e) {
+      this.#store?.discard(p.program, p.person, own.map((o) => o.messageId))
+      throw e
+    }
     const key = `${p.program}\u0000${p.person}`
     const remembered = this.#recent.get(key) ?? { decisions: [], stage: null, touched: now }
     remembered.touched = now

@@ -9,7 +9,7 @@ import type { CollectorConfig } from './config.ts'
 import { KeyIndex } from './keys.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
 import { ClusterStore } from './cluster-store.ts'
-import { DecisionLog } from './decision-log.ts'
+import { DecisionLog, type OwnEventStore } from './decision-log.ts'
 import { ProgramRegistry } from './program-registry.ts'
 import { fileVersion, ProgramVersionStore } from './program-version-store.ts'
 import { clickhouseSink, type SinkStats } from './spool/clickhouse-sink.ts'
@@ -132,6 +132,16 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
   const profiles = config.profileStore ? new ProfileStore(db, log) : null
   if (profiles) void ready.then(() => Promise.all(registry.programs().map((p) => profiles.load(p.program))))
   const programById = (id: string) => registry.programs().find((p) => p.program.id === id)?.program
+  // The decide endpoint's decisions and stage changes go into the profiles in memory as they are spooled.
+  const ownEvents: OwnEventStore | undefined = profiles
+    ? {
+        apply: (program, person, events) => profiles.applyOwn(program, person, events),
+        discard: (program, person, ids) => {
+          const p = programById(program)
+          if (p) profiles.discardOwn(p, person, ids)
+        },
+      }
+    : undefined
   const base = clickhouseSink(db, count, new Quarantine(join(config.dataDir, 'quarantine')), landed, profiles ? (program, who) => profiles.landed(program, who, programById) : undefined)
   const described: BatchSink = (payloads) =>
     base(payloads).catch((e: unknown) => {
@@ -168,7 +178,7 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
     keys, spool, metrics, trustProxy: config.trustProxy, storage: config.storage, pool, poolMinBytes: config.ingestWorkerMinBytes,
     ping: () => db.ping(), migrated: () => migrated, migrationError: () => migrationError, spoolMaxBytes: config.spool.maxBytes, writer, sink: sinkStats, log,
     sdkDir: config.sdkDir, demoDir: config.demoDir, demoWriteKey: () => registry.demoWriteKey(), programs: () => registry.programs(), db, clusters, profiles,
-    registry, versions, decisions: new DecisionLog(spool), decideProfileTimeoutMs: config.decideProfileTimeoutMs,
+    registry, versions, decisions: new DecisionLog(spool, ownEvents), decideProfileTimeoutMs: config.decideProfileTimeoutMs,
   })
   // Requests should meet the stored versions, not the files, where they differ (a key revoked
   // through the API stays revoked across a restart): wait for the first attempt to load them, but

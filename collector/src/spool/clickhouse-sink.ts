@@ -76,7 +76,7 @@ export function clickhouseSink(db: Db, count: SinkCounter, quarantine: Quarantin
       let ids = byProgram.get(program)
       if (!ids) byProgram.set(program, (ids = new Map()))
       if (ids.has(messageId)) count('duplicates', 1)
-      else ids.set(messageId, { partition, row: p.subarray(nl + 1), who: userId === undefined ? null : { userId, anonymousId: anonymousId!, linkedId: linkedId! } })
+      else ids.set(messageId, { partition, row: p.subarray(nl + 1), who: userId === undefined ? null : { userId, anonymousId: anonymousId!, linkedId: linkedId!, messageId } })
     }
     const byPartition = new Map<string, { ids: string[]; rows: Buffer[]; who: Whose[] }>()
     for (const [program, ids] of byProgram) {

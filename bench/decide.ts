@@ -205,19 +205,20 @@ export async function runDecide(spec: DecideSpec) {
     const landedFilterIds = String(Math.max(10_000_000, 2 * loaded.inserted))
     const profDir = join(dataDir, 'cpu-profile')
     server = await startChild('collector/src/server.ts', { ATTUNE_DATA: dataDir, ATTUNE_DEMO_SEED: '0', ATTUNE_PROFILE_STORE: '1', ATTUNE_LANDED_FILTER_IDS: landedFilterIds, ATTUNE_SHUTDOWN_TIMEOUT_MS: String(spec.drainTimeoutS * 1000) }, spec.cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])
+    const idleBelow = spec.cpuProfile ? 0.4 : 0.1
     const profileIds = await untilProfilesReady(server.url, 900_000)
     const readyS = (performance.now() - t1) / 1000
     // After the profiles, start-up goes on: a clustering round and the landed-id filter (filled
     // from every stored id) keep the collector busy, at times for seconds on end.
     log(`decide: collector up, ${profileIds} ids' profiles in memory after ${round(readyS, 1)} s; waiting for it to go idle`)
     const t2 = performance.now()
-    await untilIdle(server.child.pid, 900)
+    await untilIdle(server.child.pid, 900, idleBelow)
     const startIdleS = (performance.now() - t2) / 1000
     log(`decide: idle after ${round(startIdleS, 1)} s more; recording the patients' consent`)
     const consent = await grantConsent(server.url, patients, headers)
     log(`decide: ${consent.events} consent events in the profiles after ${consent.s} s; waiting for the collector to go idle`)
     const t3 = performance.now()
-    const idleCores = await untilIdle(server.child.pid, 300)
+    const idleCores = await untilIdle(server.child.pid, 300, idleBelow)
     const idleWaitS = (performance.now() - t3) / 1000
 
     const busyBefore = await spec.quiet()

@@ -1,21 +1,9 @@
 import type { ContentItem } from './program-sections.ts'
+import { localDay } from './zone-time.ts'
 
-const dayFormats = new Map<string, { format: Intl.DateTimeFormat; minute: number; day: string }>()
-
-/**
- * The calendar day of `now` in a time zone, as YYYY-MM-DD (en-CA formats dates that way). The
- * last answer per zone is kept for its UTC minute (zone offsets are whole minutes): a profile or a
- * decision asks it once per catalogue item, and formatting cost ~1 µs each time.
- */
+/** The calendar day of `now` in a time zone, as YYYY-MM-DD (zone-time.ts keeps the zone's offset per quarter hour). */
 export function dayIn(now: Date, timeZone: string): string {
-  let f = dayFormats.get(timeZone)
-  if (!f) dayFormats.set(timeZone, (f = { format: new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }), minute: NaN, day: '' }))
-  const minute = Math.floor(now.getTime() / 60_000)
-  if (minute !== f.minute) {
-    f.minute = minute
-    f.day = f.format.format(now)
-  }
-  return f.day
+  return localDay(now.getTime(), timeZone)
 }
 
 /**

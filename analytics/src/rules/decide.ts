@@ -4,6 +4,7 @@ import type { ContentItem } from '../program-sections.ts'
 import type { Program } from '../programs.ts'
 import { anchorDay, dayNumber, effectiveLevel, evaluate, type ConditionTrace } from './evaluate.ts'
 import { inProgramHoldout, inRuleHoldout } from './holdout.ts'
+import { localHourMinute } from '../zone-time.ts'
 import { RULE_CLASSES, type Action, type Condition, type ContentChoice, type RuleClass } from './schema.ts'
 
 // The decision engine: given a profile, the dialogue plan moves the person on, the program's
@@ -302,7 +303,7 @@ export function preferredChannel(profile: Profile): DecisionChannel | null {
 
 /** Whether `now` is within the quiet hours [from, to) in the time zone (wrapping past midnight). */
 export function inQuietHours(now: number, timeZone: string, from: string, to: string): boolean {
-  const hm = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(now))
+  const hm = localHourMinute(now, timeZone)
   return from <= to ? hm >= from && hm < to : hm >= from || hm < to
 }
 

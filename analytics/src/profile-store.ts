@@ -1,5 +1,5 @@
 import type { Db } from './client.ts'
-import { aggregateSignature, assembleProfile, emptyAggregates, mergeAggregates, readActorAggregates, type ActorAggregates, type Profile } from './profiles.ts'
+import { aggregateSignature, assembleProfile, compareDecisions, emptyAggregates, mergeAggregates, readActorAggregates, type ActivityRow, type ActorAggregates, type DecisionRow, type Profile } from './profiles.ts'
 import type { Program } from './programs.ts'
 import { sql } from './sql.ts'
 
@@ -33,8 +33,10 @@ interface ProgramState {
   signature: string
   /** Need sums are relative to this time (the load's start). */
   anchor: number
-  /** Each id's aggregates as one JSON string (see packAggregates). */
+  /** Each id's aggregates but decisions and stage, as one JSON string (see packTouches). */
   actors: Map<string, string>
+  /** Each id's decisions and stage (the part the decide endpoint changes on every decision), as one JSON string (see packDecided). */
+  decided: Map<string, string>
   /** Patient id → the ids linked to it. */
   links: Map<string, Set<string>>
   /** Linked id → the patient ids it is linked to (an id linked to several: the first by id answers). */
@@ -87,7 +89,7 @@ export class ProfileStore {
     if (pending?.loading) return pending.loading
     // After a failed load, reads go to ClickHouse for a while instead of each starting another load.
     if (Date.now() - (this.#failedAt.get(program.id) ?? 0) < RETRY_LOAD_MS) return Promise.resolve()
-    const state: ProgramState = { signature: aggregateSignature(program), anchor: Date.now(), actors: new Map(), links: new Map(), linkedTo: new Map(), ready: false, dirty: new Set(), own: new Map(), reading: new Set(), refreshing: null, loading: null }
+    const state: ProgramState = { signature: aggregateSignature(program), anchor: Date.now(), actors: new Map(), decided: new Map(), links: new Map(), linkedTo: new Map(), ready: false, dirty: new Set(), own: new Map(), reading: new Set(), refreshing: null, loading: null }
     this.#pending.set(program.id, state)
     state.loading = this.#loadState(program, state)
       .then(() => {
@@ -113,7 +115,7 @@ export class ProfileStore {
     const pages = Math.max(1, Math.ceil(Number(count[0]?.n ?? 0) / IDS_PER_PAGE))
     for (let page = 0; page < pages && !this.#stopped; page++) {
       const actors = await readActorAggregates(this.#db, program, { page, pages }, state.anchor, Date.now())
-      for (const [id, agg] of actors) state.actors.set(id, packAggregates(agg))
+      for (const [id, agg] of actors) put(state, id, agg)
       const links = await this.#db.query<{ user_id: string; anonymous_id: string }>(sql('identity-links-page'), { program: program.id, page, pages })
       for (const l of links) this.#link(state, l.user_id, l.anonymous_id)
     }
@@ -154,10 +156,12 @@ export class ProfileStore {
   applyOwn(program: string, actor: string, events: OwnEvent[]): void {
     const state = this.#states.get(program)
     if (!state?.ready || events.length === 0 || actor === '') return
-    const packed = state.actors.get(actor)
-    const agg = packed === undefined ? emptyAggregates() : unpackAggregates(packed)
+    const packed = state.decided.get(actor)
+    const agg = emptyAggregates()
+    if (packed !== undefined) unpackDecided(packed, agg)
     for (const e of events) applyOwnEvent(agg, e)
-    state.actors.set(actor, packAggregates(agg))
+    state.decided.set(actor, packDecided(agg))
+    if (!state.actors.has(actor)) state.actors.set(actor, packTouches(emptyAggregates()))
     const list = state.own.get(actor)
     if (list) list.push(...events)
     else state.own.set(actor, [...events])
@@ -205,8 +209,7 @@ export class ProfileStore {
             const own = state.own.get(id)
             const agg = actors.get(id) ?? (own ? emptyAggregates() : undefined)
             if (agg && own) for (const e of own) applyOwnEvent(agg, e)
-            if (agg) state.actors.set(id, packAggregates(agg))
-            else state.actors.delete(id)
+            put(state, id, agg)
           }
         } catch (e) {
           // ClickHouse answered the insert but not this read: keep the ids dirty and let the next landing retry.
@@ -232,8 +235,7 @@ export class ProfileStore {
     if (stale) return null
     const ids = [patientId, ...[...(state.links.get(patientId) ?? [])].sort()]
     const agg = mergeAggregates(ids.map((id) => {
-      const packed = state.actors.get(id)
-      return packed === undefined ? emptyAggregates() : unpackAggregates(packed)
+      return get(state, id)
     }))
     return assembleProfile(program, patientId, ids, agg, state.anchor, now)
   }
@@ -278,24 +280,69 @@ function applyOwnEvent(agg: ActorAggregates, e: OwnEvent): void {
     if (!agg.stage || e.ts >= agg.stage.at) agg.stage = { id: e.stage, at: e.ts }
     return
   }
-  const key = `${e.ts.slice(0, 10)}\t${e.rule}\t${e.channel}\t${e.outcome}`
-  const x = agg.decisions.get(key)
-  agg.decisions.set(key, x ? { times: x.times + 1, last: e.ts > x.last ? e.ts : x.last } : { times: 1, last: e.ts })
+  const row: DecisionRow = { day: e.ts.slice(0, 10), rule: e.rule, channel: e.channel, outcome: e.outcome, times: 1, lastAt: e.ts }
+  // New decisions are today's: their place is at the end, or near it.
+  let i = agg.decisions.length
+  while (i > 0 && compareDecisions(agg.decisions[i - 1]!, row) > 0) i--
+  const same = i > 0 ? agg.decisions[i - 1]! : undefined
+  if (same && compareDecisions(same, row) === 0) agg.decisions[i - 1] = { ...same, times: same.times + 1, lastAt: row.lastAt > same.lastAt ? row.lastAt : same.lastAt }
+  else agg.decisions.splice(i, 0, row)
 }
 
-// Held as one string per id, not as maps of objects: a store of millions of small objects made
-// the garbage collector walk them all on every major collection (measured at 100,000 patients and
-// 10 M events: 45% of the collector's time in GC, decide p99 in seconds); a string is one object
-// it never looks into, and unpacking a person's few ids costs microseconds per read.
-function packAggregates(a: ActorAggregates): string {
-  return JSON.stringify([[...a.needs], [...a.answers], [...a.channels], [...a.goals], a.profiled, [...a.consent], [...a.activity], a.firstDay, [...a.decisions], a.stage, [...a.dates], a.checkinHours])
+/** Keeps an id's aggregates (or forgets the id): touches and decisions in their own strings. */
+function put(state: ProgramState, id: string, agg: ActorAggregates | undefined): void {
+  if (!agg) {
+    state.actors.delete(id)
+    state.decided.delete(id)
+    return
+  }
+  state.actors.set(id, packTouches(agg))
+  if (agg.decisions.length > 0 || agg.stage) state.decided.set(id, packDecided(agg))
+  else state.decided.delete(id)
 }
 
-function unpackAggregates(text: string): ActorAggregates {
-  const [needs, answers, channels, goals, profiled, consent, activity, firstDay, decisions, stage, dates, checkinHours] = JSON.parse(text) as [
+/** An id's aggregates (empty for an id the store does not hold). */
+function get(state: ProgramState, id: string): ActorAggregates {
+  const touches = state.actors.get(id)
+  const agg = touches === undefined ? emptyAggregates() : unpackTouches(touches)
+  const decided = state.decided.get(id)
+  if (decided !== undefined) unpackDecided(decided, agg)
+  return agg
+}
+
+// Held as strings, one per id and part, not as maps of objects: a store of millions of small
+// objects made the garbage collector walk them all on every major collection (measured at
+// 100,000 patients and 10 M events: 45% of the collector's time in GC, decide p99 in seconds); a
+// string is one object it never looks into. Activity and decisions are flat arrays of fields (no
+// array per row), already sorted, so a read parses them straight into the profile's rows.
+function packTouches(a: ActorAggregates): string {
+  const activity: Array<string | number> = []
+  for (const r of a.activity) activity.push(r.day, r.channel, r.event, r.times)
+  return JSON.stringify([[...a.needs], [...a.answers], [...a.channels], [...a.goals], a.profiled, [...a.consent], activity, a.firstDay, [...a.dates], a.checkinHours])
+}
+
+function unpackTouches(text: string): ActorAggregates {
+  const [needs, answers, channels, goals, profiled, consent, flat, firstDay, dates, checkinHours] = JSON.parse(text) as [
     Array<[string, { sum: number; touches: number }]>, Array<[string, { answer: string; ts: string }]>, Array<[string, { touches: number; last: string }]>,
-    Array<[string, { times: number; first: string; last: string }]>, number, Array<[string, { granted: boolean; at: string }]>, Array<[string, number]>, string,
-    Array<[string, { times: number; last: string }]>, ActorAggregates['stage'], Array<[string, { value: string; at: string }]>, number[],
+    Array<[string, { times: number; first: string; last: string }]>, number, Array<[string, { granted: boolean; at: string }]>, Array<string | number>, string,
+    Array<[string, { value: string; at: string }]>, number[],
   ]
-  return { needs: new Map(needs), answers: new Map(answers), channels: new Map(channels), goals: new Map(goals), profiled, consent: new Map(consent), activity: new Map(activity), firstDay, decisions: new Map(decisions), stage, dates: new Map(dates), checkinHours }
+  const activity: ActivityRow[] = []
+  for (let i = 0; i < flat.length; i += 4) activity.push({ day: flat[i] as string, channel: flat[i + 1] as string, event: flat[i + 2] as string, times: flat[i + 3] as number })
+  return { needs: new Map(needs), answers: new Map(answers), channels: new Map(channels), goals: new Map(goals), profiled, consent: new Map(consent), activity, firstDay, decisions: [], stage: null, dates: new Map(dates), checkinHours }
+}
+
+function packDecided(a: ActorAggregates): string {
+  const decisions: Array<string | number> = []
+  for (const r of a.decisions) decisions.push(r.day, r.rule, r.channel, r.outcome, r.times, r.lastAt)
+  return JSON.stringify([decisions, a.stage])
+}
+
+/** Sets `agg`'s decisions and stage from their string. */
+function unpackDecided(text: string, agg: ActorAggregates): void {
+  const [flat, stage] = JSON.parse(text) as [Array<string | number>, ActorAggregates['stage']]
+  const decisions: DecisionRow[] = []
+  for (let i = 0; i < flat.length; i += 6) decisions.push({ day: flat[i] as string, rule: flat[i + 1] as string, channel: flat[i + 2] as string, outcome: flat[i + 3] as string, times: flat[i + 4] as number, lastAt: flat[i + 5] as string })
+  agg.decisions = decisions
+  agg.stage = stage
 }

@@ -92,18 +92,56 @@ export interface ActorAggregates {
   profiled: number
   /** Latest consent record per scope. */
   consent: Map<string, { granted: boolean; at: string }>
-  /** Touches per `day\tchannel\tevent` (the last 400 days). */
-  activity: Map<string, number>
+  /** Touches per day, channel and event (the last 400 days), in `compareActivity` order. */
+  activity: ActivityRow[]
   /** The first day with activity ('' for none). */
   firstDay: string
-  /** Decisions per `day\trule\tchannel\toutcome` (the last 400 days), with the last one's time. */
-  decisions: Map<string, { times: number; last: string }>
+  /** Decisions per day, rule, channel and outcome (the last 400 days) with the last one's time, in `compareDecisions` order. */
+  decisions: DecisionRow[]
   /** The latest dialogue-plan stage, or null. */
   stage: { id: string; at: string } | null
   /** Clinical dates by name, the latest record of each. */
   dates: Map<string, { value: string; at: string }>
   /** Hours (Unix seconds) with a check-in of the program's adherence goal, ascending. */
   checkinHours: number[]
+}
+
+/** A profile's touches of one day, channel and event. */
+export type ActivityRow = Profile['activity'][number]
+/** A profile's decisions of one day, rule, channel and outcome. */
+export type DecisionRow = Profile['decisions'][number]
+
+// Code-point order, not localeCompare: rows are sorted and merged on every profile read, and ICU
+// collation cost more than the rest of the merge.
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
+/** The order of `activity`: day, channel, event. */
+export const compareActivity = (x: ActivityRow, y: ActivityRow) => cmp(x.day, y.day) || cmp(x.channel, y.channel) || cmp(x.event, y.event)
+/** The order of `decisions`: day, rule, channel, outcome. */
+export const compareDecisions = (x: DecisionRow, y: DecisionRow) => cmp(x.day, y.day) || cmp(x.rule, y.rule) || cmp(x.channel, y.channel) || cmp(x.outcome, y.outcome)
+
+/** Two lists sorted by `compare` as one, rows of the same key added up by `add`; the inputs are not changed. */
+function mergeSorted<T>(a: T[], b: T[], compare: (x: T, y: T) => number, add: (x: T, y: T) => T): T[] {
+  if (a.length === 0) return b
+  if (b.length === 0) return a
+  const out: T[] = []
+  let i = 0
+  let j = 0
+  while (i < a.length && j < b.length) {
+    const c = compare(a[i]!, b[j]!)
+    if (c < 0) out.push(a[i++]!)
+    else if (c > 0) out.push(b[j++]!)
+    else out.push(add(a[i++]!, b[j++]!))
+  }
+  while (i < a.length) out.push(a[i++]!)
+  while (j < b.length) out.push(b[j++]!)
+  return out
+}
+
+/** The rows from `day` on of a list sorted by day first. */
+function fromDay<T extends { day: string }>(rows: T[], day: string): T[] {
+  let i = 0
+  while (i < rows.length && rows[i]!.day < day) i++
+  return i === 0 ? rows : rows.slice(i)
 }
 
 /** The settings that change what the aggregates of a program mean: a change needs them read again. */
@@ -152,15 +190,19 @@ export async function readActorAggregates(db: Db, program: Program, selection: A
       case 'profiled':
         agg.profiled = Number(r.num)
         break
-      case 'activity':
-        agg.activity.set(r.a, Number(r.num))
+      case 'activity': {
+        const [day, channel, event] = r.a.split('\t') as [string, string, string]
+        agg.activity.push({ day, channel, event, times: Number(r.num) })
         break
+      }
       case 'first':
         agg.firstDay = r.a
         break
-      case 'decision':
-        agg.decisions.set(r.a, { times: Number(r.num), last: r.ts })
+      case 'decision': {
+        const [day, rule, channel, outcome] = r.a.split('\t') as [string, string, string, string]
+        agg.decisions.push({ day, rule, channel, outcome, times: Number(r.num), lastAt: r.ts })
         break
+      }
       case 'stage':
         agg.stage = { id: r.a, at: r.ts }
         break
@@ -175,12 +217,16 @@ export async function readActorAggregates(db: Db, program: Program, selection: A
         break
     }
   }
+  for (const agg of out.values()) {
+    agg.activity.sort(compareActivity)
+    agg.decisions.sort(compareDecisions)
+  }
   return out
 }
 
 /** Aggregates of nobody. */
 export function emptyAggregates(): ActorAggregates {
-  return { needs: new Map(), answers: new Map(), channels: new Map(), goals: new Map(), profiled: 0, consent: new Map(), activity: new Map(), firstDay: '', decisions: new Map(), stage: null, dates: new Map(), checkinHours: [] }
+  return { needs: new Map(), answers: new Map(), channels: new Map(), goals: new Map(), profiled: 0, consent: new Map(), activity: [], firstDay: '', decisions: [], stage: null, dates: new Map(), checkinHours: [] }
 }
 
 /** One person's aggregates from those of their ids: sums add up, the latest answer per question wins. */
@@ -211,12 +257,9 @@ export function mergeAggregates(parts: ActorAggregates[]): ActorAggregates {
       if (!x || v.at > x.at) m.consent.set(k, v)
     }
     for (const h of p.checkinHours) hours.add(h)
-    for (const [k, v] of p.activity) m.activity.set(k, (m.activity.get(k) ?? 0) + v)
+    m.activity = mergeSorted(m.activity, p.activity, compareActivity, (x, y) => ({ ...x, times: x.times + y.times }))
     if (p.firstDay !== '' && (m.firstDay === '' || p.firstDay < m.firstDay)) m.firstDay = p.firstDay
-    for (const [k, v] of p.decisions) {
-      const x = m.decisions.get(k)
-      m.decisions.set(k, x ? { times: x.times + v.times, last: v.last > x.last ? v.last : x.last } : v)
-    }
+    m.decisions = mergeSorted(m.decisions, p.decisions, compareDecisions, (x, y) => ({ ...x, times: x.times + y.times, lastAt: y.lastAt > x.lastAt ? y.lastAt : x.lastAt }))
     if (p.stage && (!m.stage || p.stage.at > m.stage.at)) m.stage = p.stage
     for (const [k, v] of p.dates) {
       const x = m.dates.get(k)
@@ -286,14 +329,8 @@ export function assembleProfile(program: Program, patientId: string, ids: string
     dates: Object.fromEntries([...agg.dates].map(([k, v]) => [k, v.value]).sort(([a], [b]) => a!.localeCompare(b!))),
     stage: agg.stage && { id: agg.stage.id, enteredAt: agg.stage.at },
     // The last 400 days as of `now` (the store may hold rows read days ago).
-    activity: [...agg.activity].map(([k, times]) => {
-      const [day, channel, event] = k.split('\t') as [string, string, string]
-      return { day, channel, event, times }
-    }).filter((a) => a.day >= oldestDay).sort((a, b) => a.day.localeCompare(b.day) || a.channel.localeCompare(b.channel) || a.event.localeCompare(b.event)),
-    decisions: [...agg.decisions].map(([k, v]) => {
-      const [day, rule, channel, outcome] = k.split('\t') as [string, string, string, string]
-      return { day, rule, channel, outcome, times: v.times, lastAt: v.last }
-    }).filter((d) => d.day >= oldestDay).sort((a, b) => a.day.localeCompare(b.day) || a.rule.localeCompare(b.rule) || a.channel.localeCompare(b.channel) || a.outcome.localeCompare(b.outcome)),
+    activity: fromDay(agg.activity, oldestDay),
+    decisions: fromDay(agg.decisions, oldestDay),
   }
 }
 

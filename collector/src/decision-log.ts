@@ -96,13 +96,17 @@ export class DecisionLog {
     for (const r of out.records) remembered.decisions.push({ rule: r.rule, channel: r.channel === 'none' ? 'server' : r.channel, outcome: r.outcome, at: now })
     const last = out.stageChanges.at(-1)
     if (last) remembered.stage = { id: last.to, at: now }
+    // Re-inserted so the map stays in order of last use: forgetting stops at the first recent one.
+    this.#recent.delete(key)
     this.#recent.set(key, remembered)
     this.#forget(now)
   }
 
   #forget(now: number): void {
-    // The map is kept small: people not decided for within the hour are dropped (their decisions have long landed).
-    if (this.#recent.size < 10_000) return
-    for (const [k, v] of this.#recent) if (now - v.touched > REMEMBER_MS) this.#recent.delete(k)
+    // People not decided for within the hour are dropped (their decisions have long landed).
+    for (const [k, v] of this.#recent) {
+      if (now - v.touched <= REMEMBER_MS) return
+      this.#recent.delete(k)
+    }
   }
 }

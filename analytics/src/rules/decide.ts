@@ -2,7 +2,7 @@ import { dayIn, isContentUsable } from '../content-availability.ts'
 import type { Profile } from '../profiles.ts'
 import type { ContentItem } from '../program-sections.ts'
 import type { Program } from '../programs.ts'
-import { anchorDay, dayNumber, effectiveLevel, evaluate, type ConditionTrace } from './evaluate.ts'
+import { anchorDay, dayNumber, dayText, effectiveLevel, evaluate, type ConditionTrace } from './evaluate.ts'
 import { inProgramHoldout, inRuleHoldout } from './holdout.ts'
 import { localHourMinute } from '../zone-time.ts'
 import { RULE_CLASSES, type Action, type Condition, type ContentChoice, type RuleClass } from './schema.ts'
@@ -170,8 +170,9 @@ export function decide(input: DecideInput): DecideOutput {
   const budgeted = budgetedIds(program)
   const shownWithin = (days: number, match: (rule: string, channel: string) => boolean) => {
     const from = today - days + 1
+    const fromDay = dayText(from)
     let n = 0
-    for (const d of profile.decisions) if (d.outcome === 'shown' && dayNumber(d.day) >= from && match(d.rule, d.channel)) n += d.times
+    for (const d of profile.decisions) if (d.outcome === 'shown' && d.day >= fromDay && match(d.rule, d.channel)) n += d.times
     for (const r of recent) if (r.outcome === 'shown' && Math.floor(r.at / DAY) >= from && match(r.rule, r.channel)) n++
     return n
   }

@@ -36,6 +36,8 @@ export interface ConditionTrace {
 const DAY = 86_400_000
 /** A UTC day (YYYY-MM-DD or an ISO/ClickHouse time) as a day number. */
 export const dayNumber = (day: string): number => Math.floor(Date.parse(`${day.slice(0, 10)}T00:00:00Z`) / DAY)
+/** The UTC day (YYYY-MM-DD) of a day number: rows are compared with it as text, not parsed one by one. */
+export const dayText = (day: number): string => new Date(day * DAY).toISOString().slice(0, 10)
 
 /** Whether a number meets every bound of a comparison. */
 export function compare(value: number, c: Comparison): boolean {
@@ -69,8 +71,9 @@ export function needRank(profile: Profile, need: string): number | null {
 export function anchorDay(profile: Profile, since: Since): number | null {
   if ('enrolment' in since) return profile.enrolledAt ? dayNumber(profile.enrolledAt) : null
   if ('event' in since) {
-    const days = profile.activity.filter((a) => a.event === since.event).map((a) => dayNumber(a.day))
-    return days.length ? Math.max(...days) : null
+    let last: string | null = null
+    for (const a of profile.activity) if (a.event === since.event && (last === null || a.day > last)) last = a.day
+    return last === null ? null : dayNumber(last)
   }
   if ('goal' in since) {
     const g = profile.goals.find((x) => x.goal === since.goal)
@@ -130,9 +133,9 @@ export function evaluate(condition: Condition, input: EvaluationInput): Conditio
     return leaf(stage !== null && c.stage.includes(stage), stage)
   }
   if ('touches' in c) {
-    const from = today - c.touches.withinDays + 1
+    const from = dayText(today - c.touches.withinDays + 1)
     let n = 0
-    for (const a of profile.activity) if (a.channel === c.touches.channel && (c.touches.event === undefined || a.event === c.touches.event) && dayNumber(a.day) >= from) n += a.times
+    for (const a of profile.activity) if (a.day >= from && a.channel === c.touches.channel && (c.touches.event === undefined || a.event === c.touches.event)) n += a.times
     return leaf(compare(n, c.count), n)
   }
   if ('consent' in c) {

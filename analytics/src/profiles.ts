@@ -1,8 +1,9 @@
 import type { Db } from './client.ts'
-import { dayIn, isContentUsable } from './content-availability.ts'
+import { isContentUsable } from './content-availability.ts'
 import { chTime } from './event-row.ts'
 import type { Program } from './programs.ts'
 import { sql } from './sql.ts'
+import { localDayNumber } from './zone-time.ts'
 
 /** One need in a profile: the score used (explicit when the person answered about it), and both sources. */
 export interface NeedScore {
@@ -310,7 +311,14 @@ export function assembleProfile(program: Program, patientId: string, ids: string
     .sort((x, y) => x.firstAt.localeCompare(y.firstAt))
   const checkin = program.adherence
   const since = (now - (checkin?.windowDays ?? 90) * 86_400_000) / 1000
-  const checkinDays = [...new Set(agg.checkinHours.filter((h) => h >= since).map((h) => dayIn(new Date(h * 1000), program.timeZone)))].sort()
+  // Local day numbers of the check-ins (one per hour with a check-in, ~200 a profile), deduplicated in order.
+  const checkinDays: number[] = []
+  for (const h of agg.checkinHours) {
+    if (h < since) continue
+    const d = localDayNumber(h * 1000, program.timeZone)
+    if (checkinDays.length === 0 || checkinDays.at(-1)! < d) checkinDays.push(d)
+    else if (!checkinDays.includes(d)) checkinDays.splice(checkinDays.findIndex((x) => x > d), 0, d)
+  }
   return {
     program: program.id,
     patientId,
@@ -323,7 +331,7 @@ export function assembleProfile(program: Program, patientId: string, ids: string
     engagement: engagement(program, reached.reduce((s, g) => s + g.points, 0), now),
     pattern: agg.profiled >= (program.patternMinTouches ?? 3) ? nearestPattern(program, needs) : null,
     profiledTouches: agg.profiled,
-    adherence: checkin ? adherenceOf(checkinDays, dayIn(new Date(now), program.timeZone), checkin.everyDays) : null,
+    adherence: checkin ? adherenceOfDays(checkinDays, localDayNumber(now, program.timeZone), checkin.everyDays) : null,
     consent: Object.fromEntries([...agg.consent].sort(([a], [b]) => a.localeCompare(b))),
     enrolledAt: agg.dates.get('enrolment')?.value ?? (agg.firstDay || null),
     dates: Object.fromEntries([...agg.dates].map(([k, v]) => [k, v.value]).sort(([a], [b]) => a!.localeCompare(b!))),
@@ -339,11 +347,16 @@ export function assembleProfile(program: Program, patientId: string, ids: string
  * periods of `everyDays` days run from the first check-in.
  */
 export function adherenceOf(days: string[], today: string, everyDays: number): Profile['adherence'] {
-  if (days.length === 0) return null
   const dayNo = (d: string) => Math.round(Date.parse(`${d}T00:00:00Z`) / 86_400_000)
-  const first = dayNo(days[0]!)
-  const current = Math.floor((dayNo(today) - first) / everyDays)
-  const withCheckin = new Set(days.map((d) => Math.floor((dayNo(d) - first) / everyDays)))
+  return adherenceOfDays(days.map(dayNo), dayNo(today), everyDays)
+}
+
+/** `adherenceOf` over day numbers (days since 1970-01-01), ascending. */
+function adherenceOfDays(days: number[], today: number, everyDays: number): Profile['adherence'] {
+  if (days.length === 0) return null
+  const first = days[0]!
+  const current = Math.floor((today - first) / everyDays)
+  const withCheckin = new Set(days.map((d) => Math.floor((d - first) / everyDays)))
   let p = withCheckin.has(current) ? current : current - 1
   let streak = 0
   while (p >= 0 && withCheckin.has(p)) {
@@ -353,7 +366,7 @@ export function adherenceOf(days: string[], today: string, everyDays: number): P
   // The current period counts as due only once it has a check-in (it is still open).
   const periodsDue = withCheckin.has(current) ? current + 1 : Math.max(1, current)
   const periodsWithCheckin = [...withCheckin].filter((x) => x <= current).length
-  return { rate: Math.round((periodsWithCheckin / periodsDue) * 1000) / 1000, streak, periodsDue, periodsWithCheckin, lastCheckin: days.at(-1)! }
+  return { rate: Math.round((periodsWithCheckin / periodsDue) * 1000) / 1000, streak, periodsDue, periodsWithCheckin, lastCheckin: new Date(days.at(-1)! * 86_400_000).toISOString().slice(0, 10) }
 }
 
 /**

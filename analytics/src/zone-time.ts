@@ -55,3 +55,8 @@ export function localDay(ms: number, timeZone: string): string {
 export function localHourMinute(ms: number, timeZone: string): string {
   return new Date(wallTime(ms, timeZone)).toISOString().slice(11, 16)
 }
+
+/** The calendar day of an instant in the zone, as days since 1970-01-01. */
+export function localDayNumber(ms: number, timeZone: string): number {
+  return Math.floor(wallTime(ms, timeZone) / 86_400_000)
+}

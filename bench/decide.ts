@@ -5,7 +5,7 @@
 // next-contact requests on the outbound channels, with the secret key — beside the bare Hono
 // floor loaded with the same requests at the same rate. See bench/README.md.
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { inQuietHours, loadPrograms } from '../analytics/index.ts'
@@ -37,6 +37,9 @@ export interface DecideSpec {
   quiet: () => Promise<number | null>
   /** Runs the collector with `--cpu-prof` and adds its main thread's time by function over the measured load to the report. */
   cpuProfile: boolean
+  /** More node flags for the collector (e.g. `--trace-gc`); with any, its output is written to `serverLog`. */
+  nodeFlags: string[]
+  serverLog: string
 }
 
 const PROGRAM = 'psoriasis-demo'
@@ -204,7 +207,7 @@ export async function runDecide(spec: DecideSpec) {
     // event loop, in the middle of the load (see the report's notes on landed-ids.ts).
     const landedFilterIds = String(Math.max(10_000_000, 2 * loaded.inserted))
     const profDir = join(dataDir, 'cpu-profile')
-    server = await startChild('collector/src/server.ts', { ATTUNE_DATA: dataDir, ATTUNE_DEMO_SEED: '0', ATTUNE_PROFILE_STORE: '1', ATTUNE_LANDED_FILTER_IDS: landedFilterIds, ATTUNE_SHUTDOWN_TIMEOUT_MS: String(spec.drainTimeoutS * 1000) }, spec.cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])
+    server = await startChild('collector/src/server.ts', { ATTUNE_DATA: dataDir, ATTUNE_DEMO_SEED: '0', ATTUNE_PROFILE_STORE: '1', ATTUNE_LANDED_FILTER_IDS: landedFilterIds, ATTUNE_SHUTDOWN_TIMEOUT_MS: String(spec.drainTimeoutS * 1000) }, [...(spec.cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...spec.nodeFlags])
     const idleBelow = spec.cpuProfile ? 0.4 : 0.1
     const profileIds = await untilProfilesReady(server.url, 900_000)
     const readyS = (performance.now() - t1) / 1000
@@ -232,6 +235,10 @@ export async function runDecide(spec: DecideSpec) {
     log(`decide: p50 ${run.latencyMs.p50} ms, p99 ${run.latencyMs.p99} ms, max ${run.latencyMs.max} ms, ${run.non2xx} non-2xx, ${answers.memoryShare} from memory`)
     server.child.kill('SIGTERM')
     const exit = await server.exited
+    if (spec.nodeFlags.length > 0) {
+      writeFileSync(spec.serverLog, server.output())
+      log(`decide: the collector's output is in ${spec.serverLog}`)
+    }
     server = null
     const cpuProfile = spec.cpuProfile ? summariseRun(profDir, runStarted, runEnded) : undefined
 

@@ -2,7 +2,8 @@
 // loaded for BENCH_DURATION_S seconds (default 10) with BENCH_CONNECTIONS (default 50), then
 // one JSON document on stdout. Progress goes to stderr. See bench/README.md.
 import { rmSync } from 'node:fs'
-import { availableParallelism, cpus, loadavg } from 'node:os'
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { z } from 'zod'
 import { machineBusySeconds, startChild } from './child.ts'
 import { basicAuth, eventFactory, SECRET_KEY } from './events.ts'
@@ -52,6 +53,7 @@ const envSchema = z.object({
   BENCH_DECIDE_WEB_SHARE: z.coerce.number().min(0).max(1).default(0.5),
   BENCH_DECIDE_SOCKETS: z.coerce.number().int().min(1).max(1000).default(50),
   BENCH_DECIDE_CPU_PROF: z.enum(['0', '1']).default('0'),
+  BENCH_DECIDE_NODE_FLAGS: z.string().default(''),
 })
 const opts = envSchema.parse(process.env)
 const wanted = (s: Scenario) => opts.BENCH_SCENARIOS.includes(s)
@@ -205,6 +207,8 @@ if (wanted('decide')) {
     fresh: opts.BENCH_PROFILE_FRESH === '1',
     quiet,
     cpuProfile: opts.BENCH_DECIDE_CPU_PROF === '1',
+    nodeFlags: opts.BENCH_DECIDE_NODE_FLAGS.split(/\s+/).filter(Boolean),
+    serverLog: join(tmpdir(), 'attune-bench-decide-server.log'),
   })
 }
 

@@ -3,8 +3,10 @@
 // withdrawn taking effect, stage transitions through the plan, and the default content when the
 // profile cannot be read in time.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { inRuleHoldout } from '../analytics/src/rules/holdout.ts'
-import { basic, DEMO, startService, waitFor } from './helpers.ts'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { inProgramHoldout, inRuleHoldout } from '../analytics/src/rules/holdout.ts'
+import { basic, DEMO, ROOT, startService, waitFor } from './helpers.ts'
 
 let svc: Awaited<ReturnType<typeof startService>>
 beforeAll(async () => {
@@ -27,10 +29,27 @@ async function send(key: string, batch: object[], origin?: string) {
   const res = await svc.service.app.request('/v1/batch', { method: 'POST', headers: { authorization: basic(key), 'content-type': 'application/json', ...(origin ? { origin } : {}) }, body: JSON.stringify({ batch }) })
   expect(res.status, await res.clone().text()).toBe(200)
 }
-const landed = () => waitFor(() => svc.service.spool.depthBytes() === 0 && svc.service.profiles!.current(DEMO.program), 20_000, 'events to land')
-/** A patient id outside the rule's holdout. */
+const landed = () => waitFor(() => svc.service.spool.depthBytes() === 0 && (svc.service.profiles?.current(DEMO.program) ?? true), 20_000, 'events to land')
+const PROGRAM_HOLDOUT = (JSON.parse(readFileSync(join(ROOT, 'programs', 'psoriasis-demo.json'), 'utf8')) as { contactPolicy: { programHoldout: number } }).contactPolicy.programHoldout
+/** A patient id outside the program's holdout, and outside (or, with `held`, inside) the rule's. */
 const patientFor = (prefix: string, rule: string, share: number, held = false) => {
-  for (let i = 0; ; i++) if (inRuleHoldout(`${prefix}-${i}`, rule, share) === held) return `${prefix}-${i}`
+  for (let i = 0; ; i++) if (!inProgramHoldout(`${prefix}-${i}`, DEMO.program, PROGRAM_HOLDOUT) && inRuleHoldout(`${prefix}-${i}`, rule, share) === held) return `${prefix}-${i}`
+}
+
+/** Seven slot requests in a row for one patient: the rule capped at five shows five times, then the next rule. */
+async function capsInQuickSuccession(prefix: string) {
+  const patient = patientFor(prefix, 'itch-hero', 0.1)
+  await send(DEMO.secretKey, [{ type: 'track', userId: patient, event: 'print_magazine_read', properties: { content: ['itch-basics'] } }])
+  await landed()
+  const rules: string[] = []
+  for (let i = 0; i < 7; i++) rules.push((await decideOk(DEMO.secretKey, { userId: patient, channel: 'web', slots: ['home-hero'] })).decisions[0]!.rule!)
+  expect(rules).toEqual(['itch-hero', 'itch-hero', 'itch-hero', 'itch-hero', 'itch-hero', 'best-fit-hero', 'best-fit-hero'])
+  await landed()
+  // Once landed, the profile's decisions hold the cap.
+  expect((await decideOk(DEMO.secretKey, { userId: patient, channel: 'web', slots: ['home-hero'] })).decisions[0]).toMatchObject({ rule: 'best-fit-hero', considered: [{ rule: 'itch-hero', outcome: 'capped', reason: 'cap' }, { rule: 'best-fit-hero', outcome: 'shown' }] })
+  await landed()
+  const [row] = await svc.service.db.query<{ n: string }>("SELECT count() AS n FROM events WHERE event = 'decision' AND user_id = {p:String} AND JSONExtractString(properties, 'outcome') = 'capped'", { p: patient })
+  expect(Number(row?.n)).toBe(3)
 }
 
 describe('POST /v1/decide', () => {
@@ -55,18 +74,22 @@ describe('POST /v1/decide', () => {
   })
 
   it('caps a rule across requests in quick succession, before the decisions have landed', async () => {
-    const patient = patientFor('p-cap', 'itch-hero', 0.1)
-    await send(DEMO.secretKey, [{ type: 'track', userId: patient, event: 'print_magazine_read', properties: { content: ['itch-basics'] } }])
-    await landed()
-    const rules: string[] = []
-    for (let i = 0; i < 7; i++) rules.push((await decideOk(DEMO.secretKey, { userId: patient, channel: 'web', slots: ['home-hero'] })).decisions[0]!.rule!)
-    expect(rules).toEqual(['itch-hero', 'itch-hero', 'itch-hero', 'itch-hero', 'itch-hero', 'best-fit-hero', 'best-fit-hero'])
-    await landed()
-    // Once landed, the profile's decisions hold the cap.
-    expect((await decideOk(DEMO.secretKey, { userId: patient, channel: 'web', slots: ['home-hero'] })).decisions[0]).toMatchObject({ rule: 'best-fit-hero', considered: [{ rule: 'itch-hero', outcome: 'capped', reason: 'cap' }, { rule: 'best-fit-hero', outcome: 'shown' }] })
-    await landed()
-    const [row] = await svc.service.db.query<{ n: string }>("SELECT count() AS n FROM events WHERE event = 'decision' AND user_id = {p:String} AND JSONExtractString(properties, 'outcome') = 'capped'", { p: patient })
-    expect(Number(row?.n)).toBe(3)
+    await capsInQuickSuccession('p-cap')
+  })
+
+  it('caps the same way with profiles read from ClickHouse (the decision log remembers its own decisions until they land)', async () => {
+    // One engine per process: the same data directory, restarted without the store, then with it.
+    const dir = svc.dir
+    await svc.stop({ keep: true })
+    svc = await startService({ dir, env: { ATTUNE_PROFILE_STORE: '0', ATTUNE_DECIDE_PROFILE_TIMEOUT_MS: '10000' } })
+    try {
+      expect(svc.service.profiles).toBeNull()
+      await capsInQuickSuccession('p-cap-ch')
+    } finally {
+      await svc.stop({ keep: true })
+      svc = await startService({ dir })
+      await waitFor(() => svc.service.profiles!.current(DEMO.program), 30_000, 'the store to load')
+    }
   })
 
   it('decides for a browser’s own ids and the web only, with the write key', async () => {

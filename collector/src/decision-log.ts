@@ -25,7 +25,9 @@ interface Remembered {
  * groups and suppressions, and profiles see caps, budgets and stages once they land. Until a
  * person's profile shows them (a second or so), this process remembers its own, so two requests
  * in quick succession cannot both pass a cap or both start a stage. With profiles in memory,
- * `store` takes the same events as they are spooled.
+ * `store` takes the same events as they are spooled, and only decisions made on a profile read
+ * from ClickHouse (`remember`) are remembered here: the map of everyone decided for within the hour
+ * was the largest thing the decide endpoint kept alive, and the garbage collector moved it.
  */
 export class DecisionLog {
   readonly #spool: Spool
@@ -57,7 +59,7 @@ export class DecisionLog {
    * remembers them. `userId` is set for a patient, `anonymousId` for an unidentified browser —
    * never both, so a decision links no ids.
    */
-  async record(p: { program: string; person: string; patient: boolean; keyId: string; requestId: string; now: number; out: DecideOutput }): Promise<void> {
+  async record(p: { program: string; person: string; patient: boolean; keyId: string; requestId: string; now: number; out: DecideOutput; remember: boolean }): Promise<void> {
     const { out, now } = p
     if (out.records.length === 0 && out.stageChanges.length === 0) return
     const rows: string[] = []
@@ -90,6 +92,7 @@ export class DecisionLog {
       this.#store?.discard(p.program, p.person, own.map((o) => o.messageId))
       throw e
     }
+    if (!p.remember) return
     const key = `${p.program}\u0000${p.person}`
     const remembered = this.#recent.get(key) ?? { decisions: [], stage: null, touched: now }
     remembered.touched = now

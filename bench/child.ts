@@ -10,9 +10,12 @@ export const ROOT = resolve(import.meta.dirname, '..')
 /** A child Node process that printed `listening on <url>`. */
 export type Child = ServerProcess
 
-/** Runs `script` with `node [nodeFlags] --import tsx` and waits until it prints its URL. */
+/** The node flags `npm start` gives the collector (package.json's start script), so the bench measures the same process. */
+export const SERVER_NODE_FLAGS: string[] = (JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/).filter((w) => /^--[a-z-]+=\S+$/.test(w))
+
+/** Runs `script` with `node [nodeFlags] --import tsx` (the collector with `SERVER_NODE_FLAGS` first) and waits until it prints its URL. */
 export function startChild(script: string, env: Record<string, string>, nodeFlags: string[] = []): Promise<Child> {
-  return startServerProcess(env, script, nodeFlags)
+  return startServerProcess(env, script, script === 'collector/src/server.ts' ? [...SERVER_NODE_FLAGS, ...nodeFlags] : nodeFlags)
 }
 
 export function cpuSeconds(pid: number | undefined): number | null {

@@ -11,7 +11,11 @@ export const ROOT = resolve(import.meta.dirname, '..')
 export type Child = ServerProcess
 
 /** The node flags `npm start` gives the collector (package.json's start script), so the bench measures the same process. */
-export const SERVER_NODE_FLAGS: string[] = (JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/).filter((w) => /^--[a-z-]+=\S+$/.test(w))
+export const SERVER_NODE_FLAGS: string[] = (() => {
+  const words = (JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/)
+  // `node <flags> --import tsx collector/src/server.ts`: the flags between node and --import.
+  return words.slice(words.indexOf('node') + 1, words.indexOf('--import'))
+})()
 
 /** Runs `script` with `node [nodeFlags] --import tsx` (the collector with `SERVER_NODE_FLAGS` first) and waits until it prints its URL. */
 export function startChild(script: string, env: Record<string, string>, nodeFlags: string[] = []): Promise<Child> {

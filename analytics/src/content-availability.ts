@@ -1,11 +1,6 @@
 import type { ContentItem } from './program-sections.ts'
 import { localDay } from './zone-time.ts'
 
-/** The calendar day of `now` in a time zone, as YYYY-MM-DD (zone-time.ts keeps the zone's offset per quarter hour). */
-export function dayIn(now: Date, timeZone: string): string {
-  return localDay(now.getTime(), timeZone)
-}
-
 /**
  * Whether a content item may be chosen: approved for the market, and its approval not lapsed
  * (`validUntil` is the last day it covers, in `timeZone`, default UTC; pass the program's).
@@ -17,7 +12,7 @@ export function isContentUsable(
   at: { market: string; now: Date; timeZone?: string },
 ): boolean {
   if (!content.markets.includes(at.market)) return false
-  return dayIn(at.now, at.timeZone ?? 'UTC') <= content.approval.validUntil
+  return localDay(at.now.getTime(), at.timeZone ?? 'UTC') <= content.approval.validUntil
 }
 
 const compiled = new Map<string, RegExp>()

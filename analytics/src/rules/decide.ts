@@ -1,10 +1,10 @@
-import { dayIn, isContentUsable } from '../content-availability.ts'
+import { isContentUsable } from '../content-availability.ts'
 import type { Profile } from '../profiles.ts'
 import type { ContentItem } from '../program-sections.ts'
 import type { Program } from '../programs.ts'
 import { anchorDay, dayNumber, dayText, effectiveLevel, evaluate, type ConditionTrace } from './evaluate.ts'
 import { inProgramHoldout, inRuleHoldout } from './holdout.ts'
-import { localHourMinute } from '../zone-time.ts'
+import { localDay as localDayOf, localHourMinute } from '../zone-time.ts'
 import { RULE_CLASSES, type Action, type Condition, type ContentChoice, type RuleClass } from './schema.ts'
 
 // The decision engine: given a profile, the dialogue plan moves the person on, the program's
@@ -116,7 +116,7 @@ export function decide(input: DecideInput): DecideOutput {
   let profile = input.profile
   const recent = input.recent ?? []
   const today = Math.floor(now / DAY)
-  const localDay = dayIn(new Date(now), program.timeZone)
+  const localDay = localDayOf(now, program.timeZone)
   const evalOn = (c: Condition) => evaluate(c, { program, profile, cluster: input.cluster, now })
   const withStage = (id: string) => {
     profile = { ...profile, stage: { id, enteredAt: new Date(now).toISOString() } }

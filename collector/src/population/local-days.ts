@@ -1,17 +1,7 @@
 // Calendar days and waking hours in a program's time zone, as UTC instants.
+import { wallTime, zoneOffset } from '../../../analytics/index.ts'
 
 const DAY_MS = 86_400_000
-
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
-}
-
-// The wall-clock fields of an instant in the zone, read back as if they were UTC.
-function wallAsUtc(f: Intl.DateTimeFormat, ms: number): number {
-  const p: Record<string, number> = {}
-  for (const part of f.formatToParts(new Date(ms))) if (part.type !== 'literal') p[part.type] = Number(part.value)
-  return Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!)
-}
 
 /**
  * The UTC instants of local midnight of the `days` calendar days ending with the day of `now` in
@@ -19,16 +9,15 @@ function wallAsUtc(f: Intl.DateTimeFormat, ms: number): number {
  * off by that hour before the change (at night, outside waking hours).
  */
 export function localMidnights(timeZone: string, now: number, days: number): number[] {
-  const f = formatter(timeZone)
   const minute = now - (now % 60_000)
-  const wall = wallAsUtc(f, minute)
+  const wall = wallTime(minute, timeZone)
   const today = wall - (wall % DAY_MS)
   const out: number[] = []
   for (let k = days - 1; k >= 0; k--) {
     const date = today - k * DAY_MS
     // Noon of that day, near enough to find the offset in force then.
     const noon = date + DAY_MS / 2 - (wall - minute)
-    out.push(date - (wallAsUtc(f, noon) - noon))
+    out.push(date - zoneOffset(noon, timeZone))
   }
   return out
 }

@@ -161,7 +161,6 @@ export class ProfileStore {
     if (packed !== undefined) unpackDecided(packed, agg)
     for (const e of events) applyOwnEvent(agg, e)
     state.decided.set(actor, packDecided(agg))
-    if (!state.actors.has(actor)) state.actors.set(actor, packTouches(emptyAggregates()))
     const list = state.own.get(actor)
     if (list) list.push(...events)
     else state.own.set(actor, [...events])
@@ -234,9 +233,7 @@ export class ProfileStore {
     if ((stale || now - state.anchor > REANCHOR_MS) && !this.#stopped) void this.load(program)
     if (stale) return null
     const ids = [patientId, ...[...(state.links.get(patientId) ?? [])].sort()]
-    const agg = mergeAggregates(ids.map((id) => {
-      return get(state, id)
-    }))
+    const agg = mergeAggregates(ids.map((id) => get(state, id)))
     return assembleProfile(program, patientId, ids, agg, state.anchor, now)
   }
 

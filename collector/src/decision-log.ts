@@ -79,9 +79,10 @@ export class DecisionLog {
       const at = now - (changes - 1 - i)
       own.push({ kind: 'stage', stage: c.to, ts: chTime(at), messageId: add('stage_changed', 'server', { stage: c.to, from: c.from, reason: c.reason, requestId: p.requestId }, at) })
     })
+    const ts = chTime(now)
     for (const r of out.records) {
       const channel = r.channel === 'none' ? 'server' : r.channel
-      own.push({ kind: 'decision', rule: r.rule, channel, outcome: r.outcome, ts: chTime(now), messageId: add('decision', channel, { ...r, requestId: p.requestId }, now) })
+      own.push({ kind: 'decision', rule: r.rule, channel, outcome: r.outcome, ts, messageId: add('decision', channel, { ...r, requestId: p.requestId }, now) })
     }
     // Applied before the write: the writer may land the rows before this function resumes, and the
     // store must know them as its own by then (else it reads them and applies them a second time).
@@ -96,9 +97,10 @@ export class DecisionLog {
     const key = `${p.program}\u0000${p.person}`
     const remembered = this.#recent.get(key) ?? { decisions: [], stage: null, touched: now }
     remembered.touched = now
-    for (const r of out.records) remembered.decisions.push({ rule: r.rule, channel: r.channel === 'none' ? 'server' : r.channel, outcome: r.outcome, at: now })
-    const last = out.stageChanges.at(-1)
-    if (last) remembered.stage = { id: last.to, at: now }
+    for (const e of own) {
+      if (e.kind === 'decision') remembered.decisions.push({ rule: e.rule, channel: e.channel, outcome: e.outcome, at: now })
+      else remembered.stage = { id: e.stage, at: now }
+    }
     // Re-inserted so the map stays in order of last use: forgetting stops at the first recent one.
     this.#recent.delete(key)
     this.#recent.set(key, remembered)

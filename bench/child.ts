@@ -14,7 +14,10 @@ export type Child = ServerProcess
 export const SERVER_NODE_FLAGS: string[] = (() => {
   const words = (JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/)
   // `node <flags> --import tsx collector/src/server.ts`: the flags between node and --import.
-  return words.slice(words.indexOf('node') + 1, words.indexOf('--import'))
+  const from = words.indexOf('node')
+  const to = words.indexOf('--import')
+  if (from < 0 || to < from) throw new Error(`package.json's start script is not "node <flags> --import tsx …": ${words.join(' ')}`)
+  return words.slice(from + 1, to)
 })()
 
 /** Runs `script` with `node [nodeFlags] --import tsx` (the collector with `SERVER_NODE_FLAGS` first) and waits until it prints its URL. */

@@ -1,6 +1,7 @@
 // The decision log on its own: what it hands the profile store matches the rows it spools (the
 // same message ids, stage changes a millisecond apart, the last at the request's time), and a
-// spool write that fails takes back exactly what was applied.
+// spool that refuses the records, or a sync that fails after the answer, takes back exactly what
+// was applied.
 import { describe, expect, it } from 'vitest'
 import { chTime, type DecideOutput, type OwnEvent } from '../../analytics/index.ts'
 import { DecisionLog, type OwnEventStore } from './decision-log.ts'
@@ -16,6 +17,7 @@ const out: DecideOutput = {
   stageChanges: [{ from: null, to: 'welcome', reason: 'start' }, { from: 'welcome', to: 'first-needs', reason: 'entry' }],
   stage: 'first-needs',
 }
+const noLog = () => {}
 const request = { program: 'p1', person: 'pt-1', patient: true, keyId: 'k', requestId: 'r-1', now: NOW, out, remember: false }
 
 function recorder() {
@@ -30,9 +32,9 @@ describe('DecisionLog', () => {
   it('hands the store the events it spools, by their message ids, before the write', async () => {
     const { calls, store } = recorder()
     const spooled: string[][] = []
-    const spool = { append: async (rows: string[]) => void spooled.push(rows.map(String)) } as unknown as Spool
-    const log = new DecisionLog(spool, { ...store, apply: (p, who, events) => (expect(spooled).toHaveLength(0), store.apply(p, who, events)) })
-    await log.record(request)
+    const spool = { queue: async (rows: string[]) => void spooled.push(rows.map(String)) } as unknown as Spool
+    const log = new DecisionLog(spool, noLog, { ...store, apply: (p, who, events) => (expect(spooled).toHaveLength(0), store.apply(p, who, events)) })
+    log.record(request)
     expect(calls).toHaveLength(1)
     const applied = (calls[0] as { events: OwnEvent[] }).events
     expect(applied.map((e) => e.messageId)).toEqual(headers(spooled[0]!).map((h) => h[2]))
@@ -46,21 +48,35 @@ describe('DecisionLog', () => {
     expect(headers(spooled[0]!).every((h) => h[3] === 'pt-1' && h[4] === '' && h[5] === '')).toBe(true)
   })
 
-  it('takes back what it applied when the spool write fails, and fails the call', async () => {
+  it('takes back what it applied when the spool refuses the records, and throws', () => {
     const { calls, store } = recorder()
-    const spool = { append: async () => Promise.reject(new Error('disk full')) } as unknown as Spool
-    await expect(new DecisionLog(spool, store).record(request)).rejects.toThrow('disk full')
+    const spool = { queue: () => { throw new Error('spool holds 10 bytes, limit 10') } } as unknown as Spool
+    expect(() => new DecisionLog(spool, noLog, store).record(request)).toThrow('limit 10')
     expect(calls.map((c) => c.what)).toEqual(['apply', 'discard'])
     expect((calls[1] as { ids: string[] }).ids).toEqual((calls[0] as { events: OwnEvent[] }).events.map((e) => e.messageId))
   })
 
+  it('takes back what it applied when the sync fails after the answer, and logs it', async () => {
+    const { calls, store } = recorder()
+    let fail!: (e: Error) => void
+    const spool = { queue: () => new Promise<void>((_, reject) => (fail = reject)) } as unknown as Spool
+    const lines: string[] = []
+    new DecisionLog(spool, (m) => lines.push(m), store).record(request)
+    expect(calls.map((c) => c.what)).toEqual(['apply'])
+    fail(new Error('EIO: i/o error, fdatasync'))
+    await new Promise((r) => setImmediate(r))
+    expect(calls.map((c) => c.what)).toEqual(['apply', 'discard'])
+    expect((calls[1] as { ids: string[] }).ids).toEqual((calls[0] as { events: OwnEvent[] }).events.map((e) => e.messageId))
+    expect(lines).toEqual(['decisions of request r-1 were not recorded: EIO: i/o error, fdatasync'])
+  })
+
   it('remembers decisions for the overlay only when asked', async () => {
-    const spool = { append: async () => undefined } as unknown as Spool
-    const log = new DecisionLog(spool)
+    const spool = { queue: async () => undefined } as unknown as Spool
+    const log = new DecisionLog(spool, noLog)
     const profile = { decisions: [], stage: null } as unknown as Parameters<DecisionLog['overlay']>[2]
-    await log.record(request)
+    log.record(request)
     expect(log.overlay('p1', 'pt-1', profile).recent).toEqual([])
-    await log.record({ ...request, remember: true })
+    log.record({ ...request, remember: true })
     const o = log.overlay('p1', 'pt-1', profile)
     expect(o.recent.map((d) => `${d.rule}/${d.channel}/${d.outcome}`)).toEqual(['itch-hero/web/shown', 'unlock-2/server/held_out'])
     expect(o.profile.stage?.id).toBe('first-needs')

@@ -33,9 +33,11 @@ export class DecisionLog {
   readonly #spool: Spool
   readonly #store: OwnEventStore | undefined
   readonly #recent = new Map<string, Remembered>()
+  readonly #log: (m: string) => void
 
-  constructor(spool: Spool, store?: OwnEventStore) {
+  constructor(spool: Spool, log: (m: string) => void, store?: OwnEventStore) {
     this.#spool = spool
+    this.#log = log
     this.#store = store
   }
 
@@ -55,11 +57,15 @@ export class DecisionLog {
   }
 
   /**
-   * Appends the decisions and stage changes of one request to the spool (one synced write) and
-   * remembers them. `userId` is set for a patient, `anonymousId` for an unidentified browser —
-   * never both, so a decision links no ids.
+   * Puts the decisions and stage changes of one request into the spool's next grouped write and
+   * remembers them; throws when the spool refuses them (full or closed). The answer does not wait
+   * for the fdatasync: the decision is made and answered either way (no sender retries it), and
+   * waiting put the disk's sync tail — p99 10 ms, max 380 ms while ClickHouse merged — into every
+   * decision. A sync that fails later takes the events back from the store and is logged. `userId`
+   * is set for a patient, `anonymousId` for an unidentified browser — never both, so a decision
+   * links no ids.
    */
-  async record(p: { program: string; person: string; patient: boolean; keyId: string; requestId: string; now: number; out: DecideOutput; remember: boolean }): Promise<void> {
+  record(p: { program: string; person: string; patient: boolean; keyId: string; requestId: string; now: number; out: DecideOutput; remember: boolean }): void {
     const { out, now } = p
     if (out.records.length === 0 && out.stageChanges.length === 0) return
     const rows: string[] = []
@@ -87,12 +93,18 @@ export class DecisionLog {
     // Applied before the write: the writer may land the rows before this function resumes, and the
     // store must know them as its own by then (else it reads them and applies them a second time).
     this.#store?.apply(p.program, p.person, own)
+    const takeBack = () => this.#store?.discard(p.program, p.person, own.map((o) => o.messageId))
+    let synced: Promise<void>
     try {
-      await this.#spool.append(rows)
+      synced = this.#spool.queue(rows)
     } catch (e) {
-      this.#store?.discard(p.program, p.person, own.map((o) => o.messageId))
+      takeBack()
       throw e
     }
+    synced.catch((e: unknown) => {
+      takeBack()
+      this.#log(`decisions of request ${p.requestId} were not recorded: ${(e as Error).message.slice(0, 200)}`)
+    })
     if (!p.remember) return
     const key = `${p.program}\u0000${p.person}`
     const remembered = this.#recent.get(key) ?? { decisions: [], stage: null, touched: now }

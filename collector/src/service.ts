@@ -178,7 +178,7 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
     keys, spool, metrics, trustProxy: config.trustProxy, storage: config.storage, pool, poolMinBytes: config.ingestWorkerMinBytes,
     ping: () => db.ping(), migrated: () => migrated, migrationError: () => migrationError, spoolMaxBytes: config.spool.maxBytes, writer, sink: sinkStats, log,
     sdkDir: config.sdkDir, demoDir: config.demoDir, demoWriteKey: () => registry.demoWriteKey(), programs: () => registry.programs(), db, clusters, profiles,
-    registry, versions, decisions: new DecisionLog(spool, ownEvents), decideProfileTimeoutMs: config.decideProfileTimeoutMs,
+    registry, versions, decisions: new DecisionLog(spool, log, ownEvents), decideProfileTimeoutMs: config.decideProfileTimeoutMs,
   })
   // Requests should meet the stored versions, not the files, where they differ (a key revoked
   // through the API stays revoked across a restart): wait for the first attempt to load them, but

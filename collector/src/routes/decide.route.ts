@@ -91,7 +91,7 @@ export function decideRoutes(d: DecideDeps): Hono {
     const out: DecideOutput = decide({ program, profile: current, person, cluster: clustering?.members.get(person) ?? null, now, channel: body.channel, slots: body.slots, recent })
     let recorded = true
     try {
-      await d.decisions.record({ program: program.id, person, patient, keyId: key.id, requestId, now, out, remember: source !== 'memory' })
+      d.decisions.record({ program: program.id, person, patient, keyId: key.id, requestId, now, out, remember: source !== 'memory' })
     } catch (e) {
       // The answer still goes out (the page must not fail); the decision is missing from reports.
       recorded = false

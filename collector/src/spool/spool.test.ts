@@ -359,6 +359,25 @@ describe('Spool', () => {
     expect(s.oldestUnreadAt).toBeNull()
   })
 
+  it('queue refuses at once (full, closed), counts what it queued in the depth, and settles like append; close waits for it', async () => {
+    const dir = tempDir()
+    const log: string[] = []
+    const { io, ctl } = tracingIo(log)
+    ctl.syncDelayMs = 30
+    const s = await open({ dir, io, maxBytes: 1_000 })
+    expect(() => s.queue([rec(0, 2_000)])).toThrow(SpoolFullError)
+    const p = s.queue([rec(1)])
+    expect(log).toEqual([])
+    // Queued bytes count as not landed, so "depth 0" still means everything is in ClickHouse.
+    expect(s.depthBytes()).toBe(encodeFrame(rec(1)).length)
+    await s.close()
+    expect(log).toEqual(['writev:1', 'datasync'])
+    await expect(p).resolves.toBeUndefined()
+    expect(() => s.queue([rec(2)])).toThrow(SpoolWriteError)
+    const again = await open({ dir })
+    expect(await readAll(again)).toEqual([1])
+  })
+
   it('close waits for appends in flight and refuses later ones', async () => {
     const dir = tempDir()
     const log: string[] = []

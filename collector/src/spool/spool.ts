@@ -194,9 +194,13 @@ export class Spool extends EventEmitter {
     this.#active = { seg, fh }
   }
 
-  /** Unconsumed bytes: from the checkpoint to the end of the last synced record. */
+  /**
+   * Bytes not landed yet: from the checkpoint to the end of the last synced record, plus those
+   * accepted into a write that has not synced (so "0" means everything appended or queued is in
+   * ClickHouse).
+   */
   depthBytes(): number {
-    let n = 0
+    let n = this.#inflightBytes + this.#group.bytes
     for (const s of this.#segments) {
       if (s.id < this.#checkpoint.segment) continue
       n += s.size - (s.id === this.#checkpoint.segment ? this.#checkpoint.offset : 0)
@@ -222,11 +226,28 @@ export class Spool extends EventEmitter {
 
   /** Like {@link append} for records already framed with encodeFrames (by an ingestion worker). */
   appendFrames(framed: Buffer, records: number): Promise<void> {
-    if (this.#closed) return Promise.reject(new SpoolWriteError('spool is closed'))
+    try {
+      return this.#enqueue(framed, records)
+    } catch (e) {
+      return Promise.reject(e as Error)
+    }
+  }
+
+  /**
+   * Puts payloads into the next grouped write at once, or throws SpoolFullError / SpoolWriteError
+   * (closed) at once; the promise it returns settles like {@link append}'s. For records whose
+   * caller does not wait for the sync (the decide endpoint's own decisions).
+   */
+  queue(payloads: ReadonlyArray<string | Uint8Array>): Promise<void> {
+    return this.#enqueue(encodeFrames(payloads), payloads.length)
+  }
+
+  #enqueue(framed: Buffer, records: number): Promise<void> {
+    if (this.#closed) throw new SpoolWriteError('spool is closed')
     const bytes = framed.length
-    if (this.depthBytes() + this.#inflightBytes + this.#group.bytes + bytes > this.#opts.maxBytes) {
+    if (this.depthBytes() + bytes > this.#opts.maxBytes) {
       this.refusingSince ??= Date.now()
-      return Promise.reject(new SpoolFullError(`spool holds ${this.depthBytes()} bytes, limit ${this.#opts.maxBytes}`))
+      throw new SpoolFullError(`spool holds ${this.depthBytes()} bytes, limit ${this.#opts.maxBytes}`)
     }
     this.refusingSince = null
     const g = this.#group

@@ -3,7 +3,7 @@ import { isContentUsable } from './content-availability.ts'
 import { chTime } from './event-row.ts'
 import type { Program } from './programs.ts'
 import { sql } from './sql.ts'
-import { localDayNumber } from './zone-time.ts'
+import { localDay, localDayNumber } from './zone-time.ts'
 
 /** One need in a profile: the score used (explicit when the person answered about it), and both sources. */
 export interface NeedScore {
@@ -308,7 +308,7 @@ export function assembleProfile(program: Program, patientId: string, ids: string
       const def = program.goals?.find((x) => x.id === goal)
       return { goal, name: def?.name ?? goal, times: g.times, points: def ? def.points * (def.countOnce ? 1 : g.times) : 0, firstAt: g.first, lastAt: g.last }
     })
-    .sort((x, y) => x.firstAt.localeCompare(y.firstAt))
+    .sort((x, y) => cmp(x.firstAt, y.firstAt))
   const checkin = program.adherence
   const since = (now - (checkin?.windowDays ?? 90) * 86_400_000) / 1000
   // Local day numbers of the check-ins (one per hour with a check-in, ~200 a profile), deduplicated in order.
@@ -326,7 +326,7 @@ export function assembleProfile(program: Program, patientId: string, ids: string
     ids,
     needs,
     answers,
-    channels: [...agg.channels].map(([channel, c]) => ({ channel, touches: c.touches, lastTouch: c.last })).sort((x, y) => y.lastTouch.localeCompare(x.lastTouch)),
+    channels: [...agg.channels].map(([channel, c]) => ({ channel, touches: c.touches, lastTouch: c.last })).sort((x, y) => cmp(y.lastTouch, x.lastTouch)),
     goals: reached,
     engagement: engagement(program, reached.reduce((s, g) => s + g.points, 0), now),
     pattern: agg.profiled >= (program.patternMinTouches ?? 3) ? nearestPattern(program, needs) : null,
@@ -375,21 +375,50 @@ function adherenceOfDays(days: number[], today: number, everyDays: number): Prof
  * (hysteresis) matters once values can fall, and is honoured by {@link levelWithHysteresis}.
  */
 function engagement(program: Program, value: number, now: number): Profile['engagement'] {
-  const levels = [...(program.levels ?? [])].sort((a, b) => a.level - b.level)
+  const levels = sortedLevels(program)
   const reachedLevel = levelWithHysteresis(program, null, value)
   const current = levels.find((l) => l.level === reachedLevel) ?? null
   const next = levels.find((l) => l.level === (current ? current.level + 1 : 0)) ?? null
-  const reachedLevels = current ? levels.filter((l) => l.level <= current.level) : []
-  const at = { market: program.market, now: new Date(now), timeZone: program.timeZone }
   return {
     value,
     level: current && { level: current.level, name: current.name },
     next: next && { level: next.level, name: next.name, minValue: next.minValue, toGo: Math.max(0, next.minValue - value) },
-    unlocked: {
-      content: (program.content ?? []).filter((c) => current !== null && c.level <= current.level && isContentUsable(c, at)).map((c) => c.id),
-      questionnaires: [...new Set(reachedLevels.flatMap((l) => l.unlocks?.questionnaires ?? []).concat((program.questionnaires ?? []).filter((q) => current !== null && q.availableAtLevel <= current.level).map((q) => q.id)))],
-    },
+    unlocked: unlockedAt(program, current?.level ?? null, now),
   }
+}
+
+type Level = NonNullable<Program['levels']>[number]
+const levelsOf = new WeakMap<Program, Level[]>()
+/** The program's levels, lowest first (sorted once per program document). */
+function sortedLevels(program: Program): Level[] {
+  let levels = levelsOf.get(program)
+  if (!levels) levelsOf.set(program, (levels = [...(program.levels ?? [])].sort((a, b) => a.level - b.level)))
+  return levels
+}
+
+const unlockedOf = new WeakMap<Program, Map<string, Profile['engagement']['unlocked']>>()
+/**
+ * Content and questionnaires unlocked at a level on the program's local day, worked out once per
+ * program, level and day and shared by every profile (frozen): computing them per profile was a
+ * tenth of what a decision allocated.
+ */
+function unlockedAt(program: Program, level: number | null, now: number): Profile['engagement']['unlocked'] {
+  const day = localDay(now, program.timeZone ?? 'UTC')
+  let byKey = unlockedOf.get(program)
+  if (!byKey) unlockedOf.set(program, (byKey = new Map()))
+  const key = `${level}|${day}`
+  let unlocked = byKey.get(key)
+  if (unlocked) return unlocked
+  // One day's entries at a time: yesterday's are never asked for again.
+  for (const k of byKey.keys()) if (!k.endsWith(`|${day}`)) byKey.delete(k)
+  const at = { market: program.market, now: new Date(now), timeZone: program.timeZone }
+  const reachedLevels = level === null ? [] : sortedLevels(program).filter((l) => l.level <= level)
+  unlocked = Object.freeze({
+    content: Object.freeze((program.content ?? []).filter((c) => level !== null && c.level <= level && isContentUsable(c, at)).map((c) => c.id)) as string[],
+    questionnaires: Object.freeze([...new Set(reachedLevels.flatMap((l) => l.unlocks?.questionnaires ?? []).concat((program.questionnaires ?? []).filter((q) => level !== null && q.availableAtLevel <= level).map((q) => q.id)))]) as string[],
+  })
+  byKey.set(key, unlocked)
+  return unlocked
 }
 
 /**
@@ -397,8 +426,9 @@ function engagement(program: Program, value: number, now: number): Profile['enga
  * value falls below its `dropBelow`, and rises to the highest level whose `minValue` is reached.
  */
 export function levelWithHysteresis(program: Program, previous: number | null, value: number): number | null {
-  const levels = [...(program.levels ?? [])].sort((a, b) => a.level - b.level)
-  let level = levels.filter((l) => value >= l.minValue).at(-1)?.level ?? null
+  const levels = sortedLevels(program)
+  let level: number | null = null
+  for (const l of levels) if (value >= l.minValue) level = l.level
   if (previous !== null && (level === null || level < previous)) {
     // Hold each level from the previous one down while the value stays at or above its dropBelow.
     for (let l = previous; l >= 0; l--) {
@@ -418,21 +448,41 @@ export function levelWithHysteresis(program: Program, previous: number | null, v
  * the nearest card by Euclidean distance wins.
  */
 function nearestPattern(program: Program, needs: NeedScore[]): Profile['pattern'] {
-  const ids = (program.needs ?? []).map((n) => n.id)
-  const scaled = (v: number[]) => {
-    const max = Math.max(...v.map((x) => Math.max(0, x)))
-    return v.map((x) => (max > 0 ? Math.max(0, x) / max : 0))
-  }
-  const mine = scaled(ids.map((id) => needs.find((n) => n.need === id)?.score ?? 0))
+  const { ids, cards } = patternCards(program)
+  const mine = scaledVector(ids.map((id) => needs.find((n) => n.need === id)?.score ?? 0))
   if (mine.every((x) => x === 0)) return null
   // The nearest by the exact distance (the first card on a tie); only the distance shown is rounded.
-  let best: { id: string; name: string; distance: number } | null = null
-  for (const p of program.patterns ?? []) {
-    const card = scaled(ids.map((id) => p.needs[id] ?? 0))
-    const distance = Math.sqrt(card.reduce((s, c, i) => s + (c - mine[i]!) ** 2, 0))
-    if (!best || distance < best.distance) best = { id: p.id, name: p.name, distance }
+  let best: { id: string; name: string } | null = null
+  let bestDistance = Infinity
+  for (const card of cards) {
+    let sum = 0
+    for (let i = 0; i < mine.length; i++) sum += (card.scaled[i]! - mine[i]!) ** 2
+    const distance = Math.sqrt(sum)
+    if (distance < bestDistance) {
+      best = card
+      bestDistance = distance
+    }
   }
-  return best && { ...best, distance: Math.round(best.distance * 1e6) / 1e6 }
+  return best && { id: best.id, name: best.name, distance: Math.round(bestDistance * 1e6) / 1e6 }
+}
+
+/** A vector scaled to a maximum of 1 (negative parts as 0). */
+function scaledVector(v: number[]): number[] {
+  let max = 0
+  for (const x of v) if (x > max) max = x
+  return v.map((x) => (max > 0 ? Math.max(0, x) / max : 0))
+}
+
+const cardsOf = new WeakMap<Program, { ids: string[]; cards: Array<{ id: string; name: string; scaled: number[] }> }>()
+/** The program's need ids and its pattern cards' scaled vectors, worked out once per program document. */
+function patternCards(program: Program): { ids: string[]; cards: Array<{ id: string; name: string; scaled: number[] }> } {
+  let c = cardsOf.get(program)
+  if (!c) {
+    const ids = (program.needs ?? []).map((n) => n.id)
+    c = { ids, cards: (program.patterns ?? []).map((p) => ({ id: p.id, name: p.name, scaled: scaledVector(ids.map((id) => p.needs[id] ?? 0)) })) }
+    cardsOf.set(program, c)
+  }
+  return c
 }
 
 /** One touch point on a person's timeline. */

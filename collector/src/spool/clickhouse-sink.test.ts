@@ -65,6 +65,27 @@ describe('clickhouseSink', () => {
     expect(told).toEqual([])
   })
 
+  it('tells whose events landed in chunks, letting the event loop turn between them, each id once', async () => {
+    // Turns of the event loop, counted while the sink works: a request arriving meanwhile is answered in one of them.
+    let turns = 0
+    let done = false
+    const tick = () => {
+      if (done) return
+      turns++
+      setImmediate(tick)
+    }
+    const calls: Array<{ at: number; ids: string[] }> = []
+    const sink = clickhouseSink(db, counter(stats()), new Quarantine(join(tmp.dir, 'q3')), undefined, (_program, who) => calls.push({ at: turns, ids: who.map((w) => w.userId) }))
+    const payloads = Array.from({ length: 2_000 }, (_, i) =>
+      Buffer.from(payloadText('202611', 'p1', `y-${i}`, encodeEventRow({ ...blankEventRow(), message_id: `y-${i}`, program: 'p1', type: 'track', event: 'x', channel: 'web', ts: '2026-11-23 10:00:00.000', original_ts: '2026-11-23 10:00:00.000', received_at: '2026-11-23 10:00:00.000', user_id: `u-${i}` } as EventRow), { userId: `u-${i}`, anonymousId: '', linkedId: '' })),
+    )
+    setImmediate(tick)
+    await sink(payloads).finally(() => (done = true))
+    expect(calls.length).toBe(Math.ceil(2_000 / 256))
+    for (let i = 1; i < calls.length; i++) expect(calls[i]!.at).toBeGreaterThan(calls[i - 1]!.at)
+    expect(calls.flatMap((c) => c.ids).sort()).toEqual(payloads.map((_, i) => `u-${i}`).sort())
+  })
+
   it('tells data errors from server errors', () => {
     expect(isDataError({ type: 'CANNOT_PARSE_DATETIME' })).toBe(true)
     expect(isDataError({ type: 'UNKNOWN_TABLE' })).toBe(false)

@@ -39,6 +39,8 @@ export interface DecideSpec {
   cpuProfile: boolean
   /** More node flags for the collector (e.g. `--trace-gc`); with any, its output is written to `serverLog`. */
   nodeFlags: string[]
+  /** Loads bench/stall-monitor.mjs into the collector and adds the event-loop gaps and GC pauses of the measured load to the report. */
+  stalls: boolean
   serverLog: string
 }
 
@@ -172,6 +174,29 @@ const paced = (r: PacedResult) => ({
 })
 
 /** The collector main thread's time by function during the measured load (the profile ends at its exit, `ended` ms before now). */
+/** The collector's event-loop gaps and GC pauses (bench/stall-monitor.mjs) between two wall-clock times: counts, totals, the longest, and the five worst with their second of the run. */
+function summariseStalls(output: string, from: number, to: number) {
+  type Stall = { kind: 'loop' | 'gc'; gc?: string; at: number; ms: number }
+  const all: Stall[] = []
+  for (const line of output.split('\n')) {
+    const i = line.indexOf('[attune-stall] ')
+    if (i < 0) continue
+    try {
+      all.push(JSON.parse(line.slice(i + 15)) as Stall)
+    } catch {
+      // A line cut by the process's exit: not counted.
+    }
+  }
+  const inRun = all.filter((s) => s.at >= from && s.at <= to)
+  const sum = (xs: Stall[]) => ({ count: xs.length, totalMs: round(xs.reduce((n, s) => n + s.ms, 0), 1), maxMs: xs.reduce((m, s) => Math.max(m, s.ms), 0) })
+  const gc = inRun.filter((s) => s.kind === 'gc')
+  return {
+    loopGapsOver20Ms: sum(inRun.filter((s) => s.kind === 'loop')),
+    gcPausesOver10Ms: { ...sum(gc), byKind: Object.fromEntries([...new Set(gc.map((s) => s.gc!))].map((k) => [k, sum(gc.filter((s) => s.gc === k))])) },
+    worst: [...inRun].sort((a, b) => b.ms - a.ms).slice(0, 5).map((s) => ({ kind: s.kind, ...(s.gc ? { gc: s.gc } : {}), atS: round((s.at - from) / 1000, 2), ms: s.ms })),
+  }
+}
+
 function summariseRun(profDir: string, started: number, ended: number) {
   // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread.
   const file = readdirSync(profDir).find((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f))
@@ -207,7 +232,7 @@ export async function runDecide(spec: DecideSpec) {
     // event loop, in the middle of the load (see the report's notes on landed-ids.ts).
     const landedFilterIds = String(Math.max(10_000_000, 2 * loaded.inserted))
     const profDir = join(dataDir, 'cpu-profile')
-    server = await startChild('collector/src/server.ts', { ATTUNE_DATA: dataDir, ATTUNE_DEMO_SEED: '0', ATTUNE_PROFILE_STORE: '1', ATTUNE_LANDED_FILTER_IDS: landedFilterIds, ATTUNE_SHUTDOWN_TIMEOUT_MS: String(spec.drainTimeoutS * 1000) }, [...(spec.cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...spec.nodeFlags])
+    server = await startChild('collector/src/server.ts', { ATTUNE_DATA: dataDir, ATTUNE_DEMO_SEED: '0', ATTUNE_PROFILE_STORE: '1', ATTUNE_LANDED_FILTER_IDS: landedFilterIds, ATTUNE_SHUTDOWN_TIMEOUT_MS: String(spec.drainTimeoutS * 1000) }, [...(spec.cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...(spec.stalls ? ['--import', join(ROOT, 'bench', 'stall-monitor.mjs')] : []), ...spec.nodeFlags])
     const idleBelow = spec.cpuProfile ? 0.4 : 0.1
     const profileIds = await untilProfilesReady(server.url, 900_000)
     const readyS = (performance.now() - t1) / 1000
@@ -228,13 +253,16 @@ export async function runDecide(spec: DecideSpec) {
     const warm = await pacedLoad({ url: server.url, path: '/v1/decide', headers, body, rate: spec.rate, durationS: WARM_UP_S, maxSockets: spec.maxSockets })
     log(`decide: warm-up ${warm.sent} requests, p99 ${warm.latencyMs.p99} ms; now ${spec.rate} req/s for ${spec.durationS} s`)
     const counter = answerCounter()
+    const runStartedAt = Date.now()
     const runStarted = performance.now()
     const run = await pacedLoad({ url: server.url, path: '/v1/decide', headers, body, rate: spec.rate, durationS: spec.durationS, maxSockets: spec.maxSockets, serverPid: server.child.pid, onResponse: counter.onResponse })
     const runEnded = performance.now()
+    const runEndedAt = Date.now()
     const answers = counter.figures()
     log(`decide: p50 ${run.latencyMs.p50} ms, p99 ${run.latencyMs.p99} ms, max ${run.latencyMs.max} ms, ${run.non2xx} non-2xx, ${answers.memoryShare} from memory`)
     server.child.kill('SIGTERM')
     const exit = await server.exited
+    const stalls = spec.stalls ? summariseStalls(server.output(), runStartedAt, runEndedAt) : undefined
     if (spec.nodeFlags.length > 0) {
       writeFileSync(spec.serverLog, server.output())
       log(`decide: the collector's output is in ${spec.serverLog}`)
@@ -291,6 +319,7 @@ export async function runDecide(spec: DecideSpec) {
       p99VsFloorP99: floorRun.latencyMs.p99 > 0 ? round(run.latencyMs.p99 / floorRun.latencyMs.p99, 1) : null,
       serverExit: exit,
       ...(cpuProfile ? { cpuProfile } : {}),
+      ...(stalls ? { stalls } : {}),
     }
   } finally {
     if (server) {

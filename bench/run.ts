@@ -54,6 +54,7 @@ const envSchema = z.object({
   BENCH_DECIDE_SOCKETS: z.coerce.number().int().min(1).max(1000).default(50),
   BENCH_DECIDE_CPU_PROF: z.enum(['0', '1']).default('0'),
   BENCH_DECIDE_NODE_FLAGS: z.string().default(''),
+  BENCH_DECIDE_STALLS: z.enum(['0', '1']).default('0'),
 })
 const opts = envSchema.parse(process.env)
 const wanted = (s: Scenario) => opts.BENCH_SCENARIOS.includes(s)
@@ -208,6 +209,7 @@ if (wanted('decide')) {
     quiet,
     cpuProfile: opts.BENCH_DECIDE_CPU_PROF === '1',
     nodeFlags: opts.BENCH_DECIDE_NODE_FLAGS.split(/\s+/).filter(Boolean),
+    stalls: opts.BENCH_DECIDE_STALLS === '1',
     serverLog: join(tmpdir(), 'attune-bench-decide-server.log'),
   })
 }

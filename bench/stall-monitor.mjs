@@ -1,0 +1,23 @@
+// Loaded into the collector with `--import` by the decide scenario (BENCH_DECIDE_STALLS=1): logs
+// every gap in the main thread's event loop over 20 ms and every garbage-collection pause over
+// 10 ms, with wall-clock times, so the bench can say what held answers back during its window.
+// Plain JavaScript: it is loaded before the TypeScript loader.
+import { PerformanceObserver, performance } from 'node:perf_hooks'
+
+const GC_KINDS = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weak-callbacks' }
+const TICK_MS = 5
+const write = (entry) => process.stderr.write(`[attune-stall] ${JSON.stringify(entry)}\n`)
+
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    if (e.duration > 10) write({ kind: 'gc', gc: GC_KINDS[e.detail?.kind] ?? String(e.detail?.kind), at: Math.round(performance.timeOrigin + e.startTime), ms: Math.round(e.duration * 10) / 10 })
+  }
+}).observe({ entryTypes: ['gc'] })
+
+let last = performance.now()
+setInterval(() => {
+  const now = performance.now()
+  const gap = now - last - TICK_MS
+  if (gap > 20) write({ kind: 'loop', at: Math.round(performance.timeOrigin + last), ms: Math.round(gap * 10) / 10 })
+  last = now
+}, TICK_MS).unref()

@@ -390,7 +390,7 @@ function engagement(program: Program, value: number, now: number): Profile['enga
 type Level = NonNullable<Program['levels']>[number]
 const levelsOf = new WeakMap<Program, Level[]>()
 /** The program's levels, lowest first (sorted once per program document). */
-function sortedLevels(program: Program): Level[] {
+export function sortedLevels(program: Program): Level[] {
   let levels = levelsOf.get(program)
   if (!levels) levelsOf.set(program, (levels = [...(program.levels ?? [])].sort((a, b) => a.level - b.level)))
   return levels
@@ -474,8 +474,8 @@ function scaledVector(v: number[]): number[] {
 }
 
 const cardsOf = new WeakMap<Program, { ids: string[]; cards: Array<{ id: string; name: string; scaled: number[] }> }>()
-/** The program's need ids and its pattern cards' scaled vectors, worked out once per program document. */
-function patternCards(program: Program): { ids: string[]; cards: Array<{ id: string; name: string; scaled: number[] }> } {
+/** The program's need ids and its pattern cards' scaled vectors, worked out once per program document (the SQL engine binds the same vectors). */
+export function patternCards(program: Program): { ids: string[]; cards: Array<{ id: string; name: string; scaled: number[] }> } {
   let c = cardsOf.get(program)
   if (!c) {
     const ids = (program.needs ?? []).map((n) => n.id)

@@ -1,3 +1,4 @@
+import { patternCards, sortedLevels } from '../profiles.ts'
 import type { Program } from '../programs.ts'
 import { sql } from '../sql.ts'
 import { TABLES } from '../tables.ts'
@@ -235,15 +236,15 @@ function fixedParams(program: Program, plan: Plan, now: number, today: number): 
     })
   }
   if (plan.fixed.has('patterns')) {
-    const ids = program.needs.map((n) => n.id)
+    const { cards } = patternCards(program)
     Object.assign(p, {
       pattern_min_touches: program.patternMinTouches,
-      pattern_ids: program.patterns.map((x) => x.id),
-      pattern_cards: program.patterns.map((x) => scaled(ids.map((id) => x.needs[id] ?? 0))),
+      pattern_ids: cards.map((x) => x.id),
+      pattern_cards: cards.map((x) => x.scaled),
     })
   }
   if (plan.fixed.has('levels')) {
-    const levels = [...program.levels].sort((a, b) => a.level - b.level)
+    const levels = sortedLevels(program)
     const unlocking = program.rules.flatMap((r) => (r.action.type === 'unlock_level' ? [[r.id, r.action.level] as const] : []))
     Object.assign(p, {
       goal_ids: program.goals.map((g) => g.id),
@@ -257,10 +258,4 @@ function fixedParams(program: Program, plan: Plan, now: number, today: number): 
     })
   }
   return p
-}
-
-/** A vector scaled to a maximum of 1, negatives as 0 (as the profile scales pattern cards). */
-function scaled(v: number[]): number[] {
-  const max = Math.max(...v.map((x) => Math.max(0, x)))
-  return v.map((x) => (max > 0 ? Math.max(0, x) / max : 0))
 }

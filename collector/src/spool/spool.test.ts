@@ -378,6 +378,15 @@ describe('Spool', () => {
     expect(await readAll(again)).toEqual([1])
   })
 
+  it('counts a synced group once in the depth, also at the moment it becomes readable', async () => {
+    const s = await open({ dir: tempDir() })
+    const seen: number[] = []
+    s.on('data', () => seen.push(s.depthBytes()))
+    await s.append([rec(1)])
+    expect(seen).toEqual([encodeFrame(rec(1)).length])
+    expect(s.depthBytes()).toBe(encodeFrame(rec(1)).length)
+  })
+
   it('close waits for appends in flight and refuses later ones', async () => {
     const dir = tempDir()
     const log: string[] = []

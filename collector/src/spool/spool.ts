@@ -267,7 +267,6 @@ export class Spool extends EventEmitter {
       this.#inflightBytes = g.bytes
       try {
         await this.#writeGroup(g)
-        this.#inflightBytes = 0
         g.resolve()
       } catch (e) {
         this.#inflightBytes = 0
@@ -296,6 +295,8 @@ export class Spool extends EventEmitter {
       throw e
     }
     this.#stats.syncs++
+    // In the same step, so depthBytes never counts the group twice (in flight and in the segment).
+    this.#inflightBytes = 0
     active.seg.size += g.bytes
     this.#stats.appendedRecords += g.records
     if (this.unreadRecords === 0) this.oldestUnreadAt = Date.now()

@@ -70,6 +70,20 @@ describe('DecisionLog', () => {
     expect(lines).toEqual(['decisions of request r-1 were not recorded: EIO: i/o error, fdatasync'])
   })
 
+  it('forgets the decisions it remembered for the overlay when their sync fails', async () => {
+    let fail!: (e: Error) => void
+    const spool = { queue: () => new Promise<void>((_, reject) => (fail = reject)) } as unknown as Spool
+    const log = new DecisionLog(spool, noLog)
+    const profile = { decisions: [], stage: null } as unknown as Parameters<DecisionLog['overlay']>[2]
+    log.record({ ...request, remember: true })
+    expect(log.overlay('p1', 'pt-1', profile).recent).toHaveLength(2)
+    fail(new Error('EIO: i/o error, fdatasync'))
+    await new Promise((r) => setImmediate(r))
+    const o = log.overlay('p1', 'pt-1', profile)
+    expect(o.recent).toEqual([])
+    expect(o.profile.stage).toBeNull()
+  })
+
   it('remembers decisions for the overlay only when asked', async () => {
     const spool = { queue: async () => undefined } as unknown as Spool
     const log = new DecisionLog(spool, noLog)

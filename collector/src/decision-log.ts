@@ -14,8 +14,9 @@ export interface OwnEventStore {
 }
 
 interface Remembered {
-  decisions: RecentDecision[]
-  stage: { id: string; at: number } | null
+  /** With the message id of the event that records each, so a write that fails takes them back. */
+  decisions: Array<RecentDecision & { messageId: string }>
+  stage: { id: string; at: number; messageId: string } | null
   touched: number
 }
 
@@ -93,7 +94,15 @@ export class DecisionLog {
     // Applied before the write: the writer may land the rows before this function resumes, and the
     // store must know them as its own by then (else it reads them and applies them a second time).
     this.#store?.apply(p.program, p.person, own)
-    const takeBack = () => this.#store?.discard(p.program, p.person, own.map((o) => o.messageId))
+    const key = `${p.program}\u0000${p.person}`
+    const takeBack = () => {
+      const ids = new Set(own.map((o) => o.messageId))
+      this.#store?.discard(p.program, p.person, [...ids])
+      const r = this.#recent.get(key)
+      if (!r) return
+      r.decisions = r.decisions.filter((d) => !ids.has(d.messageId))
+      if (r.stage && ids.has(r.stage.messageId)) r.stage = null
+    }
     let synced: Promise<void>
     try {
       synced = this.#spool.queue(rows)
@@ -106,12 +115,11 @@ export class DecisionLog {
       this.#log(`decisions of request ${p.requestId} were not recorded: ${(e as Error).message.slice(0, 200)}`)
     })
     if (!p.remember) return
-    const key = `${p.program}\u0000${p.person}`
     const remembered = this.#recent.get(key) ?? { decisions: [], stage: null, touched: now }
     remembered.touched = now
     for (const e of own) {
-      if (e.kind === 'decision') remembered.decisions.push({ rule: e.rule, channel: e.channel, outcome: e.outcome, at: now })
-      else remembered.stage = { id: e.stage, at: now }
+      if (e.kind === 'decision') remembered.decisions.push({ rule: e.rule, channel: e.channel, outcome: e.outcome, at: now, messageId: e.messageId })
+      else remembered.stage = { id: e.stage, at: now, messageId: e.messageId }
     }
     // Re-inserted so the map stays in order of last use: forgetting stops at the first recent one.
     this.#recent.delete(key)

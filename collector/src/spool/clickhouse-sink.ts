@@ -37,7 +37,7 @@ export function isDataError(e: unknown): boolean {
  * are looked up in ClickHouse, and every id that lands is added to it.
  */
 export function clickhouseSink(db: Db, count: SinkCounter, quarantine: Quarantine, landed?: LandedIds, onLanded?: OnLanded): BatchSink {
-  const insert = async (partition: string, ids: string[], rows: Buffer[], who: Whose[]): Promise<void> => {
+  const insert = async (partition: string, ids: string[], rows: Buffer[], who: Whose[], turnDue: () => boolean): Promise<void> => {
     const token = createHash('sha256').update(partition).update('\u0001').update(ids.join('\u0001')).digest('hex')
     try {
       await insertEventLines(db, Buffer.concat(rows.flatMap((r) => [r, NEWLINE])), token)
@@ -49,14 +49,14 @@ export function clickhouseSink(db: Db, count: SinkCounter, quarantine: Quarantin
         return
       }
       const mid = rows.length >> 1
-      await insert(partition, ids.slice(0, mid), rows.slice(0, mid), who.slice(0, mid))
-      await insert(partition, ids.slice(mid), rows.slice(mid), who.slice(mid))
+      await insert(partition, ids.slice(0, mid), rows.slice(0, mid), who.slice(0, mid), turnDue)
+      await insert(partition, ids.slice(mid), rows.slice(mid), who.slice(mid), turnDue)
       return
     }
     if (landed) {
-      for (let i = 0; i < ids.length; i++) {
-        landed.add(ids[i]!)
-        if (i % YIELD_EVERY === YIELD_EVERY - 1) await nextTurn()
+      for (const id of ids) {
+        landed.add(id)
+        if (turnDue()) await nextTurn()
       }
     }
     count('inserted', rows.length)
@@ -65,9 +65,9 @@ export function clickhouseSink(db: Db, count: SinkCounter, quarantine: Quarantin
   return async (payloads) => {
     const malformed: Array<{ payload: Buffer; reason: string }> = []
     const byProgram = new Map<string, Map<string, { partition: string; row: Buffer; who: LandedActor | null }>>()
-    for (let i = 0; i < payloads.length; i++) {
-      if (i % YIELD_EVERY === YIELD_EVERY - 1) await nextTurn()
-      const p = payloads[i]!
+    const turnDue = everyFewSteps()
+    for (const p of payloads) {
+      if (turnDue()) await nextTurn()
       const nl = p.indexOf(0x0a)
       let header: unknown
       try {
@@ -88,10 +88,9 @@ export function clickhouseSink(db: Db, count: SinkCounter, quarantine: Quarantin
     const byPartition = new Map<string, { ids: string[]; rows: Buffer[]; who: Whose[] }>()
     for (const [program, ids] of byProgram) {
       const maybe: string[] = []
-      let seen = 0
       for (const id of ids.keys()) {
         if (!landed?.ready || landed.mayHave(landedKey(program, id))) maybe.push(id)
-        if (++seen % YIELD_EVERY === 0) await nextTurn()
+        if (turnDue()) await nextTurn()
       }
       const found = maybe.length > 0 ? await existingMessageIds(db, program, maybe) : new Set<string>()
       for (const [id, { partition, row, who }] of ids) {
@@ -111,7 +110,7 @@ export function clickhouseSink(db: Db, count: SinkCounter, quarantine: Quarantin
       count('quarantined', malformed.length)
     }
     for (const [partition, { ids, rows, who }] of [...byPartition].sort(([a], [b]) => a.localeCompare(b))) {
-      await insert(partition, ids, rows, who)
+      await insert(partition, ids, rows, who, turnDue)
     }
   }
 }
@@ -142,5 +141,10 @@ async function tellLanded(onLanded: OnLanded, who: Whose[]): Promise<void> {
 // second under the decide benchmark's load), so it lets the event loop turn every few hundred.
 const YIELD_EVERY = 256
 const nextTurn = () => new Promise<void>((r) => setImmediate(r))
+/** Counts a batch's steps of work across its loops: true after every YIELD_EVERY of them. */
+function everyFewSteps(): () => boolean {
+  let steps = 0
+  return () => ++steps % YIELD_EVERY === 0
+}
 
 const NEWLINE = Buffer.from('\n')

@@ -177,12 +177,13 @@ const paced = (r: PacedResult) => ({
 /** The collector's event-loop gaps and GC pauses (bench/stall-monitor.mjs) between two wall-clock times: counts, totals, the longest, and the five worst with their second of the run. */
 function summariseStalls(output: string, from: number, to: number) {
   type Stall = { kind: 'loop' | 'gc'; gc?: string; at: number; ms: number }
+  const tag = '[attune-stall] '
   const all: Stall[] = []
   for (const line of output.split('\n')) {
-    const i = line.indexOf('[attune-stall] ')
+    const i = line.indexOf(tag)
     if (i < 0) continue
     try {
-      all.push(JSON.parse(line.slice(i + 15)) as Stall)
+      all.push(JSON.parse(line.slice(i + tag.length)) as Stall)
     } catch {
       // A line cut by the process's exit: not counted.
     }

@@ -2,9 +2,14 @@
 // every gap in the main thread's event loop over 20 ms and every garbage-collection pause over
 // 10 ms, with wall-clock times, so the bench can say what held answers back during its window.
 // Plain JavaScript: it is loaded before the TypeScript loader.
-import { PerformanceObserver, performance } from 'node:perf_hooks'
+import { PerformanceObserver, constants, performance } from 'node:perf_hooks'
 
-const GC_KINDS = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weak-callbacks' }
+const GC_KINDS = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak-callbacks',
+}
 const TICK_MS = 5
 const write = (entry) => process.stderr.write(`[attune-stall] ${JSON.stringify(entry)}\n`)
 

@@ -39,8 +39,10 @@ interface ProgramState {
   signature: string
   /** Need sums are relative to this time (the load's start). */
   anchor: number
-  /** Each id's aggregates but decisions and stage, as one JSON text in a buffer outside the JS heap (see packTouches). */
+  /** Each id's aggregates but decisions and stage, packed in a buffer outside the JS heap (see packTouches). */
   actors: Map<string, Buffer>
+  /** The (channel, event) pairs the packed activity rows name by number. */
+  activityKeys: ActivityKeys
   /** Each id's decisions and stage (the part the decide endpoint changes on every decision), as one JSON string (see packDecided). */
   decided: Map<string, string>
   /** Patient id → the ids linked to it. */
@@ -95,7 +97,7 @@ export class ProfileStore {
     if (pending?.loading) return pending.loading
     // After a failed load, reads go to ClickHouse for a while instead of each starting another load.
     if (Date.now() - (this.#failedAt.get(program.id) ?? 0) < RETRY_LOAD_MS) return Promise.resolve()
-    const state: ProgramState = { signature: aggregateSignature(program), anchor: Date.now(), actors: new Map(), decided: new Map(), links: new Map(), linkedTo: new Map(), ready: false, dirty: new Set(), own: new Map(), reading: new Set(), refreshing: null, loading: null }
+    const state: ProgramState = { signature: aggregateSignature(program), anchor: Date.now(), actors: new Map(), activityKeys: new ActivityKeys(), decided: new Map(), links: new Map(), linkedTo: new Map(), ready: false, dirty: new Set(), own: new Map(), reading: new Set(), refreshing: null, loading: null }
     this.#pending.set(program.id, state)
     state.loading = this.#loadState(program, state)
       .then(() => {
@@ -299,7 +301,7 @@ function put(state: ProgramState, id: string, agg: ActorAggregates | undefined):
     state.decided.delete(id)
     return
   }
-  state.actors.set(id, packTouches(agg))
+  state.actors.set(id, packTouches(agg, state.activityKeys))
   if (agg.decisions.length > 0 || agg.stage) state.decided.set(id, packDecided(agg))
   else state.decided.delete(id)
 }
@@ -307,13 +309,13 @@ function put(state: ProgramState, id: string, agg: ActorAggregates | undefined):
 /** An id's aggregates (empty for an id the store does not hold). */
 function get(state: ProgramState, id: string): ActorAggregates {
   const touches = state.actors.get(id)
-  const agg = touches === undefined ? emptyAggregates() : unpackTouches(touches)
+  const agg = touches === undefined ? emptyAggregates() : unpackTouches(touches, state.activityKeys)
   const decided = state.decided.get(id)
   if (decided !== undefined) unpackDecided(decided, agg)
   return agg
 }
 
-// Held as JSON text, one per id and part, not as maps of objects: a store of millions of small
+// Held in packed form, one per id and part, not as maps of objects: a store of millions of small
 // objects made the garbage collector walk them all on every major collection (measured at
 // 100,000 patients and 10 M events: 45% of the collector's time in GC, decide p99 in seconds).
 // The touches — most of the store's bytes — are kept in buffers outside the JS heap, not as
@@ -321,25 +323,92 @@ function get(state: ProgramState, id: string): ActorAggregates {
 // size (1.2 GB of strings: 5 ms a scavenge against 1.2 ms for the same bytes in buffers; at
 // 10 M events 9–10 ms, twice a second), and a request arriving meanwhile waited. Each buffer
 // has its own allocation (not a slice of Node's shared pool, which one live slice keeps whole).
-// Activity and decisions are flat arrays of fields (no array per row), already sorted, so a read
-// parses them straight into the profile's rows.
-function packTouches(a: ActorAggregates): Buffer {
-  const activity: Array<string | number> = []
-  for (const r of a.activity) activity.push(r.day, r.channel, r.event, r.times)
-  const text = JSON.stringify([[...a.needs], [...a.answers], [...a.channels], [...a.goals], a.profiled, [...a.consent], activity, a.firstDay, [...a.dates], a.checkinHours])
-  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text))
-  bytes.write(text)
+//
+// A buffer holds the activity rows and check-in hours as numbers, the rest as JSON text:
+//   Uint32 × 4   JSON bytes, activity rows, check-in hours, 0
+//   Float64 × rows    each row's times        Float64 × hours   the check-in hours
+//   Int32 × 2 rows    each row's day number and (channel, event) pair in the state's dictionary
+//   UTF-8             [needs, answers, channels, goals, profiled, consent, firstDay, dates]
+// Activity was 70% of the JSON (~150 rows an id in the decide benchmark's population): parsing
+// it made every row's day, channel and event a new string, and unpacking took a third of a
+// decision's CPU. Rows now share their strings: days from one cache, pairs from the dictionary.
+const HEADER = 16
+
+/** The (channel, event) pairs of a state's activity rows, each numbered once. */
+export class ActivityKeys {
+  readonly #index = new Map<string, number>()
+  readonly #pairs: Array<{ channel: string; event: string }> = []
+  /** The pair's number (added when new). */
+  of(channel: string, event: string): number {
+    const key = `${channel}\t${event}`
+    let i = this.#index.get(key)
+    if (i === undefined) {
+      i = this.#pairs.length
+      this.#pairs.push({ channel, event })
+      this.#index.set(key, i)
+    }
+    return i
+  }
+  pair(i: number): { channel: string; event: string } {
+    return this.#pairs[i]!
+  }
+}
+
+const DAY_MS = 86_400_000
+const dayTexts = new Map<number, string>()
+/** YYYY-MM-DD of a day number, one string per day for the whole process (a few hundred in use). */
+function dayTextOf(day: number): string {
+  let text = dayTexts.get(day)
+  if (text === undefined) {
+    if (dayTexts.size >= 20_000) dayTexts.clear()
+    dayTexts.set(day, (text = new Date(day * DAY_MS).toISOString().slice(0, 10)))
+  }
+  return text
+}
+
+export function packTouches(a: ActorAggregates, keys: ActivityKeys): Buffer {
+  const text = JSON.stringify([[...a.needs], [...a.answers], [...a.channels], [...a.goals], a.profiled, [...a.consent], a.firstDay, [...a.dates]])
+  const rows = a.activity.length
+  const hours = a.checkinHours.length
+  const textAt = HEADER + 8 * (rows + hours) + 8 * rows
+  const bytes = Buffer.allocUnsafeSlow(textAt + Buffer.byteLength(text))
+  const header = new Uint32Array(bytes.buffer, bytes.byteOffset, 4)
+  const numbers = new Float64Array(bytes.buffer, bytes.byteOffset + HEADER, rows + hours)
+  const days = new Int32Array(bytes.buffer, bytes.byteOffset + HEADER + 8 * (rows + hours), 2 * rows)
+  header[0] = bytes.length - textAt
+  header[1] = rows
+  header[2] = hours
+  header[3] = 0
+  for (let i = 0; i < rows; i++) {
+    const r = a.activity[i]!
+    numbers[i] = r.times
+    days[2 * i] = Math.round(Date.parse(`${r.day}T00:00:00Z`) / DAY_MS)
+    days[2 * i + 1] = keys.of(r.channel, r.event)
+  }
+  for (let i = 0; i < hours; i++) numbers[rows + i] = a.checkinHours[i]!
+  bytes.write(text, textAt)
   return bytes
 }
 
-function unpackTouches(bytes: Buffer): ActorAggregates {
-  const [needs, answers, channels, goals, profiled, consent, flat, firstDay, dates, checkinHours] = JSON.parse(bytes.toString()) as [
+export function unpackTouches(bytes: Buffer, keys: ActivityKeys): ActorAggregates {
+  const header = new Uint32Array(bytes.buffer, bytes.byteOffset, 4)
+  const rows = header[1]!
+  const hours = header[2]!
+  const numbers = new Float64Array(bytes.buffer, bytes.byteOffset + HEADER, rows + hours)
+  const days = new Int32Array(bytes.buffer, bytes.byteOffset + HEADER + 8 * (rows + hours), 2 * rows)
+  const textAt = HEADER + 8 * (rows + hours) + 8 * rows
+  const [needs, answers, channels, goals, profiled, consent, firstDay, dates] = JSON.parse(bytes.toString('utf8', textAt)) as [
     Array<[string, { sum: number; touches: number }]>, Array<[string, { answer: string; ts: string }]>, Array<[string, { touches: number; last: string }]>,
-    Array<[string, { times: number; first: string; last: string }]>, number, Array<[string, { granted: boolean; at: string }]>, Array<string | number>, string,
-    Array<[string, { value: string; at: string }]>, number[],
+    Array<[string, { times: number; first: string; last: string }]>, number, Array<[string, { granted: boolean; at: string }]>, string,
+    Array<[string, { value: string; at: string }]>,
   ]
-  const activity: ActivityRow[] = []
-  for (let i = 0; i < flat.length; i += 4) activity.push({ day: flat[i] as string, channel: flat[i + 1] as string, event: flat[i + 2] as string, times: flat[i + 3] as number })
+  const activity: ActivityRow[] = new Array(rows)
+  for (let i = 0; i < rows; i++) {
+    const pair = keys.pair(days[2 * i + 1]!)
+    activity[i] = { day: dayTextOf(days[2 * i]!), channel: pair.channel, event: pair.event, times: numbers[i]! }
+  }
+  const checkinHours: number[] = new Array(hours)
+  for (let i = 0; i < hours; i++) checkinHours[i] = numbers[rows + i]!
   return { needs: new Map(needs), answers: new Map(answers), channels: new Map(channels), goals: new Map(goals), profiled, consent: new Map(consent), activity, firstDay, decisions: [], stage: null, dates: new Map(dates), checkinHours }
 }
 

@@ -176,7 +176,7 @@ const paced = (r: PacedResult) => ({
 /** The collector main thread's time by function during the measured load (the profile ends at its exit, `ended` ms before now). */
 /** The collector's event-loop gaps and GC pauses (bench/stall-monitor.mjs) between two wall-clock times: counts, totals, the longest, and the five worst with their second of the run. */
 function summariseStalls(output: string, from: number, to: number) {
-  type Stall = { kind: 'loop' | 'gc'; gc?: string; at: number; ms: number }
+  type Stall = { kind: 'loop' | 'gc'; gc?: string; at: number; mono?: number; ms: number }
   const tag = '[attune-stall] '
   const all: Stall[] = []
   for (const line of output.split('\n')) {
@@ -189,21 +189,30 @@ function summariseStalls(output: string, from: number, to: number) {
     }
   }
   const inRun = all.filter((s) => s.at >= from && s.at <= to)
+  const loopGaps = inRun.filter((s) => s.kind === 'loop' && s.mono !== undefined).map((s) => ({ fromUs: s.mono!, toUs: s.mono! + s.ms * 1000 }))
   const sum = (xs: Stall[]) => ({ count: xs.length, totalMs: round(xs.reduce((n, s) => n + s.ms, 0), 1), maxMs: xs.reduce((m, s) => Math.max(m, s.ms), 0) })
   const gc = inRun.filter((s) => s.kind === 'gc')
   return {
     loopGapsOver20Ms: sum(inRun.filter((s) => s.kind === 'loop')),
     gcPausesOver10Ms: { ...sum(gc), byKind: Object.fromEntries([...new Set(gc.map((s) => s.gc!))].map((k) => [k, sum(gc.filter((s) => s.gc === k))])) },
     worst: [...inRun].sort((a, b) => b.ms - a.ms).slice(0, 5).map((s) => ({ kind: s.kind, ...(s.gc ? { gc: s.gc } : {}), atS: round((s.at - from) / 1000, 2), ms: s.ms })),
+    loopGaps,
   }
 }
 
-function summariseRun(profDir: string, started: number, ended: number) {
+/**
+ * The collector main thread's time by function over the measured load (the profile ends at its
+ * exit, `ended` ms before now) and, given the stall monitor's event-loop gaps (µs on the profile's
+ * own clock), the time by function inside those gaps alone: what held the answers back.
+ */
+function summariseRun(profDir: string, started: number, ended: number, gaps: Array<{ fromUs: number; toUs: number }> = []) {
   // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread.
   const file = readdirSync(profDir).find((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f))
   if (!file) throw new Error(`no CPU profile written in ${profDir}`)
   const profile = JSON.parse(readFileSync(join(profDir, file), 'utf8')) as CpuProfile
-  return summarise(profile, { fromEndUs: (performance.now() - ended) * 1000, lengthUs: (ended - started) * 1000 })
+  const underLoad = summarise(profile, { fromEndUs: (performance.now() - ended) * 1000, lengthUs: (ended - started) * 1000 })
+  if (gaps.length === 0) return underLoad
+  return { ...underLoad, inLoopGaps: summarise(profile, { spans: gaps }, 20) }
 }
 
 /** Runs the decide scenario and returns its figures (the report's `decide`). */
@@ -269,7 +278,7 @@ export async function runDecide(spec: DecideSpec) {
       log(`decide: the collector's output is in ${spec.serverLog}`)
     }
     server = null
-    const cpuProfile = spec.cpuProfile ? summariseRun(profDir, runStarted, runEnded) : undefined
+    const cpuProfile = spec.cpuProfile ? summariseRun(profDir, runStarted, runEnded, stalls?.loopGaps) : undefined
 
     // The floor gets the same requests at the same rate.
     const floorBusyBefore = await spec.quiet()
@@ -320,7 +329,7 @@ export async function runDecide(spec: DecideSpec) {
       p99VsFloorP99: floorRun.latencyMs.p99 > 0 ? round(run.latencyMs.p99 / floorRun.latencyMs.p99, 1) : null,
       serverExit: exit,
       ...(cpuProfile ? { cpuProfile } : {}),
-      ...(stalls ? { stalls } : {}),
+      ...(stalls ? { stalls: { ...stalls, loopGaps: undefined } } : {}),
     }
   } finally {
     if (server) {

@@ -49,9 +49,10 @@ function frameName(f: CallFrame): string {
  * Self and inclusive time per function and self time per place, in ms and % of the samples
  * taken in `window` (µs before the profile's end: the load, not start-up or the drain).
  */
-export function summarise(profile: CpuProfile, window: { fromEndUs: number; lengthUs: number } | null = null, top = 30) {
-  const to = window ? profile.endTime - window.fromEndUs : Infinity
-  const from = window ? to - window.lengthUs : -Infinity
+export function summarise(profile: CpuProfile, window: { fromEndUs: number; lengthUs: number } | { spans: Array<{ fromUs: number; toUs: number }> } | null = null, top = 30) {
+  // A window before the profile's end, or spans on the profile's own clock (µs).
+  const spans = window === null ? [{ fromUs: -Infinity, toUs: Infinity }] : 'spans' in window ? [...window.spans].sort((a, b) => a.fromUs - b.fromUs) : [{ fromUs: profile.endTime - window.fromEndUs - window.lengthUs, toUs: profile.endTime - window.fromEndUs }]
+  let span = 0
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
   const parent = new Map<number, number>()
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
@@ -62,7 +63,8 @@ export function summarise(profile: CpuProfile, window: { fromEndUs: number; leng
   let t = profile.startTime
   profile.samples.forEach((id, i) => {
     t += profile.timeDeltas[i] ?? 0
-    if (t < from || t > to) return
+    while (span < spans.length && t > spans[span]!.toUs) span++
+    if (span >= spans.length || t < spans[span]!.fromUs) return
     const dt = (profile.timeDeltas[i] ?? 0) / 1000
     total += dt
     const node = byId.get(id)!

@@ -1,6 +1,8 @@
 // Loaded into the collector with `--import` by the decide scenario (BENCH_DECIDE_STALLS=1): logs
 // every gap in the main thread's event loop over 20 ms and every garbage-collection pause over
-// 10 ms, with wall-clock times, so the bench can say what held answers back during its window.
+// 10 ms, with wall-clock times, so the bench can say what held answers back during its window,
+// and with monotonic ones (`mono`, µs: the clock of V8's CPU profiles), so a profile of the same
+// run can say what ran in each gap.
 // Plain JavaScript: it is loaded before the TypeScript loader.
 import { PerformanceObserver, constants, performance } from 'node:perf_hooks'
 
@@ -12,17 +14,20 @@ const GC_KINDS = {
 }
 const TICK_MS = 5
 const write = (entry) => process.stderr.write(`[attune-stall] ${JSON.stringify(entry)}\n`)
+const monoUs = () => Number(process.hrtime.bigint() / 1000n)
 
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) {
-    if (e.duration > 10) write({ kind: 'gc', gc: GC_KINDS[e.detail?.kind] ?? String(e.detail?.kind), at: Math.round(performance.timeOrigin + e.startTime), ms: Math.round(e.duration * 10) / 10 })
+    if (e.duration > 10) write({ kind: 'gc', gc: GC_KINDS[e.detail?.kind] ?? String(e.detail?.kind), at: Math.round(performance.timeOrigin + e.startTime), mono: monoUs() - Math.round((performance.now() - e.startTime) * 1000), ms: Math.round(e.duration * 10) / 10 })
   }
 }).observe({ entryTypes: ['gc'] })
 
 let last = performance.now()
+let lastMono = monoUs()
 setInterval(() => {
   const now = performance.now()
   const gap = now - last - TICK_MS
-  if (gap > 20) write({ kind: 'loop', at: Math.round(performance.timeOrigin + last), ms: Math.round(gap * 10) / 10 })
+  if (gap > 20) write({ kind: 'loop', at: Math.round(performance.timeOrigin + last), mono: lastMono + TICK_MS * 1000, ms: Math.round(gap * 10) / 10 })
   last = now
+  lastMono = monoUs()
 }, TICK_MS).unref()

@@ -6,6 +6,7 @@
 // arrive as bursts), and it "corrects" for coordinated omission with an expected interval of
 // ceil(1 / per-connection rate) = 1 ms. The CPU accounting is that of load.ts.
 import { Agent, request } from 'node:http'
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import { cpuSeconds, machineBusySeconds } from './child.ts'
 
 /** What to send, how often, for how long. */
@@ -44,6 +45,16 @@ export interface PacedResult {
   sendLagMs: { p99: number; max: number }
   /** Requests in flight at once, at most (each on its own socket). */
   maxInFlight: number
+  /**
+   * The generator's own hold-ups, which land in the latencies as if the server had caused them:
+   * its event loop's delay and its garbage-collection pauses over 5 ms.
+   */
+  generator: { loopDelayMs: { p99: number; max: number }; gcOver5Ms: { count: number; maxMs: number } }
+  /**
+   * Answers slower than SLOW_MS, grouped into episodes (sent within 100 ms of the previous slow
+   * one), the five with most answers: when in the run (s after the first send), how many, the slowest.
+   */
+  slowEpisodes: Array<{ atS: number; answers: number; maxMs: number }>
   cpuCoresUnderLoad: { loadGenerator: number; server: number | null; other: number | null }
 }
 
@@ -51,6 +62,24 @@ const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d
 /** Nearest-rank quantile of sorted samples. */
 const quantile = (sorted: Float64Array, q: number) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!)
 const TIMEOUT_MS = 30_000
+/** An answer slower than this counts in `slowEpisodes` (the decide aim's p99). */
+const SLOW_MS = 10
+
+/** Groups the slow answers (send time and latency, ms, in send order) into episodes, largest first. */
+function episodes(sentAt: Float64Array, latency: Float64Array, n: number): PacedResult['slowEpisodes'] {
+  const out: PacedResult['slowEpisodes'] = []
+  let last = -Infinity
+  for (let k = 0; k < n; k++) {
+    if (!(latency[k]! > SLOW_MS)) continue
+    const cur = out.at(-1)
+    if (cur && sentAt[k]! - last <= 100) {
+      cur.answers++
+      cur.maxMs = Math.max(cur.maxMs, round(latency[k]!))
+    } else out.push({ atS: round(sentAt[k]! / 1000), answers: 1, maxMs: round(latency[k]!) })
+    last = sentAt[k]!
+  }
+  return out.sort((a, b) => b.answers - a.answers).slice(0, 5)
+}
 
 /** Sends `rate × durationS` POSTs to `spec.url + spec.path` at a fixed pace and waits for every answer. */
 export function pacedLoad(spec: PacedSpec): Promise<PacedResult> {
@@ -60,6 +89,18 @@ export function pacedLoad(spec: PacedSpec): Promise<PacedResult> {
   const interval = 1000 / spec.rate
   const latencies = new Float64Array(total)
   const lags = new Float64Array(total)
+  // Per request in send order (NaN: no 2xx answer), for the slow episodes.
+  const sentAt = new Float64Array(total)
+  const bySend = new Float64Array(total).fill(NaN)
+  const loopDelay = monitorEventLoopDelay({ resolution: 2 })
+  let gcOver5 = 0
+  let gcMax = 0
+  const gcWatch = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (e.duration > 5) gcOver5++
+      gcMax = Math.max(gcMax, e.duration)
+    }
+  })
   const statusCodes: Record<string, number> = {}
   let ok = 0
   let answered = 0
@@ -69,6 +110,8 @@ export function pacedLoad(spec: PacedSpec): Promise<PacedResult> {
   let maxInFlight = 0
 
   return new Promise((resolve) => {
+    loopDelay.enable()
+    gcWatch.observe({ entryTypes: ['gc'] })
     const cpu0 = process.cpuUsage()
     const srv0 = cpuSeconds(spec.serverPid)
     const all0 = machineBusySeconds()
@@ -82,6 +125,8 @@ export function pacedLoad(spec: PacedSpec): Promise<PacedResult> {
       const srv1 = cpuSeconds(spec.serverPid)
       const all1 = machineBusySeconds()
       agent.destroy()
+      loopDelay.disable()
+      gcWatch.disconnect()
       const benchCores = (cpu.user + cpu.system) / 1e6 / wallS
       const serverCores = srv0 !== null && srv1 !== null ? (srv1 - srv0) / wallS : null
       const ms = latencies.subarray(0, ok).sort()
@@ -99,6 +144,8 @@ export function pacedLoad(spec: PacedSpec): Promise<PacedResult> {
         latencyMs: { p50: round(quantile(ms, 0.5)), p90: round(quantile(ms, 0.9)), p99: round(quantile(ms, 0.99)), p999: round(quantile(ms, 0.999)), max: round(ms[ms.length - 1] ?? 0), mean: round(ms.reduce((s, x) => s + x, 0) / (ms.length || 1)) },
         sendLagMs: { p99: round(quantile(lag, 0.99)), max: round(lag[lag.length - 1] ?? 0) },
         maxInFlight,
+        generator: { loopDelayMs: { p99: round(loopDelay.percentile(99) / 1e6), max: round(loopDelay.max / 1e6) }, gcOver5Ms: { count: gcOver5, maxMs: round(gcMax) } },
+        slowEpisodes: episodes(sentAt, bySend, i),
         cpuCoresUnderLoad: {
           loadGenerator: round(benchCores),
           server: serverCores === null ? null : round(serverCores),
@@ -110,6 +157,7 @@ export function pacedLoad(spec: PacedSpec): Promise<PacedResult> {
       const body = spec.body()
       const t0 = performance.now()
       lags[k] = t0 - scheduled
+      sentAt[k] = t0 - start
       maxInFlight = Math.max(maxInFlight, ++inFlight)
       let over = false
       let timedOut = false
@@ -128,7 +176,10 @@ export function pacedLoad(spec: PacedSpec): Promise<PacedResult> {
           const status = res.statusCode ?? 0
           answered++
           statusCodes[status] = (statusCodes[status] ?? 0) + 1
-          if (status >= 200 && status < 300) latencies[ok++] = t1 - t0
+          if (status >= 200 && status < 300) {
+            latencies[ok++] = t1 - t0
+            bySend[k] = t1 - t0
+          }
           spec.onResponse?.(status, Buffer.concat(chunks).toString(), t1 - t0)
           done()
         })

@@ -169,11 +169,12 @@ const paced = (r: PacedResult) => ({
   errors: r.errors,
   timeouts: r.timeouts,
   maxInFlight: r.maxInFlight,
+  generator: r.generator,
+  slowEpisodes: r.slowEpisodes,
   sendLagMs: r.sendLagMs,
   cpuCoresUnderLoad: r.cpuCoresUnderLoad,
 })
 
-/** The collector main thread's time by function during the measured load (the profile ends at its exit, `ended` ms before now). */
 /** The collector's event-loop gaps and GC pauses (bench/stall-monitor.mjs) between two wall-clock times: counts, totals, the longest, and the five worst with their second of the run. */
 function summariseStalls(output: string, from: number, to: number) {
   type Stall = { kind: 'loop' | 'gc'; gc?: string; at: number; mono?: number; ms: number }
@@ -253,7 +254,9 @@ export async function runDecide(spec: DecideSpec) {
     await untilIdle(server.child.pid, 900, idleBelow)
     const startIdleS = (performance.now() - t2) / 1000
     log(`decide: idle after ${round(startIdleS, 1)} s more; recording the patients' consent`)
+    const consentStartedAt = Date.now()
     const consent = await grantConsent(server.url, patients, headers)
+    const consentEndedAt = Date.now()
     log(`decide: ${consent.events} consent events in the profiles after ${consent.s} s; waiting for the collector to go idle`)
     const t3 = performance.now()
     const idleCores = await untilIdle(server.child.pid, 300, idleBelow)
@@ -273,6 +276,8 @@ export async function runDecide(spec: DecideSpec) {
     server.child.kill('SIGTERM')
     const exit = await server.exited
     const stalls = spec.stalls ? summariseStalls(server.output(), runStartedAt, runEndedAt) : undefined
+    // The same while the consent updates were ingested and every updated profile read again (a burst of refreshes).
+    const consentStalls = spec.stalls ? summariseStalls(server.output(), consentStartedAt, consentEndedAt) : undefined
     if (spec.nodeFlags.length > 0) {
       writeFileSync(spec.serverLog, server.output())
       log(`decide: the collector's output is in ${spec.serverLog}`)
@@ -330,6 +335,7 @@ export async function runDecide(spec: DecideSpec) {
       serverExit: exit,
       ...(cpuProfile ? { cpuProfile } : {}),
       ...(stalls ? { stalls: { ...stalls, loopGaps: undefined } } : {}),
+      ...(consentStalls ? { stallsWhileConsentLanded: { ...consentStalls, loopGaps: undefined } } : {}),
     }
   } finally {
     if (server) {

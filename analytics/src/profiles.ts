@@ -153,6 +153,9 @@ export function aggregateSignature(program: Program): string {
 /** Which ids to read: these ids, or one page of all the program's ids (hashed into `pages`). */
 export type ActorSelection = { ids: string[] } | { page: number; pages: number }
 
+const ROWS_PER_TURN = 10_000
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
 /**
  * Reads the aggregates of the selected ids (actor-aggregates.sql), need sums relative to `anchor`.
  * Check-ins come from `now` minus the adherence window on.
@@ -172,7 +175,10 @@ export async function readActorAggregates(db: Db, program: Program, selection: A
     checkin_since: chTime(now - (program.adherence?.windowDays ?? 90) * 86_400_000),
   })
   const out = new Map<string, ActorAggregates>()
+  let n = 0
   for (const r of rows) {
+    // A page of a program's load holds millions of rows: the event loop turns between slices of them.
+    if (++n % ROWS_PER_TURN === 0) await nextTurn()
     let agg = out.get(r.actor)
     if (!agg) out.set(r.actor, (agg = emptyAggregates()))
     switch (r.part) {

@@ -18,16 +18,16 @@ const monoUs = () => Number(process.hrtime.bigint() / 1000n)
 
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) {
-    if (e.duration > 10) write({ kind: 'gc', gc: GC_KINDS[e.detail?.kind] ?? String(e.detail?.kind), at: Math.round(performance.timeOrigin + e.startTime), mono: monoUs() - Math.round((performance.now() - e.startTime) * 1000), ms: Math.round(e.duration * 10) / 10 })
+    if (e.duration > 10) write({ kind: 'gc', gc: GC_KINDS[e.detail?.kind] ?? String(e.detail?.kind), at: Math.round(performance.timeOrigin + e.startTime), mono: Math.round(monoOffsetUs + e.startTime * 1000), ms: Math.round(e.duration * 10) / 10 })
   }
 }).observe({ entryTypes: ['gc'] })
 
+// performance.now() on the monotonic clock, µs (a gap's start is then not shifted by the write before it).
+const monoOffsetUs = monoUs() - performance.now() * 1000
 let last = performance.now()
-let lastMono = monoUs()
 setInterval(() => {
   const now = performance.now()
   const gap = now - last - TICK_MS
-  if (gap > 20) write({ kind: 'loop', at: Math.round(performance.timeOrigin + last), mono: lastMono + TICK_MS * 1000, ms: Math.round(gap * 10) / 10 })
+  if (gap > 20) write({ kind: 'loop', at: Math.round(performance.timeOrigin + last), mono: Math.round(monoOffsetUs + (last + TICK_MS) * 1000), ms: Math.round(gap * 10) / 10 })
   last = now
-  lastMono = monoUs()
 }, TICK_MS).unref()

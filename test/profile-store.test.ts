@@ -3,7 +3,7 @@
 // writer's landings applied within a refresh, and a restart that rebuilds the store from the
 // aggregate tables. Both must give the same profile, field by field.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { readProfile, type Profile, type Program } from '../analytics/index.ts'
+import { blankEventRow, chTime, encodeEventRow, insertEventLines, ProfileStore, readProfile, type Db, type Profile, type Program } from '../analytics/index.ts'
 import { generatePopulation } from '../collector/src/population/index.ts'
 import { basic, DEMO, startService, tempDir, waitFor } from './helpers.ts'
 
@@ -147,6 +147,52 @@ describe('profile store', () => {
     const after = svc.service.profiles!.read(program, patient, at)!
     expect(stored(after) - before).toBe(recorded)
     expect(comparable(after)).toEqual(comparable(await readProfile(svc.service.db, program, patient, at)))
+  })
+
+  it('keeps an own decision that lands while a refresh is reading the person, though the read predates its insert', async () => {
+    // A store of its own over a Db whose refresh reads are answered at once but handed back only
+    // when the test says: the read then predates an insert that lands meanwhile.
+    const db = svc.service.db
+    const held: Array<() => void> = []
+    const gated: Db = {
+      ...db,
+      query: async <T,>(...args: Parameters<Db['query']>) => {
+        const rows = await db.query<T>(...args)
+        const ids = (args[1] as { ids?: string[] } | undefined)?.ids
+        if (ids && ids.length > 0) await new Promise<void>((release) => held.push(release))
+        return rows
+      },
+    }
+    const store = new ProfileStore(gated, () => {})
+    await store.load(program)
+    const patient = patients[6]!
+    const rule = 'landed-during-read'
+    const count = (p: Profile) => p.decisions.filter((d) => d.rule === rule).reduce((n, d) => n + d.times, 0)
+    const at = Date.now()
+    const ts = chTime(at)
+    const messageId = `landed-during-read-${at}`
+    store.applyOwn(DEMO.program, patient, [{ kind: 'decision', rule, channel: 'web', outcome: 'shown', ts, messageId }])
+    expect(count(store.read(program, patient, at)!)).toBe(1)
+    // Another event of the patient landed: a refresh reads them (before the decision's insert).
+    const programs = () => program
+    store.landed(DEMO.program, [{ userId: patient, anonymousId: '', linkedId: '' }], programs)
+    await waitFor(() => held.length === 1, 10_000, 'the refresh read')
+    // The decision is inserted and lands while that read is held.
+    const row = blankEventRow()
+    Object.assign(row, { message_id: messageId, program: DEMO.program, type: 'track', event: 'decision', channel: 'web', user_id: patient, ts, original_ts: ts, received_at: ts, key_id: 'test', library_name: 'attune-decide', properties: JSON.stringify({ rule, class: 'education', channel: 'web', outcome: 'shown' }) })
+    await insertEventLines(db, Buffer.from(`${encodeEventRow(row)}\n`), messageId)
+    store.landed(DEMO.program, [{ userId: patient, anonymousId: '', linkedId: '', messageId }], programs)
+    held.shift()!()
+    // The held read is put (without the decision, from before its insert), and the person is read again.
+    await waitFor(() => held.length === 1, 10_000, 'the second refresh read')
+    expect(count(store.read(program, patient, at)!)).toBe(1)
+    held.shift()!()
+    await waitFor(() => store.current(DEMO.program), 10_000, 'the refresh')
+    expect(count(store.read(program, patient, at)!)).toBe(1)
+    await store.stop()
+    // The service's own store learns of the insert too (the tests after this one compare it with ClickHouse).
+    svc.service.profiles!.landed(DEMO.program, [{ userId: patient, anonymousId: '', linkedId: '' }], programs)
+    await drained()
   })
 
   it('forgets own events whose spool write failed, and reads the person from ClickHouse again', async () => {

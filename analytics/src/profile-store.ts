@@ -36,8 +36,9 @@ const RETRY_LOAD_MS = 30_000
  * gaps of 0.8–1.2 s while the consent updates landed.
  */
 const REFRESH_IDS = 500
-/** Ids packed between turns of the event loop during a refresh. */
+/** Ids packed between turns of the event loop during a load or a refresh. */
 const PUT_PER_TURN = 100
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 interface ProgramState {
   signature: string
@@ -60,6 +61,11 @@ interface ProgramState {
   own: Map<string, OwnEvent[]>
   /** Ids being read by the refresh in progress. */
   reading: Set<string>
+  /**
+   * Own events of ids being read that landed meanwhile: the read may predate their insert, and
+   * they are no longer in `own`, so the refresh applies them too (the id is read again after).
+   */
+  landedWhileReading: Map<string, OwnEvent[]>
   refreshing: Promise<void> | null
   loading: Promise<void> | null
 }
@@ -101,7 +107,7 @@ export class ProfileStore {
     if (pending?.loading) return pending.loading
     // After a failed load, reads go to ClickHouse for a while instead of each starting another load.
     if (Date.now() - (this.#failedAt.get(program.id) ?? 0) < RETRY_LOAD_MS) return Promise.resolve()
-    const state: ProgramState = { signature: aggregateSignature(program), anchor: Date.now(), actors: new Map(), activityKeys: new ActivityKeys(), decided: new Map(), links: new Map(), linkedTo: new Map(), ready: false, dirty: new Set(), own: new Map(), reading: new Set(), refreshing: null, loading: null }
+    const state: ProgramState = { signature: aggregateSignature(program), anchor: Date.now(), actors: new Map(), activityKeys: new ActivityKeys(), decided: new Map(), links: new Map(), linkedTo: new Map(), ready: false, dirty: new Set(), own: new Map(), reading: new Set(), landedWhileReading: new Map(), refreshing: null, loading: null }
     this.#pending.set(program.id, state)
     state.loading = this.#loadState(program, state)
       .then(() => {
@@ -127,7 +133,11 @@ export class ProfileStore {
     const pages = Math.max(1, Math.ceil(Number(count[0]?.n ?? 0) / IDS_PER_PAGE))
     for (let page = 0; page < pages && !this.#stopped; page++) {
       const actors = await readActorAggregates(this.#db, program, { page, pages }, state.anchor, Date.now())
-      for (const [id, agg] of actors) put(state, id, agg)
+      let n = 0
+      for (const [id, agg] of actors) {
+        put(state, id, agg)
+        if (++n % PUT_PER_TURN === 0) await nextTurn()
+      }
       const links = await this.#db.query<{ user_id: string; anonymous_id: string }>(sql('identity-links-page'), { program: program.id, page, pages })
       for (const l of links) this.#link(state, l.user_id, l.anonymous_id)
     }
@@ -196,18 +206,24 @@ export class ProfileStore {
     const list = state.own.get(actor)
     const i = list ? list.findIndex((e) => e.messageId === messageId) : -1
     if (i < 0) return false
-    list!.splice(i, 1)
+    const [event] = list!.splice(i, 1)
     if (list!.length === 0) state.own.delete(actor)
-    // A read in progress may have started before the insert: its answer lacks the event, and
-    // the event is no longer applied on top, so the id is read once more.
-    if (state.reading.has(actor)) state.dirty.add(actor)
+    // A read in progress may have started before the insert: its answer lacks the event, which
+    // is no longer applied from `own`, so the refresh applies it from here and the id is read
+    // once more.
+    if (state.reading.has(actor)) {
+      state.dirty.add(actor)
+      const landed = state.landedWhileReading.get(actor)
+      if (landed) landed.push(event!)
+      else state.landedWhileReading.set(actor, [event!])
+    }
     return true
   }
 
   /** Reads the dirty ids again, one query per REFRESH_IDS, until none is left; one refresh at a time per program. */
   #refresh(program: Program, state: ProgramState): void {
-    if (state.refreshing || state.dirty.size === 0 || this.#stopped) return
-    state.refreshing = (async () => {
+    if (state.refreshing || state.dirty.size === 0 || this.#stopped || this.#states.get(program.id) !== state) return
+    state.refreshing = (async (): Promise<boolean> => {
       while (state.dirty.size > 0 && !this.#stopped && this.#states.get(program.id) === state) {
         const ids = [...state.dirty].slice(0, REFRESH_IDS)
         for (const id of ids) {
@@ -218,23 +234,34 @@ export class ProfileStore {
           const actors = await readActorAggregates(this.#db, program, { ids }, state.anchor, Date.now())
           let n = 0
           for (const id of ids) {
-            // Own events applied meanwhile are in `state.own`, read here at each id's turn.
-            if (++n % PUT_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve))
-            const own = state.own.get(id)
-            const agg = actors.get(id) ?? (own ? emptyAggregates() : undefined)
-            if (agg && own) for (const e of own) applyOwnEvent(agg, e)
+            // Own events applied meanwhile are in `state.own`, and those that landed meanwhile in
+            // `landedWhileReading`: both read here, at each id's turn.
+            if (++n % PUT_PER_TURN === 0) await nextTurn()
+            const own = [...(state.own.get(id) ?? []), ...(state.landedWhileReading.get(id) ?? [])]
+            const agg = actors.get(id) ?? (own.length > 0 ? emptyAggregates() : undefined)
+            if (agg) for (const e of own) applyOwnEvent(agg, e)
             put(state, id, agg)
           }
         } catch (e) {
           // ClickHouse answered the insert but not this read: keep the ids dirty and let the next landing retry.
           for (const id of ids) state.dirty.add(id)
           this.#log(`profile store: refresh of ${program.id} failed (${(e as Error).message.slice(0, 200)}); retried with the next insert`)
-          return
+          return false
         } finally {
-          for (const id of ids) state.reading.delete(id)
+          for (const id of ids) {
+            state.reading.delete(id)
+            state.landedWhileReading.delete(id)
+          }
         }
       }
-    })().finally(() => (state.refreshing = null))
+      return true
+    })()
+      .catch(() => false)
+      .then((ok) => {
+        state.refreshing = null
+        // Ids that landed after the loop's last check: read now, not at the next insert (unless the read failed).
+        if (ok) this.#refresh(program, state)
+      })
   }
 
   /**
@@ -389,7 +416,9 @@ export function packTouches(a: ActorAggregates, keys: ActivityKeys): Buffer {
   for (let i = 0; i < rows; i++) {
     const r = a.activity[i]!
     numbers[i] = r.times
-    days[2 * i] = Math.round(Date.parse(`${r.day}T00:00:00Z`) / DAY_MS)
+    const day = Date.parse(`${r.day}T00:00:00Z`)
+    if (!Number.isFinite(day)) throw new Error(`activity row with an invalid day: ${JSON.stringify(r.day).slice(0, 40)}`)
+    days[2 * i] = Math.round(day / DAY_MS)
     days[2 * i + 1] = keys.of(r.channel, r.event)
   }
   for (let i = 0; i < hours; i++) numbers[rows + i] = a.checkinHours[i]!

@@ -1,4 +1,6 @@
 import type { Db } from './client.ts'
+import { nextTurn } from './next-turn.ts'
+import { dayNumber, dayText } from './rules/evaluate.ts'
 import { aggregateSignature, assembleProfile, compareDecisions, emptyAggregates, mergeAggregates, readActorAggregates, type ActivityRow, type ActorAggregates, type DecisionRow, type Profile } from './profiles.ts'
 import type { Program } from './programs.ts'
 import { sql } from './sql.ts'
@@ -38,7 +40,6 @@ const RETRY_LOAD_MS = 30_000
 const REFRESH_IDS = 500
 /** Ids packed between turns of the event loop during a load or a refresh. */
 const PUT_PER_TURN = 100
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 interface ProgramState {
   signature: string
@@ -237,9 +238,10 @@ export class ProfileStore {
             // Own events applied meanwhile are in `state.own`, and those that landed meanwhile in
             // `landedWhileReading`: both read here, at each id's turn.
             if (++n % PUT_PER_TURN === 0) await nextTurn()
-            const own = [...(state.own.get(id) ?? []), ...(state.landedWhileReading.get(id) ?? [])]
-            const agg = actors.get(id) ?? (own.length > 0 ? emptyAggregates() : undefined)
-            if (agg) for (const e of own) applyOwnEvent(agg, e)
+            const own = state.own.get(id)
+            const landed = state.landedWhileReading.get(id)
+            const agg = actors.get(id) ?? (own || landed ? emptyAggregates() : undefined)
+            if (agg) for (const events of [own, landed]) for (const e of events ?? []) applyOwnEvent(agg, e)
             put(state, id, agg)
           }
         } catch (e) {
@@ -388,51 +390,55 @@ export class ActivityKeys {
   }
 }
 
-const DAY_MS = 86_400_000
 const dayTexts = new Map<number, string>()
 /** YYYY-MM-DD of a day number, one string per day for the whole process (a few hundred in use). */
 function dayTextOf(day: number): string {
   let text = dayTexts.get(day)
   if (text === undefined) {
     if (dayTexts.size >= 20_000) dayTexts.clear()
-    dayTexts.set(day, (text = new Date(day * DAY_MS).toISOString().slice(0, 10)))
+    dayTexts.set(day, (text = dayText(day)))
   }
   return text
+}
+
+/** Views of a packed buffer with `rows` activity rows and `hours` check-in hours; the JSON text starts at `textAt`. */
+function layout(bytes: Buffer, rows: number, hours: number) {
+  const numbersAt = bytes.byteOffset + HEADER
+  const daysAt = numbersAt + 8 * (rows + hours)
+  return {
+    header: new Uint32Array(bytes.buffer, bytes.byteOffset, 4),
+    numbers: new Float64Array(bytes.buffer, numbersAt, rows + hours),
+    days: new Int32Array(bytes.buffer, daysAt, 2 * rows),
+    textAt: daysAt + 8 * rows - bytes.byteOffset,
+  }
 }
 
 export function packTouches(a: ActorAggregates, keys: ActivityKeys): Buffer {
   const text = JSON.stringify([[...a.needs], [...a.answers], [...a.channels], [...a.goals], a.profiled, [...a.consent], a.firstDay, [...a.dates]])
   const rows = a.activity.length
   const hours = a.checkinHours.length
-  const textAt = HEADER + 8 * (rows + hours) + 8 * rows
+  const textAt = HEADER + 16 * rows + 8 * hours
   const bytes = Buffer.allocUnsafeSlow(textAt + Buffer.byteLength(text))
-  const header = new Uint32Array(bytes.buffer, bytes.byteOffset, 4)
-  const numbers = new Float64Array(bytes.buffer, bytes.byteOffset + HEADER, rows + hours)
-  const days = new Int32Array(bytes.buffer, bytes.byteOffset + HEADER + 8 * (rows + hours), 2 * rows)
-  header[0] = bytes.length - textAt
-  header[1] = rows
-  header[2] = hours
-  header[3] = 0
+  const { header, numbers, days } = layout(bytes, rows, hours)
+  header.set([bytes.length - textAt, rows, hours, 0])
   for (let i = 0; i < rows; i++) {
     const r = a.activity[i]!
-    numbers[i] = r.times
-    const day = Date.parse(`${r.day}T00:00:00Z`)
+    const day = dayNumber(r.day)
     if (!Number.isFinite(day)) throw new Error(`activity row with an invalid day: ${JSON.stringify(r.day).slice(0, 40)}`)
-    days[2 * i] = Math.round(day / DAY_MS)
+    numbers[i] = r.times
+    days[2 * i] = day
     days[2 * i + 1] = keys.of(r.channel, r.event)
   }
-  for (let i = 0; i < hours; i++) numbers[rows + i] = a.checkinHours[i]!
+  numbers.set(a.checkinHours, rows)
   bytes.write(text, textAt)
   return bytes
 }
 
 export function unpackTouches(bytes: Buffer, keys: ActivityKeys): ActorAggregates {
-  const header = new Uint32Array(bytes.buffer, bytes.byteOffset, 4)
-  const rows = header[1]!
-  const hours = header[2]!
-  const numbers = new Float64Array(bytes.buffer, bytes.byteOffset + HEADER, rows + hours)
-  const days = new Int32Array(bytes.buffer, bytes.byteOffset + HEADER + 8 * (rows + hours), 2 * rows)
-  const textAt = HEADER + 8 * (rows + hours) + 8 * rows
+  const head = new Uint32Array(bytes.buffer, bytes.byteOffset, 4)
+  const rows = head[1]!
+  const hours = head[2]!
+  const { numbers, days, textAt } = layout(bytes, rows, hours)
   const [needs, answers, channels, goals, profiled, consent, firstDay, dates] = JSON.parse(bytes.toString('utf8', textAt)) as [
     Array<[string, { sum: number; touches: number }]>, Array<[string, { answer: string; ts: string }]>, Array<[string, { touches: number; last: string }]>,
     Array<[string, { times: number; first: string; last: string }]>, number, Array<[string, { granted: boolean; at: string }]>, string,
@@ -443,8 +449,7 @@ export function unpackTouches(bytes: Buffer, keys: ActivityKeys): ActorAggregate
     const pair = keys.pair(days[2 * i + 1]!)
     activity[i] = { day: dayTextOf(days[2 * i]!), channel: pair.channel, event: pair.event, times: numbers[i]! }
   }
-  const checkinHours: number[] = new Array(hours)
-  for (let i = 0; i < hours; i++) checkinHours[i] = numbers[rows + i]!
+  const checkinHours = Array.from(numbers.subarray(rows))
   return { needs: new Map(needs), answers: new Map(answers), channels: new Map(channels), goals: new Map(goals), profiled, consent: new Map(consent), activity, firstDay, decisions: [], stage: null, dates: new Map(dates), checkinHours }
 }
 

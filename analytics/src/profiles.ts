@@ -1,3 +1,4 @@
+import { nextTurn } from './next-turn.ts'
 import type { Db } from './client.ts'
 import { isContentUsable } from './content-availability.ts'
 import { chTime } from './event-row.ts'
@@ -154,7 +155,6 @@ export function aggregateSignature(program: Program): string {
 export type ActorSelection = { ids: string[] } | { page: number; pages: number }
 
 const ROWS_PER_TURN = 10_000
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 /**
  * Reads the aggregates of the selected ids (actor-aggregates.sql), need sums relative to `anchor`.

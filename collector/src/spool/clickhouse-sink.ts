@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { existingMessageIds, insertEventLines, type Db, type LandedActor } from '../../../analytics/index.ts'
+import { existingMessageIds, insertEventLines, nextTurn, type Db, type LandedActor } from '../../../analytics/index.ts'
 import { landedKey, type LandedIds } from './landed-ids.ts'
 import type { Quarantine } from './quarantine.ts'
 import type { BatchSink } from './writer.ts'
@@ -140,7 +140,6 @@ async function tellLanded(onLanded: OnLanded, who: Whose[]): Promise<void> {
 // thousand records handled in one go held every request that arrived meanwhile (~10 ms each
 // second under the decide benchmark's load), so it lets the event loop turn every few hundred.
 const YIELD_EVERY = 256
-const nextTurn = () => new Promise<void>((r) => setImmediate(r))
 /** Counts a batch's steps of work across its loops: true after every YIELD_EVERY of them. */
 function everyFewSteps(): () => boolean {
   let steps = 0

@@ -175,9 +175,10 @@ const paced = (r: PacedResult) => ({
   cpuCoresUnderLoad: r.cpuCoresUnderLoad,
 })
 
-/** The collector's event-loop gaps and GC pauses (bench/stall-monitor.mjs) between two wall-clock times: counts, totals, the longest, and the five worst with their second of the run. */
-function summariseStalls(output: string, from: number, to: number) {
-  type Stall = { kind: 'loop' | 'gc'; gc?: string; at: number; mono?: number; ms: number }
+type Stall = { kind: 'loop' | 'gc'; gc?: string; at: number; mono?: number; ms: number }
+
+/** The collector's event-loop gaps and GC pauses (bench/stall-monitor.mjs) logged between two wall-clock times. */
+function stallsIn(output: string, from: number, to: number): Stall[] {
   const tag = '[attune-stall] '
   const all: Stall[] = []
   for (const line of output.split('\n')) {
@@ -189,17 +190,22 @@ function summariseStalls(output: string, from: number, to: number) {
       // A line cut by the process's exit: not counted.
     }
   }
-  const inRun = all.filter((s) => s.at >= from && s.at <= to)
-  const loopGaps = inRun.filter((s) => s.kind === 'loop' && s.mono !== undefined).map((s) => ({ fromUs: s.mono!, toUs: s.mono! + s.ms * 1000 }))
+  return all.filter((s) => s.at >= from && s.at <= to)
+}
+
+/** Stalls from `from` on: counts, totals, the longest, GC pauses by kind, and the five worst with their second. */
+function summariseStalls(stalls: Stall[], from: number) {
   const sum = (xs: Stall[]) => ({ count: xs.length, totalMs: round(xs.reduce((n, s) => n + s.ms, 0), 1), maxMs: xs.reduce((m, s) => Math.max(m, s.ms), 0) })
-  const gc = inRun.filter((s) => s.kind === 'gc')
+  const gc = stalls.filter((s) => s.kind === 'gc')
   return {
-    loopGapsOver20Ms: sum(inRun.filter((s) => s.kind === 'loop')),
+    loopGapsOver20Ms: sum(stalls.filter((s) => s.kind === 'loop')),
     gcPausesOver10Ms: { ...sum(gc), byKind: Object.fromEntries([...new Set(gc.map((s) => s.gc!))].map((k) => [k, sum(gc.filter((s) => s.gc === k))])) },
-    worst: [...inRun].sort((a, b) => b.ms - a.ms).slice(0, 5).map((s) => ({ kind: s.kind, ...(s.gc ? { gc: s.gc } : {}), atS: round((s.at - from) / 1000, 2), ms: s.ms })),
-    loopGaps,
+    worst: [...stalls].sort((a, b) => b.ms - a.ms).slice(0, 5).map((s) => ({ kind: s.kind, ...(s.gc ? { gc: s.gc } : {}), atS: round((s.at - from) / 1000, 2), ms: s.ms })),
   }
 }
+
+/** The event-loop gaps as spans on the CPU profile's clock (µs). */
+const loopGapSpans = (stalls: Stall[]) => stalls.filter((s) => s.kind === 'loop' && s.mono !== undefined).map((s) => ({ fromUs: s.mono!, toUs: s.mono! + s.ms * 1000 }))
 
 /**
  * The collector main thread's time by function over the measured load (the profile ends at its
@@ -275,15 +281,16 @@ export async function runDecide(spec: DecideSpec) {
     log(`decide: p50 ${run.latencyMs.p50} ms, p99 ${run.latencyMs.p99} ms, max ${run.latencyMs.max} ms, ${run.non2xx} non-2xx, ${answers.memoryShare} from memory`)
     server.child.kill('SIGTERM')
     const exit = await server.exited
-    const stalls = spec.stalls ? summariseStalls(server.output(), runStartedAt, runEndedAt) : undefined
+    const runStalls = spec.stalls ? stallsIn(server.output(), runStartedAt, runEndedAt) : null
+    const stalls = runStalls ? summariseStalls(runStalls, runStartedAt) : undefined
     // The same while the consent updates were ingested and every updated profile read again (a burst of refreshes).
-    const consentStalls = spec.stalls ? summariseStalls(server.output(), consentStartedAt, consentEndedAt) : undefined
+    const consentStalls = spec.stalls ? summariseStalls(stallsIn(server.output(), consentStartedAt, consentEndedAt), consentStartedAt) : undefined
     if (spec.nodeFlags.length > 0) {
       writeFileSync(spec.serverLog, server.output())
       log(`decide: the collector's output is in ${spec.serverLog}`)
     }
     server = null
-    const cpuProfile = spec.cpuProfile ? summariseRun(profDir, runStarted, runEnded, stalls?.loopGaps) : undefined
+    const cpuProfile = spec.cpuProfile ? summariseRun(profDir, runStarted, runEnded, runStalls ? loopGapSpans(runStalls) : []) : undefined
 
     // The floor gets the same requests at the same rate.
     const floorBusyBefore = await spec.quiet()
@@ -334,8 +341,8 @@ export async function runDecide(spec: DecideSpec) {
       p99VsFloorP99: floorRun.latencyMs.p99 > 0 ? round(run.latencyMs.p99 / floorRun.latencyMs.p99, 1) : null,
       serverExit: exit,
       ...(cpuProfile ? { cpuProfile } : {}),
-      ...(stalls ? { stalls: { ...stalls, loopGaps: undefined } } : {}),
-      ...(consentStalls ? { stallsWhileConsentLanded: { ...consentStalls, loopGaps: undefined } } : {}),
+      ...(stalls ? { stalls } : {}),
+      ...(consentStalls ? { stallsWhileConsentLanded: consentStalls } : {}),
     }
   } finally {
     if (server) {

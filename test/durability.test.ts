@@ -264,6 +264,8 @@ describe('durability', () => {
     }
 
     await load(700)
+    // On a loaded machine the senders can keep the writer from its first attempt for a while.
+    await waitFor(() => service.writer.state.consecutiveFailures > 0, 10_000, 'the first failed insert')
     const depthDuringFailure = service.spool.depthBytes()
     expect(depthDuringFailure).toBeGreaterThan(0)
     const h = await service.app.request('/health')

@@ -28,7 +28,7 @@ export function testConfig(dataDir: string, env: Record<string, string> = {}): C
 }
 
 /** Starts an in-process service on a temp directory; `stop` drains, closes and removes it. */
-export async function startService(opts: { env?: Record<string, string>; hooks?: ServiceHooks; dir?: string } = {}): Promise<{ service: Service; dir: string; stop: (o?: { keep?: boolean; drain?: boolean }) => Promise<void> }> {
+export async function startService(opts: { env?: Record<string, string>; hooks?: ServiceHooks; dir?: string } = {}): Promise<{ service: Service; dir: string; logs: string[]; stop: (o?: { keep?: boolean; drain?: boolean }) => Promise<void> }> {
   const tmp = opts.dir ? { dir: opts.dir, remove: () => removeDir(opts.dir!) } : tempDir()
   const logs: string[] = []
   const service = await createService(testConfig(tmp.dir, opts.env), { log: (m) => logs.push(m), ...opts.hooks })
@@ -36,6 +36,7 @@ export async function startService(opts: { env?: Record<string, string>; hooks?:
   return {
     service,
     dir: tmp.dir,
+    logs,
     async stop(o = {}) {
       await service.close({ drain: o.drain ?? true })
       if (!o.keep) tmp.remove()

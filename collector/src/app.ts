@@ -1,5 +1,5 @@
 import { Hono } from 'hono'
-import { ApiError, describeError, errorHandler } from './errors.ts'
+import { ApiError, errorHandler } from './errors.ts'
 import { adminProgramRoutes, type AdminProgramDeps } from './routes/admin-program.route.ts'
 import { decideRoutes, type DecideDeps } from './routes/decide.route.ts'
 import { healthRoutes, type HealthDeps } from './routes/health.route.ts'
@@ -24,6 +24,12 @@ export function createApp(deps: AppDeps): Hono {
   app.notFound(() => {
     throw new ApiError(404, 'not_found', 'no such endpoint')
   })
-  app.onError(errorHandler((err) => deps.log(`internal error: ${describeError(err)}`)))
+  app.onError(
+    errorHandler({
+      refused: (code) => deps.metrics.requestsRejected.inc({ reason: code }),
+      clientAborted: () => deps.metrics.clientAborts.inc(),
+      log: deps.log,
+    }),
+  )
   return app
 }

@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { patternFromCluster, ProgramDocumentError, type Pattern } from '../../../analytics/index.ts'
 import { parseJsonBody, validBody } from '../json-body.ts'
-import { ApiError, describeError } from '../errors.ts'
+import { ApiError } from '../errors.ts'
 import type { KeyIndex } from '../keys.ts'
 import { programSecretKey } from '../auth.ts'
 import type { ClusterStore } from '../cluster-store.ts'
@@ -26,13 +26,13 @@ export const MAX_PROGRAM_BYTES = 1024 * 1024
 const MAX_APPROVAL_BYTES = 4 * 1024
 
 /** Turns what storing or reading versions threw into the API's errors (ClickHouse's own errors are described, not quoted). */
-function storeFailure(e: unknown, log: (msg: string) => void): never {
+function storeFailure(e: unknown): never {
   if (e instanceof ProgramDocumentError) {
     const first = e.issues[0]!
     throw new ApiError(400, 'invalid_program', `${first.path || '(root)'}: ${first.message}`, { field: first.path, extra: { issues: e.issues } })
   }
-  if (!(e instanceof VersionsUnavailableError)) log(`program versions not available: ${describeError(e)}`)
-  throw new ApiError(503, 'storage_unavailable', 'program versions cannot be read or stored now (ClickHouse not reachable); retry', { headers: { 'Retry-After': '5' } })
+  // The error handler logs the cause once, with the request id.
+  throw new ApiError(503, 'storage_unavailable', 'program versions cannot be read or stored now (ClickHouse not reachable); retry', { headers: { 'Retry-After': '5' }, ...(e instanceof VersionsUnavailableError ? {} : { cause: e }) })
 }
 
 /** The optional body of a cluster approval: nothing, or `{id?, name?}`; 400 naming the field otherwise. */
@@ -60,14 +60,14 @@ export function adminProgramRoutes(d: AdminProgramDeps): Hono {
     try {
       result = await d.versions.put(key.program, raw, key.id)
     } catch (e) {
-      storeFailure(e, d.log)
+      storeFailure(e)
     }
     return c.json({ program: result.program, version: result.version, checksum: result.checksum }, 200, { 'Cache-Control': 'no-store' })
   })
   app.get('/programs/:id', (c) => {
     const key = programSecretKey(d.keys, c.req.header('authorization'), c.req.param('id'), 'id')
     const active = d.registry.get(key.program)
-    if (!d.versions.loaded || !active || active.version === null) storeFailure(new VersionsUnavailableError('not loaded'), d.log)
+    if (!d.versions.loaded || !active || active.version === null) storeFailure(new VersionsUnavailableError('not loaded'))
     return c.json({ program: key.program, version: active.version, checksum: active.checksum, source: active.source, document: active.loaded.document }, 200, { 'Cache-Control': 'no-store' })
   })
   app.get('/programs/:id/versions', async (c) => {
@@ -76,7 +76,7 @@ export function adminProgramRoutes(d: AdminProgramDeps): Hono {
     try {
       versions = await d.versions.versions(key.program)
     } catch (e) {
-      storeFailure(e, d.log)
+      storeFailure(e)
     }
     return c.json({ program: key.program, active: d.registry.get(key.program)?.version ?? null, versions }, 200, { 'Cache-Control': 'no-store' })
   })
@@ -115,7 +115,7 @@ export function adminProgramRoutes(d: AdminProgramDeps): Hono {
       )
     } catch (e) {
       if (e instanceof ApiError) throw e
-      storeFailure(e, d.log)
+      storeFailure(e)
     }
     return c.json(
       { program: result.program, version: result.version, checksum: result.checksum, pattern, cluster: { runId: run.runId, computedAt: run.computedAt, id: cluster.id, label: cluster.label, size: cluster.size } },

@@ -46,7 +46,8 @@ async function answer(res: Response): Promise<{ status: number; body: unknown }>
 }
 
 const ok = (accepted: number, rejected: unknown[] = []) => ({ status: 200, body: { success: true, accepted, rejected } })
-const err = (status: number, error: Record<string, unknown>) => ({ status, body: { error } })
+/** An error answer: the detail under `error`, its code and message again at the top level (what Segment's libraries read). */
+const err = (status: number, error: Record<string, unknown>) => ({ status, body: { error, code: error.code, message: error.message } })
 
 /** Prometheus samples by `name{labels}`. */
 async function scrape(): Promise<Map<string, number>> {

@@ -98,15 +98,13 @@ export function ingestRoutes(deps: IngestDeps): Hono {
     try {
       const queued = offload ? deps.pool!.run(req) : null
       outcome = queued ? await queued : ingestBody(req, keys)
-    } catch {
-      metrics.requestsRejected.inc({ reason: 'internal' })
-      throw new ApiError(500, 'internal', 'the request could not be processed; retry', { headers: { 'Retry-After': '1' } })
+    } catch (e) {
+      throw new ApiError(500, 'internal', 'the request could not be processed; retry', { headers: { 'Retry-After': '1' }, cause: e })
     }
     metrics.received.inc(outcome.received)
     for (const d of outcome.drops) metrics.rejected.inc({ step: d.step, reason: d.reason })
     if (outcome.error) {
       const e = outcome.error
-      metrics.requestsRejected.inc({ reason: e.code })
       throw new ApiError(e.status, e.code, e.message, { ...(e.field ? { field: e.field } : {}), ...(e.rejected ? { extra: { rejected: e.rejected } } : {}) })
     }
     const frames = Buffer.from(outcome.frames!.buffer, outcome.frames!.byteOffset, outcome.frames!.byteLength)
@@ -115,7 +113,7 @@ export function ingestRoutes(deps: IngestDeps): Hono {
     } catch (e) {
       metrics.rejected.inc({ step: 'spool', reason: e instanceof SpoolFullError ? 'spool_full' : 'spool_error' }, outcome.records)
       if (e instanceof SpoolFullError) throw new ApiError(503, 'spool_full', 'the collector is at its spool limit; retry later', { headers: { 'Retry-After': '5' } })
-      throw new ApiError(500, 'spool_unavailable', 'the event could not be stored; retry', { headers: { 'Retry-After': '1' } })
+      throw new ApiError(500, 'spool_unavailable', 'the event could not be stored; retry', { headers: { 'Retry-After': '1' }, cause: e })
     }
     metrics.accepted.inc({ program: outcome.program! }, outcome.records)
     return c.json({ success: true, accepted: outcome.records, rejected: outcome.rejected } satisfies IngestResponse)

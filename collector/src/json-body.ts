@@ -1,13 +1,28 @@
 import type { z } from 'zod'
 import { ApiError } from './errors.ts'
+import { formatPath, pathBeyondDepth } from './json-depth.ts'
 
-/** A request body's JSON; 400 `invalid_json` saying what was expected otherwise. */
+/** Deepest nesting a JSON body may have (a program document's rule conditions nest the most). */
+export const MAX_BODY_DEPTH = 64
+
+/**
+ * A request body's JSON; 400 `invalid_json` saying what was expected otherwise, 400
+ * `invalid_body` naming the field nested deeper than {@link MAX_BODY_DEPTH} levels (recursive
+ * validation would overflow the stack on it).
+ */
 export function parseJsonBody(text: string, expected: string): unknown {
+  let json: unknown
   try {
-    return JSON.parse(text)
+    json = JSON.parse(text)
   } catch {
     throw new ApiError(400, 'invalid_json', `the body is not JSON: send ${expected}`)
   }
+  const deep = pathBeyondDepth(json, MAX_BODY_DEPTH)
+  if (deep) {
+    const field = formatPath('', deep)
+    throw new ApiError(400, 'invalid_body', `${field}: is nested more than ${MAX_BODY_DEPTH} levels deep`, { field })
+  }
+  return json
 }
 
 /** A body checked against its schema; 400 `invalid_body` naming the first field at fault (an unknown field by its name). */

@@ -7,7 +7,7 @@ import { payloadText } from '../spool/clickhouse-sink.ts'
 import { encodeFrames } from '../spool/frame.ts'
 import { processEvent } from './pipeline.ts'
 import type { RequestFacts } from './types.ts'
-import { firstIssue } from './validate.step.ts'
+import { firstIssue, withoutNulls } from './validate.step.ts'
 
 /** What ingestion needs of an HTTP request: plain data, so a worker thread can take it. */
 export interface RawIngestRequest {
@@ -64,7 +64,7 @@ export function ingestBody(req: RawIngestRequest, keys: KeyIndex): IngestOutcome
       events = [read.json]
       prefix = () => ''
     } else {
-      const env = batchEnvelopeSchema.safeParse(read.json)
+      const env = batchEnvelopeSchema.safeParse(withoutNulls(read.json))
       if (!env.success) {
         const { field, message } = firstIssue('', env.error)
         throw new ApiError(400, 'invalid_body', message, { field })

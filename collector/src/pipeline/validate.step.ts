@@ -1,9 +1,26 @@
 import type { z } from 'zod'
-import { messageSchema, type Message } from '../schemas/segment.schema.ts'
+import { MAX_EVENT_DEPTH, messageSchema, type Message } from '../schemas/segment.schema.ts'
+import { formatPath, pathBeyondDepth } from '../json-depth.ts'
 import type { Drop } from './types.ts'
 
 /** Largest event accepted, in bytes of JSON (Segment's limit). */
 export const MAX_EVENT_BYTES = 32 * 1024
+
+/**
+ * The message with every top-level `null` taken out: Segment's libraries send `null` for fields
+ * they have no value for (analytics-python: `"anonymousId": null` beside every `userId`), and
+ * the spec treats them as absent. A required field sent as null is then reported as missing.
+ */
+export function withoutNulls<T>(raw: T): T {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw
+  let out: Record<string, unknown> | undefined
+  for (const k in raw) {
+    if ((raw as Record<string, unknown>)[k] !== null) continue
+    out ??= { ...(raw as Record<string, unknown>) }
+    delete out[k]
+  }
+  return (out ?? raw) as T
+}
 
 /** A zod error path as the sender wrote it: `batch[3].context.page.url`. */
 export function fieldPath(prefix: string, path: readonly PropertyKey[]): string {
@@ -50,6 +67,10 @@ function jsonBytesBound(v: unknown, budget: number, depth: number): number {
  * type of a single-event endpoint (`/v1/track` makes `type` optional).
  */
 export function validateEvent(raw: unknown, prefix: string, impliedType?: string, bodyBytes = Infinity): Message | Drop {
+  // First: measuring the size stringifies the event, which overflows the stack on deep nesting.
+  const deep = pathBeyondDepth(raw, MAX_EVENT_DEPTH)
+  if (deep) return { drop: 'too_deep', step: 'validate', field: formatPath(prefix, deep), message: `is nested more than ${MAX_EVENT_DEPTH} levels deep; flatten the event` }
+  raw = withoutNulls(raw)
   const bytes = bodyBytes <= MAX_EVENT_BYTES || jsonBytesAtMost(raw, MAX_EVENT_BYTES) ? 0 : Buffer.byteLength(JSON.stringify(raw) ?? '')
   if (bytes > MAX_EVENT_BYTES) {
     return { drop: 'event_too_large', step: 'validate', field: prefix || '(body)', message: `event is ${bytes} bytes; at most ${MAX_EVENT_BYTES} are accepted` }

@@ -1,9 +1,12 @@
 import { z } from 'zod'
+import { pathBeyondDepth } from '../json-depth.ts'
 
 // The Segment tracking spec (https://segment.com/docs/connections/spec/common/), which
 // existing server libraries speak; Attune's extensions ride in `context` and `properties`.
 
 const MAX_ID = 200
+/** Deepest nesting accepted in an event, the event itself being level 1 (`properties.a.b` is level 4). */
+export const MAX_EVENT_DEPTH = 32
 /** Largest batch-level context, which every event of the batch inherits. */
 export const MAX_BATCH_CONTEXT_BYTES = 8 * 1024
 
@@ -80,8 +83,15 @@ export const batchEnvelopeSchema = z.object({
   batch: z.array(z.unknown()).min(1, 'must hold at least one event').max(500, 'must hold at most 500 events'),
   writeKey: z.string().max(200).optional(),
   sentAt: isoTime.optional(),
-  // Merged into every event of the batch, so it must leave room within each event's 32 KB.
-  context: jsonObject.refine((c) => Buffer.byteLength(JSON.stringify(c)) <= MAX_BATCH_CONTEXT_BYTES, `must be at most ${8 * 1024} bytes of JSON`).optional(),
+  // Merged into every event of the batch, so it must leave room within each event's 32 KB and
+  // nesting (it sits one level below the event); depth first, since measuring stringifies it.
+  context: jsonObject
+    .superRefine((c, ctx) => {
+      const deep = pathBeyondDepth(c, MAX_EVENT_DEPTH - 1)
+      if (deep) ctx.addIssue({ code: 'custom', path: deep, message: `is nested more than ${MAX_EVENT_DEPTH} levels deep in each event; flatten the context` })
+      else if (Buffer.byteLength(JSON.stringify(c)) > MAX_BATCH_CONTEXT_BYTES) ctx.addIssue({ code: 'custom', message: `must be at most ${8 * 1024} bytes of JSON` })
+    })
+    .optional(),
 })
 
 /** The answer to an ingestion request. */

@@ -30,12 +30,14 @@ function anonymiseCached(ip: string): string {
   return out
 }
 
-/** Step 10: the address is reduced to its network prefix; the raw address is never stored. */
+/** Step 10: the address is reduced to its network prefix; the raw address is never stored. Only a secret key may name it. */
 export function ipStep(d: Draft, facts: RequestFacts): Draft {
-  const forwarded = typeof d.context.ip === 'string' ? d.context.ip : ''
+  // A backend (secret key) forwards the patient's address in context.ip; a browser's is the peer
+  // address, whatever its context says: a write key could otherwise plant any address prefix.
+  const secret = facts.key.kind === 'secret'
+  const forwarded = secret && typeof d.context.ip === 'string' ? d.context.ip : ''
   if (d.context.ip !== undefined) delete d.context.ip
-  // A backend forwards the patient's address in context.ip; a browser's is the peer address.
-  const raw = forwarded || (facts.key.kind === 'write' ? facts.ip : '')
+  const raw = secret ? forwarded : facts.ip
   d.row.ip_prefix = raw ? anonymiseCached(raw) : ''
   return d
 }

@@ -99,6 +99,13 @@ describe('user agent and bot steps', () => {
     const row = accepted(processEvent({ type: 'page', anonymousId: 'a' }, facts({ userAgent: 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)' }), ''))
     expect(row.is_bot).toBe(1)
   })
+
+  it('takes a write key’s agent from its header only: a claimed context.userAgent cannot evade the bot flag', () => {
+    const claimed = { type: 'page', anonymousId: 'a', context: { userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1' } }
+    const row = accepted(processEvent(claimed, facts({ userAgent: 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)' }), ''))
+    expect(row).toMatchObject({ is_bot: 1, os: '' })
+    expect(row.context).not.toContain('iPhone')
+  })
 })
 
 describe('campaign step', () => {
@@ -160,6 +167,12 @@ describe('ip step', () => {
     expect(JSON.stringify(fwd)).not.toContain('203.0.113.77')
     // A backend request's own address is not the patient's.
     expect(accepted(processEvent({ type: 'track', event: 'x', userId: 'u' }, facts({ key: callKey }), '')).ip_prefix).toBe('')
+  })
+
+  it('uses the peer address for a write key, whatever context.ip claims', () => {
+    const row = accepted(processEvent({ type: 'page', anonymousId: 'a', context: { ip: '203.0.113.77' } }, facts(), ''))
+    expect(row.ip_prefix).toBe('198.51.100.0')
+    expect(JSON.stringify(row)).not.toContain('203.0.113')
   })
 })
 

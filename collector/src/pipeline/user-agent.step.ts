@@ -30,12 +30,15 @@ function parse(ua: string): ParsedAgent {
   return parsed
 }
 
-/** The user agent of an event: the one the sender forwarded, else the browser's own header. */
+/**
+ * The user agent of an event: for a browser (write key) its own `User-Agent` header, whatever its
+ * context claims (a claimed agent would evade the bot flag); for a backend (secret key) the one
+ * it forwards in `context.userAgent`, its own agent saying nothing about the patient.
+ */
 function agentOf(d: Draft, facts: RequestFacts): string {
+  if (facts.key.kind === 'write') return facts.userAgent.slice(0, 1000)
   const fromContext = d.context.userAgent
-  if (typeof fromContext === 'string') return fromContext.slice(0, 1000)
-  // A secret key's request comes from a backend, whose own agent says nothing about the patient.
-  return facts.key.kind === 'write' ? facts.userAgent.slice(0, 1000) : ''
+  return typeof fromContext === 'string' ? fromContext.slice(0, 1000) : ''
 }
 
 /** Step 5: browser, OS and device from the user agent (ua-parser-js 1.x, MIT). */

@@ -5,6 +5,7 @@
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { redactDocument } from '../analytics/index.ts'
 import { createService } from '../collector/index.ts'
 import { basic, DEMO, ROOT, startService, tempDir, testConfig, waitFor } from './helpers.ts'
 
@@ -85,7 +86,9 @@ describe('program administration', () => {
   it('starts with each file stored as version 1 and active', async () => {
     const a = await active()
     expect(a).toMatchObject({ program: DEMO.program, version: 1, source: 'file' })
-    expect(a.document).toEqual(original)
+    // Keys and secrets in clear come back as their hashes (a demo document's too).
+    expect(a.document).toEqual(redactDocument(original))
+    expect(JSON.stringify(a.document)).not.toContain(DEMO.secretKey)
     expect(await versions()).toEqual([{ version: 1, checksum: a.checksum, source: 'file', receivedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), keyId: '' }])
     expect(((await (await get('', QUIT.secretKey, QUIT.program)).json()) as { version: number }).version).toBe(1)
   })
@@ -148,7 +151,7 @@ describe('program administration', () => {
     expect(q.status).toBe(200)
     expect(await q.json()).toMatchObject({ id: 'added-at-run-time', questions: [{ id: 'q1', answers: [{ id: 'fine', text: 'Fine' }, { id: 'not-fine', text: 'Not fine' }] }] })
     expect(svc.service.programs.find((p) => p.program.id === DEMO.program)!.program.questionnaires.map((x) => x.id)).toContain('added-at-run-time')
-    expect(await active()).toMatchObject({ version: 2, source: 'api', checksum: r.checksum, document: doc })
+    expect(await active()).toMatchObject({ version: 2, source: 'api', checksum: r.checksum, document: redactDocument(doc) })
     const list = await versions()
     expect(list.map((v) => [v.version, v.source, v.keyId])).toEqual([[2, 'api', 'backend-demo'], [1, 'file', '']])
     expect(list[0]!.checksum).toBe(r.checksum)
@@ -211,7 +214,7 @@ describe('program administration', () => {
     const edited = { ...original, name: 'Psoriasis support (file edited)' }
     writeFileSync(psoriasisFile, JSON.stringify(edited, null, 2))
     await restart()
-    expect(await active()).toMatchObject({ version: 9, source: 'file', document: edited })
+    expect(await active()).toMatchObject({ version: 9, source: 'file', document: redactDocument(edited) })
     expect((await versions()).slice(0, 2).map((v) => [v.version, v.source])).toEqual([[9, 'file'], [8, 'api']])
     // The file's document has no questionnaire added through the API.
     expect((await svc.service.app.request(`/v1/questionnaires/added-at-run-time?writeKey=${DEMO.writeKey}`)).status).toBe(404)
@@ -221,7 +224,7 @@ describe('program administration', () => {
   it('keeps the file’s version active at restart when the latest stored version cannot be used any more', async () => {
     process.env.ATTUNE_ADMIN_TEST_SK = 'sk_admin_from_env_7c2e91'
     const doc = (await active()).document
-    doc.keys.secret.push({ id: 'from-env', key: 'env:ATTUNE_ADMIN_TEST_SK' })
+    doc.keys.secret.push({ id: 'from-env', key: 'env:ATTUNE_ADMIN_TEST_SK', scopes: ['admin'] })
     expect((await accepted(doc)).version).toBe(10)
     expect((await get('', 'sk_admin_from_env_7c2e91')).status).toBe(200)
     delete process.env.ATTUNE_ADMIN_TEST_SK
@@ -229,6 +232,18 @@ describe('program administration', () => {
     expect(await active()).toMatchObject({ version: 9, source: 'file' })
     expect(logs.some((l) => l.startsWith(`program ${DEMO.program} version 10 cannot be activated (keys.secret.3.key: names ATTUNE_ADMIN_TEST_SK`))).toBe(true)
     expect((await get('', 'sk_admin_from_env_7c2e91')).status).toBe(401)
+  })
+
+  it('rewrites a version stored with keys in clear (before documents were kept redacted) at the next start', async () => {
+    const a = await active()
+    const old = JSON.stringify({ ...clone(original), name: 'Stored in clear' })
+    await svc.service.db.insertRows('program_versions', [{ program: DEMO.program, version: 1, document: old, checksum: 'x', source: 'file', received_at: '2026-11-01 00:00:00.000', key_id: '' }])
+    await restart()
+    const rows = await svc.service.db.query<{ document: string }>('SELECT document FROM program_versions WHERE program = {p:String}', { p: DEMO.program })
+    expect(rows.some((r) => r.document.includes('Stored in clear'))).toBe(true)
+    for (const r of rows) expect(r.document).not.toContain(DEMO.secretKey)
+    expect(logs).toContain('1 stored program versions held keys or secrets in clear; rewritten with their hashes')
+    expect((await active()).version).toBe(a.version)
   })
 
   it('keeps the stored versions of a program whose file is gone, but not active', async () => {

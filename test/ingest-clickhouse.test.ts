@@ -23,6 +23,7 @@ beforeAll(async () => {
       name: 'Eczema demo',
       market: 'FR',
       timeZone: 'Europe/Paris',
+      demo: true,
       keys: { write: [{ id: 'web-eczema', key: OTHER.writeKey, origins: ['http://localhost:*'] }], secret: [{ id: 'backend-eczema', key: OTHER.secretKey }] },
     }),
   )
@@ -138,10 +139,13 @@ describe('channel', () => {
   it('web for a write key, email/sms from the event name, the secret key’s own, and context.channel where the key may claim it', async () => {
     const t = (messageId: string, event: string, context?: Record<string, unknown>) => ({ type: 'track', userId: 'p-1', event, messageId, ...(context ? { context } : {}) })
     await post('/v1/batch', { batch: [t('c-web', 'diary_downloaded'), t('c-email', 'email_click'), t('c-sms', 'sms_click'), t('c-app', 'opened', { channel: 'app' }), t('c-claim-call', 'opened', { channel: 'call' })] }, DEMO.writeKey)
-    await post('/v1/batch', { batch: [t('c-call', 'note_taken'), t('c-call-email', 'email_click')] }, DEMO.callKey)
+    // A channel key sends on its own channel only: the nurse line's e-mail click is refused.
+    await post('/v1/batch', { batch: [t('c-call', 'note_taken')] }, DEMO.callKey)
+    const call = await service.app.request('/v1/batch', { method: 'POST', headers: { authorization: basic(DEMO.callKey), 'content-type': 'application/json' }, body: JSON.stringify({ batch: [t('c-call-email', 'email_click')] }) })
+    expect(await call.json()).toMatchObject({ error: { code: 'no_valid_events', rejected: [{ index: 0, reason: 'channel_not_allowed', field: 'batch[0].event' }] } })
     await post('/v1/batch', { batch: [t('c-print', 'letter_sent')] }, DEMO.printKey)
     await post('/v1/batch', { batch: [t('c-server', 'refill_due'), t('c-ctx-sms', 'reminder', { channel: 'sms' }), t('c-ctx-call', 'reminder', { channel: 'call' }), t('c-ctx-bad', 'reminder', { channel: 'pigeon' })] }, DEMO.secretKey)
-    const rows = await landed(['c-web', 'c-email', 'c-sms', 'c-app', 'c-claim-call', 'c-call', 'c-call-email', 'c-print', 'c-server', 'c-ctx-sms', 'c-ctx-call', 'c-ctx-bad'])
+    const rows = await landed(['c-web', 'c-email', 'c-sms', 'c-app', 'c-claim-call', 'c-call', 'c-print', 'c-server', 'c-ctx-sms', 'c-ctx-call', 'c-ctx-bad'])
     const channels = Object.fromEntries([...rows].map(([id, r]) => [id, r.channel]))
     expect(channels).toEqual({
       'c-web': 'web',
@@ -151,7 +155,6 @@ describe('channel', () => {
       // A browser cannot claim to be the call centre.
       'c-claim-call': 'web',
       'c-call': 'call',
-      'c-call-email': 'email',
       'c-print': 'print',
       'c-server': 'server',
       'c-ctx-sms': 'sms',
@@ -232,7 +235,7 @@ describe('privacy (P8)', () => {
     await post('/v1/batch', { batch: [{ type: 'page', anonymousId: 'a-1', messageId: 'ip-batch', properties: { note: 'from the clinic' } }], context: { ip: raw } })
     await post('/v1/identify', { userId: 'p-1', messageId: 'ip-traits', traits: { ip: raw, plan: 'standard' }, context: { ip: raw, traits: { ip: raw } } })
     await post('/v1/track', { userId: 'p-1', event: 'ip', messageId: 'ip-v6', context: { ip: '2001:db8:85a3:8d3:1319:8a2e:370:7348' } })
-    await post('/v1/track', { userId: 'p-1', event: 'ip', messageId: 'ip-mapped', context: { ip: '::ffff:203.0.113.77' } }, DEMO.writeKey)
+    await post('/v1/track', { userId: 'p-1', event: 'ip', messageId: 'ip-mapped', context: { ip: '::ffff:203.0.113.77' } })
     const rows = await landed(['ip-context', 'ip-batch', 'ip-traits', 'ip-v6', 'ip-mapped'])
     expect(Object.fromEntries([...rows].map(([id, r]) => [id, r.ip_prefix]))).toEqual({
       'ip-context': '203.0.113.0',

@@ -75,3 +75,40 @@ describe('nesting (finding 5)', () => {
     expect(((await doc.json()) as any).error.code).toBe('invalid_body')
   })
 })
+
+describe('key scopes and secrets (finding 2)', () => {
+  const get = (path: string, key: string) => service.app.request(path, { headers: { authorization: basic(key) } })
+
+  it('refuses a vendor’s channel key everything but ingestion on its channel, naming the scope it lacks', async () => {
+    const refusals: Array<[string, Response]> = [
+      ['admin', await get(`/v1/admin/programs/${DEMO.program}`, DEMO.printKey)],
+      ['admin', await get(`/v1/admin/programs/${DEMO.program}/versions`, DEMO.printKey)],
+      ['admin', await service.app.request(`/v1/admin/programs/${DEMO.program}`, { method: 'PUT', headers: { authorization: basic(DEMO.printKey), 'content-type': 'application/json' }, body: '{}' })],
+      ['admin', await get(`/v1/admin/programs/${DEMO.program}/clusters`, DEMO.callKey)],
+      ['profiles', await get('/v1/profiles/p-000080', DEMO.printKey)],
+      ['profiles', await get('/v1/profiles/p-000080/timeline', DEMO.callKey)],
+    ]
+    for (const [scope, res] of refusals) {
+      expect(res.status).toBe(403)
+      expect(await res.json()).toMatchObject({ code: 'scope_required', error: { code: 'scope_required', scope, field: 'authorization' } })
+    }
+    const decide = await post('/v1/decide', { userId: 'p-000080', channel: 'print' }, DEMO.printKey)
+    expect(decide).toMatchObject({ status: 403, body: { error: { code: 'scope_required', scope: 'decide' } } })
+    // Its own channel it may send on; another it may not.
+    expect((await post('/v1/track', { userId: 'p-scope-1', event: 'print_delivered' }, DEMO.printKey)).status).toBe(200)
+    expect(await post('/v1/track', { userId: 'p-scope-1', event: 'email_opened' }, DEMO.printKey)).toMatchObject({ status: 400, body: { error: { code: 'no_valid_events', rejected: [{ reason: 'channel_not_allowed', field: 'event' }] } } })
+  })
+
+  it('answers and stores program documents with every key and secret as a hash, never in clear', async () => {
+    const res = await get(`/v1/admin/programs/${DEMO.program}`, DEMO.secretKey)
+    expect(res.status).toBe(200)
+    const text = await res.text()
+    const demo = service.programs.find((p) => p.program.id === DEMO.program)!
+    const clear = [DEMO.writeKey, DEMO.secretKey, DEMO.callKey, DEMO.printKey, demo.linkSecret!, demo.identitySecret!]
+    for (const value of clear) expect(text).not.toContain(value)
+    expect(JSON.parse(text).document.linkSecret).toMatch(/^sha256:[0-9a-f]{64}$/)
+    const stored = await service.db.query<{ document: string }>('SELECT document FROM program_versions')
+    expect(stored.length).toBeGreaterThan(0)
+    for (const { document } of stored) for (const value of clear) expect(document).not.toContain(value)
+  })
+})

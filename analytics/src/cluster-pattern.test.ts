@@ -6,6 +6,7 @@ import { programSchema } from './programs.ts'
 
 const program = programSchema.parse({
   id: 'p1', name: 'P', market: 'DE', timeZone: 'Europe/Berlin',
+  demo: true,
   keys: { write: [{ id: 'w', key: 'pk_test_12345678', origins: ['https://example.org'] }], secret: [{ id: 's', key: 'sk_test_12345678', channel: 'server' }] },
   needs: [
     { id: 'itch-and-flares', name: 'Itch and flare management', description: 'a' },

@@ -16,6 +16,7 @@ import { TABLES } from './tables.ts'
 
 const program = programSchema.parse({
   id: 'p1', name: 'P', market: 'DE', timeZone: 'Europe/Berlin',
+  demo: true,
   keys: { write: [{ id: 'w', key: 'pk_test_12345678', origins: ['https://example.org'] }], secret: [{ id: 's', key: 'sk_test_12345678', channel: 'server' }] },
   needs: [{ id: 'a', name: 'A', description: 'a' }, { id: 'b', name: 'B', description: 'b' }, { id: 'c', name: 'C', description: 'c' }],
 })

@@ -5,6 +5,7 @@ import { programSchema } from './programs.ts'
 // Levels 0/20/60/150, left below 15/45/120 (the psoriasis program's thresholds).
 const program = programSchema.parse({
   id: 'p1', name: 'P', market: 'DE', timeZone: 'Europe/Berlin',
+  demo: true,
   keys: { write: [{ id: 'w', key: 'pk_test_12345678', origins: ['https://example.org'] }], secret: [{ id: 's', key: 'sk_test_12345678', channel: 'server' }] },
   needs: [{ id: 'a', name: 'A', description: 'a' }, { id: 'b', name: 'B', description: 'b' }, { id: 'c', name: 'C', description: 'c' }],
   levels: [

@@ -9,6 +9,7 @@ const identity = {
   name: 'Skin support',
   market: 'DE',
   timeZone: 'Europe/Berlin',
+  demo: true,
   keys: { write: [{ id: 'web', key: 'pk_skin_1234567', origins: ['https://skin.example'] }], secret: [{ id: 'be', key: 'sk_skin_7654321' }] },
 }
 

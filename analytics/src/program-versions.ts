@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type { Db } from './client.ts'
 import { chTime } from './event-row.ts'
 import { sql } from './sql.ts'
+import { redactDocument } from './program-keys.ts'
 import { TABLES } from './tables.ts'
 
 /** Where a stored program version came from: the program's file at start-up, or the admin API. */
@@ -72,4 +73,24 @@ export async function storeProgramVersion(db: Db, v: NewProgramVersion): Promise
   await db.insertRows(TABLES.programVersions, [
     { program: v.program, version: v.version, document: v.document, checksum: v.checksum, source: v.source, received_at: chTime(v.receivedAt), key_id: v.keyId },
   ])
+}
+
+/**
+ * Rewrites every stored version whose document holds a key or secret in clear (versions stored
+ * before documents were kept redacted) with those values replaced by their hashes, and merges
+ * the table so the earlier rows are gone from disk. Returns how many versions were rewritten.
+ */
+export async function redactStoredVersions(db: Db): Promise<number> {
+  const rows = await db.query<{ program: string; version: number | string; document: string; source: string; received_at: string; key_id: string }>(sql('program-version-documents'))
+  let rewritten = 0
+  for (const r of rows) {
+    const doc = JSON.parse(r.document) as unknown
+    const redacted = redactDocument(doc)
+    if (redacted === doc) continue
+    const document = canonicalJson(redacted)
+    await storeProgramVersion(db, { program: r.program, version: Number(r.version), document, checksum: documentChecksum(document), source: r.source === 'api' ? 'api' : 'file', receivedAt: Date.parse(`${r.received_at.replace(' ', 'T')}Z`), keyId: r.key_id })
+    rewritten++
+  }
+  if (rewritten > 0) await db.command(`OPTIMIZE TABLE ${TABLES.programVersions} FINAL`)
+  return rewritten
 }

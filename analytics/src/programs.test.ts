@@ -2,10 +2,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { secretHash } from './program-keys.ts'
 import { loadPrograms, ProgramDocumentError, resolveProgram } from './programs.ts'
 
+// A demo document: its keys may be written in clear (the tests below use that).
 const base = {
   id: 'skin-de',
+  demo: true,
   name: 'Skin support',
   market: 'DE',
   timeZone: 'Europe/Berlin',
@@ -30,14 +33,14 @@ describe('loadPrograms', () => {
 
   it('resolves env: keys and gives secret keys the server channel by default', () => {
     const [p] = loadPrograms(write(base), { SKIN_SECRET: 'sk_skin_from_env_99' })
-    expect(p!.keys.find((k) => k.kind === 'secret')).toMatchObject({ key: 'sk_skin_from_env_99', channel: 'server', program: 'skin-de' })
+    expect(p!.keys.find((k) => k.kind === 'secret')).toMatchObject({ value: 'sk_skin_from_env_99', hash: secretHash('sk_skin_from_env_99'), form: 'env', channel: 'server', scopes: ['ingest'], program: 'skin-de' })
   })
 
   it('stops with the path of what is wrong', () => {
     expect(() => loadPrograms(write(base), {})).toThrow(/keys\.secret\.0\.key: names SKIN_SECRET, which is not set/)
     expect(() => loadPrograms(write({ ...base, timeZone: 'Mars/Olympus' }), {})).toThrow(/timeZone: must be an IANA time zone/)
     expect(() => loadPrograms(write({ ...base, market: 'Germany' }), {})).toThrow(/market: must be an ISO 3166-1/)
-    expect(() => loadPrograms(write({ ...base, keys: { ...base.keys, write: [{ id: 'web', key: 'sk_wrong_prefix', origins: ['https://a.example'] }] } }), {})).toThrow(/keys\.write\.0\.key: must start with pk_/)
+    expect(() => loadPrograms(write({ ...base, keys: { ...base.keys, write: [{ id: 'web', key: 'sk_wrong_prefix', origins: ['https://a.example'] }] } }), {})).toThrow(/keys\.write\.0\.key: must be env:VARIABLE, sha256:HASH \(of the key\), or in a demo program a pk_… key/)
     expect(() => loadPrograms(write({ ...base, keys: { ...base.keys, write: [{ id: 'web', key: 'pk_abcdefghijk', origins: ['*'] }] } }), {})).toThrow(/keys\.write\.0\.origins\.0/)
   })
 
@@ -66,9 +69,9 @@ describe('loadPrograms', () => {
       }
       return ''
     }
-    expect(error({ ...base, linkSecret: short })).toMatch(/linkSecret: must be at least 32 characters or env:VARIABLE/)
+    expect(error({ ...base, linkSecret: short })).toMatch(/linkSecret: must be env:VARIABLE, sha256:HASH, or in a demo program a value of at least 32 characters/)
     expect(error({ ...base, linkSecret: short })).not.toContain(short)
-    expect(error({ ...base, linkSecret: 'env:lower' })).toMatch(/linkSecret: must be at least 32/)
+    expect(error({ ...base, linkSecret: 'env:lower' })).toMatch(/linkSecret: must be env:VARIABLE/)
     expect(error({ ...base, linkSecret: 'env:SKIN_LINKS' })).toMatch(/linkSecret: names SKIN_LINKS, which is not set/)
     expect(error({ ...base, linkSecret: 'env:SKIN_LINKS' }, { ...env, SKIN_LINKS: short })).toMatch(/SKIN_LINKS must be at least 32 characters/)
     expect(error({ ...base, linkSecret: 'env:SKIN_LINKS' }, { ...env, SKIN_LINKS: short })).not.toContain(short)
@@ -83,9 +86,9 @@ describe('loadPrograms', () => {
 
 describe('resolveProgram', () => {
   const env = { SKIN_SECRET: 'sk_skin_from_env_99' }
-  const faults = (doc: unknown, owner?: (key: string) => string | undefined) => {
+  const faults = (doc: unknown, owner?: (hash: string) => string | undefined) => {
     try {
-      resolveProgram(doc, env, 'api', owner)
+      resolveProgram(doc, env, 'api', { keyOwner: owner })
     } catch (e) {
       if (e instanceof ProgramDocumentError) return e.issues
       throw e
@@ -95,15 +98,49 @@ describe('resolveProgram', () => {
 
   it('gives every schema fault with its path, and the document as written', () => {
     expect(faults({ ...base, timeZone: 'Mars/Olympus', market: 'Germany' }).map((i) => i.path).sort()).toEqual(['market', 'timeZone'])
-    const loaded = resolveProgram(base, env, 'api')
-    expect(loaded.document).toBe(base)
-    expect(loaded.keys.find((k) => k.id === 'be')?.key).toBe('sk_skin_from_env_99')
+    const fromEnv = { ...base, keys: { ...base.keys, write: [{ ...base.keys.write[0]!, key: 'env:SKIN_WRITE' }] } }
+    const loaded = resolveProgram(fromEnv, { ...env, SKIN_WRITE: 'pk_skin_from_env_1' }, 'api')
+    expect(loaded.document).toBe(fromEnv)
+    expect(loaded.keys.find((k) => k.id === 'be')?.value).toBe('sk_skin_from_env_99')
   })
 
   it('refuses a key used twice in the document, or used by another program, but not by the program itself', () => {
     expect(faults({ ...base, keys: { ...base.keys, secret: [{ id: 'be', key: 'sk_skin_1234567' }, { id: 'be2', key: 'sk_skin_1234567' }] } })).toEqual([{ path: 'keys.secret.1.key', message: 'key be2 is used twice' }])
-    expect(faults(base, (k) => (k === 'pk_skin_1234567' ? 'other' : undefined))).toEqual([{ path: 'keys.write.0.key', message: 'key web is used by another program' }])
-    expect(faults(base, (k) => (k === 'pk_skin_1234567' ? 'skin-de' : undefined))).toEqual([])
+    expect(faults(base, (h) => (h === secretHash('pk_skin_1234567') ? 'other' : undefined))).toEqual([{ path: 'keys.write.0.key', message: 'key web is used by another program' }])
+    expect(faults(base, (h) => (h === secretHash('pk_skin_1234567') ? 'skin-de' : undefined))).toEqual([])
+  })
+
+  it('refuses keys and secrets in clear outside a demo program, naming the path and never the value', () => {
+    const issues = faults({ ...base, demo: false, linkSecret: 'l'.repeat(40), identitySecret: 'i'.repeat(40) })
+    expect(issues.map((i) => i.path)).toEqual(['keys.write.0.key', 'linkSecret', 'identitySecret'])
+    expect(issues[0]!.message).toBe('a key in clear is allowed only in a demo program ("demo": true); write env:VARIABLE or sha256:HASH')
+    expect(JSON.stringify(issues)).not.toMatch(/pk_skin_1234567|llll|iiii/)
+    // env: references and hashes are what a real program writes.
+    const real = { ...base, demo: false, keys: { write: [{ id: 'web', key: `sha256:${secretHash('pk_real_key_123')}`, origins: ['https://skin.example'] }], secret: [{ id: 'be', key: 'env:SKIN_SECRET', scopes: ['ingest', 'profiles'] }] }, identitySecret: 'env:SKIN_IDENTITY' }
+    const loaded = resolveProgram(real, { ...env, SKIN_IDENTITY: 'x'.repeat(40) }, 'api')
+    expect(loaded.keys.map((k) => [k.id, k.form, k.value ?? null, k.scopes])).toEqual([
+      ['web', 'hash', null, ['ingest', 'decide']],
+      ['be', 'env', 'sk_skin_from_env_99', ['ingest', 'profiles']],
+    ])
+    expect(loaded.keys[0]!.hash).toBe(secretHash('pk_real_key_123'))
+    expect(loaded.identitySecret).toBe('x'.repeat(40))
+    expect(loaded.keys.every((k) => k.identitySecret === 'x'.repeat(40))).toBe(true)
+  })
+
+  it('keeps no key or secret in clear in the document it gives back, and resolves a secret named by hash from values the service holds', () => {
+    const secret = 's'.repeat(40)
+    const loaded = resolveProgram({ ...base, linkSecret: secret }, env, 'api')
+    const doc = JSON.stringify(loaded.document)
+    expect(doc).not.toContain('pk_skin_1234567')
+    expect(doc).not.toContain(secret)
+    expect(doc).toContain(`sha256:${secretHash(secret)}`)
+    expect(doc).toContain('env:SKIN_SECRET')
+    // The redacted document resolves again to the same keys and secret when the values are known.
+    const known = new Map([[secretHash(secret), secret], [secretHash('pk_skin_1234567'), 'pk_skin_1234567']])
+    const again = resolveProgram(loaded.document, env, 'api', { knownValue: (h) => known.get(h) })
+    expect(again.linkSecret).toBe(secret)
+    expect(again.keys[0]).toMatchObject({ form: 'hash', value: 'pk_skin_1234567' })
+    expect(faults({ ...base, linkSecret: `sha256:${'0'.repeat(64)}` })).toEqual([{ path: 'linkSecret', message: 'names a secret by its hash that this service does not hold; write env:VARIABLE' }])
   })
 })
 

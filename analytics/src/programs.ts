@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { z } from 'zod'
 import { programReferenceIssues } from './program-references.ts'
 import { countryCode, programSectionsShape } from './program-sections.ts'
+import { DEFAULT_SECRET_SCOPES, KEY_SCOPES, keyValue, MIN_SECRET_CHARS, redactDocument, secretFields, secretForm, secretHash, secretValue, WRITE_KEY_SCOPES, type KeyScope, type SecretForm } from './program-keys.ts'
 
 /** Channels a touch point can come from. */
 export const CHANNELS = ['web', 'email', 'sms', 'call', 'print', 'app', 'server'] as const
@@ -24,29 +25,15 @@ const originPattern = z
   .max(200)
   .regex(/^https?:\/\/(\*\.)?(\[[0-9a-f:]+\]|[a-z0-9.-]+)(:(\d{1,5}|\*))?$/i, 'must be scheme://host[:port], e.g. https://*.example.com or http://localhost:*')
 
-// A key is given literally or as `env:NAME`, read from the environment at start-up.
-const keyValue = (prefix: 'pk_' | 'sk_') =>
-  z
-    .string()
-    .max(200)
-    .refine((k) => k.startsWith(prefix) || /^env:[A-Z_][A-Z0-9_]*$/.test(k), `must start with ${prefix} or be env:VARIABLE`)
-
-/** Shortest link secret accepted: 256 bits of HMAC-SHA256 key as printable text. */
-export const MIN_LINK_SECRET_CHARS = 32
-
-// Like a key, a link secret is given literally or as `env:NAME`; its value never enters a message.
-const linkSecretValue = z
-  .string()
-  .max(500)
-  .refine((s) => (s.startsWith('env:') ? /^env:[A-Z_][A-Z0-9_]*$/.test(s) : s.length >= MIN_LINK_SECRET_CHARS), `must be at least ${MIN_LINK_SECRET_CHARS} characters or env:VARIABLE`)
-
 /**
- * A program document: identity, market, time zone, keys and the link secret; then needs, content,
+ * A program document: identity, market, time zone, keys and secrets; then needs, content,
  * goals, levels, questionnaires and patterns, whose cross-references are checked as a whole.
  */
 export const programSchema = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'must be lower-case letters, digits and dashes'),
+    /** A demonstration program: its keys and secrets may be written in the document (they are public). */
+    demo: z.boolean().default(false),
     name: z.string().min(1).max(200),
     market: countryCode,
     timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone'),
@@ -65,17 +52,27 @@ export const programSchema = z
           z.object({
             id: z.string().regex(/^[a-z0-9-]{1,40}$/),
             key: keyValue('sk_'),
-            /** The channel of events sent with this key when the event names none (a call centre, a print house). */
+            /** The channel of this key's events: a channel key (call, print, sms, email) sends on its channel only; `server` on any. */
             channel: z.enum(CHANNELS).default('server'),
+            /** What the key may do; least privilege by default. */
+            scopes: z.array(z.enum(KEY_SCOPES)).min(1).max(KEY_SCOPES.length).default([...DEFAULT_SECRET_SCOPES]),
           }),
         )
         .min(1),
     }),
     /** Signs and verifies the click tokens (`atn`) in the program's e-mail and SMS links. */
-    linkSecret: linkSecretValue.optional(),
+    linkSecret: secretValue.optional(),
+    /** Verifies the identity tokens a site's backend signs when a patient logs in (the only way a browser becomes a patient besides a click token). */
+    identitySecret: secretValue.optional(),
     ...programSectionsShape,
   })
   .superRefine((program, ctx) => {
+    // Keys and secrets in clear belong in demo documents only, whose keys are public anyway.
+    if (!program.demo) {
+      for (const f of secretFields(program)) {
+        if (secretForm(f.value) === 'literal') ctx.addIssue({ code: 'custom', path: f.path, message: `a ${f.kind} in clear is allowed only in a demo program ("demo": true); write env:VARIABLE${f.kind === 'key' ? ' or sha256:HASH' : ''}` })
+      }
+    }
     for (const issue of programReferenceIssues(program)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message })
   })
 
@@ -87,13 +84,31 @@ export interface ProgramKey {
   program: string
   kind: 'write' | 'secret'
   id: string
-  key: string
+  /** SHA-256 (hex) of the key: how a request's key is recognised. */
+  hash: string
+  /** The key itself, when this process has it (from the environment, or a demo document); a key given as its hash has none. */
+  value?: string
+  /** How the document gives the key. */
+  form: SecretForm
   origins: string[]
   channel: Channel
+  /** What the key may do (write keys: ingest and decide, always). */
+  scopes: readonly KeyScope[]
   /** The program's link secret, so the pipeline (and its worker threads) can verify click tokens with the key alone. */
   linkSecret?: string
+  /** The program's identity secret, so the pipeline can verify identity tokens with the key alone. */
+  identitySecret?: string
   /** The program's content catalogue as the needs step reads it (shared by the program's keys). */
   catalogue?: Catalogue
+}
+
+/**
+ * A key made from its value in code (tests, the synthetic population): its hash worked out, the
+ * write-key scopes for a write key and least privilege for a secret one unless others are given.
+ */
+export function programKey(k: Omit<ProgramKey, 'hash' | 'value' | 'form' | 'scopes'> & { key: string; scopes?: readonly KeyScope[] }): ProgramKey {
+  const { key, scopes, ...rest } = k
+  return { ...rest, hash: secretHash(key), value: key, form: 'literal', scopes: scopes ?? (k.kind === 'write' ? WRITE_KEY_SCOPES : DEFAULT_SECRET_SCOPES) }
 }
 
 /** Per content id its need weights, and the URL patterns that show content: what a touch means for needs. */
@@ -120,11 +135,16 @@ export function catalogueOf(program: Program): Catalogue {
 export interface LoadedProgram {
   program: Program
   keys: ProgramKey[]
-  /** The link secret resolved from the file or the environment, if the program has one. */
+  /** The link secret resolved from the document or the environment, if the program has one. */
   linkSecret?: string
+  /** The identity secret resolved from the document or the environment, if the program has one. */
+  identitySecret?: string
   /** The program's file in the programs folder. */
   file: string
-  /** The document as written (before defaults; `env:NAME` references unresolved): what is stored as a version. */
+  /**
+   * The document as written (before defaults; `env:NAME` references unresolved) with every key
+   * and secret in clear replaced by its `sha256:` hash: what is stored as a version and answered.
+   */
   document: unknown
 }
 
@@ -147,52 +167,78 @@ export class ProgramDocumentError extends Error {
 
 const fault = (path: string, message: string) => new ProgramDocumentError([{ path, message }])
 
+/** What resolving a document may look up: who owns a key already, and secrets this service holds. */
+export interface ResolveOptions {
+  /** The program that already uses the key with this hash, if any: a key belongs to one program only. */
+  keyOwner?: (hash: string) => string | undefined
+  /** A key or secret this service holds, by its hash: how `sha256:HEX` in a document read back from storage or the API resolves. */
+  knownValue?: (hash: string) => string | undefined
+}
+
 /**
- * Validates one program document (schema and cross-references) and resolves its keys and link
- * secret, `env:NAME` from `env`. `keyOwner` names the program that already uses a key value, if
- * any: a key can belong to one program only. Throws {@link ProgramDocumentError}.
+ * Validates one program document (schema and cross-references) and resolves its keys and
+ * secrets: `env:NAME` from `env`, literals (demo programs only) as written, a key's `sha256:HEX`
+ * as the hash it is (with its value when `knownValue` has it), a secret's through `knownValue`. Throws {@link ProgramDocumentError}, whose
+ * messages never hold a key's or secret's value.
  */
-export function resolveProgram(raw: unknown, env: NodeJS.ProcessEnv, file: string, keyOwner: (key: string) => string | undefined = () => undefined): LoadedProgram {
+export function resolveProgram(raw: unknown, env: NodeJS.ProcessEnv, file: string, opts: ResolveOptions = {}): LoadedProgram {
   const parsed = programSchema.safeParse(raw)
   if (!parsed.success) throw new ProgramDocumentError(parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })))
   const program = parsed.data
-  const resolve = (value: string, where: string, prefix: string): string => {
-    if (!value.startsWith('env:')) return value
-    const v = env[value.slice(4)]
-    if (!v) throw fault(where, `names ${value.slice(4)}, which is not set`)
-    if (!v.startsWith(prefix) || v.length < 12) throw fault(where, `${value.slice(4)} must start with ${prefix} and be at least 12 characters`)
+  const fromEnv = (written: string, where: string): string => {
+    const v = env[written.slice(4)]
+    if (!v) throw fault(where, `names ${written.slice(4)}, which is not set`)
     return v
   }
-  let linkSecret: string | undefined
-  if (program.linkSecret?.startsWith('env:')) {
-    const name = program.linkSecret.slice(4)
-    linkSecret = env[name]
-    if (!linkSecret) throw fault('linkSecret', `names ${name}, which is not set`)
-    if (linkSecret.length < MIN_LINK_SECRET_CHARS) throw fault('linkSecret', `${name} must be at least ${MIN_LINK_SECRET_CHARS} characters`)
-  } else linkSecret = program.linkSecret
-  const secretOf = { ...(linkSecret ? { linkSecret } : {}), ...(program.content?.length || program.goals?.length ? { catalogue: catalogueOf(program) } : {}) }
+  const key = (written: string, where: string, prefix: string): Pick<ProgramKey, 'hash' | 'value' | 'form'> => {
+    const form = secretForm(written)
+    if (form === 'hash') {
+      const known = opts.knownValue?.(written.slice(7))
+      return { hash: written.slice(7), ...(known ? { value: known } : {}), form }
+    }
+    const value = form === 'env' ? fromEnv(written, where) : written
+    if (!value.startsWith(prefix) || value.length < 12) throw fault(where, `${written.slice(4)} must start with ${prefix} and be at least 12 characters`)
+    return { hash: secretHash(value), value, form }
+  }
+  const secret = (name: 'linkSecret' | 'identitySecret'): string | undefined => {
+    const written = program[name]
+    if (written === undefined) return undefined
+    const form = secretForm(written)
+    if (form === 'literal') return written
+    if (form === 'hash') {
+      const known = opts.knownValue?.(written.slice(7))
+      if (!known) throw fault(name, 'names a secret by its hash that this service does not hold; write env:VARIABLE')
+      return known
+    }
+    const value = fromEnv(written, name)
+    if (value.length < MIN_SECRET_CHARS) throw fault(name, `${written.slice(4)} must be at least ${MIN_SECRET_CHARS} characters`)
+    return value
+  }
+  const linkSecret = secret('linkSecret')
+  const identitySecret = secret('identitySecret')
+  const shared = { ...(linkSecret ? { linkSecret } : {}), ...(identitySecret ? { identitySecret } : {}), ...(program.content?.length || program.goals?.length ? { catalogue: catalogueOf(program) } : {}) }
   const keys: ProgramKey[] = [
     ...program.keys.write.map((k, i) => ({
-      program: program.id, kind: 'write' as const, id: k.id, key: resolve(k.key, `keys.write.${i}.key`, 'pk_'), origins: k.origins, channel: 'web' as const, ...secretOf,
+      program: program.id, kind: 'write' as const, id: k.id, ...key(k.key, `keys.write.${i}.key`, 'pk_'), origins: k.origins, channel: 'web' as const, scopes: WRITE_KEY_SCOPES, ...shared,
     })),
     ...program.keys.secret.map((k, i) => ({
-      program: program.id, kind: 'secret' as const, id: k.id, key: resolve(k.key, `keys.secret.${i}.key`, 'sk_'), origins: [], channel: k.channel, ...secretOf,
+      program: program.id, kind: 'secret' as const, id: k.id, ...key(k.key, `keys.secret.${i}.key`, 'sk_'), origins: [], channel: k.channel, scopes: k.scopes, ...shared,
     })),
   ]
   const seen = new Set<string>()
   for (const [i, k] of keys.entries()) {
     const path = i < program.keys.write.length ? `keys.write.${i}.key` : `keys.secret.${i - program.keys.write.length}.key`
-    if (seen.has(k.key)) throw fault(path, `key ${k.id} is used twice`)
-    seen.add(k.key)
-    const owner = keyOwner(k.key)
+    if (seen.has(k.hash)) throw fault(path, `key ${k.id} is used twice`)
+    seen.add(k.hash)
+    const owner = opts.keyOwner?.(k.hash)
     // The other program is not named: the answer may go to another program's administrator.
     if (owner !== undefined && owner !== program.id) throw fault(path, `key ${k.id} is used by another program`)
   }
-  return { program, keys, ...(linkSecret ? { linkSecret } : {}), file, document: raw }
+  return { program, keys, ...(linkSecret ? { linkSecret } : {}), ...(identitySecret ? { identitySecret } : {}), file, document: redactDocument(raw) }
 }
 
 /**
- * Reads and validates every `*.json` program in a folder; keys and link secrets written as
+ * Reads and validates every `*.json` program in a folder; keys and secrets written as
  * `env:NAME` come from `env`. Any invalid document, missing or short variable or reused key stops
  * start-up with its path (never with a secret's value).
  */
@@ -210,14 +256,14 @@ export function loadPrograms(dir: string, env: NodeJS.ProcessEnv): LoadedProgram
     }
     let loaded: LoadedProgram
     try {
-      loaded = resolveProgram(raw, env, path, (key) => owners.get(key))
+      loaded = resolveProgram(raw, env, path, { keyOwner: (hash) => owners.get(hash) })
     } catch (e) {
       throw e instanceof ProgramDocumentError ? new Error(`program ${path}: ${e.message}`) : e
     }
     const id = loaded.program.id
     if (seenIds.has(id)) throw new Error(`program ${path}: id ${id} is used by another program`)
     seenIds.add(id)
-    for (const k of loaded.keys) owners.set(k.key, id)
+    for (const k of loaded.keys) owners.set(k.hash, id)
     out.push(loaded)
   }
   if (out.length === 0) throw new Error(`no program documents (*.json) in ${dir}`)

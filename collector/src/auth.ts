@@ -1,4 +1,4 @@
-import type { ProgramKey } from '../../analytics/index.ts'
+import type { KeyScope, ProgramKey } from '../../analytics/index.ts'
 import { ApiError } from './errors.ts'
 import type { KeyIndex } from './keys.ts'
 
@@ -23,14 +23,21 @@ export function basicUser(authorization: string | undefined): string | undefined
   return Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8').split(':')[0] || undefined
 }
 
+/** 403 `scope_required` naming the scope, unless the key has it. */
+export function requireScope(key: ProgramKey, scope: KeyScope): void {
+  if (!key.scopes.includes(scope)) throw new ApiError(403, 'scope_required', `key ${key.id} does not have the ${scope} scope`, { field: 'authorization', extra: { scope } })
+}
+
 /**
- * A secret key of `program`, given only as HTTP Basic user (a secret key in a URL ends up in
- * proxy logs): what profiles, clusters and program administration take. A write key → 403
- * `secret_key_required`; another program's key → 403 `wrong_program` naming `programField`.
+ * A secret key of `program` with `scope`, given only as HTTP Basic user (a secret key in a URL
+ * ends up in proxy logs): what profiles, clusters and program administration take. A write key →
+ * 403 `secret_key_required`; a key without the scope → 403 `scope_required`; another program's
+ * key → 403 `wrong_program` naming `programField`.
  */
-export function programSecretKey(keys: KeyIndex, authorization: string | undefined, program: string | undefined, programField: string): ProgramKey {
+export function programSecretKey(keys: KeyIndex, authorization: string | undefined, program: string | undefined, programField: string, scope: KeyScope): ProgramKey {
   const key = authenticateKey(keys, basicUser(authorization), undefined, { field: 'authorization', message: 'a secret key of the program (HTTP Basic user name) is required' })
   if (key.kind !== 'secret') throw new ApiError(403, 'secret_key_required', 'this endpoint takes a secret key of the program', { field: 'authorization' })
+  requireScope(key, scope)
   if (program !== undefined && program !== key.program) throw new ApiError(403, 'wrong_program', `the key belongs to program ${key.program}`, { field: programField })
   return key
 }

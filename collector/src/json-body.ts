@@ -1,4 +1,6 @@
+import type { Context } from 'hono'
 import type { z } from 'zod'
+import { decodeBytes } from './pipeline/decode-body.ts'
 import { ApiError } from './errors.ts'
 import { formatPath, pathBeyondDepth } from './json-depth.ts'
 
@@ -33,4 +35,14 @@ export function validBody<T>(schema: z.ZodType<T>, raw: unknown): T {
   const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '')
   const field = issue.code === 'unrecognized_keys' ? [path, issue.keys[0]!].filter(Boolean).join('.') : path
   throw new ApiError(400, 'invalid_body', `${field || '(body)'}: ${issue.message}`, field ? { field } : {})
+}
+
+/**
+ * A request's body as text, decompressed by its `Content-Encoding` (gzip, deflate, br; else 415)
+ * within `max` bytes after decompression (else 413). Routes also mount a streaming body limit,
+ * so nothing larger than `max` is read off the socket either.
+ */
+export async function bodyText(c: Context, max: number): Promise<string> {
+  const raw = new Uint8Array(await c.req.arrayBuffer())
+  return decodeBytes(raw, c.req.header('content-encoding') ?? '', max).toString('utf8')
 }

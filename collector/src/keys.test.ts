@@ -1,3 +1,4 @@
+import { programKey } from '../../analytics/index.ts'
 import { describe, expect, it } from 'vitest'
 import { KeyIndex, originMatcher } from './keys.ts'
 
@@ -24,9 +25,9 @@ describe('originMatcher', () => {
 
 describe('KeyIndex', () => {
   const index = new KeyIndex([
-    { program: 'a', kind: 'write', id: 'w', key: 'pk_a', origins: ['https://a.example'], channel: 'web' },
-    { program: 'b', kind: 'write', id: 'w', key: 'pk_b', origins: ['https://b.example'], channel: 'web' },
-    { program: 'a', kind: 'secret', id: 's', key: 'sk_a', origins: [], channel: 'server' },
+    programKey({ program: 'a', kind: 'write', id: 'w', key: 'pk_a', origins: ['https://a.example'], channel: 'web' }),
+    programKey({ program: 'b', kind: 'write', id: 'w', key: 'pk_b', origins: ['https://b.example'], channel: 'web' }),
+    programKey({ program: 'a', kind: 'secret', id: 's', key: 'sk_a', origins: [], channel: 'server' }),
   ])
   it('finds keys and checks origins per key', () => {
     expect(index.find('sk_a')?.program).toBe('a')
@@ -45,10 +46,10 @@ describe('KeyIndex', () => {
   })
 
   it('forgets the old keys and remembered origin answers when replaced', () => {
-    const changing = new KeyIndex([{ program: 'a', kind: 'write', id: 'w', key: 'pk_a', origins: ['https://a.example'], channel: 'web' }])
+    const changing = new KeyIndex([programKey({ program: 'a', kind: 'write', id: 'w', key: 'pk_a', origins: ['https://a.example'], channel: 'web' })])
     expect(changing.originAllowed('pk_a', 'https://a.example')).toBe(true)
     expect(changing.anyKeyAllows('https://new.example')).toBe(false)
-    changing.replace([{ program: 'a', kind: 'write', id: 'w2', key: 'pk_a2', origins: ['https://new.example'], channel: 'web' }])
+    changing.replace([programKey({ program: 'a', kind: 'write', id: 'w2', key: 'pk_a2', origins: ['https://new.example'], channel: 'web' })])
     expect(changing.find('pk_a')).toBeUndefined()
     expect(changing.originAllowed('pk_a', 'https://a.example')).toBe(false)
     expect(changing.find('pk_a2')?.id).toBe('w2')

@@ -1,4 +1,4 @@
-import type { ProgramKey } from '../../analytics/index.ts'
+import { secretHash, type ProgramKey } from '../../analytics/index.ts'
 
 /** Compiles an origin pattern (`https://*.example.com`, `http://localhost:*`) to a matcher. */
 export function originMatcher(pattern: string): (origin: string) => boolean {
@@ -23,12 +23,16 @@ export function originMatcher(pattern: string): (origin: string) => boolean {
 }
 
 /**
- * Looks keys up by value and answers whether an origin may use a write key. Replaced in place
- * when a program document changes, so every holder of the index sees the new keys at once.
+ * Looks keys up by value (through their SHA-256: the index holds no key in clear) and answers
+ * whether an origin may use a write key. Replaced in place when a program document changes, so
+ * every holder of the index sees the new keys at once.
  */
 export class KeyIndex {
-  #byKey = new Map<string, { key: ProgramKey; origins: Array<(o: string) => boolean> }>()
+  #byHash = new Map<string, { key: ProgramKey; origins: Array<(o: string) => boolean> }>()
   #anyOrigin: Array<(o: string) => boolean> = []
+  // The same few keys arrive on every request: their hashes are remembered (bounded, since any
+  // caller can send any text as a key).
+  readonly #hashes = new Map<string, string>()
 
   constructor(keys: readonly ProgramKey[]) {
     this.replace(keys)
@@ -36,21 +40,36 @@ export class KeyIndex {
 
   /** Makes these the only keys: lookups and origin answers from here on use them. */
   replace(keys: readonly ProgramKey[]): void {
-    const byKey = new Map<string, { key: ProgramKey; origins: Array<(o: string) => boolean> }>()
+    const byHash = new Map<string, { key: ProgramKey; origins: Array<(o: string) => boolean> }>()
     const anyOrigin: Array<(o: string) => boolean> = []
     for (const k of keys) {
       const origins = k.origins.map(originMatcher)
-      byKey.set(k.key, { key: k, origins })
+      byHash.set(k.hash, { key: k, origins })
       anyOrigin.push(...origins)
     }
-    this.#byKey = byKey
+    this.#byHash = byHash
     this.#anyOrigin = anyOrigin
     this.#answers.clear()
   }
 
+  #hash(value: string): string {
+    let h = this.#hashes.get(value)
+    if (h === undefined) {
+      h = secretHash(value)
+      if (this.#hashes.size >= 1_000) this.#hashes.clear()
+      this.#hashes.set(value, h)
+    }
+    return h
+  }
+
   /** The key with this value, if any. */
   find(value: string): ProgramKey | undefined {
-    return this.#byKey.get(value)?.key
+    return this.#byHash.get(this.#hash(value))?.key
+  }
+
+  /** The key with this hash, if any. */
+  byHash(hash: string): ProgramKey | undefined {
+    return this.#byHash.get(hash)?.key
   }
 
   // A site's browsers send the same Origin on every request, and each request asks twice (CORS
@@ -69,9 +88,10 @@ export class KeyIndex {
 
   /** Whether a write key may be used from this origin (K2). */
   originAllowed(value: string, origin: string): boolean {
-    const entry = this.#byKey.get(value)
+    const hash = this.#hash(value)
+    const entry = this.#byHash.get(hash)
     if (!entry) return false
-    return this.#remember(`${value}\n${origin}`, () => entry.origins.some((m) => m(origin)))
+    return this.#remember(`${hash}\n${origin}`, () => entry.origins.some((m) => m(origin)))
   }
 
   /** Whether any write key allows this origin: the answer to a CORS preflight, which carries no key. */

@@ -1,5 +1,11 @@
-import type { LoadedProgram, ProgramKey, ProgramVersionSource } from '../../analytics/index.ts'
+import { secretHash, type LoadedProgram, type ProgramKey, type ProgramVersionSource } from '../../analytics/index.ts'
 import type { KeyIndex } from './keys.ts'
+
+/** A key or secret of a loaded program, by its hash: what a document that names it by hash resolves to. */
+export function valueOf(p: LoadedProgram, hash: string): string | undefined {
+  for (const v of [p.linkSecret, p.identitySecret]) if (v && secretHash(v) === hash) return v
+  return p.keys.find((k) => k.hash === hash)?.value
+}
 
 /** A program document in use: the loaded program and the stored version it is. */
 export interface ActiveProgram {
@@ -46,9 +52,18 @@ export class ProgramRegistry {
     return this.#programs.flatMap((p) => p.keys)
   }
 
-  /** The program that uses a key value, if any. */
-  keyOwner(value: string): string | undefined {
-    return this.#keys.find(value)?.program
+  /** The program that uses the key with this hash, if any. */
+  keyOwner(hash: string): string | undefined {
+    return this.#keys.byHash(hash)?.program
+  }
+
+  /** A key or secret an active program holds, by its SHA-256 (how a stored document, or one read back from the admin API, names it). */
+  knownValue(hash: string): string | undefined {
+    for (const p of this.#programs) {
+      const v = valueOf(p, hash)
+      if (v) return v
+    }
+    return undefined
   }
 
   /** Calls `listener` with every key after each activation (the ingestion workers hold their own copy). */
@@ -74,7 +89,7 @@ export class ProgramRegistry {
   demoWriteKey(): string | null {
     const write = this.#programs.flatMap((p) => p.keys.filter((k) => k.kind === 'write').map((k) => ({ p, k })))
     const demo = write.find(({ p }) => p.program.id === 'psoriasis-demo') ?? write.find(({ k }) => k.origins.some((o) => o.includes('localhost')))
-    return demo?.k.key ?? null
+    return demo?.k.value ?? null
   }
 
   #rebuild(): void {

@@ -4,13 +4,14 @@ import {
   ProgramDocumentError,
   programVersionDocument,
   programVersions,
+  redactStoredVersions,
   resolveProgram,
   storeProgramVersion,
   type Db,
   type LoadedProgram,
   type ProgramVersion,
 } from '../../analytics/index.ts'
-import type { ActiveProgram, ProgramRegistry } from './program-registry.ts'
+import { valueOf, type ActiveProgram, type ProgramRegistry } from './program-registry.ts'
 
 /** The stored versions cannot be read or written yet (ClickHouse not reachable, migrations pending). */
 export class VersionsUnavailableError extends Error {
@@ -75,6 +76,8 @@ export class ProgramVersionStore {
   /** Applies the start-up rule (see the class) once migrations are applied; ClickHouse errors are thrown for a retry. */
   load(): Promise<void> {
     return this.#serial(async () => {
+      const redacted = await redactStoredVersions(this.#db)
+      if (redacted > 0) this.#log(`${redacted} stored program versions held keys or secrets in clear; rewritten with their hashes`)
       const now = Date.now()
       const candidates = new Map<string, ActiveProgram>()
       const fallbacks = new Map<string, ActiveProgram>()
@@ -103,9 +106,9 @@ export class ProgramVersionStore {
         const clashing = new Set<string>()
         for (const [id, c] of candidates) {
           for (const k of c.loaded.keys) {
-            const owner = owners.get(k.key)
+            const owner = owners.get(k.hash)
             if (owner !== undefined && owner !== id) clashing.add(owner).add(id)
-            owners.set(k.key, id)
+            owners.set(k.hash, id)
           }
         }
         const revert = [...clashing].filter((id) => candidates.get(id) !== fallbacks.get(id))
@@ -124,7 +127,7 @@ export class ProgramVersionStore {
   async #stored(file: LoadedProgram, v: ProgramVersion): Promise<ActiveProgram | undefined> {
     const raw = await programVersionDocument(this.#db, file.program.id, v.version)
     try {
-      const loaded = resolveProgram(raw, this.#env, file.file)
+      const loaded = resolveProgram(raw, this.#env, file.file, { knownValue: (hash) => valueOf(file, hash) ?? this.#registry.knownValue(hash) })
       if (loaded.program.id !== file.program.id) throw new ProgramDocumentError([{ path: 'id', message: `must be ${file.program.id}` }])
       return { loaded, version: v.version, checksum: v.checksum, source: v.source }
     } catch (e) {
@@ -148,7 +151,7 @@ export class ProgramVersionStore {
   /**
    * Stores `change(the active document)` exactly as {@link put} stores a document, reading the active
    * document in the same serialised turn, so a document sent meanwhile is neither lost nor
-   * overwritten. `change` gets a copy (as written, `env:NAME` references unresolved) and may throw
+   * overwritten. `change` gets a copy (as stored: `env:NAME` references unresolved, keys and secrets as hashes) and may throw
    * to refuse; what it throws is thrown as it is.
    */
   amend(program: string, change: (document: Record<string, unknown>) => unknown, keyId: string): Promise<PutResult> {
@@ -166,8 +169,13 @@ export class ProgramVersionStore {
     if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ProgramDocumentError([{ path: '', message: 'must be a JSON object (a whole program document)' }])
     const id = (raw as { id?: unknown }).id
     if (id !== program) throw new ProgramDocumentError([{ path: 'id', message: `must be ${program}, the program in the path` }])
-    const loaded = resolveProgram(raw, this.#env, current.loaded.file, (key) => this.#registry.keyOwner(key))
-    const document = canonicalJson(raw)
+    const file = this.#files.find((f) => f.program.id === program)
+    const loaded = resolveProgram(raw, this.#env, current.loaded.file, {
+      keyOwner: (hash) => this.#registry.keyOwner(hash),
+      knownValue: (hash) => this.#registry.knownValue(hash) ?? (file && valueOf(file, hash)),
+    })
+    // Stored and compared without a key or secret in clear.
+    const document = canonicalJson(loaded.document)
     const checksum = documentChecksum(document)
     if (current.checksum === checksum && current.version !== null) return { program, version: current.version, checksum, stored: false }
     const latest = (await programVersions(this.#db, program))[0]

@@ -39,20 +39,19 @@ const server = serve({ fetch: service.app.fetch, port: config.port, hostname: co
     `  ClickHouse  ${config.storage.mode === 'embedded' ? `embedded, data in ${config.storage.path}` : config.storage.url}`,
     `  spool       ${config.spool.dir}`,
   ]
-  // Keys written in a program file (the demo's) are printed whole; keys from the environment, and
-  // any key of a version sent through the admin API, are secrets.
+  // A demo program's keys are public and printed whole; any other key is a secret, named by its id.
   const fromApi = (p: (typeof service.programs)[number]) => service.registry.get(p.program.id)?.source === 'api'
-  const literal = (p: (typeof service.programs)[number], k: (typeof p.keys)[number]) => !fromApi(p) && p.program.keys[k.kind].find((x) => x.id === k.id)?.key.startsWith('env:') === false
-  const shown = (p: (typeof service.programs)[number], k: (typeof p.keys)[number]) => (literal(p, k) ? k.key : `${k.key.slice(0, 6)}… (${fromApi(p) ? 'set through the admin API' : 'from the environment'})`)
+  const shown = (p: (typeof service.programs)[number], k: (typeof p.keys)[number]) =>
+    p.program.demo && k.value ? k.value : `(${k.form === 'env' ? 'from the environment' : k.form === 'hash' ? 'known by its hash' : 'in the document'})`
   for (const p of service.programs) {
     const version = service.registry.get(p.program.id)?.version
-    lines.push(`  program     ${p.program.id} (${p.program.name}) ${version ? `version ${version} ` : ''}${fromApi(p) ? 'from the admin API' : `from ${p.file}`}`)
+    lines.push(`  program     ${p.program.id} (${p.program.name})${p.program.demo ? ' DEMO: its keys are public' : ''} ${version ? `version ${version} ` : ''}${fromApi(p) ? 'from the admin API' : `from ${p.file}`}`)
     for (const k of p.keys) {
-      lines.push(`    ${k.kind === 'write' ? 'write key ' : 'secret key'}  ${shown(p, k)}  [${k.id}${k.kind === 'write' ? `; origins ${k.origins.join(' ')}` : `; channel ${k.channel}`}]`)
+      lines.push(`    ${k.kind === 'write' ? 'write key ' : 'secret key'}  ${shown(p, k)}  [${k.id}${k.kind === 'write' ? `; origins ${k.origins.join(' ')}` : `; channel ${k.channel}; ${k.scopes.join(', ')}`}]`)
     }
   }
-  const demo = service.programs.flatMap((p) => p.keys.filter((k) => k.kind === 'secret' && literal(p, k)))[0]
-  lines.push(`Try: curl -u ${demo?.key ?? 'sk_...'}: -H 'content-type: application/json' -d '{"userId":"p-1","event":"diary_downloaded"}' ${base}/v1/track`)
+  const demo = service.programs.flatMap((p) => (p.program.demo ? p.keys.filter((k) => k.kind === 'secret' && k.value) : []))[0]
+  lines.push(`Try: curl -u ${demo?.value ?? 'sk_...'}: -H 'content-type: application/json' -d '{"userId":"p-1","event":"diary_downloaded"}' ${base}/v1/track`)
   const linked = service.programs.find((p) => p.linkSecret)
   if (linked) lines.push(`E-mail landing link: npm run click-link -- --program ${linked.program.id} --patient p-000123 --message msg-1 --campaign welcome --channel email --url ${base}/demo/`)
   console.log(lines.join('\n'))

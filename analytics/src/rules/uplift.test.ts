@@ -32,6 +32,7 @@ const PROGRAM_SHARE = 0.2
 
 const program: Program = programSchema.parse({
   id: P, name: 'Uplift', market: 'DE', timeZone: 'Europe/Berlin',
+  demo: true,
   keys: { write: [{ id: 'w', key: 'pk_test_12345678', origins: ['https://example.org'] }], secret: [{ id: 's', key: 'sk_test_12345678', channel: 'server' }] },
   goals: [{ id: GOAL, name: 'Still on treatment', events: [{ event: 'treatment_checkin' }], points: 1 }],
   rules: [

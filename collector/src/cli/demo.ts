@@ -74,7 +74,7 @@ const loaded = programs.find((p) => p.program.id === values.program)
 if (!loaded) stop(`no program ${String(values.program)}; programs: ${programs.map((p) => p.program.id).join(', ')}`)
 let keys: ProgramKey[] = loaded.keys
 if (values.key) {
-  const k = loaded.keys.find((x) => x.key === values.key)
+  const k = loaded.keys.find((x) => x.value === values.key)
   if (!k || k.kind !== 'secret') stop(`--key must be a secret key of ${loaded.program.id}`)
   // Every backend event goes with this key; each names its channel in context.channel.
   keys = [...loaded.keys.filter((x) => x.kind === 'write'), k]

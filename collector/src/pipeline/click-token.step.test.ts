@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import type { ProgramKey } from '../../../analytics/index.ts'
+import { programKey, type ProgramKey } from '../../../analytics/index.ts'
 import { signClickToken, type ClickClaims } from '../click-token.ts'
 import { processEvent, type Accepted } from './pipeline.ts'
 import type { Drop, RequestFacts } from './types.ts'
 
 const SECRET = 'test_link_secret_0123456789abcdef0123'
-const writeKey: ProgramKey = { program: 'p1', kind: 'write', id: 'web', key: 'pk_x', origins: ['http://localhost:*'], channel: 'web', linkSecret: SECRET }
-const backendKey: ProgramKey = { program: 'p1', kind: 'secret', id: 'be', key: 'sk_x', origins: [], channel: 'server', linkSecret: SECRET }
+const writeKey: ProgramKey = programKey({ program: 'p1', kind: 'write', id: 'web', key: 'pk_x', origins: ['http://localhost:*'], channel: 'web', linkSecret: SECRET })
+const backendKey: ProgramKey = programKey({ program: 'p1', kind: 'secret', id: 'be', key: 'sk_x', origins: [], channel: 'server', linkSecret: SECRET })
 const NOW = Date.parse('2026-11-23T12:00:00.000Z')
 const CHROME = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
 

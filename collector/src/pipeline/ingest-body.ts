@@ -1,4 +1,4 @@
-import { authenticateKey, basicUser } from '../auth.ts'
+import { authenticateKey, basicUser, requireScope } from '../auth.ts'
 import { ApiError, type ErrorCode } from '../errors.ts'
 import type { KeyIndex } from '../keys.ts'
 import { decodeJsonBody } from './decode-body.ts'
@@ -57,6 +57,7 @@ export function ingestBody(req: RawIngestRequest, keys: KeyIndex): IngestOutcome
   try {
     const read = decodeJsonBody(req.body, req.contentEncoding)
     const key = authenticateKey(keys, keyValue(req.authorization, read.json), req.origin, { field: 'writeKey', message: 'a write key (HTTP Basic user name or writeKey in the body) is required' })
+    if (key.kind === 'secret') requireScope(key, 'ingest')
     const facts: RequestFacts = { key, receivedAt: req.receivedAt, userAgent: req.userAgent, ip: req.ip, bodyBytes: read.bytes, mayContainContact: read.mayContainContact }
     let events: unknown[]
     let prefix: (i: number) => string

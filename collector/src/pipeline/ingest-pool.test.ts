@@ -1,14 +1,14 @@
 import { Worker } from 'node:worker_threads'
 import { gzipSync } from 'node:zlib'
 import { afterAll, describe, expect, it, vi } from 'vitest'
-import type { ProgramKey } from '../../../analytics/index.ts'
+import { programKey, type ProgramKey } from '../../../analytics/index.ts'
 import { signClickToken } from '../click-token.ts'
 import { KeyIndex } from '../keys.ts'
 import { ingestBody, type RawIngestRequest } from './ingest-body.ts'
 import { IngestPool } from './ingest-pool.ts'
 
 const LINK_SECRET = 'test_link_secret_0123456789abcdef0123'
-const keys: ProgramKey[] = [{ program: 'p1', kind: 'secret', id: 'be', key: 'sk_test_1234567', origins: [], channel: 'server', linkSecret: LINK_SECRET }]
+const keys: ProgramKey[] = [programKey({ program: 'p1', kind: 'secret', id: 'be', key: 'sk_test_1234567', origins: [], channel: 'server', linkSecret: LINK_SECRET })]
 const pool = new IngestPool(keys, 2)
 afterAll(() => pool.close())
 
@@ -84,7 +84,7 @@ describe('IngestPool', () => {
       expect(await p.run(as('sk_test_other_7654'))!).toMatchObject({ error: { status: 401, code: 'unknown_key' } })
       // The worker's own object, caught as the pool posts it the keys.
       const spy = vi.spyOn(Worker.prototype, 'postMessage')
-      p.setKeys([{ program: 'p2', kind: 'secret', id: 'be2', key: 'sk_test_other_7654', origins: [], channel: 'server' }])
+      p.setKeys([programKey({ program: 'p2', kind: 'secret', id: 'be2', key: 'sk_test_other_7654', origins: [], channel: 'server' })])
       const worker = spy.mock.contexts[0] as Worker
       spy.mockRestore()
       expect(await p.run(as('sk_test_other_7654'))!).toMatchObject({ records: 1, program: 'p2' })

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import type { ProgramKey } from '../../../analytics/index.ts'
+import { programKey, type ProgramKey } from '../../../analytics/index.ts'
 import { stripUrl } from './campaign.step.ts'
 import { anonymiseIp } from './ip.step.ts'
 import { processEvent, type Accepted } from './pipeline.ts'
 import type { Drop, RequestFacts } from './types.ts'
 
-const writeKey: ProgramKey = { program: 'p1', kind: 'write', id: 'web', key: 'pk_x', origins: ['http://localhost:*'], channel: 'web' }
-const callKey: ProgramKey = { program: 'p1', kind: 'secret', id: 'nurse', key: 'sk_x', origins: [], channel: 'call' }
+const writeKey: ProgramKey = programKey({ program: 'p1', kind: 'write', id: 'web', key: 'pk_x', origins: ['http://localhost:*'], channel: 'web' })
+const callKey: ProgramKey = programKey({ program: 'p1', kind: 'secret', id: 'nurse', key: 'sk_x', origins: [], channel: 'call' })
 const NOW = Date.parse('2026-11-23T12:00:00.000Z')
 const CHROME = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
 
@@ -140,7 +140,14 @@ describe('channel step', () => {
     expect(accepted(processEvent({ type: 'track', event: 'email_click', anonymousId: 'a' }, facts(), '')).channel).toBe('email')
     expect(accepted(processEvent({ type: 'track', event: 'sms_click', anonymousId: 'a' }, facts(), '')).channel).toBe('sms')
     expect(accepted(processEvent({ type: 'track', event: 'call_completed', userId: 'u' }, facts({ key: callKey }), '')).channel).toBe('call')
-    expect(accepted(processEvent({ type: 'track', event: 'x', userId: 'u', context: { channel: 'print' } }, facts({ key: callKey }), '')).channel).toBe('print')
+    const serverKey = programKey({ program: 'p1', kind: 'secret', id: 'be', key: 'sk_server_1', origins: [], channel: 'server' })
+    expect(accepted(processEvent({ type: 'track', event: 'x', userId: 'u', context: { channel: 'print' } }, facts({ key: serverKey }), '')).channel).toBe('print')
+  })
+
+  it('refuses an event on another channel from a channel key (a nurse line cannot send print or e-mail touches)', () => {
+    expect(processEvent({ type: 'track', event: 'x', userId: 'u', context: { channel: 'print' } }, facts({ key: callKey }), 'batch[1]')).toMatchObject({ drop: 'channel_not_allowed', step: 'channel', field: 'batch[1].context.channel', message: 'key nurse sends on the call channel only, not print' })
+    expect(processEvent({ type: 'track', event: 'email_opened', userId: 'u' }, facts({ key: callKey }), '')).toMatchObject({ drop: 'channel_not_allowed', field: 'event' })
+    expect(accepted(processEvent({ type: 'track', event: 'x', userId: 'u', context: { channel: 'call' } }, facts({ key: callKey }), '')).channel).toBe('call')
   })
 
   it('does not let a browser claim an offline channel', () => {

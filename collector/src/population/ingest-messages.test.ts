@@ -56,16 +56,16 @@ describe('ingestMessages', () => {
       { type: 'track', messageId: 'm3', timestamp: ts, event: 'no-user' },
       { type: 'track', messageId: 'm4', userId: 'p-1', timestamp: new Date(NOW + 3 * 86_400_000).toISOString(), event: 'future' },
     ]
-    const req: PopulationRequest = { ...base, key: secret.key, body: { batch } as unknown as PopulationRequest['body'] }
+    const req: PopulationRequest = { ...base, key: secret.value!, body: { batch } as unknown as PopulationRequest['body'] }
     const out = inProcess(req)
     expect(out).toEqual(overHttp(req))
     expect(out.rows).toHaveLength(2)
     expect(out.rows[0]).not.toContain('jane@example.com')
     expect(out.rejected.map((r) => r.index)).toEqual([2, 3])
     // A body without @ or + skips the contact scan in both.
-    const plain: PopulationRequest = { ...base, key: secret.key, body: { batch: [{ type: 'track', messageId: 'm5', userId: 'p-1', timestamp: ts, event: 'note', context: { address: 'Main St 1' } }] } as unknown as PopulationRequest['body'] }
+    const plain: PopulationRequest = { ...base, key: secret.value!, body: { batch: [{ type: 'track', messageId: 'm5', userId: 'p-1', timestamp: ts, event: 'note', context: { address: 'Main St 1' } }] } as unknown as PopulationRequest['body'] }
     expect(inProcess(plain)).toEqual(overHttp(plain))
-    for (const bad of [{ ...req, key: 'pk_nope_0000000000' }, { ...req, key: write.key, kind: 'write' as const, origin: 'https://evil.example' }]) {
+    for (const bad of [{ ...req, key: 'pk_nope_0000000000' }, { ...req, key: write.value!, kind: 'write' as const, origin: 'https://evil.example' }]) {
       expect(inProcess(bad).refused).toBe(overHttp(bad).refused)
       expect(inProcess(bad).refused).toBeDefined()
     }

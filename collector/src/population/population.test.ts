@@ -2,7 +2,7 @@
 // the collector's own ingestion accepts, with the enrichment the profiles read.
 import { describe, expect, it } from 'vitest'
 import { join, resolve } from 'node:path'
-import { adherenceOf, EVENT_COLUMNS, loadPrograms, programSchema, type LoadedProgram } from '../../../analytics/index.ts'
+import { programKey, adherenceOf, EVENT_COLUMNS, loadPrograms, programSchema, type LoadedProgram } from '../../../analytics/index.ts'
 import { ingestBody } from '../pipeline/ingest-body.ts'
 import { KeyIndex } from '../keys.ts'
 import { decodeFrames } from '../spool/frame.ts'
@@ -213,11 +213,12 @@ describe('generatePopulation', () => {
   it('copes with a program that only has its identity and keys', async () => {
     const program = programSchema.parse({
       id: 'bare-program', name: 'Bare', market: 'GB', timeZone: 'UTC',
+      demo: true,
       keys: { write: [{ id: 'web', key: 'pk_bare_0123456789', origins: ['https://*.example.com'] }], secret: [{ id: 'backend', key: 'sk_bare_0123456789' }] },
     })
     const bareKeys = new KeyIndex([
-      { program: program.id, kind: 'write', id: 'web', key: 'pk_bare_0123456789', origins: ['https://*.example.com'], channel: 'web' },
-      { program: program.id, kind: 'secret', id: 'backend', key: 'sk_bare_0123456789', origins: [], channel: 'server' },
+      programKey({ program: program.id, kind: 'write', id: 'web', key: 'pk_bare_0123456789', origins: ['https://*.example.com'], channel: 'web' }),
+      programKey({ program: program.id, kind: 'secret', id: 'backend', key: 'sk_bare_0123456789', origins: [], channel: 'server' }),
     ])
     let events = 0
     for await (const req of generatePopulation({ program, patients: 30, days: 20, seed: 1, now: NOW }).requests()) {

@@ -1,4 +1,4 @@
-import { isContentUsable, matchesUrlPattern, type ContentItem, type Goal, type Program, type ProgramKey } from '../../../analytics/index.ts'
+import { isContentUsable, matchesUrlPattern, programKey, secretForm, type ContentItem, type Goal, type Program, type ProgramKey } from '../../../analytics/index.ts'
 import { localMidnights } from './local-days.ts'
 
 /** Offline and messaging channels whose events a backend sends with a secret key. */
@@ -69,17 +69,23 @@ export function originFor(pattern: string): string {
   return pattern.replace('://*.', '://www.').replace(/:\*$/, ':8080')
 }
 
-/** Resolves keys from the program document when the loaded keys are not given (literal keys only). */
+/** Resolves keys from the program document when the loaded keys are not given (a demo document's literal keys only). */
 function keysOf(program: Program, keys?: readonly ProgramKey[]): ProgramKey[] {
   if (keys) return keys.filter((k) => k.program === program.id)
   const out: ProgramKey[] = []
   for (const kind of ['write', 'secret'] as const) {
     for (const k of program.keys[kind]) {
-      if (k.key.startsWith('env:')) throw new Error(`key ${k.id} of ${program.id} is read from the environment: pass the loaded keys (loadPrograms(...).keys)`)
-      out.push({ program: program.id, kind, id: k.id, key: k.key, origins: 'origins' in k ? k.origins : [], channel: 'channel' in k ? k.channel : 'web' })
+      if (secretForm(k.key) !== 'literal') throw new Error(`key ${k.id} of ${program.id} is not in the document: pass the loaded keys (loadPrograms(...).keys)`)
+      out.push(programKey({ program: program.id, kind, id: k.id, key: k.key, origins: 'origins' in k ? k.origins : [], channel: 'channel' in k ? k.channel : 'web', ...('scopes' in k ? { scopes: k.scopes } : {}) }))
     }
   }
   return out
+}
+
+/** The value of a key the population sends with; a key given only as its hash cannot send. */
+function valueOf(k: ProgramKey): string {
+  if (!k.value) throw new Error(`key ${k.id} of ${k.program} is given as its hash: the population needs the key itself (env:NAME)`)
+  return k.value
 }
 
 /** Builds the generator's view of a program for `days` days ending at `now`. */
@@ -123,7 +129,7 @@ export function buildWorld(program: Program, days: number, now: number, loadedKe
   if (!server) throw new Error(`program ${program.id} has no secret key`)
   const sender = (ch: SenderChannel) => {
     const k = secret.find((s) => s.channel === ch) ?? server
-    return { key: k.key, keyId: k.id, channel: ch }
+    return { key: valueOf(k), keyId: k.id, channel: ch }
   }
 
   const goals: EmittedGoal[] = []
@@ -143,7 +149,7 @@ export function buildWorld(program: Program, days: number, now: number, loadedKe
   return {
     program, needs, days, now, midnights, content, contentWeights, usable, pages, home,
     byChannel: { email: withVariant('email'), sms: withVariant('sms'), call: withVariant('call'), print: withVariant('print') },
-    browser: { key: write.key, keyId: write.id, origin: siteOrigin ?? originFor(write.origins[0] ?? 'http://localhost:8080') },
+    browser: { key: valueOf(write), keyId: write.id, origin: siteOrigin ?? originFor(write.origins[0] ?? 'http://localhost:8080') },
     senders: { server: sender('server'), email: sender('email'), sms: sender('sms'), call: sender('call'), print: sender('print') },
     goals,
     checkin,

@@ -1,10 +1,10 @@
-import { Hono, type Context } from 'hono'
+import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { patternFromCluster, ProgramDocumentError, type Pattern } from '../../../analytics/index.ts'
-import { parseJsonBody, validBody } from '../json-body.ts'
+import { bodyText, parseJsonBody, validBody } from '../json-body.ts'
 import { ApiError } from '../errors.ts'
 import type { KeyIndex } from '../keys.ts'
-import { programSecretKey } from '../auth.ts'
+import { requireSecretKey, type SecretKeyEnv } from '../middleware/secret-key.middleware.ts'
 import type { ClusterStore } from '../cluster-store.ts'
 import { clusterApprovalSchema, type ClusterApproval } from '../schemas/cluster-approval.schema.ts'
 import type { ProgramRegistry } from '../program-registry.ts'
@@ -48,14 +48,16 @@ function approvalBody(text: string): ClusterApproval {
  * `POST /v1/admin/programs/:id/clusters/:clusterId/approve` adds a cluster of the latest need
  * clustering as a pattern card, stored and activated as a PUT of the amended document would be.
  */
-export function adminProgramRoutes(d: AdminProgramDeps): Hono {
-  const app = new Hono()
+export function adminProgramRoutes(d: AdminProgramDeps): Hono<SecretKeyEnv> {
+  const app = new Hono<SecretKeyEnv>()
+  // Changing and reading a program document (its keys' ids, rules, content) is the admin scope's.
+  const admin = requireSecretKey(d.keys, { scope: 'admin', program: 'param' })
   const tooLarge = () => {
     throw new ApiError(413, 'body_too_large', `a program document is at most ${MAX_PROGRAM_BYTES} bytes`)
   }
-  app.put('/programs/:id', bodyLimit({ maxSize: MAX_PROGRAM_BYTES, onError: tooLarge }), async (c) => {
-    const key = programSecretKey(d.keys, c.req.header('authorization'), c.req.param('id'), 'id')
-    const raw = parseJsonBody(await c.req.text(), 'a JSON program document')
+  app.put('/programs/:id', admin, bodyLimit({ maxSize: MAX_PROGRAM_BYTES, onError: tooLarge }), async (c) => {
+    const key = c.get('key')
+    const raw = parseJsonBody(await bodyText(c, MAX_PROGRAM_BYTES), 'a JSON program document')
     let result
     try {
       result = await d.versions.put(key.program, raw, key.id)
@@ -64,14 +66,14 @@ export function adminProgramRoutes(d: AdminProgramDeps): Hono {
     }
     return c.json({ program: result.program, version: result.version, checksum: result.checksum }, 200, { 'Cache-Control': 'no-store' })
   })
-  app.get('/programs/:id', (c) => {
-    const key = programSecretKey(d.keys, c.req.header('authorization'), c.req.param('id'), 'id')
+  app.get('/programs/:id', admin, (c) => {
+    const key = c.get('key')
     const active = d.registry.get(key.program)
     if (!d.versions.loaded || !active || active.version === null) storeFailure(new VersionsUnavailableError('not loaded'))
     return c.json({ program: key.program, version: active.version, checksum: active.checksum, source: active.source, document: active.loaded.document }, 200, { 'Cache-Control': 'no-store' })
   })
-  app.get('/programs/:id/versions', async (c) => {
-    const key = programSecretKey(d.keys, c.req.header('authorization'), c.req.param('id'), 'id')
+  app.get('/programs/:id/versions', admin, async (c) => {
+    const key = c.get('key')
     let versions
     try {
       versions = await d.versions.versions(key.program)
@@ -85,9 +87,9 @@ export function adminProgramRoutes(d: AdminProgramDeps): Hono {
   const approvalTooLarge = () => {
     throw new ApiError(413, 'body_too_large', `a cluster approval is at most ${MAX_APPROVAL_BYTES} bytes`)
   }
-  app.post('/programs/:id/clusters/:clusterId/approve', bodyLimit({ maxSize: MAX_APPROVAL_BYTES, onError: approvalTooLarge }), async (c) => {
-    const key = programSecretKey(d.keys, c.req.header('authorization'), c.req.param('id'), 'id')
-    const body = approvalBody(await c.req.text())
+  app.post('/programs/:id/clusters/:clusterId/approve', admin, bodyLimit({ maxSize: MAX_APPROVAL_BYTES, onError: approvalTooLarge }), async (c) => {
+    const key = c.get('key')
+    const body = approvalBody(await bodyText(c, MAX_APPROVAL_BYTES))
     // Right after a start the stored run may still be on its way.
     await d.clusters.loaded()
     const run = d.clusters.latest(key.program)

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
 import { z } from 'zod'
 import { decide, linkedPatient, readProfile, type Db, type DecideOutput, type LoadedProgram, type Profile, type ProfileStore } from '../../../analytics/index.ts'
-import { authenticateKey, basicUser } from '../auth.ts'
+import { authenticateKey, basicUser, requireScope } from '../auth.ts'
 import type { ClusterStore } from '../cluster-store.ts'
 import type { DecisionLog } from '../decision-log.ts'
 import { ApiError } from '../errors.ts'
 import type { KeyIndex } from '../keys.ts'
-import { parseJsonBody, validBody } from '../json-body.ts'
+import { bodyText, parseJsonBody, validBody } from '../json-body.ts'
 
 /** What the decide route needs. */
 export interface DecideDeps {
@@ -21,6 +22,9 @@ export interface DecideDeps {
   decideProfileTimeoutMs: number
   log: (msg: string) => void
 }
+
+/** Largest decide request (ids, slots and a page context). */
+export const MAX_DECIDE_BYTES = 64 * 1024
 
 const id = z.string().min(1).max(200)
 const decideSchema = z.strictObject({
@@ -42,10 +46,14 @@ const decideSchema = z.strictObject({
  */
 export function decideRoutes(d: DecideDeps): Hono {
   const app = new Hono()
-  app.post('/decide', async (c) => {
+  const tooLarge = () => {
+    throw new ApiError(413, 'body_too_large', `a decide request is at most ${MAX_DECIDE_BYTES} bytes`)
+  }
+  app.post('/decide', bodyLimit({ maxSize: MAX_DECIDE_BYTES, onError: tooLarge }), async (c) => {
     const now = Date.now()
-    const body = validBody(decideSchema, parseJsonBody(await c.req.text(), '{"userId" or "anonymousId", "channel", "slots"?}'))
+    const body = validBody(decideSchema, parseJsonBody(await bodyText(c, MAX_DECIDE_BYTES), '{"userId" or "anonymousId", "channel", "slots"?}'))
     const key = authenticateKey(d.keys, basicUser(c.req.header('authorization')) ?? body.writeKey, c.req.header('origin'))
+    if (key.kind === 'secret') requireScope(key, 'decide')
     if (body.program !== undefined && body.program !== key.program) throw new ApiError(403, 'wrong_program', `the key belongs to program ${key.program}`, { field: 'program' })
     if (!body.userId && !body.anonymousId) throw new ApiError(400, 'invalid_body', 'userId or anonymousId is required', { field: 'userId' })
     const loaded = d.programs().find((p) => p.program.id === key.program)!

@@ -120,7 +120,9 @@ export function ingestRoutes(deps: IngestDeps): Hono {
   }
 
   app.post('/batch', ingest())
+  // Segment's Ruby library posts everything to /v1/import, its Java library to /v1/import/.
   app.post('/import', ingest())
+  app.post('/import/', ingest())
   for (const t of MESSAGE_TYPES) app.post(`/${t}`, ingest(t))
   return app
 }

@@ -3,7 +3,8 @@ import { readProfile, readTimeline, type Db, type LoadedProgram, type ProfileSto
 import { CLUSTER_REFRESH_MS, type ClusterStore } from '../cluster-store.ts'
 import { ApiError } from '../errors.ts'
 import type { KeyIndex } from '../keys.ts'
-import { authenticateKey, basicUser, programSecretKey } from '../auth.ts'
+import { authenticateKey, basicUser } from '../auth.ts'
+import { requireSecretKey, type SecretKeyEnv } from '../middleware/secret-key.middleware.ts'
 
 /** What the program routes read. */
 export interface ProgramRouteDeps {
@@ -29,8 +30,8 @@ function requestKey(c: Context, keys: KeyIndex) {
  * `GET /v1/questionnaires/:id`: a needs questionnaire of the key's program, as the SDK renders it
  * — questions and answers with their texts; how answers map to needs stays on the server.
  */
-export function programRoutes(d: ProgramRouteDeps): Hono {
-  const app = new Hono()
+export function programRoutes(d: ProgramRouteDeps): Hono<SecretKeyEnv> {
+  const app = new Hono<SecretKeyEnv>()
   app.get('/questionnaires/:id', (c) => {
     const key = requestKey(c, d.keys)
     const program = d.programs().find((p) => p.program.id === key.program)?.program
@@ -47,17 +48,19 @@ export function programRoutes(d: ProgramRouteDeps): Hono {
       { 'Cache-Control': 'private, max-age=60' },
     )
   })
-  // Profiles hold health-related inferences: only a program's secret key reads them (a browser's write key never does).
-  const profileRequest = (c: Context): { program: Program; patientId: string } => {
-    const key = programSecretKey(d.keys, c.req.header('authorization'), c.req.query('program'), 'program')
+  // Profiles hold health-related inferences: only a program's secret key with the profiles scope
+  // reads them (a browser's write key, or a vendor's channel key, never does).
+  const profiles = requireSecretKey(d.keys, { scope: 'profiles', program: 'query' })
+  const profileRequest = (c: Context<SecretKeyEnv>): { program: Program; patientId: string } => {
+    const key = c.get('key')
     const patientId = c.req.param('patientId') ?? ''
     if (patientId.length > 200) throw new ApiError(400, 'invalid_body', 'patientId is longer than 200 characters', { field: 'patientId' })
     return { program: d.programs().find((p) => p.program.id === key.program)!.program, patientId }
   }
   // The latest clustering per program (stored, read back at start, recomputed daily by the
   // service), recomputed here when asked with other settings, when older than a day, or with ?refresh=1.
-  app.get('/admin/programs/:id/clusters', async (c) => {
-    const key = programSecretKey(d.keys, c.req.header('authorization'), c.req.param('id'), 'id')
+  app.get('/admin/programs/:id/clusters', requireSecretKey(d.keys, { scope: 'admin', program: 'param' }), async (c) => {
+    const key = c.get('key')
     const program = d.programs().find((p) => p.program.id === key.program)!.program
     const k = Number(c.req.query('k') ?? 5)
     const minSize = Number(c.req.query('minSize') ?? 20)
@@ -71,7 +74,7 @@ export function programRoutes(d: ProgramRouteDeps): Hono {
     }
     return c.json({ program: result.program, runId: result.runId, computedAt: result.computedAt, k, minSize, people: result.members.size, clusters: result.clusters }, 200, { 'Cache-Control': 'no-store' })
   })
-  app.get('/profiles/:patientId', async (c) => {
+  app.get('/profiles/:patientId', profiles, async (c) => {
     const { program, patientId } = profileRequest(c)
     const profile = d.profiles?.read(program, patientId) ?? (await readProfile(d.db, program, patientId))
     // Right after a start the stored clustering may still be loading: a profile waits for it rather than say "no cluster".
@@ -80,7 +83,7 @@ export function programRoutes(d: ProgramRouteDeps): Hono {
     const cluster = clustering?.members.get(patientId)
     return c.json({ ...profile, cluster: cluster ? { id: cluster, label: clustering!.clusters.find((x) => x.id === cluster)!.label, computedAt: clustering!.computedAt } : null }, 200, { 'Cache-Control': 'no-store' })
   })
-  app.get('/profiles/:patientId/timeline', async (c) => {
+  app.get('/profiles/:patientId/timeline', profiles, async (c) => {
     const { program, patientId } = profileRequest(c)
     const int = (name: string, def: number, max: number) => {
       const raw = c.req.query(name)

@@ -61,7 +61,7 @@ async function track(key: string, n: number, tag: string): Promise<number[]> {
     const res = await svc.service.app.request('/v1/track', {
       method: 'POST',
       headers: { authorization: basic(key), 'content-type': 'application/json', origin: 'http://localhost:5173' },
-      body: JSON.stringify({ userId: 'p-admin-1', event: 'diary_downloaded', messageId: `${tag}-${i}` }),
+      body: JSON.stringify({ anonymousId: 'a-admin-1', event: 'diary_downloaded', messageId: `${tag}-${i}` }),
     })
     statuses.push(res.status)
   }

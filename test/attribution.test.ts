@@ -3,11 +3,12 @@
 // centre, with a browser linked to its patient only after some of its touches.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { goalAttribution } from '../analytics/index.ts'
-import { basic, DEMO, startService, waitFor } from './helpers.ts'
+import { basic, DEMO, identityToken, startService, waitFor } from './helpers.ts'
 
 let svc: Awaited<ReturnType<typeof startService>>
 beforeAll(async () => {
-  svc = await startService()
+  // A history of 40 days sent as it happened: the live window is widened to take it from every key.
+  svc = await startService({ env: { ATTUNE_LIVE_WINDOW_DAYS: '60' } })
 })
 afterAll(() => svc?.stop())
 
@@ -54,7 +55,7 @@ describe('goal attribution', () => {
     await send(DEMO.writeKey, [
       { type: 'page', anonymousId: 'a-att-1', messageId: 'att-1', timestamp: at(20), context: { page: { path: '/demo/', url: 'http://localhost:5173/demo/?utm_campaign=itch-tips&utm_source=search' } } },
       { type: 'page', anonymousId: 'a-att-1', messageId: 'att-2', timestamp: at(12), context: { page: { path: '/demo/diary', url: 'http://localhost:5173/demo/diary' } } },
-      { type: 'identify', anonymousId: 'a-att-1', userId: 'p-att-1', messageId: 'att-3', timestamp: at(11) },
+      { type: 'identify', anonymousId: 'a-att-1', userId: 'p-att-1', messageId: 'att-3', timestamp: at(11), context: { identityToken: identityToken('p-att-1') } },
       // Too old for a 30-day lookback of the conversion 5 days ago.
       { type: 'page', anonymousId: 'a-att-2', messageId: 'att-4', timestamp: at(40), context: { page: { path: '/demo/', url: 'http://localhost:5173/demo/?utm_campaign=old' } } },
     ], 'http://localhost:5173')

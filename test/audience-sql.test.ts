@@ -13,7 +13,7 @@ import {
   type ConditionTrace, type Condition, type Profile, type Program, type Rule,
 } from '../analytics/index.ts'
 import { payloadText } from '../collector/src/spool/clickhouse-sink.ts'
-import { basic, DEMO, startService, waitFor } from './helpers.ts'
+import { basic, DEMO, identityToken, startService, waitFor } from './helpers.ts'
 
 const DAY = 86_400_000
 const SEED = Number(process.env.AUDIENCE_SEED ?? 20261123)
@@ -237,7 +237,9 @@ function materialise(specs: PersonSpec[], base: number) {
           break
       }
     }
-    if (browser.length) phase1.push({ key: DEMO.writeKey, origin: ORIGIN, batch: browser })
+    // A logged-in page sends the identity token the site's backend signed with the patient id.
+    const proven = browser.map((m) => ('userId' in m ? { ...m, context: { ...((m as { context?: object }).context ?? {}), identityToken: identityToken(patient) } } : m))
+    if (browser.length) phase1.push({ key: DEMO.writeKey, origin: ORIGIN, batch: proven })
     for (const [key, batch] of backend) phase1.push({ key: keyOf(key), batch })
     const late: object[] = []
     spec.anons.forEach((linked, k) => linked && late.push({ type: 'identify', messageId: messageId(), userId: patient, anonymousId: anon(k) }))
@@ -386,7 +388,8 @@ function* leaves(t: ConditionTrace): Generator<ConditionTrace> {
 }
 
 beforeAll(async () => {
-  svc = await startService()
+  // Histories of over 400 days sent as they happened, from the browser and every channel's key.
+  svc = await startService({ env: { ATTUNE_LIVE_WINDOW_DAYS: '1000', ATTUNE_IMPORT_WINDOW_DAYS: '1000', ATTUNE_IMPORT_MAX_MONTHS: '60' } })
   const loaded = svc.service.programs.find((p) => p.program.id === DEMO.program)!.program
   program = { ...loaded, rules: RULES }
   const base = Date.now() - 60_000

@@ -10,7 +10,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { inProgramHoldout } from '../analytics/src/rules/holdout.ts'
 import { signClickToken } from '../collector/index.ts'
-import { startService, waitFor } from './helpers.ts'
+import { basic, DEMO, identityToken, startService, waitFor } from './helpers.ts'
 
 // Names of the page's globals, for the functions page.evaluate runs in the browser (this project
 // type-checks against Node's library, not the DOM's).
@@ -91,13 +91,14 @@ describe('the demo site in Chromium', () => {
     const context = await browser.newContext()
     const page = await context.newPage()
     // Runs before the page's own scripts: calls queued on the stub while attune.js is not there yet.
-    await page.addInitScript(() => {
+    // The identity token the site's backend signed for the patient who logged in.
+    await page.addInitScript((token: string) => {
       const w = window as unknown as { attune: ((...a: unknown[]) => void) & { q?: unknown[][] } }
       w.attune = Object.assign((...a: unknown[]) => void (w.attune.q = w.attune.q ?? []).push(a), { q: [] as unknown[][] })
-      w.attune('identify', 'p-000042', { plan: 'standard' })
+      w.attune('identify', 'p-000042', { plan: 'standard', token })
       w.attune('track', 'early_call', { n: 1 })
       w.attune('goal', 'early_goal')
-    })
+    }, identityToken('p-000042'))
     const batches: Array<{ batch: Array<{ type: string; event?: string }> }> = []
     page.on('request', (r) => void (r.url().endsWith('/v1/batch') && batches.push(JSON.parse(r.postData() ?? '{}'))))
     await page.goto(`${base}/demo/`)
@@ -188,9 +189,10 @@ describe('the demo site in Chromium', () => {
       await route.continue()
     })
     await page.goto(`${base}/demo/`)
-    const answer = (await (await decided).json()) as { person: { id: string; kind: string }; decisions: Array<{ slot: string; outcome: string; rule?: string; content?: { id: string } }> }
-    expect(answer.person).toEqual({ id: anonymousId, kind: 'anonymous' })
-    expect(answer.decisions).toMatchObject([{ slot: 'home-hero', outcome: 'shown', rule: rule.id, content: { id: contentId } }])
+    const answer = (await (await decided).json()) as { decisions: Array<{ slot: string; outcome: string; rule?: string; content?: { id: string } }> }
+    // A browser is answered the content only: nothing of whom it was decided for, nor why.
+    expect(Object.keys(answer).sort()).toEqual(['channel', 'decidedAt', 'decisions', 'program', 'requestId'])
+    expect(answer.decisions).toEqual([{ slot: 'home-hero', outcome: 'shown', rule: rule.id, content: expect.objectContaining({ id: contentId }) }])
     const slot = page.locator('[data-attune-slot="home-hero"]')
     await expect.poll(() => slot.getAttribute('data-attune-decided'), { timeout: 10_000 }).toBe(rule.id)
     expect(await slot.evaluate((el: any) => el.textContent)).toBe(text)
@@ -199,6 +201,46 @@ describe('the demo site in Chromium', () => {
     expect(shown).toEqual([expect.objectContaining({ rule: rule.id, slot: 'home-hero', channel: 'web', contentId })])
     const impression = rows.find((r) => r.event === 'slot_impression')!
     expect(JSON.parse(impression.properties)).toMatchObject({ slot: 'home-hero', rule: rule.id, content: contentId })
+    await context.close()
+  })
+
+  it('keeps a page that names a patient without an identity token anonymous: its answers and writes never reach the patient', async () => {
+    const demo = svc.service.programs.find((p) => p.program.id === 'psoriasis-demo')!.program
+    // A patient whose profile says something a stranger must never see.
+    const victim = 'p-browser-victim'
+    const res = await svc.service.app.request('/v1/batch', {
+      method: 'POST',
+      headers: { authorization: basic(DEMO.secretKey), 'content-type': 'application/json' },
+      body: JSON.stringify({ batch: [{ type: 'track', userId: victim, event: 'questionnaire_answered', properties: { questionnaire: 'first-needs', answers: [{ question: 'mood', answer: 'weighs-on-me' }] } }] }),
+    })
+    expect(res.status).toBe(200)
+    let anonymousId = ''
+    for (let i = 0; !anonymousId; i++) if (!inProgramHoldout(`a-attacker-${i}`, demo.id, demo.contactPolicy.programHoldout)) anonymousId = `a-attacker-${i}`
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    // Anyone can put this on a page: the write key is public, the patient id guessed.
+    await page.addInitScript(([id, patient]: string[]) => {
+      localStorage.setItem('attune_aid', id!)
+      const w = window as unknown as { attune: ((...a: unknown[]) => void) & { q?: unknown[][] } }
+      w.attune = Object.assign((...a: unknown[]) => void (w.attune.q = w.attune.q ?? []).push(a), { q: [] as unknown[][] })
+      w.attune('identify', patient)
+      w.attune('goal', 'diary_downloaded')
+    }, [anonymousId, victim])
+    const decided = page.waitForResponse((r) => new URL(r.url()).pathname === '/v1/decide')
+    await page.goto(`${base}/demo/`)
+    const answer = await (await decided).text()
+    expect(Object.keys(JSON.parse(answer)).sort()).toEqual(['channel', 'decidedAt', 'decisions', 'program', 'requestId'])
+    expect(answer).not.toContain(victim)
+    expect(answer).not.toContain('weighs-on-me')
+    const rows = await rowsOf(anonymousId, (r) => r.some((x) => x.type === 'identify') && r.some((x) => x.event === 'goal_reached') && r.some((x) => x.event === 'decision'), 'the page’s events')
+    // Kept as the browser's own analytics: the claimed id apart, no link, no goal for the patient.
+    expect(rows.filter((r) => r.event !== 'decision').every((r) => r.user_id === '')).toBe(true)
+    const [identify] = await svc.service.db.query<{ claimed_user_id: string; identity_status: string }>("SELECT claimed_user_id, identity_status FROM events WHERE anonymous_id = {a:String} AND type = 'identify'", { a: anonymousId })
+    expect(identify).toEqual({ claimed_user_id: victim, identity_status: 'missing' })
+    expect(rows.filter((r) => r.event === 'decision').every((r) => r.user_id === '')).toBe(true)
+    const profile = (await (await svc.service.app.request(`/v1/profiles/${victim}`, { headers: { authorization: basic(DEMO.secretKey) } })).json()) as { ids: string[]; goals: Array<{ goal: string }> }
+    expect(profile.ids).toEqual([victim])
+    expect(profile.goals.map((g) => g.goal)).toEqual(['first_needs_answered'])
     await context.close()
   })
 

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { basic, DEMO, ROOT, startService, tempDir, waitFor } from './helpers.ts'
+import { basic, DEMO, identityToken, ROOT, startService, tempDir, waitFor } from './helpers.ts'
 
 const QUIT = { program: 'smoking-cessation-demo', secretKey: 'sk_demo_quit_5d2f8e41a0' }
 const GROUPS = { itch: '/demo/itch', treatment: '/demo/treatments', support: '/demo/support' } as const
@@ -35,7 +35,7 @@ beforeAll(async () => {
     for (let i = 0; i < 8; i++) {
       const anon = `a-cr-${group}-${i}`
       for (let v = 0; v < 3; v++) batch.push({ type: 'page', anonymousId: anon, messageId: `cr-${n++}`, timestamp: new Date(Date.now() - (v + 1) * 86_400_000).toISOString(), context: { page: { path, url: `http://localhost:5173${path}` } } })
-      batch.push({ type: 'identify', anonymousId: anon, userId: `p-cr-${group}-${i}`, messageId: `cr-${n++}` })
+      batch.push({ type: 'identify', anonymousId: anon, userId: `p-cr-${group}-${i}`, messageId: `cr-${n++}`, context: { identityToken: identityToken(`p-cr-${group}-${i}`) } })
     }
   }
   const res = await svc.service.app.request('/v1/batch', { method: 'POST', headers: { authorization: basic(DEMO.writeKey), 'content-type': 'application/json', origin: 'http://localhost:5173' }, body: JSON.stringify({ batch }) })

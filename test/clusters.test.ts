@@ -3,7 +3,7 @@
 // which cluster a patient is in.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ClusterStore } from '../collector/src/cluster-store.ts'
-import { basic, DEMO, startService, waitFor } from './helpers.ts'
+import { basic, DEMO, identityToken, startService, waitFor } from './helpers.ts'
 
 let svc: Awaited<ReturnType<typeof startService>>
 beforeAll(async () => {
@@ -21,7 +21,7 @@ describe('need clusters', () => {
       for (let i = 0; i < 8; i++) {
         const anon = `a-cl-${group}-${i}`
         for (let v = 0; v < 3; v++) batch.push({ type: 'page', anonymousId: anon, messageId: `cl-${n++}`, timestamp: new Date(Date.now() - (v + 1) * 86_400_000).toISOString(), context: { page: { path, url: `http://localhost:5173${path}` } } })
-        batch.push({ type: 'identify', anonymousId: anon, userId: `p-cl-${group}-${i}`, messageId: `cl-${n++}` })
+        batch.push({ type: 'identify', anonymousId: anon, userId: `p-cl-${group}-${i}`, messageId: `cl-${n++}`, context: { identityToken: identityToken(`p-cl-${group}-${i}`) } })
       }
     }
     const res = await svc.service.app.request('/v1/batch', { method: 'POST', headers: { authorization: basic(DEMO.writeKey), 'content-type': 'application/json', origin: 'http://localhost:5173' }, body: JSON.stringify({ batch }) })

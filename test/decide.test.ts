@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { inProgramHoldout, inRuleHoldout } from '../analytics/src/rules/holdout.ts'
-import { basic, DEMO, ROOT, startService, waitFor } from './helpers.ts'
+import { basic, DEMO, identityToken, ROOT, startService, waitFor } from './helpers.ts'
 
 let svc: Awaited<ReturnType<typeof startService>>
 beforeAll(async () => {
@@ -15,7 +15,7 @@ beforeAll(async () => {
 afterAll(() => svc?.stop())
 
 const ORIGIN = 'http://localhost:5173'
-type Answer = { person: { id: string; kind: string }; profile: string; stage: string | null; stageChanges: unknown[]; decisions: Array<{ slot?: string; outcome: string; rule?: string; class?: string; content?: { id: string; text?: string; headline?: string }; explanation?: { rule: string; when: { result: boolean; value?: unknown } }; considered: Array<{ rule: string; outcome: string; reason?: string }> }> }
+type Answer = { requestId: string; person: { id: string; kind: string }; profile: string; stage: string | null; stageChanges: unknown[]; decisions: Array<{ slot?: string; outcome: string; rule?: string; class?: string; content?: { id: string; text?: string; headline?: string }; explanation?: { rule: string; when: { result: boolean; value?: unknown } }; considered: Array<{ rule: string; outcome: string; reason?: string }> }> }
 
 async function decideAs(key: string, body: object, headers: Record<string, string> = {}) {
   return svc.service.app.request('/v1/decide', { method: 'POST', headers: { authorization: basic(key), 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
@@ -92,19 +92,34 @@ describe('POST /v1/decide', () => {
     }
   })
 
-  it('decides for a browser’s own ids and the web only, with the write key', async () => {
+  it('decides for a browser’s own ids and the web only, with the write key, answering content only', async () => {
     const anon = 'a-dec-browser'
     const claimed = 'p-someone-else'
-    // An unlinked browser naming a patient gets decisions for itself.
+    /** Whom the decisions of an answer were recorded for: the patient, or the browser's own anonymous id. */
+    const recordedFor = async (requestId: string) => {
+      let rows: Array<{ user_id: string; anonymous_id: string }> = []
+      await waitFor(async () => (rows = await svc.service.db.query("SELECT user_id, anonymous_id FROM events WHERE event = 'decision' AND JSONExtractString(properties, 'requestId') = {r:String}", { r: requestId })).length > 0, 20_000, 'the decisions')
+      return rows[0]!.user_id || `anonymous ${rows[0]!.anonymous_id}`
+    }
+    // An unlinked browser naming a patient gets decisions for itself, and nothing of any profile.
     const a = await decideOk(DEMO.writeKey, { writeKey: DEMO.writeKey, anonymousId: anon, userId: claimed, channel: 'web', slots: ['home-hero'] }, { origin: ORIGIN })
-    expect(a.person).toEqual({ id: anon, kind: 'anonymous' })
+    expect(Object.keys(a).sort()).toEqual(['channel', 'decidedAt', 'decisions', 'program', 'requestId'])
+    for (const d of a.decisions as Array<Record<string, unknown>>) expect(Object.keys(d).filter((k) => !['slot', 'outcome', 'rule', 'content', 'reason'].includes(k))).toEqual([])
+    expect(await recordedFor(a.requestId)).toBe(`anonymous ${anon}`)
     expect((await decideAs(DEMO.writeKey, { anonymousId: anon, channel: 'email' }, { origin: ORIGIN })).status).toBe(403)
     expect((await decideAs(DEMO.writeKey, { userId: claimed, channel: 'web' }, { origin: ORIGIN })).status).toBe(400)
     expect((await decideAs(DEMO.writeKey, { anonymousId: anon, channel: 'web' }, { origin: 'https://evil.example' })).status).toBe(403)
-    // Linked by identify: the browser gets its patient's decisions.
+    // An identify without an identity token links nothing.
     await send(DEMO.writeKey, [{ type: 'identify', anonymousId: anon, userId: 'p-dec-linked' }], ORIGIN)
     await landed()
-    expect((await decideOk(DEMO.writeKey, { anonymousId: anon, channel: 'web', slots: ['home-hero'] }, { origin: ORIGIN })).person).toEqual({ id: 'p-dec-linked', kind: 'patient' })
+    const b = await decideOk(DEMO.writeKey, { anonymousId: anon, channel: 'web', slots: ['home-hero'] }, { origin: ORIGIN })
+    expect(await recordedFor(b.requestId)).toBe(`anonymous ${anon}`)
+    // Linked by an identify with the token the site's backend signed: the browser gets its patient's decisions (content only still).
+    await send(DEMO.writeKey, [{ type: 'identify', anonymousId: anon, userId: 'p-dec-linked', context: { identityToken: identityToken('p-dec-linked') } }], ORIGIN)
+    await landed()
+    const c = await decideOk(DEMO.writeKey, { anonymousId: anon, channel: 'web', slots: ['home-hero'] }, { origin: ORIGIN })
+    expect(c).not.toHaveProperty('person')
+    expect(await recordedFor(c.requestId)).toBe('p-dec-linked')
     // Text bodies without a content type (what the SDK sends, no CORS preflight) are read as JSON too.
     const res = await svc.service.app.request('/v1/decide', { method: 'POST', headers: { origin: ORIGIN }, body: JSON.stringify({ writeKey: DEMO.writeKey, anonymousId: anon, channel: 'web', slots: ['home-hero'] }) })
     expect(res.status).toBe(200)

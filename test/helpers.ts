@@ -3,21 +3,27 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join, resolve } from 'node:path'
 import { removeDir, tempDir } from './temp-dir.ts'
-import { configFromEnv, createService, type CollectorConfig, type Service, type ServiceHooks } from '../collector/index.ts'
+import { configFromEnv, createService, signIdentityToken, type CollectorConfig, type Service, type ServiceHooks } from '../collector/index.ts'
 
 export { removeDir, tempDir }
 
 /** The repository root. */
 export const ROOT = resolve(import.meta.dirname, '..')
 
-/** The demo program's keys (programs/psoriasis-demo.json). */
+/** The demo program's keys and secrets (programs/psoriasis-demo.json). */
 export const DEMO = {
   program: 'psoriasis-demo',
   writeKey: 'pk_demo_psoriasis_7f3a9c2e',
   secretKey: 'sk_demo_psoriasis_4b81d6f0e2',
   callKey: 'sk_demo_psoriasis_call_91c2a7',
   printKey: 'sk_demo_psoriasis_print_5e0b3d',
+  identitySecret: 'demo_identity_secret_psoriasis_5b7e19c04a2d86f3',
 } as const
+
+/** An identity token for a demo patient, as the site's backend signs one at login (valid for a day). */
+export function identityToken(patient: string, program: string = DEMO.program, secret: string = DEMO.identitySecret): string {
+  return signIdentityToken({ program, patient, expires: Math.floor(Date.now() / 1000) + 86_400 }, secret)
+}
 
 
 /** Collector configuration for tests: a temp data dir, the repository's programs, fast batches. */

@@ -343,7 +343,8 @@ describe.each(SEEDS)('models against the reference, seed %i', (seed) => {
   const sent = new Map<string, { population: Population; messages: number; extraPatient: string }>()
 
   beforeAll(async () => {
-    svc = await startService()
+    // A synthetic history of 30 days sent as it happened: the live window is widened to take it.
+    svc = await startService({ env: { ATTUNE_LIVE_WINDOW_DAYS: '60' } })
     for (const id of PROGRAMS) {
       const loaded = svc.service.programs.find((p) => p.program.id === id)!
       const population = generatePopulation({ program: loaded.program, keys: loaded.keys, patients: PATIENTS, days: DAYS, seed, now: NOW })

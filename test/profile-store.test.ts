@@ -8,6 +8,8 @@ import { generatePopulation } from '../collector/src/population/index.ts'
 import { basic, DEMO, startService, tempDir, waitFor } from './helpers.ts'
 
 const tmp = tempDir()
+// A synthetic history of 30 days sent as it happened: the live window is widened to take it.
+const HISTORY = { ATTUNE_LIVE_WINDOW_DAYS: '60' }
 let svc: Awaited<ReturnType<typeof startService>>
 let program: Program
 const now = Date.now()
@@ -28,7 +30,7 @@ async function drained() {
 }
 
 beforeAll(async () => {
-  svc = await startService({ dir: tmp.dir })
+  svc = await startService({ dir: tmp.dir, env: HISTORY })
   program = svc.service.programs.find((p) => p.program.id === DEMO.program)!.program
   const loaded = svc.service.programs.find((p) => p.program.id === DEMO.program)!
   const population = generatePopulation({ program, keys: loaded.keys, patients: 60, days: 30, seed: 11, now })
@@ -214,7 +216,7 @@ describe('profile store', () => {
     const sample = [...patients.slice(0, 20), 'p-store-late']
     const before = sample.map((id) => svc.service.profiles!.read(program, id, at)!)
     await svc.stop({ keep: true })
-    svc = await startService({ dir: tmp.dir })
+    svc = await startService({ dir: tmp.dir, env: HISTORY })
     await waitFor(() => svc.service.profiles!.current(DEMO.program), 30_000, 'the store to load')
     for (const [i, id] of sample.entries()) expect(comparable(svc.service.profiles!.read(program, id, at)!), id).toEqual(comparable(before[i]!))
   })
@@ -224,14 +226,14 @@ describe('profile store', () => {
     const route = async () => Promise.all(ids.map(async (id) => comparable((await (await svc.service.app.request(`/v1/profiles/${id}`, { headers: { authorization: basic(DEMO.secretKey) } })).json()) as Profile)))
     const withStore = await route()
     await svc.stop({ keep: true })
-    svc = await startService({ dir: tmp.dir, env: { ATTUNE_PROFILE_STORE: '0' } })
+    svc = await startService({ dir: tmp.dir, env: { ...HISTORY, ATTUNE_PROFILE_STORE: '0' } })
     expect(svc.service.profiles).toBeNull()
     expect(((await (await svc.service.app.request('/health')).json()) as { profiles: unknown }).profiles).toEqual({ store: 'off' })
     // Scores decay between the two reads: compare everything but the time-dependent numbers exactly.
     const strip = (p: ReturnType<typeof comparable>) => ({ ...p, asOf: '', needs: p.needs.map((n) => ({ ...n, score: 0, inferred: 0 })), pattern: p.pattern && { ...p.pattern, distance: 0 } })
     expect((await route()).map(strip)).toEqual(withStore.map(strip))
     await svc.stop({ keep: true })
-    svc = await startService({ dir: tmp.dir })
+    svc = await startService({ dir: tmp.dir, env: HISTORY })
     await waitFor(() => svc.service.profiles!.current(DEMO.program), 30_000, 'the store to load')
   })
 

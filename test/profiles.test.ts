@@ -5,12 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { matchesUrlPattern, type Program } from '../analytics/index.ts'
-import { basic, DEMO, ROOT, startService, waitFor } from './helpers.ts'
+import { basic, DEMO, identityToken, ROOT, startService, waitFor } from './helpers.ts'
 
 let svc: Awaited<ReturnType<typeof startService>>
 let program: Program
 beforeAll(async () => {
-  svc = await startService()
+  // Forty days of a browser's history sent as it happened: the live window is widened to take it.
+  svc = await startService({ env: { ATTUNE_LIVE_WINDOW_DAYS: '60' } })
   program = svc.service.programs.find((p) => p.program.id === DEMO.program)!.program
 })
 afterAll(() => svc?.stop())
@@ -62,7 +63,7 @@ describe('profiles', () => {
       // Counts once, however often.
       { type: 'track', anonymousId: anon, event: 'goal_reached', timestamp: at(2, 11), properties: { goal: 'diary_downloaded' } },
       // Linked only now: everything above belongs to the patient from here on.
-      { type: 'identify', anonymousId: anon, userId: patient, timestamp: at(0, 0) },
+      { type: 'identify', anonymousId: anon, userId: patient, timestamp: at(0, 0), context: { identityToken: identityToken(patient) } },
     ]
     const backend: Sent[] = [
       { type: 'track', userId: patient, event: 'print_magazine_read', timestamp: at(5), properties: { content: ['topical-treatments', 'not-in-the-catalogue'] } },

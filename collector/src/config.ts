@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { z } from 'zod'
 import { storageConfigFromEnv, type StorageConfig } from '../../analytics/index.ts'
+import { DEFAULT_INGEST_LIMITS, type IngestLimits } from './pipeline/limits.ts'
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def)
 
@@ -29,6 +30,9 @@ const envSchema = z.object({
   ATTUNE_LANDED_FILTER_IDS: int(10_000_000, 0, 2_000_000_000),
   ATTUNE_DECIDE_PROFILE_TIMEOUT_MS: int(150, 1, 10_000),
   ATTUNE_HEADERS_TIMEOUT_MS: int(10_000, 100, 600_000),
+  ATTUNE_LIVE_WINDOW_DAYS: int(DEFAULT_INGEST_LIMITS.liveDays, 1, 36_500),
+  ATTUNE_IMPORT_WINDOW_DAYS: int(DEFAULT_INGEST_LIMITS.importDays, 1, 36_500),
+  ATTUNE_IMPORT_MAX_MONTHS: int(DEFAULT_INGEST_LIMITS.maxMonths, 1, 120),
   ATTUNE_REQUEST_TIMEOUT_MS: int(30_000, 100, 600_000),
 })
 
@@ -66,6 +70,8 @@ export interface CollectorConfig {
   profileStore: boolean
   /** How long /v1/decide waits for a profile from ClickHouse (profiles not in memory) before answering with the default content. */
   decideProfileTimeoutMs: number
+  /** How old accepted events may be, and how many months one request may touch. */
+  ingestLimits: IngestLimits
 }
 
 const ROOT = resolve(import.meta.dirname, '../..')
@@ -100,6 +106,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): CollectorConfig {
     clusterSchedule: e.ATTUNE_CLUSTER_SCHEDULE,
     profileStore: e.ATTUNE_PROFILE_STORE ?? storage.mode === 'embedded',
     decideProfileTimeoutMs: e.ATTUNE_DECIDE_PROFILE_TIMEOUT_MS,
+    ingestLimits: { liveDays: e.ATTUNE_LIVE_WINDOW_DAYS, importDays: Math.max(e.ATTUNE_IMPORT_WINDOW_DAYS, e.ATTUNE_LIVE_WINDOW_DAYS), maxMonths: e.ATTUNE_IMPORT_MAX_MONTHS },
     sdkDir: resolve(e.ATTUNE_SDK_DIR ?? `${ROOT}/sdk/dist`),
     demoDir: resolve(e.ATTUNE_DEMO_DIR ?? `${ROOT}/collector/demo`),
     requestTimeoutMs: Math.max(e.ATTUNE_REQUEST_TIMEOUT_MS, e.ATTUNE_HEADERS_TIMEOUT_MS),

@@ -175,7 +175,7 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
   // The stored runs are read even without the schedule: a restart keeps every profile's cluster.
   void ready.then(() => clusters.start(() => registry.programs().map((p) => p.program), { schedule: config.clusterSchedule }))
   const app = createApp({
-    keys, spool, metrics, trustProxy: config.trustProxy, storage: config.storage, pool, poolMinBytes: config.ingestWorkerMinBytes,
+    keys, spool, metrics, trustProxy: config.trustProxy, storage: config.storage, pool, poolMinBytes: config.ingestWorkerMinBytes, ingestLimits: config.ingestLimits,
     ping: () => db.ping(), migrated: () => migrated, migrationError: () => migrationError, spoolMaxBytes: config.spool.maxBytes, writer, sink: sinkStats, log,
     sdkDir: config.sdkDir, demoDir: config.demoDir, demoWriteKey: () => registry.demoWriteKey(), programs: () => registry.programs(), db, clusters, profiles,
     registry, versions, decisions: new DecisionLog(spool, log, ownEvents), decideProfileTimeoutMs: config.decideProfileTimeoutMs,

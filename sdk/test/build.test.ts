@@ -12,8 +12,10 @@ import { build } from '../build.mjs'
  * attune.js: 3,000 → 3,150 with the first complete tracker (3,136 bytes): page views, SPA
  * navigation, content ids, goals, sessions, the persisted retry queue (D10), consent-gated
  * storage (P9), GPC/DNT and link tokens; what was left to cut would have been one of those.
+ * 3,150 → 3,250 for identity tokens (3,200 bytes): `identify(id, {token})` keeps the token the
+ * site's backend signed and sends it with every message, the only way a browser becomes a patient.
  */
-const CEILING = { 'attune.js': 3150, 'attune-personalise.js': 5000 }
+const CEILING = { 'attune.js': 3250, 'attune-personalise.js': 5000 }
 
 let manifest: { version: string; files: Record<string, { bytes: number; gzipBytes: number; sha256: string }> }
 // Built into a directory of its own: other test files serve sdk/dist meanwhile.

@@ -47,7 +47,7 @@ describe('wire payload', () => {
   it('is exactly this (ids and times normalised)', async () => {
     document.body.innerHTML = '<article data-attune-content="itch-basics flare-plan"></article>'
     const { api, t } = boot()
-    api.identify('p-000123', { plan: 'standard' })
+    api.identify('p-000123', { plan: 'standard', token: 'ITK.SIGNED' })
     api.goal('diary_downloaded', { value: 5 })
     await vi.advanceTimersByTimeAsync(1000)
     expect(t.sent).toHaveLength(1)
@@ -70,8 +70,9 @@ describe('wire payload', () => {
         sentAt: 'TIME',
         batch: [
           { type: 'page', properties: { content: ['itch-basics', 'flare-plan'] }, messageId: 'UUID', timestamp: 'TIME', anonymousId: 'UUID', context },
-          { type: 'identify', traits: { plan: 'standard' }, messageId: 'UUID', timestamp: 'TIME', anonymousId: 'UUID', userId: 'p-000123', context },
-          { type: 'track', event: 'goal_reached', properties: { value: 5, goal: 'diary_downloaded' }, messageId: 'UUID', timestamp: 'TIME', anonymousId: 'UUID', userId: 'p-000123', context },
+          // The identity token rides in every message that names the patient, never as a trait.
+          { type: 'identify', traits: { plan: 'standard' }, messageId: 'UUID', timestamp: 'TIME', anonymousId: 'UUID', userId: 'p-000123', context: { ...context, identityToken: 'ITK.SIGNED' } },
+          { type: 'track', event: 'goal_reached', properties: { value: 5, goal: 'diary_downloaded' }, messageId: 'UUID', timestamp: 'TIME', anonymousId: 'UUID', userId: 'p-000123', context: { ...context, identityToken: 'ITK.SIGNED' } },
         ],
       },
     })
@@ -80,6 +81,24 @@ describe('wire payload', () => {
     expect(new Set(batch.map((m) => m.anonymousId)).size).toBe(1)
     expect(new Set(batch.map((m) => m.context.sessionId)).size).toBe(1)
     expect(new Set(batch.map((m) => m.messageId)).size).toBe(3)
+  })
+})
+
+describe('identity', () => {
+  it('keeps the identity token on the device, forgets it on reset, and drops it with an identify that brings none', async () => {
+    const store = memoryStore()
+    const { api, t } = boot({ store, autocapture: false })
+    api.identify('p-000123', { token: 'ITK.ONE' })
+    expect(store.get('attune_itk')).toBe('ITK.ONE')
+    api.track('a')
+    api.identify('p-000456')
+    api.track('b')
+    api.reset()
+    expect(store.get('attune_itk')).toBeNull()
+    api.track('c')
+    await api.flush()
+    const byEvent = Object.fromEntries(t.events().filter((m) => m.type === 'track').map((m) => [m.event, [m.userId ?? null, m.context.identityToken ?? null]]))
+    expect(byEvent).toEqual({ a: ['p-000123', 'ITK.ONE'], b: ['p-000456', null], c: [null, null] })
   })
 })
 

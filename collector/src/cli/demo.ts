@@ -1,5 +1,5 @@
 // `npm run demo -- --patients 10000 --days 90 [--program psoriasis-demo] [--seed 42] [--now ISO]
-//   (--direct [--data ./data] [--workers N] | --url http://127.0.0.1:8080 [--key sk_…] [--concurrency 16])`:
+//   (--direct [--data ./data] [--workers N] | --url http://127.0.0.1:8080 [--key sk_… with the import scope] [--concurrency 16])`:
 // a seeded synthetic population of a program, sent through the collector's HTTP API or loaded
 // straight into ClickHouse through the collector's own ingestion (the fast path: worker threads,
 // large partitioned inserts). Progress on stderr, a JSON summary on stdout. Programs are read as
@@ -72,12 +72,14 @@ try {
 }
 const loaded = programs.find((p) => p.program.id === values.program)
 if (!loaded) stop(`no program ${String(values.program)}; programs: ${programs.map((p) => p.program.id).join(', ')}`)
-let keys: ProgramKey[] = loaded.keys
-if (values.key) {
-  const k = loaded.keys.find((x) => x.value === values.key)
-  if (!k || k.kind !== 'secret') stop(`--key must be a secret key of ${loaded.program.id}`)
-  // Every backend event goes with this key; each names its channel in context.channel.
-  keys = [...loaded.keys.filter((x) => x.kind === 'write'), k]
+const keys: ProgramKey[] = loaded.keys
+// Over HTTP the history is imported: every request goes with a secret key that has the import
+// scope (--key, else the program's first such key), browser events with their address and agent.
+let importKey: string | undefined
+if (values.url) {
+  const k = values.key ? loaded.keys.find((x) => x.value === values.key) : loaded.keys.find((x) => x.kind === 'secret' && x.scopes.includes('import') && x.value)
+  if (!k || k.kind !== 'secret' || !k.scopes.includes('import')) stop(values.key ? `--key must be a secret key of ${loaded.program.id} with the import scope` : `program ${loaded.program.id} has no secret key with the import scope whose value is known: give --key`)
+  importKey = k.value
 }
 
 // Over HTTP the site is the collector's own (it serves the demo site at /demo/), when the write key allows that origin.
@@ -123,7 +125,7 @@ if (direct) {
     await storage.close()
   }
 } else {
-  const stats = await sendHttp(population.requests(), { url: String(values.url), concurrency, onProgress: show })
+  const stats = await sendHttp(population.requests(), { url: String(values.url), concurrency, onProgress: show, ...(importKey ? { importKey } : {}) })
   bar.finish({ done: patients, total: patients, events: stats.events, ms: stats.ms })
   problems = [...stats.failed, ...stats.rejected]
   summary = { mode: 'http', url: values.url, requests: stats.requests, events: stats.events, accepted: stats.accepted, rejected: stats.rejected.length, failed: stats.failed.length, retries: stats.retries, seconds: +(stats.ms / 1000).toFixed(1), eventsPerSecond: Math.round((stats.events / stats.ms) * 1000) }

@@ -56,8 +56,9 @@ describe('click token step', () => {
     }
   })
 
-  it('keeps the event’s own userId when the token names another patient', () => {
-    const other = accepted(processEvent(click(token(), { userId: 'p-999' }), facts(), ''))
+  it('keeps the event’s own (proven) userId when the token names another patient', () => {
+    // A backend's user id is proven; a browser's needs an identity token (see the identity step).
+    const other = accepted(processEvent(click(token(), { userId: 'p-999' }), facts({ key: backendKey }), ''))
     expect(other.user_id).toBe('p-999')
     expect(props(other).token_status).toBe('user_mismatch')
     const same = accepted(processEvent(click(token(), { userId: 'p-000123' }), facts(), ''))

@@ -7,6 +7,7 @@ import { payloadText } from '../spool/clickhouse-sink.ts'
 import { encodeFrames } from '../spool/frame.ts'
 import { processEvent } from './pipeline.ts'
 import type { RequestFacts } from './types.ts'
+import { DEFAULT_INGEST_LIMITS, type IngestLimits } from './limits.ts'
 import { firstIssue, withoutNulls } from './validate.step.ts'
 
 /** What ingestion needs of an HTTP request: plain data, so a worker thread can take it. */
@@ -21,6 +22,8 @@ export interface RawIngestRequest {
   receivedAt: number
   /** The type of a single-message endpoint (`/v1/track`), or none for a batch. */
   impliedType?: string
+  /** How old events may be and how many months a request may touch (default: DEFAULT_INGEST_LIMITS). */
+  limits?: IngestLimits
 }
 
 /** An event rejected in a request that was otherwise taken. */
@@ -58,7 +61,9 @@ export function ingestBody(req: RawIngestRequest, keys: KeyIndex): IngestOutcome
     const read = decodeJsonBody(req.body, req.contentEncoding)
     const key = authenticateKey(keys, keyValue(req.authorization, read.json), req.origin, { field: 'writeKey', message: 'a write key (HTTP Basic user name or writeKey in the body) is required' })
     if (key.kind === 'secret') requireScope(key, 'ingest')
-    const facts: RequestFacts = { key, receivedAt: req.receivedAt, userAgent: req.userAgent, ip: req.ip, bodyBytes: read.bytes, mayContainContact: read.mayContainContact }
+    const limits = req.limits ?? DEFAULT_INGEST_LIMITS
+    const mayImport = limits.history === true || (key.kind === 'secret' && key.scopes.includes('import'))
+    const facts: RequestFacts = { key, receivedAt: req.receivedAt, userAgent: req.userAgent, ip: req.ip, bodyBytes: read.bytes, mayContainContact: read.mayContainContact, mayImport, maxAgeDays: mayImport ? limits.importDays : limits.liveDays }
     let events: unknown[]
     let prefix: (i: number) => string
     if (req.impliedType) {
@@ -77,6 +82,7 @@ export function ingestBody(req: RawIngestRequest, keys: KeyIndex): IngestOutcome
     }
     out.received = events.length
     const payloads: string[] = []
+    const months = new Set<string>()
     events.forEach((raw, index) => {
       const r = processEvent(raw, facts, prefix(index), req.impliedType)
       if ('drop' in r) {
@@ -85,6 +91,15 @@ export function ingestBody(req: RawIngestRequest, keys: KeyIndex): IngestOutcome
         return
       }
       const row = r.row
+      const month = row.ts.slice(0, 7)
+      if (!months.has(month)) {
+        if (months.size >= limits.maxMonths) {
+          out.drops.push({ step: 'clock', reason: 'too_many_months' })
+          out.rejected.push({ index, reason: 'too_many_months', field: `${prefix(index) ? `${prefix(index)}.` : ''}timestamp`, message: `one request may hold events of at most ${limits.maxMonths} months; send ${month} in another request` })
+          return
+        }
+        months.add(month)
+      }
       const who = { userId: row.user_id, anonymousId: row.anonymous_id, linkedId: row.user_id === '' ? '' : row.type === 'alias' ? row.previous_id : row.anonymous_id }
       payloads.push(payloadText(row.ts.slice(0, 7).replace('-', ''), row.program, row.message_id, r.json, who))
     })

@@ -7,6 +7,8 @@ import type { Drop, RequestFacts } from './types.ts'
 
 const writeKey: ProgramKey = programKey({ program: 'p1', kind: 'write', id: 'web', key: 'pk_x', origins: ['http://localhost:*'], channel: 'web' })
 const callKey: ProgramKey = programKey({ program: 'p1', kind: 'secret', id: 'nurse', key: 'sk_x', origins: [], channel: 'call' })
+// A backend: trusted with the patient ids it sends (a write key needs an identity token for them).
+const serverKey: ProgramKey = programKey({ program: 'p1', kind: 'secret', id: 'be', key: 'sk_server_1', origins: [], channel: 'server' })
 const NOW = Date.parse('2026-11-23T12:00:00.000Z')
 const CHROME = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
 
@@ -64,19 +66,19 @@ describe('validate step', () => {
   })
 
   it('takes the type from a single-event endpoint and refuses a contradicting one', () => {
-    expect(accepted(processEvent({ event: 'x', userId: 'u' }, facts(), '', 'track')).type).toBe('track')
+    expect(accepted(processEvent({ event: 'x', userId: 'u' }, facts({ key: serverKey }), '', 'track')).type).toBe('track')
     expect(processEvent({ type: 'page', userId: 'u' }, facts(), '', 'track')).toMatchObject({ field: 'type', message: 'must be "track" on this endpoint' })
   })
 
   it('refuses ids that are contact details (pseudonymous ids only)', () => {
-    expect(processEvent({ type: 'identify', userId: 'anna@example.org' }, facts(), '')).toMatchObject({ drop: 'invalid_schema', field: 'userId', message: 'must be a pseudonymous id, not an e-mail address or phone number' })
+    expect(processEvent({ type: 'identify', userId: 'anna@example.org' }, facts({ key: serverKey }), '')).toMatchObject({ drop: 'invalid_schema', field: 'userId', message: 'must be a pseudonymous id, not an e-mail address or phone number' })
     expect(processEvent({ type: 'track', event: 'x', anonymousId: '+49 170 1234567' }, facts(), '')).toMatchObject({ drop: 'invalid_schema', field: 'anonymousId' })
-    expect(processEvent({ type: 'track', event: 'anna@example.org', userId: 'u' }, facts(), '')).toMatchObject({ drop: 'invalid_schema', field: 'event' })
-    expect(accepted(processEvent({ type: 'identify', userId: 'pt-4711' }, facts(), '')).user_id).toBe('pt-4711')
+    expect(processEvent({ type: 'track', event: 'anna@example.org', userId: 'u' }, facts({ key: serverKey }), '')).toMatchObject({ drop: 'invalid_schema', field: 'event' })
+    expect(accepted(processEvent({ type: 'identify', userId: 'pt-4711' }, facts({ key: serverKey }), '')).user_id).toBe('pt-4711')
   })
 
   it('stores numeric ids as text', () => {
-    const row = accepted(processEvent({ type: 'identify', userId: 12345 }, facts(), ''))
+    const row = accepted(processEvent({ type: 'identify', userId: 12345 }, facts({ key: serverKey }), ''))
     expect(row.user_id).toBe('12345')
   })
 })
@@ -140,7 +142,6 @@ describe('channel step', () => {
     expect(accepted(processEvent({ type: 'track', event: 'email_click', anonymousId: 'a' }, facts(), '')).channel).toBe('email')
     expect(accepted(processEvent({ type: 'track', event: 'sms_click', anonymousId: 'a' }, facts(), '')).channel).toBe('sms')
     expect(accepted(processEvent({ type: 'track', event: 'call_completed', userId: 'u' }, facts({ key: callKey }), '')).channel).toBe('call')
-    const serverKey = programKey({ program: 'p1', kind: 'secret', id: 'be', key: 'sk_server_1', origins: [], channel: 'server' })
     expect(accepted(processEvent({ type: 'track', event: 'x', userId: 'u', context: { channel: 'print' } }, facts({ key: serverKey }), '')).channel).toBe('print')
   })
 
@@ -186,7 +187,7 @@ describe('ip step', () => {
 describe('privacy step', () => {
   it('removes contact details from traits and masks e-mail addresses anywhere', () => {
     const row = accepted(
-      processEvent({ type: 'identify', userId: 'pt-9', traits: { email: 'anna@example.org', phone: '+49 170 1234567', firstName: 'Anna', therapy: 'biologic', note: 'write to anna@example.org' }, context: { traits: { email: 'anna@example.org' } } }, facts(), ''),
+      processEvent({ type: 'identify', userId: 'pt-9', traits: { email: 'anna@example.org', phone: '+49 170 1234567', firstName: 'Anna', therapy: 'biologic', note: 'write to anna@example.org' }, context: { traits: { email: 'anna@example.org' } } }, facts({ key: serverKey }), ''),
     )
     expect(JSON.parse(row.traits)).toEqual({ therapy: 'biologic', note: 'write to [redacted]' })
     expect(JSON.stringify(row)).not.toMatch(/anna@|1234567|Anna/)
@@ -206,7 +207,7 @@ describe('privacy step', () => {
   })
 
   it('drops contact keys even from a request that cannot hold an address or number', () => {
-    const row = accepted(processEvent({ type: 'track', event: 'x', userId: 'u', properties: { email: 'none', therapy: 'topical' } }, facts({ mayContainContact: false }), ''))
+    const row = accepted(processEvent({ type: 'track', event: 'x', userId: 'u', properties: { email: 'none', therapy: 'topical' } }, facts({ key: serverKey, mayContainContact: false }), ''))
     expect(JSON.parse(row.properties)).toEqual({ therapy: 'topical' })
   })
 
@@ -217,9 +218,9 @@ describe('privacy step', () => {
 
 describe('resolve program step', () => {
   it('sets program, key, ids and library', () => {
-    const row = accepted(processEvent({ type: 'alias', userId: 'pt-1', previousId: 'anon-1', messageId: 'm-9', context: { library: { name: 'attune.js', version: '0.1.0' } } }, facts(), ''))
-    expect(row).toMatchObject({ program: 'p1', key_id: 'web', message_id: 'm-9', type: 'alias', event: 'alias', user_id: 'pt-1', previous_id: 'anon-1', library_name: 'attune.js', library_version: '0.1.0' })
-    expect(accepted(processEvent({ type: 'group', userId: 'pt-1', groupId: 'clinic-7' }, facts(), '')).group_id).toBe('clinic-7')
+    const row = accepted(processEvent({ type: 'alias', userId: 'pt-1', previousId: 'anon-1', messageId: 'm-9', context: { library: { name: 'attune.js', version: '0.1.0' } } }, facts({ key: serverKey }), ''))
+    expect(row).toMatchObject({ program: 'p1', key_id: 'be', message_id: 'm-9', type: 'alias', event: 'alias', user_id: 'pt-1', previous_id: 'anon-1', library_name: 'attune.js', library_version: '0.1.0' })
+    expect(accepted(processEvent({ type: 'group', userId: 'pt-1', groupId: 'clinic-7' }, facts({ key: serverKey }), '')).group_id).toBe('clinic-7')
   })
 })
 
@@ -237,7 +238,7 @@ describe('records step', () => {
 })
 
 describe('consent (records step)', () => {
-  const consent = (c: unknown, key: ProgramKey = callKey) => processEvent({ type: 'track', event: 'consent_updated', userId: 'p-1', properties: { consent: c } }, facts({ key }), 'batch[2]')
+  const consent = (c: unknown, key: ProgramKey = callKey) => processEvent({ type: 'track', event: 'consent_updated', userId: 'p-1', anonymousId: 'a-1', properties: { consent: c } }, facts({ key }), 'batch[2]')
   it('accepts scope → true/false from a backend, and analytics/web from a browser', () => {
     // The privacy step drops contact keys such as `email`, but not one that holds only yes or no.
     expect(JSON.parse(accepted(consent({ email: true, sms: false, call: true, print: false })).properties)).toEqual({ consent: { email: true, sms: false, call: true, print: false } })

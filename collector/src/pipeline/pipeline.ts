@@ -6,6 +6,7 @@ import { channelStep } from './channel.step.ts'
 import { clickTokenStep } from './click-token.step.ts'
 import { clockStep } from './clock.step.ts'
 import { recordsStep } from './records.step.ts'
+import { identityStep } from './identity.step.ts'
 import { ipStep } from './ip.step.ts'
 import { needsStep } from './needs.step.ts'
 import { privacyStep } from './privacy.step.ts'
@@ -18,6 +19,7 @@ import { validateEvent } from './validate.step.ts'
 const STEPS: ReadonlyArray<[StepName, Step]> = [
   ['privacy', privacyStep],
   ['resolve_program', resolveProgramStep],
+  ['identity', identityStep],
   ['clock', clockStep],
   ['user_agent', userAgentStep],
   ['bot', botStep],
@@ -42,7 +44,7 @@ export interface Accepted {
 }
 
 /**
- * Runs one raw event through validate → privacy → resolve_program → clock → user_agent → bot
+ * Runs one raw event through validate → privacy → resolve_program → identity → clock → user_agent → bot
  * → campaign → channel → click_token → needs → records → ip. Returns the row to spool, or the drop with its step and field.
  */
 export function processEvent(raw: unknown, facts: RequestFacts, prefix: string, impliedType?: string): Accepted | Drop {

@@ -48,6 +48,9 @@ export function privacyStep(d: Draft, facts: RequestFacts): Draft {
   }
   if (facts.mayContainContact === false) return d
   if (typeof m.name === 'string') m.name = scrub(m.name, PROPERTY_CONTACT_KEYS) as string
+  // The identity token is read (and dropped) by the identity step; masking must not bend it.
+  const token = d.context.identityToken
   d.context = scrub(d.context, CONTEXT_CONTACT_KEYS) as Record<string, unknown>
+  if (token !== undefined) d.context.identityToken = token
   return d
 }

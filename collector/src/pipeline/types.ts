@@ -2,10 +2,10 @@ import type { EventRow, ProgramKey } from '../../../analytics/index.ts'
 import type { Message } from '../schemas/segment.schema.ts'
 
 /** The named steps of ingestion; pipeline.ts runs them in this order. */
-export type StepName = 'validate' | 'privacy' | 'resolve_program' | 'clock' | 'user_agent' | 'bot' | 'campaign' | 'channel' | 'click_token' | 'needs' | 'records' | 'ip'
+export type StepName = 'validate' | 'privacy' | 'resolve_program' | 'identity' | 'clock' | 'user_agent' | 'bot' | 'campaign' | 'channel' | 'click_token' | 'needs' | 'records' | 'ip'
 
 /** Why a step dropped an event: a closed set, each a metric label and an answer to the sender. */
-export type DropReason = 'invalid_schema' | 'event_too_large' | 'too_deep' | 'future_timestamp' | 'channel_not_allowed'
+export type DropReason = 'invalid_schema' | 'event_too_large' | 'too_deep' | 'future_timestamp' | 'channel_not_allowed' | 'not_allowed' | 'identity_unproven' | 'too_old' | 'invalid_timestamp' | 'too_many_months'
 
 /** An event a step refused, with the field at fault. */
 export interface Drop {
@@ -27,6 +27,10 @@ export interface RequestFacts {
   bodyBytes?: number
   /** False when the body cannot hold an e-mail address or phone number (no `@`, no `+`). */
   mayContainContact?: boolean
+  /** How old an event may be for this request's key (see IngestLimits). */
+  maxAgeDays?: number
+  /** Whether the key may send events older than the live window (the import scope, or a synthetic history). */
+  mayImport?: boolean
   /** Batch-level `sentAt` and `context`, which each event inherits. */
   sentAt?: string
   context?: Record<string, unknown>

@@ -7,7 +7,7 @@ import { clickhouseSink, type SinkStats } from '../spool/clickhouse-sink.ts'
 import { decodeFrames } from '../spool/frame.ts'
 import { LandedIds } from '../spool/landed-ids.ts'
 import { Quarantine } from '../spool/quarantine.ts'
-import type { PopulationRequest } from './population.ts'
+import { HISTORY_LIMITS, type PopulationRequest } from './population.ts'
 
 /** Storage opened for direct loading: the data directory locked as the collector locks it, ClickHouse migrated. */
 export interface DirectStorage {
@@ -124,7 +124,8 @@ export async function loadDirect(requests: AsyncIterable<PopulationRequest>, opt
       ...(req.origin ? { origin: req.origin } : {}),
       userAgent: req.userAgent,
       ip: req.ip,
-      receivedAt: Date.now(),
+      receivedAt: req.arrivesAt,
+      limits: HISTORY_LIMITS,
     }
     take(req, ingestBody(raw, keys))
     if (round.length >= batchRows) await flush()

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
 import { loadPrograms } from '../../../analytics/index.ts'
-import { ROOT, startService, waitFor } from '../../../test/helpers.ts'
+import { DEMO, ROOT, startService, waitFor } from '../../../test/helpers.ts'
 import { generatePopulation, sendHttp, type PopulationRequest } from './index.ts'
 
 const demo = loadPrograms(join(ROOT, 'programs'), {}).find((p) => p.program.id === 'psoriasis-demo')!
@@ -14,7 +14,7 @@ async function* only(...reqs: PopulationRequest[]): AsyncGenerator<PopulationReq
 }
 const request = (over: Partial<PopulationRequest> = {}): PopulationRequest => ({
   key: 'pk_demo_psoriasis_7f3a9c2e', keyId: 'web-demo', kind: 'write', origin: 'http://localhost:8080', userAgent: 'Mozilla/5.0 Test', ip: '10.1.2.3',
-  body: { batch: [{ type: 'track', messageId: 'm-1', timestamp: new Date(NOW - 60_000).toISOString(), anonymousId: 'a-1', event: 'x' }] }, patientsDone: 1, ...over,
+  body: { batch: [{ type: 'track', messageId: 'm-1', timestamp: new Date(NOW - 60_000).toISOString(), anonymousId: 'a-1', event: 'x' }] }, patientsDone: 1, arrivesAt: NOW, ...over,
 })
 const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => new Response(JSON.stringify(body), { status, headers })
 
@@ -67,7 +67,8 @@ describe('sendHttp to a collector', () => {
   it('has a whole population accepted and landed', async () => {
     const population = generatePopulation({ program: demo.program, keys: demo.keys, patients: 40, days: 20, seed: 12, now: NOW })
     const app = svc.service.app
-    const stats = await sendHttp(population.requests(), { url: 'http://localhost:8080', fetch: ((url: string, init: RequestInit) => app.request(url, init)) as typeof fetch })
+    // Twenty days of history: older than the live window, so it goes as an import.
+    const stats = await sendHttp(population.requests(), { url: 'http://localhost:8080', importKey: DEMO.secretKey, fetch: ((url: string, init: RequestInit) => app.request(url, init)) as typeof fetch })
     expect(stats).toMatchObject({ failed: [], rejected: [], retries: 0, accepted: stats.events })
     expect(stats.events).toBeGreaterThan(100)
     await waitFor(() => svc.service.sink.inserted === stats.events, 20_000, 'every event to land')

@@ -1,5 +1,5 @@
 // Public surface of the synthetic population: generation, direct loading (one thread, and the fast path for large volumes), sending over HTTP, the demo seed.
-export { generatePopulation, messageIdPrefix } from './population.ts'
+export { generatePopulation, messageIdPrefix, HISTORY_LIMITS } from './population.ts'
 export type { Population, PopulationOptions, PopulationPart, PopulationRequest } from './population.ts'
 export type { SyntheticPatient } from './patient.ts'
 export { GENERATOR_VERSION } from './patient-events.ts'

@@ -7,6 +7,7 @@ import { ingestBody } from '../pipeline/ingest-body.ts'
 import { KeyIndex } from '../keys.ts'
 import { decodeFrames } from '../spool/frame.ts'
 import { generatePopulation, type PopulationRequest } from './index.ts'
+import { HISTORY_LIMITS } from './population.ts'
 import { ingestMessages, mayHoldContact } from './ingest-messages.ts'
 
 const programs = loadPrograms(join(resolve(import.meta.dirname, '../../..'), 'programs'), {})
@@ -16,7 +17,7 @@ const NOW = Date.parse('2026-11-23T15:00:00Z')
 /** The request as the HTTP route ingests it: rows (as spooled, header dropped), rejections, refusal. */
 function overHttp(req: PopulationRequest) {
   const out = ingestBody(
-    { body: Buffer.from(JSON.stringify(req.body)), contentEncoding: '', authorization: `Basic ${Buffer.from(`${req.key}:`).toString('base64')}`, origin: req.origin, userAgent: req.userAgent, ip: req.ip, receivedAt: NOW },
+    { body: Buffer.from(JSON.stringify(req.body)), contentEncoding: '', authorization: `Basic ${Buffer.from(`${req.key}:`).toString('base64')}`, origin: req.origin, userAgent: req.userAgent, ip: req.ip, receivedAt: NOW, limits: HISTORY_LIMITS },
     keys,
   )
   const rows = out.frames ? decodeFrames(Buffer.from(out.frames), true).records.map((r) => r.subarray(r.indexOf(0x0a) + 1).toString()) : []
@@ -48,7 +49,7 @@ describe('ingestMessages', () => {
     const lp = programs.find((p) => p.program.id === 'psoriasis-demo')!
     const secret = lp.keys.find((k) => k.kind === 'secret')!
     const write = lp.keys.find((k) => k.kind === 'write')!
-    const base = { keyId: secret.id, kind: 'secret' as const, userAgent: 'test', ip: '10.1.2.3', patientsDone: 0 }
+    const base = { keyId: secret.id, kind: 'secret' as const, userAgent: 'test', ip: '10.1.2.3', patientsDone: 0, arrivesAt: NOW }
     const ts = new Date(NOW - 3_600_000).toISOString()
     const batch = [
       { type: 'track', messageId: 'm1', userId: 'p-1', timestamp: ts, event: 'note', properties: { text: 'write to jane@example.com or +49 170 1234567', name: 'x' }, context: { address: 'Main St 1' } },

@@ -4,7 +4,7 @@ import type { KeyIndex } from '../keys.ts'
 import type { Rejection } from '../pipeline/ingest-body.ts'
 import { processEvent } from '../pipeline/pipeline.ts'
 import type { RequestFacts } from '../pipeline/types.ts'
-import type { PopulationRequest } from './population.ts'
+import { HISTORY_LIMITS, type PopulationRequest } from './population.ts'
 
 /** One accepted event: its `events` row as the collector spools it (a JSONCompactEachRow line), and where it goes. */
 export interface IngestedRow {
@@ -42,13 +42,14 @@ export function mayHoldContact(value: unknown): boolean {
  * for the same request over HTTP — the key and origin checked, the request's facts, every event
  * through `processEvent` (validate → privacy → … → needs → ip) — but from the objects, with no
  * JSON text made and parsed again and no spool frames: the rows are the ones the collector
- * would spool for this request (only `received_at` is the time of this call).
+ * would spool for this request with {@link HISTORY_LIMITS}, received when the history arrives
+ * (`req.arrivesAt`) unless told otherwise.
  */
-export function ingestMessages(req: PopulationRequest, keys: KeyIndex, receivedAt = Date.now()): IngestedRequest {
+export function ingestMessages(req: PopulationRequest, keys: KeyIndex, receivedAt = req.arrivesAt): IngestedRequest {
   let facts: RequestFacts
   try {
     const key = authenticateKey(keys, req.key, req.origin)
-    facts = { key, receivedAt, userAgent: req.userAgent, ip: req.ip, mayContainContact: mayHoldContact(req.body) }
+    facts = { key, receivedAt, userAgent: req.userAgent, ip: req.ip, mayContainContact: mayHoldContact(req.body), mayImport: true, maxAgeDays: HISTORY_LIMITS.importDays }
   } catch (e) {
     if (!(e instanceof ApiError)) throw e
     return { rows: [], rejected: [], refused: { code: e.code, message: e.message } }

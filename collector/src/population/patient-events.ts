@@ -1,3 +1,4 @@
+import { signIdentityToken } from '../identity-token.ts'
 import type { Questionnaire } from '../../../analytics/index.ts'
 import { wakingOffset } from './local-days.ts'
 import type { SyntheticPatient } from './patient.ts'
@@ -76,6 +77,16 @@ class Simulation {
     this.identifyAfter = p.anonymousIds.map(() => (p.enrolled ? (this.r.chance(0.4) ? 0 : 1 + Math.floor(this.r.exponential(2))) : Infinity))
     this.sessions = p.anonymousIds.map(() => 0)
     this.stopAt = Math.min(world.now - MINUTE, p.dropoutDay !== null ? world.midnights[p.dropoutDay]! : Infinity)
+  }
+
+  #token: string | null | undefined
+  /** The patient's identity token, valid when the history arrives (the world's now), or null without an identity secret. */
+  identityToken(): string | null {
+    if (this.#token === undefined) {
+      const secret = this.world.browser.identitySecret
+      this.#token = secret ? signIdentityToken({ program: this.world.program.id, patient: this.p.patientId, expires: Math.floor(this.world.now / 1000) + 86_400 }, secret, this.world.now) : null
+    }
+    return this.#token
   }
 
   level(): number {
@@ -164,8 +175,10 @@ class Simulation {
       const context = { page: { path: page.path, url, title: page.title, referrer }, locale: world.locale, sessionId, library: LIBRARY }
       const push = (type: string, at: number, fields: Record<string, unknown>) => {
         if (!this.fits(at)) return
-        const who = this.identified[device] ? { anonymousId, userId: p.patientId } : { anonymousId }
-        this.out.browser[device]!.push(this.message(type, at, { ...who, ...fields, context }))
+        const who = this.identified[device] || fields.userId ? { anonymousId, userId: p.patientId } : { anonymousId }
+        // A logged-in page hands the SDK the identity token the site's backend signed for the patient.
+        const proof = who.userId && this.identityToken() ? { identityToken: this.identityToken() } : {}
+        this.out.browser[device]!.push(this.message(type, at, { ...who, ...fields, context: { ...context, ...proof } }))
       }
       const content = page.primary >= 0 ? [world.content[page.primary]!.id] : []
       push('page', t, { name: page.title, properties: { title: page.title, path: page.path, url, ...(referrer ? { referrer } : {}), ...(content.length ? { content } : {}) } })

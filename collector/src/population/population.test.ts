@@ -7,6 +7,7 @@ import { ingestBody } from '../pipeline/ingest-body.ts'
 import { KeyIndex } from '../keys.ts'
 import { decodeFrames } from '../spool/frame.ts'
 import { generatePopulation, type PopulationRequest } from './index.ts'
+import { HISTORY_LIMITS } from './population.ts'
 import { ingestMessages } from './ingest-messages.ts'
 import { formatProgress } from './progress-bar.ts'
 
@@ -25,7 +26,7 @@ async function collect(lp: LoadedProgram, opts: { patients: number; days: number
 /** Each request through the collector's ingestion, as the HTTP route would run it. */
 function ingest(req: PopulationRequest, receivedAt = NOW) {
   const out = ingestBody(
-    { body: Buffer.from(JSON.stringify(req.body)), contentEncoding: '', authorization: `Basic ${Buffer.from(`${req.key}:`).toString('base64')}`, origin: req.origin, userAgent: req.userAgent, ip: req.ip, receivedAt },
+    { body: Buffer.from(JSON.stringify(req.body)), contentEncoding: '', authorization: `Basic ${Buffer.from(`${req.key}:`).toString('base64')}`, origin: req.origin, userAgent: req.userAgent, ip: req.ip, receivedAt, limits: HISTORY_LIMITS },
     keys,
   )
   const rows = out.frames ? decodeFrames(Buffer.from(out.frames), true).records.map((r) => JSON.parse(r.subarray(r.indexOf(0x0a) + 1).toString()) as unknown[]) : []
@@ -223,7 +224,7 @@ describe('generatePopulation', () => {
     let events = 0
     for await (const req of generatePopulation({ program, patients: 30, days: 20, seed: 1, now: NOW }).requests()) {
       expect(req.origin ?? 'https://www.example.com').toBe('https://www.example.com')
-      const out = ingestBody({ body: Buffer.from(JSON.stringify(req.body)), contentEncoding: '', authorization: `Basic ${Buffer.from(`${req.key}:`).toString('base64')}`, origin: req.origin, userAgent: req.userAgent, ip: req.ip, receivedAt: NOW }, bareKeys)
+      const out = ingestBody({ body: Buffer.from(JSON.stringify(req.body)), contentEncoding: '', authorization: `Basic ${Buffer.from(`${req.key}:`).toString('base64')}`, origin: req.origin, userAgent: req.userAgent, ip: req.ip, receivedAt: NOW, limits: HISTORY_LIMITS }, bareKeys)
       expect(out.error).toBeUndefined()
       expect(out.rejected).toEqual([])
       events += req.body.batch.length

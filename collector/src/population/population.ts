@@ -3,6 +3,7 @@ import { drawPatient, type SyntheticPatient } from './patient.ts'
 import { simulatePatient, type SyntheticMessage } from './patient-events.ts'
 import { Random, seedOf } from '../../../analytics/index.ts'
 import { buildWorld, type SenderChannel, type World } from './world.ts'
+import type { IngestLimits } from '../pipeline/limits.ts'
 
 /** What to generate. */
 export interface PopulationOptions {
@@ -36,6 +37,8 @@ export interface PopulationRequest {
   body: { batch: SyntheticMessage[] }
   /** Patients whose events have all been yielded once this request is sent. */
   patientsDone: number
+  /** When the simulated history arrives (the period's end): in-process loads take it as the time of receipt, so identity tokens signed for it verify. */
+  arrivesAt: number
 }
 
 /** A generated population: the patients with their hidden truth, and their events as collector requests. */
@@ -69,6 +72,12 @@ const USER_AGENTS = [
 const BACKEND_AGENT = 'attune-population/1'
 const BACKEND_IP = '10.0.0.1'
 
+/**
+ * What an in-process load of a synthetic history may send: events of any age from any key (the
+ * history arrived live, day by day, in the world it simulates) and of any number of months.
+ */
+export const HISTORY_LIMITS: IngestLimits = { liveDays: 36_500, importDays: 36_500, maxMonths: 1_000, history: true }
+
 /** The message-id prefix of a run: the same seed and period length give the same ids, so a rerun is de-duplicated. */
 export const messageIdPrefix = (seed: number, days: number): string => `syn${seed}d${days}`
 
@@ -99,7 +108,7 @@ export function generatePopulation(opts: PopulationOptions): Population {
     const pending = new Map<string, { channel: SenderChannel; batch: SyntheticMessage[] }>()
     const backendRequest = (channel: SenderChannel, batch: SyntheticMessage[], patientsDone: number): PopulationRequest => {
       const s = world.senders[channel]
-      return { key: s.key, keyId: s.keyId, kind: 'secret', userAgent: BACKEND_AGENT, ip: BACKEND_IP, body: { batch }, patientsDone }
+      return { key: s.key, keyId: s.keyId, kind: 'secret', userAgent: BACKEND_AGENT, ip: BACKEND_IP, body: { batch }, patientsDone, arrivesAt: world.now }
     }
     let done = 0
     for (const p of patients) {
@@ -112,7 +121,7 @@ export function generatePopulation(opts: PopulationOptions): Population {
         const ip = `10.${r.int(1, 254)}.${r.int(0, 255)}.${r.int(1, 254)}`
         for (let i = 0; i < messages.length; i += batchSize) {
           const last = d === events.browser.length - 1 && i + batchSize >= messages.length
-          yield { key: world.browser.key, keyId: world.browser.keyId, kind: 'write', origin: world.browser.origin, userAgent, ip, body: { batch: messages.slice(i, i + batchSize) }, patientsDone: last ? done + 1 : done }
+          yield { key: world.browser.key, keyId: world.browser.keyId, kind: 'write', origin: world.browser.origin, userAgent, ip, body: { batch: messages.slice(i, i + batchSize) }, patientsDone: last ? done + 1 : done, arrivesAt: world.now }
         }
       }
       for (const channel of Object.keys(events.senders) as SenderChannel[]) {

@@ -41,7 +41,8 @@ export interface World {
   home: Page
   /** Content indexes with a variant for the channel. */
   byChannel: Record<'email' | 'sms' | 'call' | 'print', number[]>
-  browser: { key: string; keyId: string; origin: string }
+  /** The site: its write key and origin, and the identity secret its backend signs logged-in patients' tokens with. */
+  browser: { key: string; keyId: string; origin: string; identitySecret?: string }
   senders: Record<SenderChannel, { key: string; keyId: string; channel: string }>
   goals: EmittedGoal[]
   /** The program's adherence check-in (`program.adherence`): the goal's event, sent on the reminder schedule instead of at random; null without one. */
@@ -149,7 +150,7 @@ export function buildWorld(program: Program, days: number, now: number, loadedKe
   return {
     program, needs, days, now, midnights, content, contentWeights, usable, pages, home,
     byChannel: { email: withVariant('email'), sms: withVariant('sms'), call: withVariant('call'), print: withVariant('print') },
-    browser: { key: valueOf(write), keyId: write.id, origin: siteOrigin ?? originFor(write.origins[0] ?? 'http://localhost:8080') },
+    browser: { key: valueOf(write), keyId: write.id, origin: siteOrigin ?? originFor(write.origins[0] ?? 'http://localhost:8080'), ...(write.identitySecret ? { identitySecret: write.identitySecret } : {}) },
     senders: { server: sender('server'), email: sender('email'), sms: sender('sms'), call: sender('call'), print: sender('print') },
     goals,
     checkin,

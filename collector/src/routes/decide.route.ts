@@ -92,7 +92,8 @@ export function decideRoutes(d: DecideDeps): Hono {
     const base = { program: program.id, requestId, person: { id: person, kind: patient ? 'patient' : 'anonymous' }, channel: body.channel, decidedAt: new Date(now).toISOString() }
     if (!profile) {
       const slots = body.channel === 'web' && body.slots?.length ? body.slots : [undefined]
-      return c.json({ ...base, profile: source, stage: null, decisions: slots.map((slot) => ({ ...(slot ? { slot } : {}), channel: body.channel, outcome: 'default', reason: 'profile_unavailable', considered: [] })) }, 200, { 'Cache-Control': 'no-store' })
+      const decisions = slots.map((slot) => ({ ...(slot ? { slot } : {}), channel: body.channel, outcome: 'default', reason: 'profile_unavailable', considered: [] }))
+      return c.json(key.kind === 'write' ? forBrowser(base, decisions) : { ...base, profile: source, stage: null, decisions }, 200, { 'Cache-Control': 'no-store' })
     }
     const { profile: current, recent } = d.decisions.overlay(program.id, person, profile)
     const clustering = d.clusters.latest(program.id)
@@ -106,9 +107,25 @@ export function decideRoutes(d: DecideDeps): Hono {
       d.log(`decisions of request ${requestId} could not be recorded: ${(e as Error).message.slice(0, 200)}`)
     }
     const decisions = out.answers.map((a) => ({ ...a, ...(a.content ? { content: { id: a.content.id, title: a.content.title, ...a.content.variant } } : {}), ...(a.items ? { items: a.items.map((i) => ({ id: i.id, title: i.title, ...i.variant })) } : {}) }))
+    if (key.kind === 'write') return c.json(forBrowser(base, decisions), 200, { 'Cache-Control': 'no-store' })
     return c.json({ ...base, profile: source, recorded, stage: out.stage, stageChanges: out.stageChanges, decisions }, 200, { 'Cache-Control': 'no-store' })
   })
   return app
+}
+
+/**
+ * What a browser (write key) is answered: the content per slot and nothing of the profile — no
+ * person, no stage, no explanation with profile values, no list of rules considered. The page is
+ * public; the full answer is for secret keys with the decide scope.
+ */
+function forBrowser(base: { program: string; requestId: string; channel: string; decidedAt: string }, decisions: Array<{ slot?: string; channel: string; outcome: string; reason?: string; rule?: string; content?: object }>) {
+  return {
+    program: base.program,
+    requestId: base.requestId,
+    channel: base.channel,
+    decidedAt: base.decidedAt,
+    decisions: decisions.map((d) => ({ ...(d.slot ? { slot: d.slot } : {}), outcome: d.outcome, ...(d.outcome === 'default' && d.reason ? { reason: d.reason } : {}), ...(d.rule ? { rule: d.rule } : {}), ...(d.content ? { content: d.content } : {}) })),
+  }
 }
 
 /** The patient an anonymous id is linked to, from ClickHouse (when profiles are not kept in memory); unlinked on failure. */

@@ -68,7 +68,7 @@ function total(samples: Map<string, number>, name: string, having = ''): number 
   return n
 }
 
-const track = (over: Record<string, unknown> = {}) => ({ type: 'track', userId: 'p-1', event: 'diary_downloaded', ...over })
+const track = (over: Record<string, unknown> = {}) => ({ type: 'track', userId: 'p-1', anonymousId: 'a-1', event: 'diary_downloaded', ...over })
 
 /** A /v1/batch body of exactly `bytes` bytes (ASCII), every event under the 32 KB limit. */
 function batchOfSize(bytes: number): { text: string; events: number } {
@@ -407,7 +407,7 @@ describe('partly valid batches', () => {
 describe('counters reconcile (D11)', () => {
   it('counts a known mix of requests exactly', async () => {
     const before = await scrape()
-    await post('/v1/batch', { batch: [track(), track({ userId: undefined }), track({ event: '' })] }) // 1 ok, 2 schema
+    await post('/v1/batch', { batch: [track(), track({ userId: undefined, anonymousId: undefined }), track({ event: '' })] }) // 1 ok, 2 schema
     await post('/v1/track', { userId: 'p-1' }) // 1 schema, 400
     await post('/v1/page', { anonymousId: 'a', timestamp: new Date(Date.now() + 72 * 3600_000).toISOString() }) // 1 future
     await post('/v1/batch', { batch: [track(), track()] }, { key: null }) // 401: not received

@@ -8,6 +8,7 @@ import type { Metrics } from '../metrics.ts'
 import { isEncoded, MAX_BODY_BYTES } from '../pipeline/decode-body.ts'
 import { ingestBody, type IngestOutcome, type RawIngestRequest } from '../pipeline/ingest-body.ts'
 import type { IngestPool } from '../pipeline/ingest-pool.ts'
+import type { IngestLimits } from '../pipeline/limits.ts'
 import { MESSAGE_TYPES, type IngestResponse } from '../schemas/segment.schema.ts'
 import { SpoolFullError, type Spool } from '../spool/spool.ts'
 
@@ -21,6 +22,8 @@ export interface IngestDeps {
   pool: IngestPool | null
   /** Bodies from this size (and every compressed one) go to the pool. */
   poolMinBytes: number
+  /** How old events may be and how many months one request may touch. */
+  ingestLimits: IngestLimits
 }
 
 /**
@@ -90,6 +93,7 @@ export function ingestRoutes(deps: IngestDeps): Hono {
       ip: peerAddress(c, deps.trustProxy),
       receivedAt: Date.now(),
       impliedType,
+      limits: deps.ingestLimits,
     }
     // Bodies go to a worker thread (from ATTUNE_INGEST_WORKER_MIN_BYTES; compressed ones always),
     // or are ingested here while no worker is ready.

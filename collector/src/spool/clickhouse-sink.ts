@@ -109,7 +109,9 @@ export function clickhouseSink(db: Db, count: SinkCounter, quarantine: Quarantin
       await quarantine.put(malformed)
       count('quarantined', malformed.length)
     }
-    for (const [partition, { ids, rows, who }] of [...byPartition].sort(([a], [b]) => a.localeCompare(b))) {
+    // Newest month first: the events of now (and the profiles they refresh) never wait behind an
+    // import's older months in the same batch.
+    for (const [partition, { ids, rows, who }] of [...byPartition].sort(([a], [b]) => b.localeCompare(a))) {
       await insert(partition, ids, rows, who, turnDue)
     }
   }

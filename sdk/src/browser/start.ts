@@ -37,7 +37,8 @@ export interface Attune {
   page(properties?: Record<string, unknown>): void
   track(event: string, properties?: Record<string, unknown>): void
   goal(name: string, properties?: Record<string, unknown>): void
-  identify(patientId: string, traits?: Record<string, unknown>): void
+  /** Links the browser to a patient; `traits.token` is the identity token the site's backend signed for `patientId` (without it the collector keeps the browser anonymous). */
+  identify(patientId: string, traits?: { token?: string } & Record<string, unknown>): void
   reset(): void
   consent(c: Consent): void
   flush(): Promise<void>

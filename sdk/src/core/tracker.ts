@@ -23,6 +23,7 @@ export interface Consent {
 
 const ANON_KEY = 'attune_aid'
 const USER_KEY = 'attune_uid'
+const TOKEN_KEY = 'attune_itk'
 const SESSION_KEY = 'attune_sess'
 /** A session ends after 30 minutes without an event (the web analytics convention). */
 export const SESSION_MS = 30 * 60 * 1000
@@ -69,13 +70,15 @@ export class Tracker {
 
   _send(m: Omit<Message, 'messageId' | 'timestamp' | 'anonymousId' | 'context'> & { context?: Record<string, unknown> }): void {
     const userId = this._uid()
+    // The collector takes the patient id only with the token the site's backend signed for it.
+    const token = userId && this._o.store.get(TOKEN_KEY)
     this._queue._push({
       ...m,
       messageId: uuid(),
       timestamp: new Date().toISOString(),
       anonymousId: this._aid(),
       ...(userId ? { userId } : {}),
-      context: { ...this._o.context?.(), ...m.context, library: LIBRARY, sessionId: this._session() },
+      context: { ...this._o.context?.(), ...m.context, library: LIBRARY, sessionId: this._session(), ...(token ? { identityToken: token } : {}) },
     })
   }
 
@@ -94,15 +97,23 @@ export class Tracker {
     this._track('goal_reached', { ...properties, goal: name })
   }
 
-  /** Links this browser to a pseudonymous patient id. @example tracker.identify('p-000123') */
+  /**
+   * Links this browser to a pseudonymous patient id, proven by the identity token the site's
+   * backend signed for it (`traits.token`, kept on the device and sent with every message, never
+   * as a trait); without one the collector keeps the browser anonymous.
+   * @example tracker.identify('p-000123', { token: 'eyJ2Ijox…' })
+   */
   _identify(userId: string, traits: Record<string, unknown> = {}): void {
+    const { token, ...rest } = traits
     this._o.store.set(USER_KEY, String(userId))
-    this._send({ type: 'identify', traits })
+    if (typeof token == 'string') this._o.store.set(TOKEN_KEY, token)
+    else this._o.store.del(TOKEN_KEY)
+    this._send({ type: 'identify', traits: rest })
   }
 
   /** Forgets the patient and the anonymous id (a shared computer, a logout); what is queued still goes. */
   _reset(): void {
-    for (const k of [ANON_KEY, USER_KEY, SESSION_KEY]) this._o.store.del(k)
+    for (const k of [ANON_KEY, USER_KEY, TOKEN_KEY, SESSION_KEY]) this._o.store.del(k)
   }
 
   /** Consent withdrawn: nothing queued is sent and nothing stays on the device. */

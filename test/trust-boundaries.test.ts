@@ -3,7 +3,7 @@
 // reported and answered as it must be now.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Service } from '../collector/index.ts'
-import { basic, DEMO, startService, waitFor } from './helpers.ts'
+import { basic, DEMO, identityToken, startService, waitFor } from './helpers.ts'
 
 let svc: Awaited<ReturnType<typeof startService>>
 let service: Service
@@ -110,5 +110,115 @@ describe('key scopes and secrets (finding 2)', () => {
     const stored = await service.db.query<{ document: string }>('SELECT document FROM program_versions')
     expect(stored.length).toBeGreaterThan(0)
     for (const { document } of stored) for (const value of clear) expect(document).not.toContain(value)
+  })
+})
+
+describe('a write key cannot act as a patient (finding 1)', () => {
+  const victim = 'p-tb-victim'
+  const origin = { origin: 'http://localhost:5173' }
+  const profile = async (id: string) => (await (await service.app.request(`/v1/profiles/${id}`, { headers: { authorization: basic(DEMO.secretKey) } })).json()) as { ids: string[]; answers: unknown[]; goals: Array<{ goal: string }>; consent: Record<string, unknown> }
+  const settled = () => waitFor(() => service.spool.depthBytes() === 0 && (service.profiles?.current(DEMO.program) ?? true), 20_000, 'events to land')
+
+  it('keeps a claimed patient id without proof as the browser’s own analytics, and answers its decisions with content only', async () => {
+    // The patient, as the program's backend knows them.
+    expect((await post('/v1/batch', { batch: [{ type: 'track', userId: victim, event: 'questionnaire_answered', properties: { questionnaire: 'first-needs', answers: [{ question: 'mood', answer: 'weighs-on-me' }] } }] })).status).toBe(200)
+    // The reported attack: the public write key links a browser to the patient, then writes to and decides for them.
+    const attack = await post('/v1/batch', JSON.stringify({ writeKey: DEMO.writeKey, batch: [
+      { type: 'identify', userId: victim, anonymousId: 'attacker-1', messageId: 'tb-attack-1' },
+      { type: 'track', userId: victim, anonymousId: 'attacker-1', event: 'questionnaire_answered', messageId: 'tb-attack-2', properties: { questionnaire: 'first-needs', answers: [{ question: 'mood', answer: 'coping' }] } },
+      { type: 'track', userId: victim, anonymousId: 'attacker-1', event: 'goal_reached', messageId: 'tb-attack-3', properties: { goal: 'diary_downloaded' } },
+      { type: 'track', userId: victim, anonymousId: 'attacker-1', event: 'consent_updated', messageId: 'tb-attack-4', properties: { consent: { web: false } } },
+    ] }), null, { 'content-type': 'text/plain', ...origin })
+    expect(attack).toMatchObject({ status: 200, body: { accepted: 4, rejected: [] } })
+    await settled()
+    const stored = await rows("message_id LIKE 'tb-attack-%'", {})
+    expect(stored.map((r) => [r.user_id, r.anonymous_id, r.claimed_user_id, r.identity_status])).toEqual(Array(4).fill(['', 'attacker-1', victim, 'missing']))
+    const p = await profile(victim)
+    expect(p.ids).toEqual([victim])
+    expect(p.answers).toEqual([expect.objectContaining({ answer: 'weighs-on-me' })])
+    expect(p.goals.map((g) => g.goal)).toEqual(['first_needs_answered'])
+    expect(p.consent).toEqual({})
+    const decided = await post('/v1/decide', JSON.stringify({ writeKey: DEMO.writeKey, anonymousId: 'attacker-1', userId: victim, channel: 'web', slots: ['home-hero'] }), null, { 'content-type': 'text/plain', ...origin })
+    expect(decided.status).toBe(200)
+    expect(Object.keys(decided.body).sort()).toEqual(['channel', 'decidedAt', 'decisions', 'program', 'requestId'])
+    expect(JSON.stringify(decided.body)).not.toMatch(/weighs-on-me|p-tb-victim|considered|explanation|stage/)
+  })
+
+  it('links a browser with an identity token the site’s backend signed, and refuses alias and group from a write key', async () => {
+    const ok = await post('/v1/identify', { userId: 'p-tb-proven', anonymousId: 'a-tb-proven', context: { identityToken: identityToken('p-tb-proven') } }, DEMO.writeKey, origin)
+    expect(ok.status).toBe(200)
+    // A token for another patient, or of another program's secret, proves nothing.
+    await post('/v1/identify', { userId: 'p-tb-other', anonymousId: 'a-tb-proven', context: { identityToken: identityToken('p-tb-proven') } }, DEMO.writeKey, origin)
+    await post('/v1/identify', { userId: 'p-tb-forged', anonymousId: 'a-tb-forged', context: { identityToken: identityToken('p-tb-forged', DEMO.program, 'a_guessed_secret_of_more_than_32_chars') } }, DEMO.writeKey, origin)
+    await settled()
+    expect((await profile('p-tb-proven')).ids).toEqual(['p-tb-proven', 'a-tb-proven'])
+    expect((await profile('p-tb-other')).ids).toEqual(['p-tb-other'])
+    expect((await profile('p-tb-forged')).ids).toEqual(['p-tb-forged'])
+    const statuses = await rows("anonymous_id IN ('a-tb-proven', 'a-tb-forged') AND type = 'identify'", {})
+    expect(statuses.map((r) => r.identity_status).sort()).toEqual(['bad_signature', 'user_mismatch', 'verified'])
+    for (const [type, body] of [['alias', { userId: victim, previousId: 'attacker-2' }], ['group', { anonymousId: 'attacker-2', groupId: 'clinic-1' }]] as const) {
+      const res = await post(`/v1/${type}`, body, DEMO.writeKey, origin)
+      expect(res).toMatchObject({ status: 400, body: { error: { code: 'no_valid_events', rejected: [{ reason: 'not_allowed', field: 'type' }] } } })
+    }
+  })
+
+  it('serves a questionnaire above level 0 to a browser only at its level, with a ticket its answers need', async () => {
+    const q = (id: string, anonymousId?: string) => service.app.request(`/v1/questionnaires/${id}?writeKey=${DEMO.writeKey}${anonymousId ? `&anonymousId=${anonymousId}` : ''}`, { headers: origin })
+    const answer = (anonymousId: string, ticket?: string, userId?: string) => post('/v1/track', { anonymousId, ...(userId ? { userId, context: { identityToken: identityToken(userId) } } : {}), event: 'questionnaire_answered', properties: { questionnaire: 'living-with-psoriasis', answers: [{ question: 'joints', answer: 'yes' }], ...(ticket ? { ticket } : {}) } }, DEMO.writeKey, origin)
+    expect((await q('first-needs')).status).toBe(200)
+    expect(await (await q('living-with-psoriasis')).json()).toMatchObject({ error: { code: 'invalid_body', field: 'anonymousId' } })
+    const locked = await q('living-with-psoriasis', 'a-tb-q')
+    expect(locked.status).toBe(403)
+    expect(await locked.json()).toMatchObject({ error: { code: 'questionnaire_locked', field: 'id' } })
+    expect(await answer('a-tb-q')).toMatchObject({ status: 400, body: { error: { rejected: [{ reason: 'questionnaire_locked', field: 'properties.ticket' }] } } })
+    // The patient reaches level 2 (60 points) through the program's backend; the browser logs in.
+    const patient = 'p-tb-q'
+    const goals = ['diary_downloaded', 'nurse_callback_requested', 'appointment_checklist_downloaded'].map((goal) => ({ type: 'track', userId: patient, event: 'goal_reached', properties: { goal } }))
+    const answered = { type: 'track', userId: patient, event: 'questionnaire_answered', properties: { questionnaire: 'first-needs', answers: [{ question: 'mood', answer: 'coping' }] } }
+    const checkins = [1, 2].map((d) => ({ type: 'track', userId: patient, event: 'medication_checkin', timestamp: new Date(Date.now() - d * 86_400_000).toISOString() }))
+    expect((await post('/v1/batch', { batch: [...goals, answered, ...checkins] })).status).toBe(200)
+    await post('/v1/identify', { userId: patient, anonymousId: 'a-tb-q', context: { identityToken: identityToken(patient) } }, DEMO.writeKey, origin)
+    await settled()
+    const open = await q('living-with-psoriasis', 'a-tb-q')
+    expect(open.status).toBe(200)
+    expect(open.headers.get('cache-control')).toBe('private, no-store')
+    const { ticket } = (await open.json()) as { ticket: string }
+    expect(ticket).toEqual(expect.any(String))
+    // Its own ticket opens it; the same ticket from another browser does not.
+    expect((await answer('a-tb-q', ticket, patient)).status).toBe(200)
+    expect(await answer('a-tb-elsewhere', ticket)).toMatchObject({ status: 400, body: { error: { rejected: [{ reason: 'questionnaire_locked' }] } } })
+    await settled()
+    const stored = await rows("event = 'questionnaire_answered' AND anonymous_id = 'a-tb-q'", {})
+    expect(stored).toHaveLength(1)
+    expect(stored[0]!.properties).not.toContain('ticket')
+  })
+})
+
+describe('historical events (finding 3)', () => {
+  it('refuses a write key’s events older than the live window, and bounds the months an import may touch', async () => {
+    const month = (i: number) => new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth() - i, 15)).toISOString()
+    const spread = (tag: string, n: number) => Array.from({ length: n }, (_, i) => ({ type: 'track', anonymousId: 'a-tb-hist', event: 'x', messageId: `${tag}-${i}`, timestamp: i === 0 ? new Date().toISOString() : month(i) }))
+    const web = await post('/v1/batch', { batch: spread('tb-hist-web', 500) }, DEMO.writeKey, { origin: 'http://localhost:5173' })
+    expect(web.body.accepted).toBe(1)
+    expect(new Set(web.body.rejected.map((r: { reason: string }) => r.reason))).toEqual(new Set(['too_old']))
+    expect(web.body.rejected.find((r: { reason: string }) => r.reason === 'too_old').message).toMatch(/need a secret key with the import scope/)
+    // The backend's key has the import scope: five years, at most 12 months a request.
+    const batch = spread('tb-hist-imp', 100)
+    const within = batch.filter((m) => Date.now() - Date.parse(m.timestamp) <= 1827 * 86_400_000).length
+    const imported = await post('/v1/batch', { batch })
+    expect(imported.body.accepted).toBe(12)
+    const reasons = imported.body.rejected.map((r: { reason: string }) => r.reason)
+    expect(reasons.filter((r: string) => r === 'too_many_months')).toHaveLength(within - 12)
+    expect(reasons.filter((r: string) => r === 'too_old')).toHaveLength(100 - within)
+    // A vendor's channel key has no import scope.
+    const print = await post('/v1/track', { userId: 'p-tb-hist', event: 'print_delivered', timestamp: month(2) }, DEMO.printKey)
+    expect(print.body.error.rejected[0]).toMatchObject({ reason: 'too_old' })
+    // What was accepted landed in 13 partitions at most, and an event sent now still lands.
+    const started = Date.now()
+    await post('/v1/track', { userId: 'p-tb-hist', event: 'after_history', messageId: 'tb-hist-after' })
+    await waitFor(async () => (await rows("message_id = 'tb-hist-after'", {})).length === 1, 10_000, 'the event after the import')
+    console.log(`finding 3: an event sent after a 12-month import landed after ${Date.now() - started} ms`)
+    const [parts] = await service.db.query<{ n: string }>("SELECT uniqExact(toYYYYMM(ts)) AS n FROM events WHERE message_id LIKE 'tb-hist-%'")
+    expect(Number(parts!.n)).toBeLessThanOrEqual(13)
   })
 })

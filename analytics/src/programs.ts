@@ -117,6 +117,8 @@ export interface Catalogue {
   pages: Array<{ content: string; pattern: string }>
   /** Per goal the events that reach it: name and property values that must match. */
   goals: Array<{ id: string; events: Array<{ event: string; where?: Record<string, string | number | boolean> }> }>
+  /** Per questionnaire the level that opens it: a browser's answers to one above level 0 need a ticket. */
+  questionnaires?: Record<string, number>
 }
 
 /** The catalogue of a program, compact enough to travel to ingestion workers with its keys. */
@@ -128,7 +130,8 @@ export function catalogueOf(program: Program): Catalogue {
     for (const pattern of c.urlPatterns ?? []) pages.push({ content: c.id, pattern })
   }
   const goals = (program.goals ?? []).map((g) => ({ id: g.id, events: g.events }))
-  return { needs, pages, goals }
+  const questionnaires = Object.fromEntries((program.questionnaires ?? []).map((q) => [q.id, q.availableAtLevel]))
+  return { needs, pages, goals, questionnaires }
 }
 
 /** A program with its keys resolved from the file or the environment. */
@@ -216,7 +219,7 @@ export function resolveProgram(raw: unknown, env: NodeJS.ProcessEnv, file: strin
   }
   const linkSecret = secret('linkSecret')
   const identitySecret = secret('identitySecret')
-  const shared = { ...(linkSecret ? { linkSecret } : {}), ...(identitySecret ? { identitySecret } : {}), ...(program.content?.length || program.goals?.length ? { catalogue: catalogueOf(program) } : {}) }
+  const shared = { ...(linkSecret ? { linkSecret } : {}), ...(identitySecret ? { identitySecret } : {}), ...(program.content?.length || program.goals?.length || program.questionnaires?.length ? { catalogue: catalogueOf(program) } : {}) }
   const keys: ProgramKey[] = [
     ...program.keys.write.map((k, i) => ({
       program: program.id, kind: 'write' as const, id: k.id, ...key(k.key, `keys.write.${i}.key`, 'pk_'), origins: k.origins, channel: 'web' as const, scopes: WRITE_KEY_SCOPES, ...shared,

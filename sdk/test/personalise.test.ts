@@ -80,6 +80,15 @@ describe('slots', () => {
 })
 
 describe('questionnaire', () => {
+  it('sends the ticket a questionnaire above level 0 came with, with the answers', async () => {
+    document.body.innerHTML = '<section data-attune-questionnaire="deeper"></section>'
+    fetchDouble({ id: 'deeper', questions: [{ id: 'q', text: 'Q?', answers: [{ id: 'a', text: 'A' }] }], ticket: 'TICKET.SIGNED' })
+    await renderQuestionnaires(api)
+    ;(document.querySelector('input[name="q"][value="a"]') as HTMLInputElement).click()
+    document.querySelector('form')!.dispatchEvent(new Event('submit', { cancelable: true }))
+    expect(tracked).toEqual([['questionnaire_answered', { questionnaire: 'deeper', answers: [{ question: 'q', answer: 'a' }], ticket: 'TICKET.SIGNED' }]])
+  })
+
   it('renders the program questionnaire and sends the answers', async () => {
     document.body.innerHTML = '<section data-attune-questionnaire="first-needs"></section>'
     const calls = fetchDouble({
@@ -91,7 +100,7 @@ describe('questionnaire', () => {
       ],
     })
     await renderQuestionnaires(api)
-    expect(calls[0]!.url).toBe('http://127.0.0.1:8080/v1/questionnaires/first-needs?writeKey=pk_demo_psoriasis_7c2a9e41')
+    expect(calls[0]!.url).toBe('http://127.0.0.1:8080/v1/questionnaires/first-needs?writeKey=pk_demo_psoriasis_7c2a9e41&anonymousId=a-1')
     expect(document.querySelector('legend')!.textContent).toBe('How much does itching bother you?')
     ;(document.querySelector('input[name="q-itch"][value="a-lot"]') as HTMLInputElement).click()
     ;(document.querySelector('input[name="q-mood"][value="no"]') as HTMLInputElement).click()

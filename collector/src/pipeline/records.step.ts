@@ -1,3 +1,4 @@
+import { questionnaireTicketValid } from '../identity-token.ts'
 import type { Draft, Drop, RequestFacts } from './types.ts'
 
 /** What consent can be given for: each outbound channel, personalised web content, and analytics. */
@@ -10,6 +11,27 @@ const SCOPES = new Set<string>(CONSENT_SCOPES)
 export const SYSTEM_EVENTS = new Set(['decision', 'stage_changed'])
 const DATE = /^\d{4}-\d{2}-\d{2}$/
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/
+
+/**
+ * A browser's answers to a questionnaire above level 0 count only with the ticket the collector
+ * issued with the questionnaire to that browser, which it does only when the browser's level opens
+ * it (GET /v1/questionnaires/:id). The ticket is never stored.
+ */
+function answers(d: Draft, facts: RequestFacts): Draft | Drop {
+  const props = (d.msg as { properties?: Record<string, unknown> }).properties
+  const ticket = props?.ticket
+  if (ticket !== undefined) {
+    const { ticket: _, ...rest } = JSON.parse(d.row.properties) as Record<string, unknown>
+    d.row.properties = JSON.stringify(rest)
+  }
+  if (facts.key.kind !== 'write') return d
+  const questionnaire = typeof props?.questionnaire === 'string' ? props.questionnaire : ''
+  const level = facts.key.catalogue?.questionnaires?.[questionnaire] ?? 0
+  if (level === 0) return d
+  const t = { program: facts.key.program, questionnaire, anonymousId: d.row.anonymous_id }
+  if (questionnaireTicketValid(ticket, t, facts.key.identitySecret, facts.receivedAt)) return d
+  return { drop: 'questionnaire_locked', step: 'records', field: 'properties.ticket', message: `questionnaire ${questionnaire.slice(0, 100)} opens at level ${level}: a browser's answers need the ticket served with it to this browser` }
+}
 
 /**
  * Step: events that carry records Attune acts on are checked, naming the field: Attune's own
@@ -34,6 +56,7 @@ export function recordsStep(d: Draft, facts: RequestFacts): Draft | Drop {
   }
   if (d.msg.type !== 'track') return d
   if (SYSTEM_EVENTS.has(d.row.event)) return drop('event', `"${d.row.event}" events are written by Attune itself and cannot be sent`)
+  if (d.row.event === 'questionnaire_answered') return answers(d, facts)
   if (d.row.event !== 'consent_updated') return d
   const consent = (d.msg as { properties?: Record<string, unknown> }).properties?.consent
   if (!consent || typeof consent !== 'object' || Array.isArray(consent)) return drop('properties.consent', 'must be an object of scope → true/false, e.g. {"email": true, "sms": false}')

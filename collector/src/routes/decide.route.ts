@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { z } from 'zod'
-import { decide, linkedPatient, readProfile, type Db, type DecideOutput, type LoadedProgram, type Profile, type ProfileStore } from '../../../analytics/index.ts'
+import { decide, type Db, type DecideOutput, type LoadedProgram, type ProfileStore } from '../../../analytics/index.ts'
+import { browserPerson, profileWithin } from '../browser-person.ts'
 import { authenticateKey, basicUser, requireScope } from '../auth.ts'
 import type { ClusterStore } from '../cluster-store.ts'
 import type { DecisionLog } from '../decision-log.ts'
@@ -60,34 +61,21 @@ export function decideRoutes(d: DecideDeps): Hono {
     const program = loaded.program
 
     // Whom to decide for. A browser is never trusted with a patient id it names: it gets the
-    // patient only when its anonymous id is linked to that patient, else decisions for itself.
+    // patient only when its anonymous id is linked to that patient (by proof), else decisions for itself.
     let person: string
     let patient: boolean
     if (key.kind === 'write') {
       if (body.channel !== 'web') throw new ApiError(403, 'web_only', 'a write key decides only for the web channel', { field: 'channel' })
       if (!body.anonymousId) throw new ApiError(400, 'invalid_body', 'anonymousId is required with a write key', { field: 'anonymousId' })
-      const resolved = d.profiles?.personOf(program.id, body.anonymousId) ?? (await resolveFromClickHouse(d.db, program.id, body.anonymousId))
-      patient = resolved.linked && resolved.person !== body.anonymousId
-      person = patient ? resolved.person : body.anonymousId
+      ;({ person, patient } = await browserPerson(d, program.id, body.anonymousId))
     } else if (body.userId) {
       person = body.userId
       patient = true
     } else {
-      const resolved = d.profiles?.personOf(program.id, body.anonymousId!) ?? (await resolveFromClickHouse(d.db, program.id, body.anonymousId!))
-      patient = resolved.person !== body.anonymousId
-      person = resolved.person
+      ;({ person, patient } = await browserPerson(d, program.id, body.anonymousId!))
     }
 
-    let profile: Profile | null = d.profiles?.read(program, person, now) ?? null
-    let source: 'memory' | 'clickhouse' | 'unavailable' = profile ? 'memory' : 'clickhouse'
-    if (!profile) {
-      let timer: NodeJS.Timeout | undefined
-      profile = await Promise.race([
-        readProfile(d.db, program, person, now).catch(() => null),
-        new Promise<null>((r) => (timer = setTimeout(() => r(null), d.decideProfileTimeoutMs))),
-      ]).finally(() => clearTimeout(timer))
-      if (!profile) source = 'unavailable'
-    }
+    const { profile, source } = await profileWithin(d, program, person, now, d.decideProfileTimeoutMs)
     const requestId = randomUUID()
     const base = { program: program.id, requestId, person: { id: person, kind: patient ? 'patient' : 'anonymous' }, channel: body.channel, decidedAt: new Date(now).toISOString() }
     if (!profile) {
@@ -126,10 +114,4 @@ function forBrowser(base: { program: string; requestId: string; channel: string;
     decidedAt: base.decidedAt,
     decisions: decisions.map((d) => ({ ...(d.slot ? { slot: d.slot } : {}), outcome: d.outcome, ...(d.outcome === 'default' && d.reason ? { reason: d.reason } : {}), ...(d.rule ? { rule: d.rule } : {}), ...(d.content ? { content: d.content } : {}) })),
   }
-}
-
-/** The patient an anonymous id is linked to, from ClickHouse (when profiles are not kept in memory); unlinked on failure. */
-async function resolveFromClickHouse(db: Db, program: string, anonymousId: string): Promise<{ person: string; linked: boolean }> {
-  const user = await linkedPatient(db, program, anonymousId).catch(() => null)
-  return user ? { person: user, linked: true } : { person: anonymousId, linked: false }
 }

@@ -1,5 +1,7 @@
 import { Hono, type Context } from 'hono'
-import { readProfile, readTimeline, type Db, type LoadedProgram, type ProfileStore, type Program } from '../../../analytics/index.ts'
+import { effectiveLevel, readProfile, readTimeline, type Db, type LoadedProgram, type ProfileStore, type Program } from '../../../analytics/index.ts'
+import { browserPerson, profileWithin } from '../browser-person.ts'
+import { signQuestionnaireTicket } from '../identity-token.ts'
 import { CLUSTER_REFRESH_MS, type ClusterStore } from '../cluster-store.ts'
 import { ApiError } from '../errors.ts'
 import type { KeyIndex } from '../keys.ts'
@@ -26,26 +28,46 @@ function requestKey(c: Context, keys: KeyIndex) {
   return key
 }
 
+/** How long the questionnaire route waits for a browser's profile from ClickHouse before refusing a locked questionnaire. */
+const QUESTIONNAIRE_PROFILE_TIMEOUT_MS = 1000
+
 /**
  * `GET /v1/questionnaires/:id`: a needs questionnaire of the key's program, as the SDK renders it
- * — questions and answers with their texts; how answers map to needs stays on the server.
+ * — questions and answers with their texts; how answers map to needs stays on the server. A
+ * browser (write key, with its `anonymousId`) gets a questionnaire above level 0 only when its
+ * level unlocks it, with a ticket its answers must carry; a secret key reads any.
  */
 export function programRoutes(d: ProgramRouteDeps): Hono<SecretKeyEnv> {
   const app = new Hono<SecretKeyEnv>()
-  app.get('/questionnaires/:id', (c) => {
+  app.get('/questionnaires/:id', async (c) => {
     const key = requestKey(c, d.keys)
-    const program = d.programs().find((p) => p.program.id === key.program)?.program
-    const q = program?.questionnaires?.find((x) => x.id === c.req.param('id'))
+    const program = d.programs().find((p) => p.program.id === key.program)!
+    const q = program.program.questionnaires?.find((x) => x.id === c.req.param('id'))
     if (!q) throw new ApiError(404, 'not_found', `program ${key.program} has no questionnaire ${c.req.param('id').slice(0, 100)}`, { field: 'id' })
+    let ticket: string | undefined
+    if (key.kind === 'write' && q.availableAtLevel > 0) {
+      const anonymousId = c.req.query('anonymousId')
+      if (!anonymousId || anonymousId.length > 200) throw new ApiError(400, 'invalid_body', 'anonymousId (the browser’s id, at most 200 characters) is required for a questionnaire above level 0', { field: 'anonymousId' })
+      const now = Date.now()
+      const { person } = await browserPerson(d, program.program.id, anonymousId)
+      const { profile } = await profileWithin(d, program.program, person, now, QUESTIONNAIRE_PROFILE_TIMEOUT_MS)
+      const level = profile ? effectiveLevel(program.program, profile) : 0
+      if (level < q.availableAtLevel || !program.identitySecret) {
+        throw new ApiError(403, 'questionnaire_locked', program.identitySecret ? `questionnaire ${q.id} opens at level ${q.availableAtLevel}` : `questionnaire ${q.id} is above level 0 and program ${program.program.id} has no identitySecret to issue tickets with`, { field: 'id' })
+      }
+      ticket = signQuestionnaireTicket({ program: program.program.id, questionnaire: q.id, anonymousId }, program.identitySecret, now)
+    }
     return c.json(
       {
         id: q.id,
         title: q.title,
         availableAtLevel: q.availableAtLevel,
         questions: q.questions.map((question) => ({ id: question.id, text: question.text, answers: question.answers.map((a) => ({ id: a.id, text: a.text })) })),
+        ...(ticket ? { ticket } : {}),
       },
       200,
-      { 'Cache-Control': 'private, max-age=60' },
+      // A ticket is the browser's own: never shared from a cache.
+      { 'Cache-Control': ticket ? 'private, no-store' : 'private, max-age=60' },
     )
   })
   // Profiles hold health-related inferences: only a program's secret key with the profiles scope

@@ -8,11 +8,12 @@ interface Decision {
   content?: { id?: string; text?: string; html?: string }
 }
 
-/** Questionnaire definition served by the collector. */
+/** Questionnaire definition served by the collector (a ticket for this browser when the questionnaire is above level 0). */
 interface Questionnaire {
   id: string
   title?: string
   questions: Array<{ id: string; text: string; answers: Array<{ id: string; text: string }> }>
+  ticket?: string
 }
 
 /** A slot keeps its default content when no decision arrives within this time. */
@@ -74,7 +75,7 @@ export async function renderQuestionnaires(api: PersonalisationApi): Promise<voi
     const id = host.getAttribute('data-attune-questionnaire')!
     let q: Questionnaire | null = null
     try {
-      const r = await win!.fetch(`${api.host}/v1/questionnaires/${encodeURIComponent(id)}?writeKey=${encodeURIComponent(api.writeKey)}`, { credentials: 'omit' })
+      const r = await win!.fetch(`${api.host}/v1/questionnaires/${encodeURIComponent(id)}?writeKey=${encodeURIComponent(api.writeKey)}&anonymousId=${encodeURIComponent(api.ids().anonymousId)}`, { credentials: 'omit' })
       q = r.ok ? ((await r.json()) as Questionnaire) : null
     } catch {
       q = null
@@ -109,7 +110,7 @@ export async function renderQuestionnaires(api: PersonalisationApi): Promise<voi
       e.preventDefault()
       const answers = q!.questions.map((qq) => ({ question: qq.id, answer: (form.querySelector(`input[name="${CSS.escape(qq.id)}"]:checked`) as HTMLInputElement | null)?.value })).filter((a) => a.answer)
       if (!answers.length) return
-      api.track('questionnaire_answered', { questionnaire: q!.id, answers })
+      api.track('questionnaire_answered', { questionnaire: q!.id, answers, ...(q!.ticket ? { ticket: q!.ticket } : {}) })
       form.replaceChildren(el('p', 'Thank you.'))
     })
     host.replaceChildren(form)

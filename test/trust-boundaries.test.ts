@@ -222,3 +222,21 @@ describe('historical events (finding 3)', () => {
     expect(Number(parts!.n)).toBeLessThanOrEqual(13)
   })
 })
+
+describe('contact details (finding 6)', () => {
+  it('masks national phone numbers, drops personal-data keys, refuses phone-number ids, and counts each by reason', async () => {
+    const metric = async (reason: string) => {
+      const text = await (await service.app.request('/metrics')).text()
+      return Number(new RegExp(`attune_personal_data_removed_total\\{reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0)
+    }
+    const before = { key: await metric('personal_data_key'), phone: await metric('phone') }
+    const res = await post('/v1/track', { userId: 'p-tb-contact', event: 'note_taken', messageId: 'tb-contact-1', properties: { note: 'call back on 0170 1234567 or 0049 170 1234567', name: 'Anna Muster', dob: '1980-02-03', address_line: 'Main St 1', insurance_number: 'A123456789' } })
+    expect(res.status).toBe(200)
+    await waitFor(async () => (await rows("message_id = 'tb-contact-1'", {})).length === 1, 20_000, 'the event')
+    const [row] = await rows("message_id = 'tb-contact-1'", {})
+    expect(JSON.parse(row!.properties)).toEqual({ note: 'call back on [redacted] or [redacted]' })
+    expect(await metric('personal_data_key')).toBe(before.key + 4)
+    expect(await metric('phone')).toBe(before.phone + 2)
+    expect(await post('/v1/identify', { userId: '00491701234567' })).toMatchObject({ status: 400, body: { error: { field: 'userId', message: 'userId: must be a pseudonymous id, not an e-mail address or phone number' } } })
+  })
+})

@@ -181,6 +181,10 @@ export const programSectionsShape = {
   adherence: z
     .object({ goal: z.string().max(64), everyDays: z.number().int().min(1).max(31).default(1), windowDays: z.number().int().min(7).max(365).default(90) })
     .optional(),
+  /** Personal data the program's sites and backends may name in their own words: property, trait and context keys removed at ingestion besides Attune's list. */
+  privacy: z
+    .object({ personalDataKeys: z.array(z.string().min(1).max(64).regex(/^[A-Za-z0-9 _.-]+$/, 'letters, digits, spaces, dots, dashes and underscores')).max(200).default([]) })
+    .default({ personalDataKeys: [] }),
   /** Rules, the dialogue plan and the contact policy (the rule language, rules/schema.ts). */
   ...decisionSectionsShape,
 }

@@ -119,6 +119,8 @@ export interface Catalogue {
   goals: Array<{ id: string; events: Array<{ event: string; where?: Record<string, string | number | boolean> }> }>
   /** Per questionnaire the level that opens it: a browser's answers to one above level 0 need a ticket. */
   questionnaires?: Record<string, number>
+  /** The program's own personal-data keys (normalised: lower case, without spaces, dots, dashes and underscores), removed besides Attune's list. */
+  personalDataKeys?: string[]
 }
 
 /** The catalogue of a program, compact enough to travel to ingestion workers with its keys. */
@@ -131,7 +133,8 @@ export function catalogueOf(program: Program): Catalogue {
   }
   const goals = (program.goals ?? []).map((g) => ({ id: g.id, events: g.events }))
   const questionnaires = Object.fromEntries((program.questionnaires ?? []).map((q) => [q.id, q.availableAtLevel]))
-  return { needs, pages, goals, questionnaires }
+  const personalDataKeys = (program.privacy?.personalDataKeys ?? []).map((k) => k.toLowerCase().replace(/[ _.-]/g, ''))
+  return { needs, pages, goals, questionnaires, ...(personalDataKeys.length ? { personalDataKeys } : {}) }
 }
 
 /** A program with its keys resolved from the file or the environment. */
@@ -219,7 +222,7 @@ export function resolveProgram(raw: unknown, env: NodeJS.ProcessEnv, file: strin
   }
   const linkSecret = secret('linkSecret')
   const identitySecret = secret('identitySecret')
-  const shared = { ...(linkSecret ? { linkSecret } : {}), ...(identitySecret ? { identitySecret } : {}), ...(program.content?.length || program.goals?.length || program.questionnaires?.length ? { catalogue: catalogueOf(program) } : {}) }
+  const shared = { ...(linkSecret ? { linkSecret } : {}), ...(identitySecret ? { identitySecret } : {}), ...(program.content?.length || program.goals?.length || program.questionnaires?.length || program.privacy?.personalDataKeys.length ? { catalogue: catalogueOf(program) } : {}) }
   const keys: ProgramKey[] = [
     ...program.keys.write.map((k, i) => ({
       program: program.id, kind: 'write' as const, id: k.id, ...key(k.key, `keys.write.${i}.key`, 'pk_'), origins: k.origins, channel: 'web' as const, scopes: WRITE_KEY_SCOPES, ...shared,

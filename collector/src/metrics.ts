@@ -9,6 +9,7 @@ export function createMetrics() {
     accepted: new Counter({ name: 'attune_events_accepted_total', help: 'Events accepted into the spool', labelNames: ['program'] as const, registers: [registry] }),
     rejected: new Counter({ name: 'attune_events_rejected_total', help: 'Events rejected, by step and reason', labelNames: ['step', 'reason'] as const, registers: [registry] }),
     requestsRejected: new Counter({ name: 'attune_requests_rejected_total', help: 'Requests answered with an error, by its code (every route)', labelNames: ['reason'] as const, registers: [registry] }),
+    personalData: new Counter({ name: 'attune_personal_data_removed_total', help: 'Personal data removed from accepted events: keys dropped, e-mail addresses and phone numbers masked', labelNames: ['reason'] as const, registers: [registry] }),
     clientAborts: new Counter({ name: 'attune_client_aborts_total', help: 'Requests whose client went away before the answer (counted, not logged)', registers: [registry] }),
     inserted: new Counter({ name: 'attune_events_inserted_total', help: 'Events written to ClickHouse', registers: [registry] }),
     duplicates: new Counter({ name: 'attune_events_duplicate_total', help: 'Events not written because their message id had landed already', registers: [registry] }),

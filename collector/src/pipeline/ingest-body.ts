@@ -9,6 +9,7 @@ import { processEvent } from './pipeline.ts'
 import type { RequestFacts } from './types.ts'
 import { DEFAULT_INGEST_LIMITS, type IngestLimits } from './limits.ts'
 import { firstIssue, withoutNulls } from './validate.step.ts'
+import { SCRUB_REASONS, type ScrubReason } from './privacy.step.ts'
 
 /** What ingestion needs of an HTTP request: plain data, so a worker thread can take it. */
 export interface RawIngestRequest {
@@ -40,6 +41,8 @@ export interface IngestOutcome {
   /** Events that reached validation, and each drop's step and reason, for the metrics. */
   received: number
   drops: Array<{ step: string; reason: string }>
+  /** Personal data the privacy step removed or masked in accepted events, by reason. */
+  scrubbed: Record<ScrubReason, number>
 }
 
 /** The key value from HTTP Basic (user name, as Segment's libraries send it) or the body. */
@@ -56,7 +59,7 @@ function keyValue(authorization: string | undefined, body: unknown): string | un
  * inline for small bodies and in a worker thread for large ones with the same result.
  */
 export function ingestBody(req: RawIngestRequest, keys: KeyIndex): IngestOutcome {
-  const out: IngestOutcome = { records: 0, rejected: [], received: 0, drops: [] }
+  const out: IngestOutcome = { records: 0, rejected: [], received: 0, drops: [], scrubbed: { personal_data_key: 0, email: 0, phone: 0 } }
   try {
     const read = decodeJsonBody(req.body, req.contentEncoding)
     const key = authenticateKey(keys, keyValue(req.authorization, read.json), req.origin, { field: 'writeKey', message: 'a write key (HTTP Basic user name or writeKey in the body) is required' })
@@ -91,6 +94,7 @@ export function ingestBody(req: RawIngestRequest, keys: KeyIndex): IngestOutcome
         return
       }
       const row = r.row
+      for (const k of SCRUB_REASONS) out.scrubbed[k] += r.scrubbed[k]
       const month = row.ts.slice(0, 7)
       if (!months.has(month)) {
         if (months.size >= limits.maxMonths) {

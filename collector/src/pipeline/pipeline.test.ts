@@ -211,6 +211,32 @@ describe('privacy step', () => {
     expect(JSON.parse(row.properties)).toEqual({ therapy: 'topical' })
   })
 
+  it('masks phone numbers in national and 00-prefixed formats, but not dates, times, versions or uuids', () => {
+    const note = 'call 0170 1234567, 0049 170 1234567 or 030/1234567; seen 2026-11-23T10:00:00+01:00, on 01.12.2026 10:30, v0.1.0, id 03621187-3425-4a2b-8c1d-0123456789ab'
+    const r = processEvent({ type: 'track', event: 'x', userId: 'u', properties: { note } }, facts({ key: serverKey }), '')
+    if ('drop' in r) throw new Error(r.message)
+    expect(JSON.parse(r.row.properties).note).toBe('call [redacted], [redacted] or [redacted]; seen 2026-11-23T10:00:00+01:00, on 01.12.2026 10:30, v0.1.0, id 03621187-3425-4a2b-8c1d-0123456789ab')
+    expect(r.scrubbed).toEqual({ personal_data_key: 0, email: 0, phone: 3 })
+  })
+
+  it('removes personal-data keys in any spelling, the program’s own too, keeping a view’s name', () => {
+    const key = programKey({ program: 'p1', kind: 'secret', id: 'be2', key: 'sk_server_2', origins: [], channel: 'server', catalogue: { needs: {}, pages: [], goals: [], personalDataKeys: ['patientnumber'] } })
+    const r = processEvent({ type: 'track', event: 'x', userId: 'u', properties: { name: 'Anna Muster', dob: '1980-02-03', address_line: 'Main St 1', 'Insurance-Number': 'A123456789', patient_number: '4711', therapy: 'topical' } }, facts({ key }), '')
+    if ('drop' in r) throw new Error(r.message)
+    expect(JSON.parse(r.row.properties)).toEqual({ therapy: 'topical' })
+    expect(r.scrubbed.personal_data_key).toBe(5)
+    expect(JSON.parse(accepted(processEvent({ type: 'page', anonymousId: 'a', properties: { name: 'Flare diary' } }, facts(), '')).properties)).toEqual({ name: 'Flare diary' })
+    // Context names things (library, campaign): those stay.
+    expect(accepted(processEvent({ type: 'track', event: 'x', userId: 'u', context: { campaign: { name: 'winter' }, library: { name: 'lib', version: '1' } } }, facts({ key }), '')).utm_campaign).toBe('winter')
+  })
+
+  it('refuses an id that is a phone number in any format', () => {
+    for (const id of ['00491701234567', '0170 1234567', '+49 170 1234567', '(555) 010-0199']) {
+      expect(processEvent({ type: 'identify', userId: id }, facts({ key: serverKey }), ''), id).toMatchObject({ drop: 'invalid_schema', field: 'userId', message: 'must be a pseudonymous id, not an e-mail address or phone number' })
+    }
+    expect(accepted(processEvent({ type: 'identify', userId: 'p-000080' }, facts({ key: serverKey }), '')).user_id).toBe('p-000080')
+  })
+
   it('refuses a messageId that is an e-mail address', () => {
     expect(processEvent({ type: 'track', event: 'x', userId: 'u', messageId: 'anna@example.org' }, facts(), '')).toMatchObject({ drop: 'invalid_schema', field: 'messageId' })
   })

@@ -41,6 +41,8 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 export interface Accepted {
   row: EventRow
   json: string
+  /** What the privacy step removed or masked, by reason. */
+  scrubbed: Draft['scrubbed']
 }
 
 /**
@@ -53,7 +55,7 @@ export function processEvent(raw: unknown, facts: RequestFacts, prefix: string, 
   const row = blankEventRow()
   row.message_id = msg.messageId ?? randomUUID()
   const context = facts.context ? { ...facts.context, ...msg.context } : { ...msg.context }
-  let d: Draft = { msg, context, row, agent: '' }
+  let d: Draft = { msg, context, row, agent: '', scrubbed: { personal_data_key: 0, email: 0, phone: 0 } }
   for (const [name, step] of STEPS) {
     const r = step(d, facts)
     if (isDrop(r)) return { ...r, step: name, field: prefix ? `${prefix}.${r.field}` : r.field }
@@ -68,5 +70,5 @@ export function processEvent(raw: unknown, facts: RequestFacts, prefix: string, 
     for (const [k, v] of Object.entries(r)) if (typeof v === 'string') r[k] = v.replace(LONE_SURROGATE, '\ufffd')
     json = encodeEventRow(d.row)
   }
-  return { row: d.row, json }
+  return { row: d.row, json, scrubbed: d.scrubbed }
 }

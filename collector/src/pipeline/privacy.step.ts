@@ -1,56 +1,91 @@
+import { CONTACT_HINT, maskContacts, normaliseKey, PERSONAL_DATA_KEYS } from './personal-data.ts'
 import type { Draft, RequestFacts } from './types.ts'
 
-// Contact details never enter events (DESIGN: they live in their own encrypted table, P8).
-// Keys that name them are removed (from traits all of these; from properties and context all
-// but `name`, which names pages and screens); e-mail addresses and phone numbers in any value
-// are masked.
-const CONTACT_KEYS = new Set(['email', 'e-mail', 'mail', 'phone', 'phonenumber', 'phone_number', 'mobile', 'tel', 'telephone', 'fax', 'address', 'street', 'postalcode', 'postal_code', 'zip', 'firstname', 'first_name', 'lastname', 'last_name', 'name', 'fullname', 'full_name', 'birthday', 'dateofbirth', 'date_of_birth', 'ip'])
-const PROPERTY_CONTACT_KEYS = new Set([...CONTACT_KEYS].filter((k) => k !== 'name'))
-// context.ip is the patient's address forwarded by a backend: the ip step reduces it to a prefix.
-const CONTEXT_CONTACT_KEYS = new Set([...PROPERTY_CONTACT_KEYS].filter((k) => k !== 'ip'))
-// The look-behind starts a match only where a local part can start: without it a 30 KB run of
-// local-part characters without an `@` costs about 1 s (quadratic backtracking), 20 s a body.
-const EMAIL = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g
-// International numbers (+49 170 1234567, +1 (555) 010-0199); a time zone offset (+01:00) is not one.
-const PHONE = /\+\d[\d ()./-]{6,}\d/g
-const CONTACT_TEST = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|\+\d[\d ()./-]{6,}\d/
+/** Why the privacy step changed an event: a personal-data key removed, an e-mail address or a phone number masked. */
+export type ScrubReason = (typeof SCRUB_REASONS)[number]
+/** Every scrub reason, in the order metrics list them. */
+export const SCRUB_REASONS = ['personal_data_key', 'email', 'phone'] as const
 
-function mask(text: string): string {
-  return text.replace(EMAIL, '[redacted]').replace(PHONE, '[redacted]')
-}
+// Context keys that are no contact detail there: Segment's context names things (library, app,
+// campaign, device, os `name`), and the patient's address a backend forwards is reduced to a
+// prefix by the ip step. Context traits are scrubbed as traits.
+const CONTEXT_KEPT = new Set(['ip', 'name'])
 
-function scrub(value: unknown, dropKeys: ReadonlySet<string>): unknown {
-  if (typeof value === 'string') return CONTACT_TEST.test(value) ? mask(value) : value
-  if (Array.isArray(value)) return value.map((v) => scrub(v, dropKeys))
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {}
-    // A contact key with a yes/no value holds no contact detail (`consent: {email: true}`): it stays.
-    for (const [k, v] of Object.entries(value)) if (typeof v === 'boolean' || v === null || !dropKeys.has(k.toLowerCase())) out[k] = scrub(v, dropKeys)
-    return out
+/**
+ * Removes personal-data keys (Attune's list, `PERSONAL_DATA_KEYS`, and the program's own) and
+ * masks e-mail addresses and phone numbers (international, 00-prefixed and national formats) in
+ * every string, counting each by reason. A key holding only yes or no (`consent: {email: true}`)
+ * holds no contact detail and stays.
+ */
+class Scrubber {
+  readonly counts: Record<ScrubReason, number> = { personal_data_key: 0, email: 0, phone: 0 }
+  constructor(
+    readonly extra: ReadonlySet<string> | null,
+    /** Keys kept even though the list names them (`name` of a page or screen view). */
+    readonly keep: ReadonlySet<string>,
+    /** False when the request's text can hold no e-mail address or phone number: only keys are removed. */
+    readonly mask: boolean,
+  ) {}
+
+  personal(key: string): boolean {
+    const k = normaliseKey(key)
+    return !this.keep.has(k) && (PERSONAL_DATA_KEYS.has(k) || (this.extra?.has(k) ?? false))
   }
-  return value
+
+  text(s: string): string {
+    if (!this.mask || !CONTACT_HINT.test(s)) return s
+    const m = maskContacts(s)
+    this.counts.email += m.emails
+    this.counts.phone += m.phones
+    return m.text
+  }
+
+  // Nesting is bounded (32 levels, checked in the validate step), so recursion is safe here.
+  value(v: unknown): unknown {
+    if (typeof v === 'string') return this.text(v)
+    if (Array.isArray(v)) return v.map((x) => this.value(x))
+    if (v && typeof v === 'object') {
+      const out: Record<string, unknown> = {}
+      for (const [k, x] of Object.entries(v)) {
+        if (typeof x !== 'boolean' && x !== null && this.personal(k)) {
+          this.counts.personal_data_key++
+          continue
+        }
+        out[k] = this.value(x)
+      }
+      return out
+    }
+    return v
+  }
 }
 
-function hasContactKey(value: Record<string, unknown>, keys: ReadonlySet<string>): boolean {
-  for (const k of Object.keys(value)) if (keys.has(k.toLowerCase())) return true
-  return false
-}
+const NO_KEEP: ReadonlySet<string> = new Set()
+const VIEW_NAME: ReadonlySet<string> = new Set(['name'])
 
-/** Step 2: contact-detail keys are removed and e-mail addresses and phone numbers masked, in traits, properties, the page name and context. */
+/** Step 2: personal data removed or masked from traits, properties, the view name and context; counted by reason on the draft. */
 export function privacyStep(d: Draft, facts: RequestFacts): Draft {
-  const m = d.msg as { traits?: Record<string, unknown>; properties?: Record<string, unknown>; name?: string }
-  if (m.traits) d.row.traits = JSON.stringify(scrub(m.traits, CONTACT_KEYS))
-  if (d.context.traits && typeof d.context.traits === 'object') d.context.traits = scrub(d.context.traits, CONTACT_KEYS)
+  const m = d.msg as { type: string; traits?: Record<string, unknown>; properties?: Record<string, unknown>; name?: string }
+  const extra = facts.key.catalogue?.personalDataKeys
+  const extraSet = extra?.length ? new Set(extra) : null
+  const mask = facts.mayContainContact !== false
+  const all = new Scrubber(extraSet, NO_KEEP, mask)
+  // A page or screen view's `name` (and `properties.name`, where Segment's libraries copy it) names the view.
+  const props = m.type === 'page' || m.type === 'screen' ? new Scrubber(extraSet, VIEW_NAME, mask) : all
+  if (m.traits) d.row.traits = JSON.stringify(all.value(m.traits))
+  const traits = d.context.traits && typeof d.context.traits === 'object' ? all.value(d.context.traits) : undefined
   // The message itself is cleaned: later steps copy url, path and title into their own columns.
   if (m.properties) {
-    if (facts.mayContainContact !== false || hasContactKey(m.properties, PROPERTY_CONTACT_KEYS)) m.properties = scrub(m.properties, PROPERTY_CONTACT_KEYS) as Record<string, unknown>
+    m.properties = props.value(m.properties) as Record<string, unknown>
     d.row.properties = JSON.stringify(m.properties)
   }
-  if (facts.mayContainContact === false) return d
-  if (typeof m.name === 'string') m.name = scrub(m.name, PROPERTY_CONTACT_KEYS) as string
+  if (typeof m.name === 'string') m.name = all.text(m.name)
   // The identity token is read (and dropped) by the identity step; masking must not bend it.
   const token = d.context.identityToken
-  d.context = scrub(d.context, CONTEXT_CONTACT_KEYS) as Record<string, unknown>
+  const ctx = new Scrubber(extraSet, CONTEXT_KEPT, mask)
+  d.context = ctx.value(d.context) as Record<string, unknown>
+  if (traits !== undefined) d.context.traits = traits
   if (token !== undefined) d.context.identityToken = token
+  const scrubbed = d.scrubbed
+  for (const s of new Set([all, props, ctx])) for (const r of SCRUB_REASONS) scrubbed[r] += s.counts[r]
   return d
 }

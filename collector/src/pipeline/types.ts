@@ -1,5 +1,6 @@
 import type { EventRow, ProgramKey } from '../../../analytics/index.ts'
 import type { Message } from '../schemas/segment.schema.ts'
+import type { ScrubReason } from './privacy.step.ts'
 
 /** The named steps of ingestion; pipeline.ts runs them in this order. */
 export type StepName = 'validate' | 'privacy' | 'resolve_program' | 'identity' | 'clock' | 'user_agent' | 'bot' | 'campaign' | 'channel' | 'click_token' | 'needs' | 'records' | 'ip'
@@ -25,7 +26,7 @@ export interface RequestFacts {
   ip: string
   /** Size of the request body; events of a body within the event limit need no size check. */
   bodyBytes?: number
-  /** False when the body cannot hold an e-mail address or phone number (no `@`, no `+`). */
+  /** False when the body's text cannot hold an e-mail address or phone number (CONTACT_HINT finds nothing in it). */
   mayContainContact?: boolean
   /** How old an event may be for this request's key (see IngestLimits). */
   maxAgeDays?: number
@@ -44,6 +45,8 @@ export interface Draft {
   row: EventRow
   /** The patient's user agent, once the user_agent step found it ('' for none). */
   agent: string
+  /** What the privacy step removed or masked, by reason. */
+  scrubbed: Record<ScrubReason, number>
 }
 
 /** A step: returns the (enriched) draft or a drop. */

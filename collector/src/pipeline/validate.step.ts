@@ -6,18 +6,25 @@ import type { Drop } from './types.ts'
 /** Largest event accepted, in bytes of JSON (Segment's limit). */
 export const MAX_EVENT_BYTES = 32 * 1024
 
+// Fields that hold an object: PHP's json_encode writes an empty one as `[]` (analytics-php sends `"integrations": []`).
+const OBJECT_FIELDS = new Set(['context', 'integrations', 'properties', 'traits'])
+
 /**
- * The message with every top-level `null` taken out: Segment's libraries send `null` for fields
- * they have no value for (analytics-python: `"anonymousId": null` beside every `userId`), and
- * the spec treats them as absent. A required field sent as null is then reported as missing.
+ * The message with every top-level `null` taken out, and `[]` in an object field read as `{}`:
+ * Segment's libraries send `null` for fields they have no value for (analytics-python:
+ * `"anonymousId": null` beside every `userId`), which the spec treats as absent; a required field
+ * sent as null is then reported as missing.
  */
 export function withoutNulls<T>(raw: T): T {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw
   let out: Record<string, unknown> | undefined
   for (const k in raw) {
-    if ((raw as Record<string, unknown>)[k] !== null) continue
+    const v = (raw as Record<string, unknown>)[k]
+    const emptyList = Array.isArray(v) && v.length === 0 && OBJECT_FIELDS.has(k)
+    if (v !== null && !emptyList) continue
     out ??= { ...(raw as Record<string, unknown>) }
-    delete out[k]
+    if (emptyList) out[k] = {}
+    else delete out[k]
   }
   return (out ?? raw) as T
 }

@@ -2,6 +2,7 @@ import { authenticateKey } from '../auth.ts'
 import { ApiError } from '../errors.ts'
 import type { KeyIndex } from '../keys.ts'
 import type { Rejection } from '../pipeline/ingest-body.ts'
+import { CONTACT_HINT } from '../pipeline/personal-data.ts'
 import { processEvent } from '../pipeline/pipeline.ts'
 import type { RequestFacts } from '../pipeline/types.ts'
 import { HISTORY_LIMITS, type PopulationRequest } from './population.ts'
@@ -24,11 +25,12 @@ export interface IngestedRequest {
 
 /**
  * Whether the request's body as JSON text could hold an e-mail address or a phone number (an
- * `@` or a `+` in any key, string or number): what the collector's body decoder tells the
- * privacy step, found on the objects instead of on text this path never makes.
+ * `@`, a `+` or the start of a national number in any key, string or number): what the
+ * collector's body decoder tells the privacy step, found on the objects instead of on text this
+ * path never makes.
  */
 export function mayHoldContact(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('@') || value.includes('+')
+  if (typeof value === 'string') return value.includes('@') || value.includes('+') || CONTACT_HINT.test(value)
   if (typeof value === 'number') return String(value).includes('+')
   if (Array.isArray(value)) return value.some(mayHoldContact)
   if (value && typeof value === 'object') {

@@ -1,4 +1,4 @@
-import { signIdentityToken } from '../identity-token.ts'
+import { signIdentityToken, signQuestionnaireTicket } from '../identity-token.ts'
 import type { Questionnaire } from '../../../analytics/index.ts'
 import { wakingOffset } from './local-days.ts'
 import type { SyntheticPatient } from './patient.ts'
@@ -192,7 +192,10 @@ class Simulation {
         if (q && r.chance(0.2 + 0.4 * p.propensity)) {
           t += 60_000 + r.int(0, 240_000)
           const properties = { questionnaire: q.id, answers: this.answer(q) }
-          push('track', t, { event: 'questionnaire_answered', properties })
+          // A questionnaire above level 0 came with a ticket for this browser, which the answers carry.
+          const secret = world.browser.identitySecret
+          const ticket = q.availableAtLevel > 0 && secret ? { ticket: signQuestionnaireTicket({ program: world.program.id, questionnaire: q.id, anonymousId }, secret, world.now) } : {}
+          push('track', t, { event: 'questionnaire_answered', properties: { ...properties, ...ticket } })
           this.answered.add(q.id)
           this.credit('questionnaire_answered', properties)
         }

@@ -120,6 +120,7 @@ export function ingestRoutes(deps: IngestDeps): Hono {
       throw new ApiError(500, 'spool_unavailable', 'the event could not be stored; retry', { headers: { 'Retry-After': '1' }, cause: e })
     }
     metrics.accepted.inc({ program: outcome.program! }, outcome.records)
+    for (const [reason, n] of Object.entries(outcome.scrubbed)) if (n > 0) metrics.personalData.inc({ reason }, n)
     return c.json({ success: true, accepted: outcome.records, rejected: outcome.rejected } satisfies IngestResponse)
   }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { pathBeyondDepth } from '../json-depth.ts'
+import { isContactId } from '../pipeline/personal-data.ts'
 
 // The Segment tracking spec (https://segment.com/docs/connections/spec/common/), which
 // existing server libraries speak; Attune's extensions ride in `context` and `properties`.
@@ -16,13 +17,12 @@ const isoTime = z
   .max(64)
   .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 date-time')
 
-// Patient ids are pseudonymous (P8): an id that is an e-mail address or a phone number is refused
-// rather than stored.
+// Patient ids are pseudonymous (P8): an id that is an e-mail address or a phone number (in any
+// format: +49 170 1234567, 0049…, 0170 1234567) is refused rather than stored.
 const EMAIL_LIKE = /[^\s@]+@[^\s@]+\.[A-Za-z]{2,}/
-const PHONE_LIKE = /^\+\d[\d ()./-]{6,}$/
 
 /** Whether an id is pseudonymous: neither an e-mail address nor a phone number. */
-export const isPseudonymousId = (v: string): boolean => !(v.includes('@') && EMAIL_LIKE.test(v)) && !(v.charCodeAt(0) === 43 && PHONE_LIKE.test(v))
+export const isPseudonymousId = (v: string): boolean => !(v.includes('@') && EMAIL_LIKE.test(v)) && !isContactId(v)
 const PSEUDONYMOUS_MESSAGE = 'must be a pseudonymous id, not an e-mail address or phone number'
 
 /** A pseudonymous id as text (a patient id in a click token). */

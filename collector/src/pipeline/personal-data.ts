@@ -1,0 +1,75 @@
+// What counts as a contact detail or other personal data in an event (DESIGN: contact details
+// live in their own encrypted table, never in events; RELIABILITY P8). One definition, used by
+// the privacy step and by the id check of the wire schema.
+
+/**
+ * Keys whose values are personal data, normalised (lower case, without spaces, dots, dashes and
+ * underscores: `address_line`, `Address-Line` and `addressLine` are one key). Removed from
+ * traits, properties and context wherever they appear; a program adds its own
+ * (`privacy.personalDataKeys`).
+ */
+export const PERSONAL_DATA_KEYS: ReadonlySet<string> = new Set([
+  // e-mail
+  'email', 'emailaddress', 'mail', 'mailaddress',
+  // phone
+  'phone', 'phonenumber', 'mobile', 'mobilenumber', 'mobilephone', 'cell', 'cellphone', 'tel', 'telephone', 'telephonenumber', 'fax', 'faxnumber',
+  // postal address
+  'address', 'addressline', 'addressline1', 'addressline2', 'streetaddress', 'street', 'housenumber', 'postalcode', 'postcode', 'zip', 'zipcode',
+  // name
+  'name', 'firstname', 'lastname', 'surname', 'familyname', 'givenname', 'fullname', 'middlename', 'maidenname',
+  // birth
+  'birthday', 'birthdate', 'dateofbirth', 'dob',
+  // identity, insurance and payment numbers
+  'insurancenumber', 'insuranceid', 'healthinsurancenumber', 'policynumber', 'ssn', 'socialsecuritynumber', 'nationalid', 'nationalidnumber', 'nhsnumber', 'passport', 'passportnumber', 'taxid', 'iban', 'creditcard', 'cardnumber',
+  // network
+  'ip', 'ipaddress',
+])
+
+/** A key as the list holds it. */
+export const normaliseKey = (k: string): string => k.toLowerCase().replace(/[ _.-]/g, '')
+
+// The look-behind starts a match only where a local part can start: without it a 30 KB run of
+// local-part characters without an `@` costs about 1 s (quadratic backtracking), 20 s a body.
+const EMAIL = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g
+// International (+49 170 1234567, +1 (555) 010-0199; a time zone offset +01:00 is too short),
+// with the 00 prefix (0049 170 1234567), or national with a trunk 0 (0170 1234567, 030/1234567):
+// a run of digits, spaces, slashes, dots, dashes and brackets that is no part of a longer word,
+// number, date or time. 9–15 digits (E.164 has at most 15; national numbers at least 9 here).
+const PHONE = /(?:\+\d|(?<![\w.:+/-])0\d)[\d ()/.-]{6,}\d(?![\w-])/g
+// North American numbers without a trunk prefix: (555) 010-0199, 555-010-0199.
+const NANP = /(?<![\w-])(?:\(\d{3}\) ?|\d{3}[-.])\d{3}[-.]\d{4}(?![\w-])/g
+// A day.month.year date (01.12.2026 10:30) reads like a national number.
+const DATE_LIKE = /^\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b/
+
+const digits = (s: string): number => s.replace(/\D/g, '').length
+const isPhone = (m: string): boolean => {
+  const n = digits(m)
+  return n >= 9 && n <= 15 && !DATE_LIKE.test(m)
+}
+
+/** What a text's masking found. */
+export interface Masked {
+  text: string
+  emails: number
+  phones: number
+}
+
+/** A text with its e-mail addresses and phone numbers replaced by `[redacted]`, and how many of each. */
+export function maskContacts(text: string): Masked {
+  let emails = 0
+  let phones = 0
+  let out = text.replace(EMAIL, () => (emails++, '[redacted]'))
+  out = out.replace(PHONE, (m) => (isPhone(m) ? (phones++, '[redacted]') : m)).replace(NANP, (m) => (phones++, '[redacted]'))
+  return { text: out, emails, phones }
+}
+
+/** Cheap test for text that may hold an e-mail address or a phone number (most strings hold neither). */
+export const CONTACT_HINT = /@|\+\d|(?<![\w.:+/-])0\d|\d{3}[-.)] ?\d{3}[-.]\d{4}/
+
+/** Whether an id (user, anonymous, previous, group) is an e-mail address or a phone number, as a whole. */
+export function isContactId(id: string): boolean {
+  if (id.includes('@') && /^[^\s@]+@[^\s@]+\.[A-Za-z]{2,}$/.test(id.trim())) return true
+  if (!/^[\d\s()+/.-]+$/.test(id)) return false
+  const t = id.trim()
+  return (t.startsWith('+') || t.startsWith('0') || t.startsWith('(')) && isPhone(t)
+}

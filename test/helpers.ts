@@ -72,14 +72,15 @@ export interface ServerProcess {
   exited: Promise<number | string | null>
 }
 
-/** Starts `collector/src/server.ts` (or a fixture script that serves the collector) as a child process with PORT=0 and waits for its URL. */
-export async function startServerProcess(env: Record<string, string>, script = 'collector/src/server.ts', nodeFlags: string[] = []): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', join(ROOT, script)], {
-    cwd: ROOT,
-    // No synthetic demo population in fresh data directories: tests and benchmarks count what they send.
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ATTUNE_PROGRAMS: join(ROOT, 'programs'), ATTUNE_DEMO_SEED: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+/**
+ * Starts `collector/src/server.ts` (or a fixture script that serves the collector) as a child
+ * process with PORT=0 and waits for its URL. A variable given as `null` is left unset.
+ */
+export async function startServerProcess(env: Record<string, string | null>, script = 'collector/src/server.ts', nodeFlags: string[] = []): Promise<ServerProcess> {
+  // No synthetic demo population in fresh data directories: tests and benchmarks count what they send.
+  const merged: Record<string, string | null | undefined> = { ...process.env, PORT: '0', HOST: '127.0.0.1', ATTUNE_PROGRAMS: join(ROOT, 'programs'), ATTUNE_DEMO_SEED: '0', ...env }
+  for (const [k, v] of Object.entries(merged)) if (v === null || v === undefined) delete merged[k]
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', join(ROOT, script)], { cwd: ROOT, env: merged as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()))
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()))

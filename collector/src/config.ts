@@ -10,7 +10,8 @@ const flag = (def: '0' | '1') => z.enum(['0', '1', 'true', 'false']).default(def
 
 const envSchema = z.object({
   PORT: int(8080, 0, 65535),
-  HOST: z.string().default('0.0.0.0'),
+  // Loopback unless opened on purpose: a demo's keys are public, and every service answers on the port.
+  HOST: z.string().min(1).default('127.0.0.1'),
   ATTUNE_DATA: z.string().default('./data'),
   ATTUNE_PROGRAMS: z.string().default('./programs'),
   ATTUNE_SPOOL_MAX_BYTES: int(1024 ** 3, 1024, 2 ** 48),

@@ -9,6 +9,8 @@ import { describeError } from './errors.ts'
 import { createService } from './service.ts'
 
 const log = (m: string) => console.error(`[attune] ${m}`)
+/** Whether an address is this machine's loopback. */
+const loopback = (host: string): boolean => host === 'localhost' || host === '::1' || host.startsWith('127.')
 const config = configFromEnv(process.env)
 // A fresh embedded data directory gets a small seeded population, so profiles and reports have
 // something to show (skipped when the program already has events; ATTUNE_DEMO_SEED=0 turns it off).
@@ -27,10 +29,15 @@ const serverOptions = {
   keepAliveTimeout: 5_000,
 }
 const server = serve({ fetch: service.app.fetch, port: config.port, hostname: config.host, serverOptions }, (info: AddressInfo) => {
-  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host
+  // Say what is listened on; URLs below use loopback when every interface is open.
+  const everyInterface = config.host === '0.0.0.0' || config.host === '::'
+  const bound = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${info.port}`
+  const host = everyInterface ? '127.0.0.1' : config.host
   const base = `http://${host.includes(':') ? `[${host}]` : host}:${info.port}`
+  const demos = service.programs.filter((p) => p.program.demo).map((p) => p.program.id)
   const lines = [
-    `Attune collector listening on ${base}`,
+    `Attune collector listening on ${bound}${everyInterface ? ' (every network interface)' : loopback(config.host) ? ' (this machine only; HOST opens it)' : ''}`,
+    ...(demos.length && !loopback(config.host) ? [`  WARNING     demo programs ${demos.join(', ')} are reachable from the network and their keys are public in the repository`] : []),
     `  ingestion   ${base}/v1/batch  (also /v1/track, /v1/page, /v1/screen, /v1/identify, /v1/alias, /v1/group)`,
     `  demo site   ${base}/demo/`,
     `  script tag  <script async src="${base}/attune.js" data-key="WRITE_KEY"></script>`,

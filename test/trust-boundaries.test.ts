@@ -2,6 +2,7 @@
 // the real embedded engine: the findings of the trust-boundary review, each reproduced as it was
 // reported and answered as it must be now.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { linkedPatient } from '../analytics/index.ts'
 import type { Service } from '../collector/index.ts'
 import { basic, DEMO, identityToken, startService, waitFor } from './helpers.ts'
 
@@ -238,5 +239,23 @@ describe('contact details (finding 6)', () => {
     expect(await metric('personal_data_key')).toBe(before.key + 4)
     expect(await metric('phone')).toBe(before.phone + 2)
     expect(await post('/v1/identify', { userId: '00491701234567' })).toMatchObject({ status: 400, body: { error: { field: 'userId', message: 'userId: must be a pseudonymous id, not an e-mail address or phone number' } } })
+  })
+})
+
+describe('a browser shared by two patients (finding 10)', () => {
+  it('belongs to the patient who logged in last: decisions for it go to them, never to the first', async () => {
+    const origin = { origin: 'http://localhost:5173' }
+    const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString()
+    await post('/v1/identify', { userId: 'p-tb-first', anonymousId: 'a-tb-shared', timestamp: at(30), context: { identityToken: identityToken('p-tb-first') } }, DEMO.writeKey, origin)
+    await post('/v1/identify', { userId: 'p-tb-second', anonymousId: 'a-tb-shared', timestamp: at(5), context: { identityToken: identityToken('p-tb-second') } }, DEMO.writeKey, origin)
+    await waitFor(() => service.spool.depthBytes() === 0 && (service.profiles?.current(DEMO.program) ?? true), 20_000, 'events to land')
+    // The store and ClickHouse agree on whom the browser is now.
+    expect(service.profiles!.personOf(DEMO.program, 'a-tb-shared')).toEqual({ person: 'p-tb-second', linked: true })
+    expect(await linkedPatient(service.db, DEMO.program, 'a-tb-shared')).toBe('p-tb-second')
+    const decided = await post('/v1/decide', { writeKey: DEMO.writeKey, anonymousId: 'a-tb-shared', channel: 'web', slots: ['home-hero'] }, null, origin)
+    expect(decided.status).toBe(200)
+    let recorded: Array<Record<string, any>> = []
+    await waitFor(async () => (recorded = await rows("event = 'decision' AND JSONExtractString(properties, 'requestId') = {r:String}", { r: decided.body.requestId })).length > 0, 20_000, 'the decisions')
+    expect(new Set(recorded.map((r) => r.user_id))).toEqual(new Set(['p-tb-second']))
   })
 })

@@ -11,6 +11,8 @@ export interface LandedActor {
   anonymousId: string
   /** The id an identify/alias event links to `userId` ('' when none). */
   linkedId: string
+  /** When that link was made (the event's time, ms): a browser shared by patients belongs to the one linked last. */
+  linkedAt?: number
   /** The event's message id: the store knows its own events (see `applyOwn`) by it. */
   messageId?: string
 }
@@ -54,7 +56,7 @@ interface ProgramState {
   /** Patient id → the ids linked to it. */
   links: Map<string, Set<string>>
   /** Linked id → the patient ids it is linked to (an id linked to several: the first by id answers). */
-  linkedTo: Map<string, Set<string>>
+  linkedTo: Map<string, Map<string, number>>
   ready: boolean
   /** Ids with events landed since they were last read. */
   dirty: Set<string>
@@ -139,20 +141,20 @@ export class ProfileStore {
         put(state, id, agg)
         if (++n % PUT_PER_TURN === 0) await nextTurn()
       }
-      const links = await this.#db.query<{ user_id: string; anonymous_id: string }>(sql('identity-links-page'), { program: program.id, page, pages })
-      for (const l of links) this.#link(state, l.user_id, l.anonymous_id)
+      const links = await this.#db.query<{ user_id: string; anonymous_id: string; last_ms: string | number }>(sql('identity-links-page'), { program: program.id, page, pages })
+      for (const l of links) this.#link(state, l.user_id, l.anonymous_id, Number(l.last_ms))
     }
     this.#log(`profile store: ${program.id} loaded, ${state.actors.size} ids in ${Date.now() - started} ms`)
   }
 
-  #link(state: ProgramState, userId: string, linkedId: string): void {
+  #link(state: ProgramState, userId: string, linkedId: string, at: number): void {
     if (linkedId === userId) return
     let set = state.links.get(userId)
     if (!set) state.links.set(userId, (set = new Set()))
     set.add(linkedId)
     let users = state.linkedTo.get(linkedId)
-    if (!users) state.linkedTo.set(linkedId, (users = new Set()))
-    users.add(userId)
+    if (!users) state.linkedTo.set(linkedId, (users = new Map()))
+    users.set(userId, Math.max(users.get(userId) ?? 0, at))
   }
 
   /** The writer landed events of `program` for these ids: links apply at once, aggregates are read again. */
@@ -164,7 +166,7 @@ export class ProfileStore {
         const actor = w.userId !== '' ? w.userId : w.anonymousId
         if (w.messageId !== undefined && this.#landedOwn(state, actor, w.messageId)) continue
         if (actor !== '') state.dirty.add(actor)
-        if (w.userId !== '' && w.linkedId !== '') this.#link(state, w.userId, w.linkedId)
+        if (w.userId !== '' && w.linkedId !== '') this.#link(state, w.userId, w.linkedId, w.linkedAt ?? Date.now())
       }
       const p = programs(program)
       if (p && state.ready) this.#refresh(p, state)
@@ -283,14 +285,17 @@ export class ProfileStore {
 
   /**
    * The patient an id belongs to: itself when it is a patient id with links or no link at all,
-   * else the patient it is linked to (the first by id). Undefined while the program is not loaded.
+   * else the patient it was linked to last (a shared browser is the patient who logged in last;
+   * the first by id on a tie), as `linked-patient.sql` answers. Undefined while the program is not loaded.
    */
   personOf(program: string, id: string): { person: string; linked: boolean } | undefined {
     const state = this.#states.get(program)
     if (!state?.ready) return undefined
     const users = state.linkedTo.get(id)
     if (!users || users.size === 0) return { person: id, linked: state.links.has(id) }
-    return { person: [...users].sort()[0]!, linked: true }
+    let best: [string, number] | null = null
+    for (const [user, at] of users) if (!best || at > best[1] || (at === best[1] && user < best[0])) best = [user, at]
+    return { person: best![0], linked: true }
   }
 
   /** Whether a program is loaded and its refreshes have caught up with the writer. */

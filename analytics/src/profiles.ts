@@ -74,7 +74,7 @@ async function personIds(db: Db, program: string, patientId: string): Promise<st
   return [patientId, ...linked.map((r) => r.id).filter((id) => id !== patientId).sort()]
 }
 
-/** The patient an id is linked to (the first by id when several), or null; from ClickHouse, for when profiles are not kept in memory. */
+/** The patient an id is linked to (the one linked last when several), or null; from ClickHouse, for when profiles are not kept in memory. */
 export async function linkedPatient(db: Db, program: string, id: string): Promise<string | null> {
   const rows = await db.query<{ user_id: string }>(sql('linked-patient'), { program, id })
   return rows[0]?.user_id || null

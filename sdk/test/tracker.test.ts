@@ -85,6 +85,19 @@ describe('wire payload', () => {
 })
 
 describe('identity', () => {
+  it('gives a browser a new anonymous id when another patient identifies on it, so the first patient gets nothing more from it', async () => {
+    const { api, t } = boot({ autocapture: false })
+    api.identify('p-000123', { token: 'ITK.ONE' })
+    api.track('first')
+    api.identify('p-000456', { token: 'ITK.TWO' })
+    api.track('second')
+    await api.flush()
+    const sent = t.events()
+    const anon = (event: string) => sent.find((m) => m.event === event)!.anonymousId
+    expect(anon('first')).not.toBe(anon('second'))
+    expect(sent.filter((m) => m.type === 'identify').map((m) => [m.userId, m.anonymousId])).toEqual([['p-000123', anon('first')], ['p-000456', anon('second')]])
+  })
+
   it('keeps the identity token on the device, forgets it on reset, and drops it with an identify that brings none', async () => {
     const store = memoryStore()
     const { api, t } = boot({ store, autocapture: false })

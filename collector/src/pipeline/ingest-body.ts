@@ -104,7 +104,8 @@ export function ingestBody(req: RawIngestRequest, keys: KeyIndex): IngestOutcome
         }
         months.add(month)
       }
-      const who = { userId: row.user_id, anonymousId: row.anonymous_id, linkedId: row.user_id === '' ? '' : row.type === 'alias' ? row.previous_id : row.anonymous_id }
+      const linkedId = row.user_id === '' ? '' : row.type === 'alias' ? row.previous_id : row.anonymous_id
+      const who = { userId: row.user_id, anonymousId: row.anonymous_id, linkedId, ...(linkedId ? { linkedAt: Date.parse(`${row.ts.replace(' ', 'T')}Z`) } : {}) }
       payloads.push(payloadText(row.ts.slice(0, 7).replace('-', ''), row.program, row.message_id, r.json, who))
     })
     if (payloads.length === 0) {

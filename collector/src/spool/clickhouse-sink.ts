@@ -6,11 +6,13 @@ import type { BatchSink } from './writer.ts'
 
 /**
  * Spool payload: a one-line JSON header `[partition, program, messageId, userId, anonymousId,
- * linkedId]`, a newline, the event row. The ids say whose profile the event changes without
- * parsing the row (records spooled before they were added have a three-item header).
+ * linkedId, linkedAt?]`, a newline, the event row. The ids say whose profile the event changes
+ * without parsing the row (records spooled before they were added have a three-item header, before
+ * `linkedAt` a six-item one).
  */
 export function payloadText(partition: string, program: string, messageId: string, rowJson: string, who?: LandedActor): string {
-  return `${JSON.stringify(who ? [partition, program, messageId, who.userId, who.anonymousId, who.linkedId] : [partition, program, messageId])}\n${rowJson}`
+  const header = who ? [partition, program, messageId, who.userId, who.anonymousId, who.linkedId, ...(who.linkedAt !== undefined ? [who.linkedAt] : [])] : [partition, program, messageId]
+  return `${JSON.stringify(header)}\n${rowJson}`
 }
 
 /** What the sink counts: events written, dropped as already landed, and put in the quarantine. */
@@ -75,15 +77,15 @@ export function clickhouseSink(db: Db, count: SinkCounter, quarantine: Quarantin
       } catch {
         header = null
       }
-      if (nl < 0 || !Array.isArray(header) || (header.length !== 3 && header.length !== 6)) {
+      if (nl < 0 || !Array.isArray(header) || (header.length !== 3 && header.length !== 6 && header.length !== 7)) {
         malformed.push({ payload: p, reason: 'spool record without a valid header' })
         continue
       }
-      const [partition, program, messageId, userId, anonymousId, linkedId] = header as [string, string, string, string?, string?, string?]
+      const [partition, program, messageId, userId, anonymousId, linkedId, linkedAt] = header as [string, string, string, string?, string?, string?, number?]
       let ids = byProgram.get(program)
       if (!ids) byProgram.set(program, (ids = new Map()))
       if (ids.has(messageId)) count('duplicates', 1)
-      else ids.set(messageId, { partition, row: p.subarray(nl + 1), who: userId === undefined ? null : { userId, anonymousId: anonymousId!, linkedId: linkedId!, messageId } })
+      else ids.set(messageId, { partition, row: p.subarray(nl + 1), who: userId === undefined ? null : { userId, anonymousId: anonymousId!, linkedId: linkedId!, messageId, ...(typeof linkedAt === 'number' ? { linkedAt } : {}) } })
     }
     const byPartition = new Map<string, { ids: string[]; rows: Buffer[]; who: Whose[] }>()
     for (const [program, ids] of byProgram) {

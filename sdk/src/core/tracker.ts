@@ -105,6 +105,10 @@ export class Tracker {
    */
   _identify(userId: string, traits: Record<string, unknown> = {}): void {
     const { token, ...rest } = traits
+    // Another patient on this browser (a shared computer, no logout): a new anonymous id and
+    // session, so what this browser does from now on is never the first patient's.
+    const before = this._uid()
+    if (before && before != userId) for (const k of [ANON_KEY, SESSION_KEY]) this._o.store.del(k)
     this._o.store.set(USER_KEY, String(userId))
     if (typeof token == 'string') this._o.store.set(TOKEN_KEY, token)
     else this._o.store.del(TOKEN_KEY)

@@ -259,3 +259,32 @@ describe('a browser shared by two patients (finding 10)', () => {
     expect(new Set(recorded.map((r) => r.user_id))).toEqual(new Set(['p-tb-second']))
   })
 })
+
+describe('smaller findings (10)', () => {
+  it('refuses a timestamp before 1970 with its reason instead of clamping it', async () => {
+    const res = await post('/v1/batch', { batch: [{ type: 'track', userId: 'p-tb-old', event: 'x', timestamp: '1969-07-20T20:17:40Z' }, { type: 'track', userId: 'p-tb-old', event: 'x', timestamp: new Date().toISOString(), sentAt: '1960-01-01T00:00:00Z' }] })
+    expect(res.body.error.rejected).toEqual([
+      { index: 0, reason: 'invalid_timestamp', field: 'batch[0].timestamp', message: 'must be between 1970-01-02 and 2299-12-31' },
+      { index: 1, reason: 'invalid_timestamp', field: 'batch[1].sentAt', message: 'must be between 1970-01-02 and 2299-12-31' },
+    ])
+  })
+
+  it('decodes a decide or program body by its Content-Encoding, and answers 415 for one it does not know', async () => {
+    const { gzipSync, brotliCompressSync } = await import('node:zlib')
+    const decide = (body: Buffer | string, encoding: string) => service.app.request('/v1/decide', { method: 'POST', headers: { authorization: basic(DEMO.secretKey), 'content-type': 'application/json', 'content-encoding': encoding }, body })
+    const json = JSON.stringify({ userId: 'p-tb-enc', channel: 'web', slots: ['home-hero'] })
+    expect((await decide(gzipSync(json), 'gzip')).status).toBe(200)
+    expect((await decide(brotliCompressSync(json), 'br')).status).toBe(200)
+    const unknown = await decide(json, 'compress')
+    expect(unknown.status).toBe(415)
+    expect(((await unknown.json()) as any).error.code).toBe('unsupported_encoding')
+    expect(((await (await decide('not gzip at all', 'gzip')).json()) as any).error.code).toBe('invalid_body')
+    // 64 KB after decompression, however small the compressed body.
+    const bomb = await decide(gzipSync(JSON.stringify({ userId: 'p-tb-enc', channel: 'web', context: { pad: 'x'.repeat(200_000) } })), 'gzip')
+    expect(bomb.status).toBe(413)
+    const current = (await (await service.app.request(`/v1/admin/programs/${DEMO.program}`, { headers: { authorization: basic(DEMO.secretKey) } })).json()) as { version: number; document: unknown }
+    const put = await service.app.request(`/v1/admin/programs/${DEMO.program}`, { method: 'PUT', headers: { authorization: basic(DEMO.secretKey), 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(JSON.stringify(current.document)) })
+    expect(put.status).toBe(200)
+    expect(((await put.json()) as { version: number }).version).toBe(current.version)
+  })
+})

@@ -12,6 +12,7 @@ import {
   blankEventRow, chTime, clusterNeeds, compileAudience, encodeEventRow, evaluate, latestClustering, storeClustering,
   type ConditionTrace, type Condition, type Profile, type Program, type Rule,
 } from '../analytics/index.ts'
+import { signQuestionnaireTicket } from '../collector/index.ts'
 import { payloadText } from '../collector/src/spool/clickhouse-sink.ts'
 import { basic, DEMO, identityToken, startService, waitFor } from './helpers.ts'
 
@@ -238,7 +239,13 @@ function materialise(specs: PersonSpec[], base: number) {
       }
     }
     // A logged-in page sends the identity token the site's backend signed with the patient id.
-    const proven = browser.map((m) => ('userId' in m ? { ...m, context: { ...((m as { context?: object }).context ?? {}), identityToken: identityToken(patient) } } : m))
+    // and a questionnaire comes with a ticket for the browser that its answers carry.
+    const ticketed = browser.map((m) => {
+      const e = m as { event?: string; anonymousId?: string; properties?: { questionnaire?: string } }
+      if (e.event !== 'questionnaire_answered') return m
+      return { ...m, properties: { ...e.properties, ticket: signQuestionnaireTicket({ program: DEMO.program, questionnaire: e.properties!.questionnaire!, anonymousId: e.anonymousId ?? patient }, DEMO.identitySecret) } }
+    })
+    const proven = ticketed.map((m) => ('userId' in m ? { ...m, context: { ...((m as { context?: object }).context ?? {}), identityToken: identityToken(patient) } } : m))
     if (browser.length) phase1.push({ key: DEMO.writeKey, origin: ORIGIN, batch: proven })
     for (const [key, batch] of backend) phase1.push({ key: keyOf(key), batch })
     const late: object[] = []

@@ -28,7 +28,8 @@ function answers(d: Draft, facts: RequestFacts): Draft | Drop {
   const questionnaire = typeof props?.questionnaire === 'string' ? props.questionnaire : ''
   const level = facts.key.catalogue?.questionnaires?.[questionnaire] ?? 0
   if (level === 0) return d
-  const t = { program: facts.key.program, questionnaire, anonymousId: d.row.anonymous_id }
+  // The browser's id: its anonymous id, or a proven patient id when the message has no other.
+  const t = { program: facts.key.program, questionnaire, anonymousId: d.row.anonymous_id || d.row.user_id }
   if (questionnaireTicketValid(ticket, t, facts.key.identitySecret, facts.receivedAt)) return d
   return { drop: 'questionnaire_locked', step: 'records', field: 'properties.ticket', message: `questionnaire ${questionnaire.slice(0, 100)} opens at level ${level}: a browser's answers need the ticket served with it to this browser` }
 }

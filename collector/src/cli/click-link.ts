@@ -4,9 +4,8 @@
 // Programs are read as the collector reads them (ATTUNE_PROGRAMS, `env:NAME` secrets from the
 // environment); the link secret itself is never printed.
 import { parseArgs } from 'node:util'
-import { loadPrograms } from '../../../analytics/index.ts'
 import { CLICK_CHANNELS, MAX_CLICK_TOKEN_DAYS, signClickToken } from '../click-token.ts'
-import { configFromEnv } from '../config.ts'
+import { programArg } from './program-arg.ts'
 
 const USAGE = 'usage: click-link --program ID --patient ID --message ID --campaign NAME --channel email|sms --url URL [--days 30]'
 
@@ -37,14 +36,7 @@ try {
 }
 if (landing.protocol !== 'https:' && landing.protocol !== 'http:') stop('--url must be http or https')
 
-let programs: ReturnType<typeof loadPrograms>
-try {
-  programs = loadPrograms(configFromEnv(process.env).programsDir, process.env)
-} catch (e) {
-  stop((e as Error).message)
-}
-const program = programs.find((p) => p.program.id === values.program)
-if (!program) stop(`no program ${values.program}; programs: ${programs.map((p) => p.program.id).join(', ')}`)
+const program = programArg(values.program, stop)
 if (!program.linkSecret) stop(`program ${program.program.id} has no linkSecret (${program.file})`)
 
 const now = Date.now()

@@ -4,8 +4,7 @@
 // environment); the identity secret itself is never printed. For testing a site and the demo:
 // a real site signs tokens in its own backend (docs/security.md has the recipe).
 import { parseArgs } from 'node:util'
-import { loadPrograms } from '../../../analytics/index.ts'
-import { configFromEnv } from '../config.ts'
+import { programArg } from './program-arg.ts'
 import { MAX_IDENTITY_TOKEN_DAYS, signIdentityToken } from '../identity-token.ts'
 
 const USAGE = 'usage: identity-token --program ID --patient ID [--hours 24]'
@@ -25,14 +24,7 @@ for (const name of ['program', 'patient']) if (!values[name]) stop(`--${name} is
 const hours = Number(values.hours)
 if (!Number.isInteger(hours) || hours < 1 || hours > MAX_IDENTITY_TOKEN_DAYS * 24) stop(`--hours must be a whole number from 1 to ${MAX_IDENTITY_TOKEN_DAYS * 24}`)
 
-let programs: ReturnType<typeof loadPrograms>
-try {
-  programs = loadPrograms(configFromEnv(process.env).programsDir, process.env)
-} catch (e) {
-  stop((e as Error).message)
-}
-const program = programs.find((p) => p.program.id === values.program)
-if (!program) stop(`no program ${values.program}; programs: ${programs.map((p) => p.program.id).join(', ')}`)
+const program = programArg(values.program, stop)
 if (!program.identitySecret) stop(`program ${program.program.id} has no identitySecret (${program.file})`)
 
 const now = Date.now()

@@ -37,6 +37,9 @@ const STEPS: ReadonlyArray<[StepName, Step]> = [
 // as \udXXX, which ClickHouse refuses, failing the whole insert and every retry of it.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g
 
+/** Text with every lone surrogate replaced by U+FFFD, as an event's text is stored: an id names the same person wherever it is used. */
+export const wellFormed = (text: string): string => text.replace(LONE_SURROGATE, '\ufffd')
+
 /** An event that made it through every step, and its row as the JSON line to spool. */
 export interface Accepted {
   row: EventRow
@@ -67,7 +70,7 @@ export function processEvent(raw: unknown, facts: RequestFacts, prefix: string, 
   // finds every row that needs repair (and a few with a literal backslash-u text, repaired harmlessly).
   if (json.includes('\\ud')) {
     const r = d.row as unknown as Record<string, unknown>
-    for (const [k, v] of Object.entries(r)) if (typeof v === 'string') r[k] = v.replace(LONE_SURROGATE, '\ufffd')
+    for (const [k, v] of Object.entries(r)) if (typeof v === 'string') r[k] = wellFormed(v)
     json = encodeEventRow(d.row)
   }
   return { row: d.row, json, scrubbed: d.scrubbed }

@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { z } from 'zod'
 import { decide, type Db, type DecideOutput, type LoadedProgram, type ProfileStore } from '../../../analytics/index.ts'
 import { browserPerson, profileWithin } from '../browser-person.ts'
+import { wellFormed } from '../pipeline/pipeline.ts'
 import { authenticateKey, basicUser, requireScope } from '../auth.ts'
 import type { ClusterStore } from '../cluster-store.ts'
 import type { DecisionLog } from '../decision-log.ts'
@@ -52,7 +53,9 @@ export function decideRoutes(d: DecideDeps): Hono {
   }
   app.post('/decide', bodyLimit({ maxSize: MAX_DECIDE_BYTES, onError: tooLarge }), async (c) => {
     const now = Date.now()
-    const body = validBody(decideSchema, parseJsonBody(await bodyText(c, MAX_DECIDE_BYTES), '{"userId" or "anonymousId", "channel", "slots"?}'))
+    const raw = validBody(decideSchema, parseJsonBody(await bodyText(c, MAX_DECIDE_BYTES), '{"userId" or "anonymousId", "channel", "slots"?}'))
+    // Ids as ingestion stores them (lone surrogates repaired): the same person, and records ClickHouse takes.
+    const body = { ...raw, ...(raw.userId ? { userId: wellFormed(raw.userId) } : {}), ...(raw.anonymousId ? { anonymousId: wellFormed(raw.anonymousId) } : {}) }
     const key = authenticateKey(d.keys, basicUser(c.req.header('authorization')) ?? body.writeKey, c.req.header('origin'))
     if (key.kind === 'secret') requireScope(key, 'decide')
     if (body.program !== undefined && body.program !== key.program) throw new ApiError(403, 'wrong_program', `the key belongs to program ${key.program}`, { field: 'program' })

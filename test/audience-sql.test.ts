@@ -12,7 +12,7 @@ import {
   blankEventRow, chTime, clusterNeeds, compileAudience, encodeEventRow, evaluate, latestClustering, storeClustering,
   type ConditionTrace, type Condition, type Profile, type Program, type Rule,
 } from '../analytics/index.ts'
-import { signQuestionnaireTicket } from '../collector/index.ts'
+import { browserId, signQuestionnaireTicket } from '../collector/index.ts'
 import { payloadText } from '../collector/src/spool/clickhouse-sink.ts'
 import { basic, DEMO, identityToken, startService, waitFor } from './helpers.ts'
 
@@ -199,7 +199,8 @@ function materialise(specs: PersonSpec[], base: number) {
     const push = (key: string, m: object) => backend.set(key, [...(backend.get(key) ?? []), m])
     const who = (on: On) => (on > 0 && on <= spec.anons.length ? { anonymousId: anon(on - 1) } : { userId: patient })
     // Attune's own events name the patient, or an unidentified browser — never both (decision-log.ts).
-    const ids = (on: On) => (on > 0 && on <= spec.anons.length ? { userId: '', anonymousId: anon(on - 1) } : { userId: patient, anonymousId: '' })
+    // A browser's stored id is browser:<anonymousId> (what its write-key events land under).
+    const ids = (on: On) => (on > 0 && on <= spec.anons.length ? { userId: '', anonymousId: browserId(anon(on - 1)) } : { userId: patient, anonymousId: '' })
     for (const t of spec.touches) {
       const common = { messageId: messageId(), timestamp: new Date(time(t.at)).toISOString() }
       if ('on' in t && !('anonymousId' in who(t.on))) patients.add(patient)
@@ -243,15 +244,15 @@ function materialise(specs: PersonSpec[], base: number) {
     const ticketed = browser.map((m) => {
       const e = m as { event?: string; anonymousId?: string; properties?: { questionnaire?: string } }
       if (e.event !== 'questionnaire_answered') return m
-      return { ...m, properties: { ...e.properties, ticket: signQuestionnaireTicket({ program: DEMO.program, questionnaire: e.properties!.questionnaire!, anonymousId: e.anonymousId ?? patient }, DEMO.identitySecret) } }
+      return { ...m, properties: { ...e.properties, ticket: signQuestionnaireTicket({ program: DEMO.program, questionnaire: e.properties!.questionnaire!, anonymousId: e.anonymousId ? browserId(e.anonymousId) : patient }, DEMO.identitySecret) } }
     })
     const proven = ticketed.map((m) => ('userId' in m ? { ...m, context: { ...((m as { context?: object }).context ?? {}), identityToken: identityToken(patient) } } : m))
     if (browser.length) phase1.push({ key: DEMO.writeKey, origin: ORIGIN, batch: proven })
     for (const [key, batch] of backend) phase1.push({ key: keyOf(key), batch })
     const late: object[] = []
-    spec.anons.forEach((linked, k) => linked && late.push({ type: 'identify', messageId: messageId(), userId: patient, anonymousId: anon(k) }))
+    spec.anons.forEach((linked, k) => linked && late.push({ type: 'identify', messageId: messageId(), userId: patient, anonymousId: browserId(anon(k)) }))
     if (spec.shareAnon && spec.anons.length > 0 && i + 1 < specs.length) {
-      late.push({ type: 'identify', messageId: messageId(), userId: `p-aud-${i + 1}`, anonymousId: anon(0) })
+      late.push({ type: 'identify', messageId: messageId(), userId: `p-aud-${i + 1}`, anonymousId: browserId(anon(0)) })
       patients.add(`p-aud-${i + 1}`)
     }
     if (spec.alias) {

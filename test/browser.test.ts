@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { inProgramHoldout } from '../analytics/src/rules/holdout.ts'
-import { signClickToken } from '../collector/index.ts'
+import { browserId, signClickToken } from '../collector/index.ts'
 import { basic, DEMO, identityToken, startService, waitFor } from './helpers.ts'
 
 // Names of the page's globals, for the functions page.evaluate runs in the browser (this project
@@ -50,7 +50,7 @@ async function rowsOf(anonymousId: string, done: (rows: Row[]) => boolean, what:
   let rows: Row[] = []
   await waitFor(
     async () => {
-      rows = await svc.service.db.query<Row>('SELECT type, event, page_path, user_id, anonymous_id, channel, properties, message_id, page_url FROM events WHERE anonymous_id = {a:String} ORDER BY ts, received_at', { a: anonymousId })
+      rows = await svc.service.db.query<Row>('SELECT type, event, page_path, user_id, anonymous_id, channel, properties, message_id, page_url FROM events WHERE anonymous_id = {a:String} ORDER BY ts, received_at', { a: browserId(anonymousId) })
       return done(rows)
     },
     20_000,
@@ -141,7 +141,7 @@ describe('the demo site in Chromium', () => {
     expect(page.url()).toBe(`${base}/demo/?utm_campaign=itch-tips`)
     const rows = await rowsOf(anonymousId, (r) => r.some((x) => x.event === 'email_click') && r.some((x) => x.type === 'page'), 'the e-mail click')
     const click = rows.find((r) => r.event === 'email_click')!
-    expect(click).toMatchObject({ user_id: 'p-004711', channel: 'email', anonymous_id: anonymousId })
+    expect(click).toMatchObject({ user_id: 'p-004711', channel: 'email', anonymous_id: browserId(anonymousId) })
     expect(JSON.parse(click.properties)).toMatchObject({ token_status: 'verified', attune_message: 'msg-itch-1', attune_campaign: 'itch-tips' })
     for (const r of rows) expect(JSON.stringify(r)).not.toContain(token.slice(0, 20))
     await context.close()
@@ -169,7 +169,7 @@ describe('the demo site in Chromium', () => {
     // would keep its default content in about one run of twenty. So the browser gets an id outside
     // the holdout, written where the SDK keeps it before the page's scripts run.
     let anonymousId = ''
-    for (let i = 0; !anonymousId; i++) if (!inProgramHoldout(`a-slot-${i}`, demo.id, demo.contactPolicy.programHoldout)) anonymousId = `a-slot-${i}`
+    for (let i = 0; !anonymousId; i++) if (!inProgramHoldout(browserId(`a-slot-${i}`), demo.id, demo.contactPolicy.programHoldout)) anonymousId = `a-slot-${i}`
     // A first visit: nothing is known of this browser, so the demo's rule for newcomers fills the slot.
     const rule = demo.rules.find((r) => r.id === 'newcomer-hero')!
     const contentId = rule.action.type === 'web' && typeof rule.action.content === 'string' ? rule.action.content : ''
@@ -215,7 +215,7 @@ describe('the demo site in Chromium', () => {
     })
     expect(res.status).toBe(200)
     let anonymousId = ''
-    for (let i = 0; !anonymousId; i++) if (!inProgramHoldout(`a-attacker-${i}`, demo.id, demo.contactPolicy.programHoldout)) anonymousId = `a-attacker-${i}`
+    for (let i = 0; !anonymousId; i++) if (!inProgramHoldout(browserId(`a-attacker-${i}`), demo.id, demo.contactPolicy.programHoldout)) anonymousId = `a-attacker-${i}`
     const context = await browser.newContext()
     const page = await context.newPage()
     // Anyone can put this on a page: the write key is public, the patient id guessed.
@@ -235,7 +235,7 @@ describe('the demo site in Chromium', () => {
     const rows = await rowsOf(anonymousId, (r) => r.some((x) => x.type === 'identify') && r.some((x) => x.event === 'goal_reached') && r.some((x) => x.event === 'decision'), 'the page’s events')
     // Kept as the browser's own analytics: the claimed id apart, no link, no goal for the patient.
     expect(rows.filter((r) => r.event !== 'decision').every((r) => r.user_id === '')).toBe(true)
-    const [identify] = await svc.service.db.query<{ claimed_user_id: string; identity_status: string }>("SELECT claimed_user_id, identity_status FROM events WHERE anonymous_id = {a:String} AND type = 'identify'", { a: anonymousId })
+    const [identify] = await svc.service.db.query<{ claimed_user_id: string; identity_status: string }>("SELECT claimed_user_id, identity_status FROM events WHERE anonymous_id = {a:String} AND type = 'identify'", { a: browserId(anonymousId) })
     expect(identify).toEqual({ claimed_user_id: victim, identity_status: 'missing' })
     expect(rows.filter((r) => r.event === 'decision').every((r) => r.user_id === '')).toBe(true)
     const profile = (await (await svc.service.app.request(`/v1/profiles/${victim}`, { headers: { authorization: basic(DEMO.secretKey) } })).json()) as { ids: string[]; goals: Array<{ goal: string }> }
@@ -259,7 +259,7 @@ describe('the demo site in Chromium', () => {
     const rows = await rowsOf(anonymousId, (r) => r.some((x) => x.event === 'diary_entry_saved') && r.some((x) => x.event === 'goal_reached'), 'the offline events')
     // Give a late duplicate (a retry racing the reload) time to land, then count.
     await new Promise((r) => setTimeout(r, 2500))
-    const again = await svc.service.db.query<{ event: string; n: string }>("SELECT event, count() n FROM events WHERE anonymous_id = {a:String} AND event IN ('diary_entry_saved', 'goal_reached') GROUP BY event ORDER BY event", { a: anonymousId })
+    const again = await svc.service.db.query<{ event: string; n: string }>("SELECT event, count() n FROM events WHERE anonymous_id = {a:String} AND event IN ('diary_entry_saved', 'goal_reached') GROUP BY event ORDER BY event", { a: browserId(anonymousId) })
     expect(again.map((r) => [r.event, Number(r.n)])).toEqual([['diary_entry_saved', 1], ['goal_reached', 1]])
     expect(JSON.parse(rows.find((r) => r.event === 'goal_reached')!.properties)).toMatchObject({ goal: 'nurse_callback_requested' })
     expect(await page.evaluate(() => localStorage.getItem('attune_q'))).toBeNull()

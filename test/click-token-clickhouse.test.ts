@@ -61,7 +61,7 @@ describe('click tokens (email_click from a browser)', () => {
     const v = rows.get('click-valid')!
     expect({ user_id: v.user_id, anonymous_id: v.anonymous_id, channel: v.channel, utm_campaign: v.utm_campaign, page_url: v.page_url, key_id: v.key_id }).toEqual({
       user_id: 'p-000123',
-      anonymous_id: 'anon-click-valid',
+      anonymous_id: 'browser:anon-click-valid',
       channel: 'email',
       utm_campaign: 'itch-tips',
       page_url: LANDING,
@@ -70,7 +70,7 @@ describe('click tokens (email_click from a browser)', () => {
     expect(JSON.parse(v.properties as string)).toEqual({ url: LANDING, attune_message: 'msg-1', attune_campaign: 'itch-tips', token_status: 'verified' })
 
     const e = rows.get('click-expired')!
-    expect({ user_id: e.user_id, anonymous_id: e.anonymous_id, channel: e.channel, utm_campaign: e.utm_campaign }).toEqual({ user_id: '', anonymous_id: 'anon-click-expired', channel: 'email', utm_campaign: '' })
+    expect({ user_id: e.user_id, anonymous_id: e.anonymous_id, channel: e.channel, utm_campaign: e.utm_campaign }).toEqual({ user_id: '', anonymous_id: 'browser:anon-click-expired', channel: 'email', utm_campaign: '' })
     expect(JSON.parse(e.properties as string)).toEqual({ url: LANDING, token_status: 'expired' })
 
     // Neither token, nor its signature, nor the parameter, in any column.

@@ -105,7 +105,7 @@ describe('POST /v1/decide', () => {
     const a = await decideOk(DEMO.writeKey, { writeKey: DEMO.writeKey, anonymousId: anon, userId: claimed, channel: 'web', slots: ['home-hero'] }, { origin: ORIGIN })
     expect(Object.keys(a).sort()).toEqual(['channel', 'decidedAt', 'decisions', 'program', 'requestId'])
     for (const d of a.decisions as Array<Record<string, unknown>>) expect(Object.keys(d).filter((k) => !['slot', 'outcome', 'rule', 'content', 'reason'].includes(k))).toEqual([])
-    expect(await recordedFor(a.requestId)).toBe(`anonymous ${anon}`)
+    expect(await recordedFor(a.requestId)).toBe(`anonymous browser:${anon}`)
     expect((await decideAs(DEMO.writeKey, { anonymousId: anon, channel: 'email' }, { origin: ORIGIN })).status).toBe(403)
     expect((await decideAs(DEMO.writeKey, { userId: claimed, channel: 'web' }, { origin: ORIGIN })).status).toBe(400)
     expect((await decideAs(DEMO.writeKey, { anonymousId: anon, channel: 'web' }, { origin: 'https://evil.example' })).status).toBe(403)
@@ -113,7 +113,7 @@ describe('POST /v1/decide', () => {
     await send(DEMO.writeKey, [{ type: 'identify', anonymousId: anon, userId: 'p-dec-linked' }], ORIGIN)
     await landed()
     const b = await decideOk(DEMO.writeKey, { anonymousId: anon, channel: 'web', slots: ['home-hero'] }, { origin: ORIGIN })
-    expect(await recordedFor(b.requestId)).toBe(`anonymous ${anon}`)
+    expect(await recordedFor(b.requestId)).toBe(`anonymous browser:${anon}`)
     // Linked by an identify with the token the site's backend signed: the browser gets its patient's decisions (content only still).
     await send(DEMO.writeKey, [{ type: 'identify', anonymousId: anon, userId: 'p-dec-linked', context: { identityToken: identityToken('p-dec-linked') } }], ORIGIN)
     await landed()

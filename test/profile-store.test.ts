@@ -4,6 +4,7 @@
 // aggregate tables. Both must give the same profile, field by field.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { blankEventRow, chTime, encodeEventRow, insertEventLines, ProfileStore, readProfile, type Db, type Profile, type Program } from '../analytics/index.ts'
+import { browserId } from '../collector/index.ts'
 import { generatePopulation } from '../collector/src/population/index.ts'
 import { basic, DEMO, startService, tempDir, waitFor } from './helpers.ts'
 
@@ -76,11 +77,12 @@ describe('profile store', () => {
     expect(before.ids).toEqual([patient])
     expect(before.needs.every((n) => n.inferred === 0)).toBe(true)
 
-    await post({ batch: [{ type: 'identify', messageId: 'store-identify', anonymousId: anon, userId: patient, traits: { dates: { therapy_start: '2026-10-01', enrolment: '2026-09-15' } } }, { type: 'alias', messageId: 'store-alias', userId: patient, previousId: aliasOld }] }, DEMO.secretKey)
+    // The backend links the browser by its stored id (browser:<anonymousId>).
+    await post({ batch: [{ type: 'identify', messageId: 'store-identify', anonymousId: browserId(anon), userId: patient, traits: { dates: { therapy_start: '2026-10-01', enrolment: '2026-09-15' } } }, { type: 'alias', messageId: 'store-alias', userId: patient, previousId: aliasOld }] }, DEMO.secretKey)
     await drained()
     const at = Date.now()
     const after = svc.service.profiles!.read(program, patient, at)!
-    expect(after.ids).toEqual([patient, anon, aliasOld].sort((a, b) => (a === patient ? -1 : b === patient ? 1 : a.localeCompare(b))))
+    expect(after.ids).toEqual([patient, browserId(anon), aliasOld].sort((a, b) => (a === patient ? -1 : b === patient ? 1 : a.localeCompare(b))))
     expect(after.needs.some((n) => n.inferred > 0)).toBe(true)
     expect(after.goals.map((g) => g.goal)).toContain('diary_downloaded')
     // The record's clinical dates, enrolment from them; activity per day, channel and event across all three ids.

@@ -80,7 +80,7 @@ describe('profiles', () => {
       body = await (await profile(patient, DEMO.secretKey, `?program=${DEMO.program}`)).json()
       return body.ids?.length === 2 && body.answers?.length === 2 && body.channels?.length === 3 && body.goals?.length === 3
     }, 20_000, 'the profile')
-    expect(body.ids).toEqual([patient, anon])
+    expect(body.ids).toEqual([patient, `browser:${anon}`])
     // Scores decay by the millisecond: the reference is computed for the time the profile says it is of.
     const expected = referenceNeeds([...browser, ...backend], Date.parse(body.asOf))
     const inferred = new Map<string, number>((body.needs as Array<{ need: string; inferred: number }>).map((n) => [n.need, n.inferred]))
@@ -132,7 +132,7 @@ describe('profiles', () => {
 
     // The timeline: every touch of both ids, oldest first.
     const tl = (await (await svc.service.app.request(`/v1/profiles/${patient}/timeline?days=60`, { headers: { authorization: basic(DEMO.secretKey) } })).json()) as { ids: string[]; entries: Array<{ ts: string; event: string; type: string }> }
-    expect(tl.ids).toEqual([patient, anon])
+    expect(tl.ids).toEqual([patient, `browser:${anon}`])
     expect(tl.entries).toHaveLength(browser.length + backend.length)
     expect(tl.entries.map((e) => e.ts)).toEqual([...tl.entries.map((e) => e.ts)].sort())
     expect((await svc.service.app.request(`/v1/profiles/${patient}/timeline?days=0`, { headers: { authorization: basic(DEMO.secretKey) } })).status).toBe(400)

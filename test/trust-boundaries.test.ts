@@ -133,7 +133,7 @@ describe('a write key cannot act as a patient (finding 1)', () => {
     expect(attack).toMatchObject({ status: 200, body: { accepted: 4, rejected: [] } })
     await settled()
     const stored = await rows("message_id LIKE 'tb-attack-%'", {})
-    expect(stored.map((r) => [r.user_id, r.anonymous_id, r.claimed_user_id, r.identity_status])).toEqual(Array(4).fill(['', 'attacker-1', victim, 'missing']))
+    expect(stored.map((r) => [r.user_id, r.anonymous_id, r.claimed_user_id, r.identity_status])).toEqual(Array(4).fill(['', 'browser:attacker-1', victim, 'missing']))
     const p = await profile(victim)
     expect(p.ids).toEqual([victim])
     expect(p.answers).toEqual([expect.objectContaining({ answer: 'weighs-on-me' })])
@@ -145,6 +145,29 @@ describe('a write key cannot act as a patient (finding 1)', () => {
     expect(JSON.stringify(decided.body)).not.toMatch(/weighs-on-me|p-tb-victim|considered|explanation|stage/)
   })
 
+  it('keeps a browser’s anonymous id apart from every patient id: naming the patient’s id as its own writes and decides nothing for them', async () => {
+    const target = 'p-tb-target'
+    expect((await post('/v1/track', { userId: target, event: 'questionnaire_answered', properties: { questionnaire: 'first-needs', answers: [{ question: 'mood', answer: 'weighs-on-me' }] } })).status).toBe(200)
+    // The write key sends the patient's id as its anonymous id; a proven patient links another patient's id as their browser.
+    const attack = await post('/v1/batch', { batch: [
+      { type: 'track', anonymousId: target, event: 'questionnaire_answered', messageId: 'tb-anon-1', properties: { questionnaire: 'first-needs', answers: [{ question: 'mood', answer: 'coping' }] } },
+      { type: 'track', anonymousId: target, event: 'consent_updated', messageId: 'tb-anon-2', properties: { consent: { web: false, analytics: false } } },
+      { type: 'identify', userId: 'p-tb-other-patient', anonymousId: target, messageId: 'tb-anon-3', context: { identityToken: identityToken('p-tb-other-patient') } },
+    ] }, DEMO.writeKey, origin)
+    expect(attack).toMatchObject({ status: 200, body: { accepted: 3 } })
+    await settled()
+    const p = await profile(target)
+    expect(p.ids).toEqual([target])
+    expect(p.answers).toEqual([expect.objectContaining({ answer: 'weighs-on-me' })])
+    expect(p.consent).toEqual({})
+    expect((await profile('p-tb-other-patient')).ids).toEqual(['p-tb-other-patient', `browser:${target}`])
+    // Decide for "its own browser" named as the patient decides for a browser, recorded for it.
+    const decided = await post('/v1/decide', { writeKey: DEMO.writeKey, anonymousId: 'p-tb-nobody-linked', channel: 'web', slots: ['home-hero'] }, null, origin)
+    let recorded: Array<Record<string, any>> = []
+    await waitFor(async () => (recorded = await rows("event = 'decision' AND JSONExtractString(properties, 'requestId') = {r:String}", { r: decided.body.requestId })).length > 0, 20_000, 'the decisions')
+    expect(new Set(recorded.map((r) => `${r.user_id}|${r.anonymous_id}`))).toEqual(new Set(['|browser:p-tb-nobody-linked']))
+  })
+
   it('links a browser with an identity token the site’s backend signed, and refuses alias and group from a write key', async () => {
     const ok = await post('/v1/identify', { userId: 'p-tb-proven', anonymousId: 'a-tb-proven', context: { identityToken: identityToken('p-tb-proven') } }, DEMO.writeKey, origin)
     expect(ok.status).toBe(200)
@@ -152,10 +175,10 @@ describe('a write key cannot act as a patient (finding 1)', () => {
     await post('/v1/identify', { userId: 'p-tb-other', anonymousId: 'a-tb-proven', context: { identityToken: identityToken('p-tb-proven') } }, DEMO.writeKey, origin)
     await post('/v1/identify', { userId: 'p-tb-forged', anonymousId: 'a-tb-forged', context: { identityToken: identityToken('p-tb-forged', DEMO.program, 'a_guessed_secret_of_more_than_32_chars') } }, DEMO.writeKey, origin)
     await settled()
-    expect((await profile('p-tb-proven')).ids).toEqual(['p-tb-proven', 'a-tb-proven'])
+    expect((await profile('p-tb-proven')).ids).toEqual(['p-tb-proven', 'browser:a-tb-proven'])
     expect((await profile('p-tb-other')).ids).toEqual(['p-tb-other'])
     expect((await profile('p-tb-forged')).ids).toEqual(['p-tb-forged'])
-    const statuses = await rows("anonymous_id IN ('a-tb-proven', 'a-tb-forged') AND type = 'identify'", {})
+    const statuses = await rows("anonymous_id IN ('browser:a-tb-proven', 'browser:a-tb-forged') AND type = 'identify'", {})
     expect(statuses.map((r) => r.identity_status).sort()).toEqual(['bad_signature', 'user_mismatch', 'verified'])
     for (const [type, body] of [['alias', { userId: victim, previousId: 'attacker-2' }], ['group', { anonymousId: 'attacker-2', groupId: 'clinic-1' }]] as const) {
       const res = await post(`/v1/${type}`, body, DEMO.writeKey, origin)
@@ -189,7 +212,7 @@ describe('a write key cannot act as a patient (finding 1)', () => {
     expect((await answer('a-tb-q', ticket, patient)).status).toBe(200)
     expect(await answer('a-tb-elsewhere', ticket)).toMatchObject({ status: 400, body: { error: { rejected: [{ reason: 'questionnaire_locked' }] } } })
     await settled()
-    const stored = await rows("event = 'questionnaire_answered' AND anonymous_id = 'a-tb-q'", {})
+    const stored = await rows("event = 'questionnaire_answered' AND anonymous_id = 'browser:a-tb-q'", {})
     expect(stored).toHaveLength(1)
     expect(stored[0]!.properties).not.toContain('ticket')
   })
@@ -250,8 +273,8 @@ describe('a browser shared by two patients (finding 10)', () => {
     await post('/v1/identify', { userId: 'p-tb-second', anonymousId: 'a-tb-shared', timestamp: at(5), context: { identityToken: identityToken('p-tb-second') } }, DEMO.writeKey, origin)
     await waitFor(() => service.spool.depthBytes() === 0 && (service.profiles?.current(DEMO.program) ?? true), 20_000, 'events to land')
     // The store and ClickHouse agree on whom the browser is now.
-    expect(service.profiles!.personOf(DEMO.program, 'a-tb-shared')).toEqual({ person: 'p-tb-second', linked: true })
-    expect(await linkedPatient(service.db, DEMO.program, 'a-tb-shared')).toBe('p-tb-second')
+    expect(service.profiles!.personOf(DEMO.program, 'browser:a-tb-shared')).toEqual({ person: 'p-tb-second', linked: true })
+    expect(await linkedPatient(service.db, DEMO.program, 'browser:a-tb-shared')).toBe('p-tb-second')
     const decided = await post('/v1/decide', { writeKey: DEMO.writeKey, anonymousId: 'a-tb-shared', channel: 'web', slots: ['home-hero'] }, null, origin)
     expect(decided.status).toBe(200)
     let recorded: Array<Record<string, any>> = []

@@ -24,7 +24,7 @@ describe('click token step', () => {
   it('links the browser to the token’s patient and records message and campaign; the token is not stored', () => {
     const t = token()
     const row = accepted(processEvent(click(t), facts(), ''))
-    expect(row).toMatchObject({ user_id: 'p-000123', anonymous_id: 'anon-1', channel: 'email', utm_campaign: 'itch-tips', page_url: 'https://care.example/itch' })
+    expect(row).toMatchObject({ user_id: 'p-000123', anonymous_id: 'browser:anon-1', channel: 'email', utm_campaign: 'itch-tips', page_url: 'https://care.example/itch' })
     expect(props(row)).toEqual({ url: 'https://care.example/itch', attune_message: 'msg-1', attune_campaign: 'itch-tips', token_status: 'verified' })
     expect(JSON.stringify(row)).not.toContain(t)
     // The row's message id is the event's own.

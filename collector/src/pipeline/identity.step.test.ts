@@ -19,7 +19,7 @@ const row = (r: ReturnType<typeof processEvent>): EventRow => {
 describe('identity step', () => {
   it('keeps a write key’s userId only with a valid identity token for it', () => {
     const proven = row(processEvent({ type: 'identify', userId: 'p-7', anonymousId: 'a-1', context: { identityToken: token('p-7') } }, facts(), ''))
-    expect(proven).toMatchObject({ user_id: 'p-7', anonymous_id: 'a-1', claimed_user_id: '', identity_status: 'verified' })
+    expect(proven).toMatchObject({ user_id: 'p-7', anonymous_id: 'browser:a-1', claimed_user_id: '', identity_status: 'verified' })
     expect(proven.context).not.toContain('identityToken')
   })
 
@@ -34,9 +34,20 @@ describe('identity step', () => {
     ]
     for (const [context, status] of cases) {
       const r = row(processEvent({ type: 'track', event: 'goal_reached', userId: 'p-7', anonymousId: 'a-2', context, properties: { goal: 'x' } }, facts(), ''))
-      expect(r, status).toMatchObject({ user_id: '', anonymous_id: 'a-2', claimed_user_id: 'p-7', identity_status: status })
+      expect(r, status).toMatchObject({ user_id: '', anonymous_id: 'browser:a-2', claimed_user_id: 'p-7', identity_status: status })
       expect(r.context).not.toContain('identityToken')
     }
+  })
+
+  it('keeps a browser’s anonymous id in its own namespace, so it can never be a patient’s id', () => {
+    // The reported attack: the write key names the patient's id as its anonymous id.
+    const r = row(processEvent({ type: 'track', event: 'consent_updated', anonymousId: 'p-7', properties: { consent: { web: false } } }, facts(), ''))
+    expect(r).toMatchObject({ user_id: '', anonymous_id: 'browser:p-7' })
+    // A proven patient cannot link another patient's id as their browser either.
+    const linked = row(processEvent({ type: 'identify', userId: 'p-7', anonymousId: 'p-8', context: { identityToken: token('p-7') } }, facts(), ''))
+    expect(linked).toMatchObject({ user_id: 'p-7', anonymous_id: 'browser:p-8' })
+    // And no user id may take the namespace.
+    expect(processEvent({ type: 'identify', userId: 'browser:x' }, facts(backend), '')).toMatchObject({ drop: 'invalid_schema', field: 'userId' })
   })
 
   it('refuses a claim with neither proof nor an anonymous id, and alias and group from a write key', () => {

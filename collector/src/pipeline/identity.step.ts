@@ -1,3 +1,4 @@
+import { browserId } from '../browser-id.ts'
 import { verifyIdentityToken } from '../identity-token.ts'
 import type { Draft, Drop, RequestFacts } from './types.ts'
 
@@ -8,17 +9,20 @@ import type { Draft, Drop, RequestFacts } from './types.ts'
  * anonymous id, the claimed id recorded apart (`claimed_user_id`, with `identity_status` saying
  * why), so it never links the browser, counts goals, writes answers or consent, or decides for
  * the patient. A click token (a later step) is the other proof. A write key may not `alias` or
- * `group`. Secret keys (backends) are trusted with the ids they send. The token is never stored.
+ * `group`, and its anonymous id is stored as `browser:<id>` (see browser-id.ts). Secret keys
+ * (backends) are trusted with the ids they send. The token is never stored.
  */
 export function identityStep(d: Draft, facts: RequestFacts): Draft | Drop {
   const token = d.context.identityToken
   if (token !== undefined) delete d.context.identityToken
   if (facts.key.kind !== 'write') return d
+  const r = d.row
+  // A browser's id lives in its own namespace: it can never be a patient's id.
+  if (r.anonymous_id) r.anonymous_id = browserId(r.anonymous_id)
   const type = d.msg.type
   if (type === 'alias' || type === 'group') {
     return { drop: 'not_allowed', step: 'identity', field: 'type', message: `a write key may not send ${type}: a browser becomes a patient with an identity token, attune('identify', id, {token})` }
   }
-  const r = d.row
   if (!r.user_id) return d
   const key = facts.key
   const check = token === undefined ? null : verifyIdentityToken(token, (p) => (p === key.program ? key.identitySecret : undefined), facts.receivedAt)

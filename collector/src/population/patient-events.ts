@@ -1,3 +1,4 @@
+import { browserId } from '../browser-id.ts'
 import { signIdentityToken, signQuestionnaireTicket } from '../identity-token.ts'
 import type { Questionnaire } from '../../../analytics/index.ts'
 import { wakingOffset } from './local-days.ts'
@@ -194,7 +195,7 @@ class Simulation {
           const properties = { questionnaire: q.id, answers: this.answer(q) }
           // A questionnaire above level 0 came with a ticket for this browser, which the answers carry.
           const secret = world.browser.identitySecret
-          const ticket = q.availableAtLevel > 0 && secret ? { ticket: signQuestionnaireTicket({ program: world.program.id, questionnaire: q.id, anonymousId }, secret, world.now) } : {}
+          const ticket = q.availableAtLevel > 0 && secret ? { ticket: signQuestionnaireTicket({ program: world.program.id, questionnaire: q.id, anonymousId: browserId(anonymousId) }, secret, world.now) } : {}
           push('track', t, { event: 'questionnaire_answered', properties: { ...properties, ...ticket } })
           this.answered.add(q.id)
           this.credit('questionnaire_answered', properties)

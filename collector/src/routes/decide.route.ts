@@ -3,6 +3,7 @@ import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { z } from 'zod'
 import { decide, type Db, type DecideOutput, type LoadedProgram, type ProfileStore } from '../../../analytics/index.ts'
+import { browserId } from '../browser-id.ts'
 import { browserPerson, profileWithin } from '../browser-person.ts'
 import { wellFormed } from '../pipeline/pipeline.ts'
 import { authenticateKey, basicUser, requireScope } from '../auth.ts'
@@ -70,7 +71,7 @@ export function decideRoutes(d: DecideDeps): Hono {
     if (key.kind === 'write') {
       if (body.channel !== 'web') throw new ApiError(403, 'web_only', 'a write key decides only for the web channel', { field: 'channel' })
       if (!body.anonymousId) throw new ApiError(400, 'invalid_body', 'anonymousId is required with a write key', { field: 'anonymousId' })
-      ;({ person, patient } = await browserPerson(d, program.id, body.anonymousId))
+      ;({ person, patient } = await browserPerson(d, program.id, browserId(body.anonymousId)))
     } else if (body.userId) {
       person = body.userId
       patient = true

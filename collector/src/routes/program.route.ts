@@ -1,5 +1,6 @@
 import { Hono, type Context } from 'hono'
 import { effectiveLevel, readProfile, readTimeline, type Db, type LoadedProgram, type ProfileStore, type Program } from '../../../analytics/index.ts'
+import { browserId } from '../browser-id.ts'
 import { browserPerson, profileWithin } from '../browser-person.ts'
 import { signQuestionnaireTicket } from '../identity-token.ts'
 import { CLUSTER_REFRESH_MS, type ClusterStore } from '../cluster-store.ts'
@@ -46,8 +47,9 @@ export function programRoutes(d: ProgramRouteDeps): Hono<SecretKeyEnv> {
     if (!q) throw new ApiError(404, 'not_found', `program ${key.program} has no questionnaire ${c.req.param('id').slice(0, 100)}`, { field: 'id' })
     let ticket: string | undefined
     if (key.kind === 'write' && q.availableAtLevel > 0) {
-      const anonymousId = c.req.query('anonymousId')
-      if (!anonymousId || anonymousId.length > 200) throw new ApiError(400, 'invalid_body', 'anonymousId (the browser’s id, at most 200 characters) is required for a questionnaire above level 0', { field: 'anonymousId' })
+      const sent = c.req.query('anonymousId')
+      if (!sent || sent.length > 200) throw new ApiError(400, 'invalid_body', 'anonymousId (the browser’s id, at most 200 characters) is required for a questionnaire above level 0', { field: 'anonymousId' })
+      const anonymousId = browserId(sent)
       const now = Date.now()
       const { person } = await browserPerson(d, program.program.id, anonymousId)
       const { profile } = await profileWithin(d, program.program, person, now, QUESTIONNAIRE_PROFILE_TIMEOUT_MS)

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { pathBeyondDepth } from '../json-depth.ts'
+import { BROWSER_ID_PREFIX } from '../browser-id.ts'
 import { isContactId } from '../pipeline/personal-data.ts'
 
 // The Segment tracking spec (https://segment.com/docs/connections/spec/common/), which
@@ -30,13 +31,15 @@ export const pseudonymousId = z.string().min(1).max(MAX_ID).refine(isPseudonymou
 
 /** Ids may arrive as numbers from some libraries; they are stored as text. */
 const idField = z.union([z.string().min(1).max(MAX_ID), z.number().finite().transform(String)]).refine(isPseudonymousId, PSEUDONYMOUS_MESSAGE)
+/** A patient id: pseudonymous, and never in browsers' namespace. */
+const userIdField = idField.refine((v) => !v.startsWith(BROWSER_ID_PREFIX), `must not start with ${BROWSER_ID_PREFIX}, the prefix of browsers' anonymous ids`)
 
 const jsonObject = z.record(z.string(), z.unknown())
 
 const common = {
   messageId: z.string().min(1).max(100).refine((v) => !(v.includes('@') && EMAIL_LIKE.test(v)), 'must not be an e-mail address').optional(),
   anonymousId: idField.optional(),
-  userId: idField.optional(),
+  userId: userIdField.optional(),
   timestamp: isoTime.optional(),
   originalTimestamp: isoTime.optional(),
   sentAt: isoTime.optional(),
@@ -62,7 +65,7 @@ export const screenSchema = z
 /** `identify`: who the person is (a pseudonymous patient id) and their traits. */
 export const identifySchema = z.object({ ...common, type: z.literal('identify'), traits: jsonObject.optional() }).refine(needsIdentity, identityIssue)
 /** `alias`: links a previous id to the patient id. */
-export const aliasSchema = z.object({ ...common, type: z.literal('alias'), userId: idField, previousId: idField })
+export const aliasSchema = z.object({ ...common, type: z.literal('alias'), userId: userIdField, previousId: idField })
 /** `group`: the person belongs to a group (a clinic, a cohort). */
 export const groupSchema = z
   .object({ ...common, type: z.literal('group'), groupId: idField, traits: jsonObject.optional() })

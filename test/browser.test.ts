@@ -189,18 +189,20 @@ describe('the demo site in Chromium', () => {
       await route.continue()
     })
     await page.goto(`${base}/demo/`)
-    const answer = (await (await decided).json()) as { decisions: Array<{ slot: string; outcome: string; rule?: string; content?: { id: string } }> }
+    const answer = (await (await decided).json()) as { requestId: string; decisions: Array<{ slot: string; outcome: string; content?: { id: string } }> }
     // A browser is answered the content only: nothing of whom it was decided for, nor why.
     expect(Object.keys(answer).sort()).toEqual(['channel', 'decidedAt', 'decisions', 'program', 'requestId'])
-    expect(answer.decisions).toEqual([{ slot: 'home-hero', outcome: 'shown', rule: rule.id, content: expect.objectContaining({ id: contentId }) }])
+    expect(answer.decisions).toEqual([{ slot: 'home-hero', outcome: 'shown', content: expect.objectContaining({ id: contentId }) }])
     const slot = page.locator('[data-attune-slot="home-hero"]')
-    await expect.poll(() => slot.getAttribute('data-attune-decided'), { timeout: 10_000 }).toBe(rule.id)
+    await expect.poll(() => slot.getAttribute('data-attune-decided'), { timeout: 10_000 }).toBe(contentId)
     expect(await slot.evaluate((el: any) => el.textContent)).toBe(text)
     const rows = await rowsOf(anonymousId, (r) => r.some((x) => x.event === 'decision') && r.some((x) => x.event === 'slot_impression'), 'the decision and the impression')
     const shown = rows.filter((r) => r.event === 'decision').map((r) => JSON.parse(r.properties) as Record<string, unknown>).filter((p) => p.outcome === 'shown')
     expect(shown).toEqual([expect.objectContaining({ rule: rule.id, slot: 'home-hero', channel: 'web', contentId })])
     const impression = rows.find((r) => r.event === 'slot_impression')!
-    expect(JSON.parse(impression.properties)).toMatchObject({ slot: 'home-hero', rule: rule.id, content: contentId })
+    // The impression names the request and slot, which the decision recorded with the rule carries.
+    expect(JSON.parse(impression.properties)).toMatchObject({ slot: 'home-hero', requestId: (answer as { requestId?: string }).requestId, content: contentId })
+    expect(JSON.parse(impression.properties)).not.toHaveProperty('rule')
     await context.close()
   })
 

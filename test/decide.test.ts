@@ -104,7 +104,7 @@ describe('POST /v1/decide', () => {
     // An unlinked browser naming a patient gets decisions for itself, and nothing of any profile.
     const a = await decideOk(DEMO.writeKey, { writeKey: DEMO.writeKey, anonymousId: anon, userId: claimed, channel: 'web', slots: ['home-hero'] }, { origin: ORIGIN })
     expect(Object.keys(a).sort()).toEqual(['channel', 'decidedAt', 'decisions', 'program', 'requestId'])
-    for (const d of a.decisions as Array<Record<string, unknown>>) expect(Object.keys(d).filter((k) => !['slot', 'outcome', 'rule', 'content', 'reason'].includes(k))).toEqual([])
+    for (const d of a.decisions as Array<Record<string, unknown>>) expect(Object.keys(d).filter((k) => !['slot', 'outcome', 'content', 'reason'].includes(k))).toEqual([])
     expect(await recordedFor(a.requestId)).toBe(`anonymous browser:${anon}`)
     expect((await decideAs(DEMO.writeKey, { anonymousId: anon, channel: 'email' }, { origin: ORIGIN })).status).toBe(403)
     expect((await decideAs(DEMO.writeKey, { userId: claimed, channel: 'web' }, { origin: ORIGIN })).status).toBe(400)

@@ -2,7 +2,7 @@
 // the real embedded engine: the findings of the trust-boundary review, each reproduced as it was
 // reported and answered as it must be now.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { linkedPatient } from '../analytics/index.ts'
+import { linkedPatient, secretHash } from '../analytics/index.ts'
 import type { Service } from '../collector/index.ts'
 import { basic, DEMO, identityToken, startService, waitFor } from './helpers.ts'
 
@@ -262,6 +262,11 @@ describe('contact details (finding 6)', () => {
     expect(await metric('personal_data_key')).toBe(before.key + 4)
     expect(await metric('phone')).toBe(before.phone + 2)
     expect(await post('/v1/identify', { userId: '00491701234567' })).toMatchObject({ status: 400, body: { error: { field: 'userId', message: 'userId: must be a pseudonymous id, not an e-mail address or phone number' } } })
+    // A number spelled with JSON escapes is masked too (the body's text holds no digit run).
+    const escaped = await post('/v1/track', '{"userId":"p-tb-contact","event":"note_taken","messageId":"tb-contact-2","properties":{"note":"call me on \\u00301701234567"}}')
+    expect(escaped.status).toBe(200)
+    await waitFor(async () => (await rows("message_id = 'tb-contact-2'", {})).length === 1, 20_000, 'the escaped event')
+    expect(JSON.parse((await rows("message_id = 'tb-contact-2'", {}))[0]!.properties)).toEqual({ note: 'call me on [redacted]' })
   })
 })
 
@@ -309,5 +314,33 @@ describe('smaller findings (10)', () => {
     const put = await service.app.request(`/v1/admin/programs/${DEMO.program}`, { method: 'PUT', headers: { authorization: basic(DEMO.secretKey), 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(JSON.stringify(current.document)) })
     expect(put.status).toBe(200)
     expect(((await put.json()) as { version: number }).version).toBe(current.version)
+  })
+})
+
+describe('keys through the admin API (review)', () => {
+  it('takes a new key in clear outside a demo and keeps only its hash; refuses a secret in clear and a secret of another program named by hash', async () => {
+    const admin = { authorization: basic(DEMO.secretKey), 'content-type': 'application/json' }
+    const current = (await (await service.app.request(`/v1/admin/programs/${DEMO.program}`, { headers: admin })).json()) as { document: Record<string, any> }
+    const doc = structuredClone(current.document)
+    doc.demo = false
+    const rotated = 'sk_rotated_backend_key_0123456789'
+    doc.keys.secret.push({ id: 'rotated-backend', key: rotated, channel: 'server', scopes: ['profiles'] })
+    const put = (d: unknown) => service.app.request(`/v1/admin/programs/${DEMO.program}`, { method: 'PUT', headers: admin, body: JSON.stringify(d) })
+    const ok = await put(doc)
+    expect(ok.status, await ok.clone().text()).toBe(200)
+    expect((await service.app.request('/v1/profiles/p-tb-rotation', { headers: { authorization: basic(rotated) } })).status).toBe(200)
+    const stored = await service.db.query<{ document: string }>('SELECT document FROM program_versions')
+    for (const { document } of stored) expect(document).not.toContain(rotated)
+    // A short key, a secret in clear, and a secret named by another program's (or a key's) hash are refused.
+    const refused = async (d: Record<string, any>, field: string) => {
+      const res = await put(d)
+      expect(res.status).toBe(400)
+      expect(((await res.json()) as any).error.field).toBe(field)
+    }
+    await refused({ ...doc, keys: { ...doc.keys, secret: [...doc.keys.secret, { id: 'short', key: 'sk_short_key_1' }] } }, `keys.secret.${doc.keys.secret.length}.key`)
+    await refused({ ...doc, identitySecret: 'a_new_identity_secret_in_clear_0123456789' }, 'identitySecret')
+    const quit = service.programs.find((p) => p.program.id === 'smoking-cessation-demo')!
+    await refused({ ...doc, linkSecret: `sha256:${secretHash(quit.linkSecret!)}` }, 'linkSecret')
+    await refused({ ...doc, identitySecret: `sha256:${secretHash(DEMO.writeKey)}` }, 'identitySecret')
   })
 })

@@ -117,10 +117,13 @@ describe('resolveProgram', () => {
     expect(JSON.stringify(issues)).not.toMatch(/pk_skin_1234567|llll|iiii/)
     // env: references and hashes are what a real program writes.
     const real = { ...base, demo: false, keys: { write: [{ id: 'web', key: `sha256:${secretHash('pk_real_key_123')}`, origins: ['https://skin.example'] }], secret: [{ id: 'be', key: 'env:SKIN_SECRET', scopes: ['ingest', 'profiles'] }] }, identitySecret: 'env:SKIN_IDENTITY' }
-    const loaded = resolveProgram(real, { ...env, SKIN_IDENTITY: 'x'.repeat(40) }, 'api')
+    const long = 'sk_skin_from_env_0123456789'
+    // Outside a demo a key must be long enough not to be guessed from its hash.
+    expect(() => resolveProgram(real, { ...env, SKIN_IDENTITY: 'x'.repeat(40) }, 'api')).toThrow('keys.secret.0.key: SKIN_SECRET must start with sk_ and be at least 24 characters')
+    const loaded = resolveProgram(real, { ...env, SKIN_SECRET: long, SKIN_IDENTITY: 'x'.repeat(40) }, 'api')
     expect(loaded.keys.map((k) => [k.id, k.form, k.value ?? null, k.scopes])).toEqual([
       ['web', 'hash', null, ['ingest', 'decide']],
-      ['be', 'env', 'sk_skin_from_env_99', ['ingest', 'profiles']],
+      ['be', 'env', long, ['ingest', 'profiles']],
     ])
     expect(loaded.keys[0]!.hash).toBe(secretHash('pk_real_key_123'))
     expect(loaded.identitySecret).toBe('x'.repeat(40))
@@ -138,9 +141,11 @@ describe('resolveProgram', () => {
     // The redacted document resolves again to the same keys and secret when the values are known.
     const known = new Map([[secretHash(secret), secret], [secretHash('pk_skin_1234567'), 'pk_skin_1234567']])
     const again = resolveProgram(loaded.document, env, 'api', { knownValue: (h) => known.get(h) })
+    // A secret named by hash resolves only to this program's own value of that secret.
+    expect(() => resolveProgram(loaded.document, env, 'api', { knownValue: (h, name) => (name === 'key' ? known.get(h) : undefined) })).toThrow(/linkSecret: names by its hash a linkSecret this program does not hold/)
     expect(again.linkSecret).toBe(secret)
     expect(again.keys[0]).toMatchObject({ form: 'hash', value: 'pk_skin_1234567' })
-    expect(faults({ ...base, linkSecret: `sha256:${'0'.repeat(64)}` })).toEqual([{ path: 'linkSecret', message: 'names a secret by its hash that this service does not hold; write env:VARIABLE' }])
+    expect(faults({ ...base, linkSecret: `sha256:${'0'.repeat(64)}` })).toEqual([{ path: 'linkSecret', message: 'names by its hash a linkSecret this program does not hold; write env:VARIABLE' }])
   })
 })
 

@@ -67,12 +67,6 @@ export const programSchema = z
     ...programSectionsShape,
   })
   .superRefine((program, ctx) => {
-    // Keys and secrets in clear belong in demo documents only, whose keys are public anyway.
-    if (!program.demo) {
-      for (const f of secretFields(program)) {
-        if (secretForm(f.value) === 'literal') ctx.addIssue({ code: 'custom', path: f.path, message: `a ${f.kind} in clear is allowed only in a demo program ("demo": true); write env:VARIABLE${f.kind === 'key' ? ' or sha256:HASH' : ''}` })
-      }
-    }
     for (const issue of programReferenceIssues(program)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message })
   })
 
@@ -177,9 +171,18 @@ const fault = (path: string, message: string) => new ProgramDocumentError([{ pat
 export interface ResolveOptions {
   /** The program that already uses the key with this hash, if any: a key belongs to one program only. */
   keyOwner?: (hash: string) => string | undefined
-  /** A key or secret this service holds, by its hash: how `sha256:HEX` in a document read back from storage or the API resolves. */
-  knownValue?: (hash: string) => string | undefined
+  /**
+   * The value this program already holds under `name` (a key: any of its keys; a secret: that
+   * secret), if it has this hash: how `sha256:HEX` in a document read back from storage or the API
+   * resolves. Never another program's value, nor a key's for a secret.
+   */
+  knownValue?: (hash: string, name: 'key' | 'linkSecret' | 'identitySecret') => string | undefined
+  /** Keys may be written in clear outside a demo (a document sent through the admin API: stored as their hashes). Secrets never. */
+  literalKeys?: boolean
 }
+
+/** Shortest key accepted outside a demo: a key is stored as its unsalted hash, so it must be too long to guess from it. */
+export const MIN_KEY_CHARS = 24
 
 /**
  * Validates one program document (schema and cross-references) and resolves its keys and
@@ -191,6 +194,13 @@ export function resolveProgram(raw: unknown, env: NodeJS.ProcessEnv, file: strin
   const parsed = programSchema.safeParse(raw)
   if (!parsed.success) throw new ProgramDocumentError(parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })))
   const program = parsed.data
+  // Keys and secrets in clear belong in demo documents (whose keys are public anyway), and keys
+  // in a document sent through the admin API, which stores them as their hashes.
+  if (!program.demo) {
+    const clear = secretFields(program).filter((f) => secretForm(f.value) === 'literal' && !(f.kind === 'key' && opts.literalKeys))
+    if (clear.length) throw new ProgramDocumentError(clear.map((f) => ({ path: f.path.join('.'), message: `a ${f.kind} in clear is allowed only in a demo program ("demo": true); write env:VARIABLE${f.kind === 'key' ? ' or sha256:HASH' : ''}` })))
+  }
+  const minKey = program.demo ? 12 : MIN_KEY_CHARS
   const fromEnv = (written: string, where: string): string => {
     const v = env[written.slice(4)]
     if (!v) throw fault(where, `names ${written.slice(4)}, which is not set`)
@@ -199,11 +209,12 @@ export function resolveProgram(raw: unknown, env: NodeJS.ProcessEnv, file: strin
   const key = (written: string, where: string, prefix: string): Pick<ProgramKey, 'hash' | 'value' | 'form'> => {
     const form = secretForm(written)
     if (form === 'hash') {
-      const known = opts.knownValue?.(written.slice(7))
+      const known = opts.knownValue?.(written.slice(7), 'key')
       return { hash: written.slice(7), ...(known ? { value: known } : {}), form }
     }
     const value = form === 'env' ? fromEnv(written, where) : written
-    if (!value.startsWith(prefix) || value.length < 12) throw fault(where, `${written.slice(4)} must start with ${prefix} and be at least 12 characters`)
+    const what = form === 'env' ? written.slice(4) : 'the key'
+    if (!value.startsWith(prefix) || value.length < minKey) throw fault(where, `${what} must start with ${prefix} and be at least ${minKey} characters`)
     return { hash: secretHash(value), value, form }
   }
   const secret = (name: 'linkSecret' | 'identitySecret'): string | undefined => {
@@ -212,8 +223,8 @@ export function resolveProgram(raw: unknown, env: NodeJS.ProcessEnv, file: strin
     const form = secretForm(written)
     if (form === 'literal') return written
     if (form === 'hash') {
-      const known = opts.knownValue?.(written.slice(7))
-      if (!known) throw fault(name, 'names a secret by its hash that this service does not hold; write env:VARIABLE')
+      const known = opts.knownValue?.(written.slice(7), name)
+      if (!known) throw fault(name, `names by its hash a ${name} this program does not hold; write env:VARIABLE`)
       return known
     }
     const value = fromEnv(written, name)

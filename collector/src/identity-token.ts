@@ -12,8 +12,11 @@ import { signToken, verifyToken, type TokenCheck } from './signed-token.ts'
 
 /** Longest identity token accepted. */
 export const MAX_IDENTITY_TOKEN_CHARS = 600
-/** Furthest expiry accepted, in days: a logged-in page signs a fresh token on each load, so a token need not live long. */
-export const MAX_IDENTITY_TOKEN_DAYS = 30
+/**
+ * Furthest expiry accepted, in days: a logged-in page signs a fresh token on each load, so a token
+ * need not live long, and one copied off a device (it is kept there) is worth a day at most.
+ */
+export const MAX_IDENTITY_TOKEN_DAYS = 1
 
 const identitySchema = z.strictObject({
   v: z.literal(1),

@@ -23,8 +23,9 @@ export function originMatcher(pattern: string): (origin: string) => boolean {
 }
 
 /**
- * Looks keys up by value (through their SHA-256: the index holds no key in clear) and answers
- * whether an origin may use a write key. Replaced in place when a program document changes, so
+ * Looks keys up by value through their SHA-256 (the index is built from hashes; the values of
+ * recent requests are remembered in memory only, to spare the hashing) and answers whether an
+ * origin may use a write key. Replaced in place when a program document changes, so
  * every holder of the index sees the new keys at once.
  */
 export class KeyIndex {

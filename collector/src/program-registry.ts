@@ -1,9 +1,9 @@
 import { secretHash, type LoadedProgram, type ProgramKey, type ProgramVersionSource } from '../../analytics/index.ts'
 import type { KeyIndex } from './keys.ts'
 
-/** A key or secret of a loaded program, by its hash: what a document that names it by hash resolves to. */
-export function valueOf(p: LoadedProgram, hash: string): string | undefined {
-  for (const v of [p.linkSecret, p.identitySecret]) if (v && secretHash(v) === hash) return v
+/** A key (any of the program's) or a named secret of a loaded program, when it has this hash: what a document naming it by hash resolves to. */
+export function valueOf(p: LoadedProgram, hash: string, name: 'key' | 'linkSecret' | 'identitySecret'): string | undefined {
+  if (name !== 'key') return p[name] && secretHash(p[name]!) === hash ? p[name] : undefined
   return p.keys.find((k) => k.hash === hash)?.value
 }
 
@@ -57,13 +57,10 @@ export class ProgramRegistry {
     return this.#keys.byHash(hash)?.program
   }
 
-  /** A key or secret an active program holds, by its SHA-256 (how a stored document, or one read back from the admin API, names it). */
-  knownValue(hash: string): string | undefined {
-    for (const p of this.#programs) {
-      const v = valueOf(p, hash)
-      if (v) return v
-    }
-    return undefined
+  /** A key or named secret the active version of `program` holds, by its SHA-256 (how a stored document, or one read back from the admin API, names it). */
+  knownValue(program: string, hash: string, name: 'key' | 'linkSecret' | 'identitySecret'): string | undefined {
+    const active = this.#active.get(program)
+    return active ? valueOf(active.loaded, hash, name) : undefined
   }
 
   /** Calls `listener` with every key after each activation (the ingestion workers hold their own copy). */

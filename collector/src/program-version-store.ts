@@ -127,7 +127,7 @@ export class ProgramVersionStore {
   async #stored(file: LoadedProgram, v: ProgramVersion): Promise<ActiveProgram | undefined> {
     const raw = await programVersionDocument(this.#db, file.program.id, v.version)
     try {
-      const loaded = resolveProgram(raw, this.#env, file.file, { knownValue: (hash) => valueOf(file, hash) ?? this.#registry.knownValue(hash) })
+      const loaded = resolveProgram(raw, this.#env, file.file, { knownValue: (hash, name) => valueOf(file, hash, name) ?? this.#registry.knownValue(file.program.id, hash, name) })
       if (loaded.program.id !== file.program.id) throw new ProgramDocumentError([{ path: 'id', message: `must be ${file.program.id}` }])
       return { loaded, version: v.version, checksum: v.checksum, source: v.source }
     } catch (e) {
@@ -172,7 +172,9 @@ export class ProgramVersionStore {
     const file = this.#files.find((f) => f.program.id === program)
     const loaded = resolveProgram(raw, this.#env, current.loaded.file, {
       keyOwner: (hash) => this.#registry.keyOwner(hash),
-      knownValue: (hash) => this.#registry.knownValue(hash) ?? (file && valueOf(file, hash)),
+      knownValue: (hash, name) => this.#registry.knownValue(program, hash, name) ?? (file && valueOf(file, hash, name)),
+      // A key sent in clear is stored as its hash: the API may add or rotate keys without the environment.
+      literalKeys: true,
     })
     // Stored and compared without a key or secret in clear.
     const document = canonicalJson(loaded.document)

@@ -46,10 +46,10 @@ const server = serve({ fetch: service.app.fetch, port: config.port, hostname: co
     `  ClickHouse  ${config.storage.mode === 'embedded' ? `embedded, data in ${config.storage.path}` : config.storage.url}`,
     `  spool       ${config.spool.dir}`,
   ]
-  // A demo program's keys are public and printed whole; any other key is a secret, named by its id.
+  // A demo program's keys written in its document are public and printed whole; any other key is a secret, named by its id.
   const fromApi = (p: (typeof service.programs)[number]) => service.registry.get(p.program.id)?.source === 'api'
   const shown = (p: (typeof service.programs)[number], k: (typeof p.keys)[number]) =>
-    p.program.demo && k.value ? k.value : `(${k.form === 'env' ? 'from the environment' : k.form === 'hash' ? 'known by its hash' : 'in the document'})`
+    p.program.demo && k.form === 'literal' && k.value ? k.value : `(${k.form === 'env' ? 'from the environment' : k.form === 'hash' ? 'known by its hash' : 'in the document'})`
   for (const p of service.programs) {
     const version = service.registry.get(p.program.id)?.version
     lines.push(`  program     ${p.program.id} (${p.program.name})${p.program.demo ? ' DEMO: its keys are public' : ''} ${version ? `version ${version} ` : ''}${fromApi(p) ? 'from the admin API' : `from ${p.file}`}`)
@@ -57,7 +57,7 @@ const server = serve({ fetch: service.app.fetch, port: config.port, hostname: co
       lines.push(`    ${k.kind === 'write' ? 'write key ' : 'secret key'}  ${shown(p, k)}  [${k.id}${k.kind === 'write' ? `; origins ${k.origins.join(' ')}` : `; channel ${k.channel}; ${k.scopes.join(', ')}`}]`)
     }
   }
-  const demo = service.programs.flatMap((p) => (p.program.demo ? p.keys.filter((k) => k.kind === 'secret' && k.value) : []))[0]
+  const demo = service.programs.flatMap((p) => (p.program.demo ? p.keys.filter((k) => k.kind === 'secret' && k.form === 'literal' && k.value) : []))[0]
   lines.push(`Try: curl -u ${demo?.value ?? 'sk_...'}: -H 'content-type: application/json' -d '{"userId":"p-1","event":"diary_downloaded"}' ${base}/v1/track`)
   const linked = service.programs.find((p) => p.linkSecret)
   if (linked) lines.push(`E-mail landing link: npm run click-link -- --program ${linked.program.id} --patient p-000123 --message msg-1 --campaign welcome --channel email --url ${base}/demo/`)

@@ -51,9 +51,10 @@ describe('slots', () => {
   it('are filled from the decision (text as text, catalogue HTML as HTML), with an impression once seen', async () => {
     document.body.innerHTML = '<div data-attune-slot="hero">Default hero</div><div data-attune-slot="tip">Default tip</div><div data-attune-slot="none">Stays</div>'
     const calls = fetchDouble({
+      requestId: 'req-1',
       decisions: [
-        { slot: 'hero', rule: 'itch-first', content: { id: 'itch-basics', html: '<h2>Calm the itch</h2><p>Five steps.</p>' } },
-        { slot: 'tip', rule: 'routine', content: { id: 'tip-1', text: '<b>not markup</b>' } },
+        { slot: 'hero', content: { id: 'itch-basics', html: '<h2>Calm the itch</h2><p>Five steps.</p>' } },
+        { slot: 'tip', content: { id: 'tip-1', text: '<b>not markup</b>' } },
       ],
     })
     await fillSlots(api)
@@ -66,7 +67,7 @@ describe('slots', () => {
     expect(tracked).toEqual([])
     visible[0]!()
     visible[0]!()
-    expect(tracked).toEqual([['slot_impression', { slot: 'hero', rule: 'itch-first', content: 'itch-basics' }]])
+    expect(tracked).toEqual([['slot_impression', { slot: 'hero', requestId: 'req-1', content: 'itch-basics' }]])
   })
 
   it('keep their default content when no decision comes within 400 ms', async () => {

@@ -51,7 +51,7 @@ describe('fuzz: decide answers 2xx or a JSON 4xx, whatever it is sent', () => {
       ),
     })
     const BROWSER_ANSWER = ['channel', 'decidedAt', 'decisions', 'program', 'requestId']
-    const BROWSER_DECISION = new Set(['slot', 'outcome', 'reason', 'rule', 'content'])
+    const BROWSER_DECISION = new Set(['slot', 'outcome', 'reason', 'content'])
     let shown = 0
     const { before } = await phase(
       service,

@@ -6,9 +6,8 @@
 -- params: program String, since DateTime64(3), until DateTime64(3), lookback_days UInt32
 WITH
     links AS (
-        SELECT anonymous_id, min(user_id) AS linked_user
-        FROM identity_links
-        WHERE program = {program:String}
+        SELECT anonymous_id, argMin(user_id, (-toUnixTimestamp64Milli(last_ts), user_id)) AS linked_user
+        FROM (SELECT anonymous_id, user_id, max(last_ts) AS last_ts FROM identity_links WHERE program = {program:String} GROUP BY anonymous_id, user_id)
         GROUP BY anonymous_id
     ),
     -- An event belongs to its id (the user id, else the anonymous id) and that id to the patient it

@@ -8,9 +8,8 @@
 --         min_days UInt32, tz String
 WITH
     links AS (
-        SELECT anonymous_id, min(user_id) AS linked_user
-        FROM identity_links
-        WHERE program = {program:String}
+        SELECT anonymous_id, argMin(user_id, (-toUnixTimestamp64Milli(last_ts), user_id)) AS linked_user
+        FROM (SELECT anonymous_id, user_id, max(last_ts) AS last_ts FROM identity_links WHERE program = {program:String} GROUP BY anonymous_id, user_id)
         GROUP BY anonymous_id
     ),
     active AS (

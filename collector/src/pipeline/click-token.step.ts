@@ -65,5 +65,7 @@ function tokenStatus(d: Draft, facts: RequestFacts, token: unknown, props: Recor
   // An event that names its patient keeps it: a forwarded link must not relabel someone else's browser.
   if (d.row.user_id && d.row.user_id !== claims.patient) return 'user_mismatch'
   d.row.user_id = claims.patient
+  // A browser's row says what proved its patient (an unproven claim stays recorded beside it).
+  if (facts.key.kind === 'write') d.row.identity_status = 'click_token'
   return 'verified'
 }

@@ -14,15 +14,12 @@ const decoders: Record<string, (buf: Uint8Array, opts: { maxOutputLength: number
 
 
 /**
- * Whether a text may hold an e-mail address or a phone number: an `@`, a `+` or an `@`/`+` written
- * as a \\u escape (memchr-fast scans), or the start of a national number (CONTACT_HINT).
+ * Whether a text may hold an e-mail address or a phone number: an `@`, a `+`, a \\u escape
+ * (memchr-fast scans), or the start of a national number, a non-ASCII or percent-encoded form (CONTACT_HINT).
  */
 function mayHoldContact(text: string): boolean {
-  if (text.includes('@') || text.includes('+')) return true
-  for (let i = text.indexOf('\\u00'); i >= 0; i = text.indexOf('\\u00', i + 1)) {
-    const hex = text.slice(i + 4, i + 6).toLowerCase()
-    if (hex === '40' || hex === '2b') return true
-  }
+  // Any \\u escape may spell a digit, `@` or `+`: such a body is scanned string by string after parsing.
+  if (text.includes('@') || text.includes('+') || text.includes('\\u')) return true
   return CONTACT_HINT.test(text)
 }
 

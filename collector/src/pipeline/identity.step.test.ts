@@ -56,6 +56,13 @@ describe('identity step', () => {
     expect(processEvent({ type: 'group', anonymousId: 'a-3', groupId: 'clinic-1' }, facts(), '')).toMatchObject({ drop: 'not_allowed', field: 'type' })
   })
 
+  it('lets a vendor’s channel key name its patient only: no alias, group or anonymous id beside the patient', () => {
+    const print = programKey({ program: 'p1', kind: 'secret', id: 'print', key: 'sk_identity_print', origins: [], channel: 'print' })
+    expect(processEvent({ type: 'alias', userId: 'p-7', previousId: 'browser:a-9' }, facts(print), '')).toMatchObject({ drop: 'not_allowed', field: 'type' })
+    expect(processEvent({ type: 'identify', userId: 'p-7', anonymousId: 'browser:a-9' }, facts(print), '')).toMatchObject({ drop: 'not_allowed', field: 'anonymousId' })
+    expect(row(processEvent({ type: 'track', event: 'print_delivered', userId: 'p-7' }, facts(print), '')).user_id).toBe('p-7')
+  })
+
   it('trusts a backend’s ids, and never stores a token it was sent', () => {
     const r = row(processEvent({ type: 'alias', userId: 'p-7', previousId: 'a-4', context: { identityToken: token('p-9') } }, facts(backend), ''))
     expect(r).toMatchObject({ user_id: 'p-7', previous_id: 'a-4', identity_status: '', claimed_user_id: '' })

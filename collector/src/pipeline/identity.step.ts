@@ -15,7 +15,7 @@ import type { Draft, Drop, RequestFacts } from './types.ts'
 export function identityStep(d: Draft, facts: RequestFacts): Draft | Drop {
   const token = d.context.identityToken
   if (token !== undefined) delete d.context.identityToken
-  if (facts.key.kind !== 'write') return d
+  if (facts.key.kind !== 'write') return channelKeyIds(d, facts)
   const r = d.row
   // A browser's id lives in its own namespace: it can never be a patient's id.
   if (r.anonymous_id) r.anonymous_id = browserId(r.anonymous_id)
@@ -34,5 +34,19 @@ export function identityStep(d: Draft, facts: RequestFacts): Draft | Drop {
   r.claimed_user_id = r.user_id
   r.user_id = ''
   if (!r.anonymous_id) return { drop: 'identity_unproven', step: 'identity', field: 'userId', message: 'a write key may name a userId only with an identity token for it (context.identityToken), or beside an anonymousId' }
+  return d
+}
+
+/**
+ * A vendor's channel key (a print house's, a nurse line's: `channel` other than `server`) names the
+ * patient its touch is for and nothing more: linking ids (`alias`, `group`, an anonymous id beside
+ * the patient's) is the program's own backend's (a `server` key's), and a leaked vendor key must
+ * not link a browser to a patient.
+ */
+function channelKeyIds(d: Draft, facts: RequestFacts): Draft | Drop {
+  if (facts.key.channel === 'server') return d
+  const type = d.msg.type
+  if (type === 'alias' || type === 'group') return { drop: 'not_allowed', step: 'identity', field: 'type', message: `key ${facts.key.id} sends on the ${facts.key.channel} channel: ${type} is for the program's backend (a server key)` }
+  if (d.row.user_id && d.row.anonymous_id) return { drop: 'not_allowed', step: 'identity', field: 'anonymousId', message: `key ${facts.key.id} sends on the ${facts.key.channel} channel: it names the patient (userId) only; linking an anonymous id is for the program's backend` }
   return d
 }

@@ -28,6 +28,16 @@ export const PERSONAL_DATA_KEYS: ReadonlySet<string> = new Set([
 /** A key as the list holds it. */
 export const normaliseKey = (k: string): string => k.toLowerCase().replace(/[ _.-]/g, '')
 
+/** Endings that make a key personal data whatever it starts with (`customer_email`, `patient_lastname`). */
+const PERSONAL_DATA_ENDINGS = ['email', 'emailaddress', 'phone', 'phonenumber', 'mobilenumber', 'firstname', 'lastname', 'fullname', 'surname', 'dateofbirth', 'birthdate', 'insurancenumber', 'postalcode', 'zipcode', 'streetaddress', 'addressline']
+/** Names of people under a role (`patient_name`): `name` alone on its own is a view's or a thing's name. */
+const PERSON_NAMES = new Set(['patientname', 'customername', 'contactname', 'username', 'membername', 'caregivername', 'doctorname', 'nursename'])
+
+/** Whether a (normalised) key names personal data: Attune's list, its endings, or `extra` (a program's own). */
+export function isPersonalDataKey(normalised: string, extra?: ReadonlySet<string> | null): boolean {
+  return PERSONAL_DATA_KEYS.has(normalised) || PERSON_NAMES.has(normalised) || PERSONAL_DATA_ENDINGS.some((e) => normalised.endsWith(e)) || (extra?.has(normalised) ?? false)
+}
+
 // The look-behind starts a match only where a local part can start: without it a 30 KB run of
 // local-part characters without an `@` costs about 1 s (quadratic backtracking), 20 s a body.
 const EMAIL = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g
@@ -35,9 +45,9 @@ const EMAIL = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2
 // with the 00 prefix (0049 170 1234567), or national with a trunk 0 (0170 1234567, 030/1234567):
 // a run of digits, spaces, slashes, dots, dashes and brackets that is no part of a longer word,
 // number, date or time. 9–15 digits (E.164 has at most 15; national numbers at least 9 here).
-const PHONE = /(?:\+\d|(?<![\w.:+/-])0\d)[\d ()/.-]{6,}\d(?![\w-])/g
-// North American numbers without a trunk prefix: (555) 010-0199, 555-010-0199.
-const NANP = /(?<![\w-])(?:\(\d{3}\) ?|\d{3}[-.])\d{3}[-.]\d{4}(?![\w-])/g
+const PHONE = /(?:\+\d|(?<![A-Za-z0-9.+/-])0\d)[\d ()/.-]{6,}\d(?![\w-])/g
+// North American numbers without a trunk prefix: (555) 010-0199, 555-010-0199, 555 010 0199.
+const NANP = /(?<![\w-])(?:\(\d{3}\) ?|\d{3}[-. ])\d{3}[-. ]\d{4}(?![\w-])/g
 // A day.month.year date (01.12.2026 10:30) reads like a national number.
 const DATE_LIKE = /^\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b/
 
@@ -54,22 +64,53 @@ export interface Masked {
   phones: number
 }
 
-/** A text with its e-mail addresses and phone numbers replaced by `[redacted]`, and how many of each. */
-export function maskContacts(text: string): Masked {
+function maskPlain(text: string): Masked {
   let emails = 0
   let phones = 0
   let out = text.replace(EMAIL, () => (emails++, '[redacted]'))
-  out = out.replace(PHONE, (m) => (isPhone(m) ? (phones++, '[redacted]') : m)).replace(NANP, (m) => (phones++, '[redacted]'))
+  out = out.replace(PHONE, (m) => (isPhone(m) ? (phones++, '[redacted]') : m)).replace(NANP, () => (phones++, '[redacted]'))
   return { text: out, emails, phones }
 }
 
-/** Cheap test for text that may hold an e-mail address or a phone number (most strings hold neither). */
-export const CONTACT_HINT = /@|\+\d|(?<![\w.:+/-])0\d|\d{3}[-.)] ?\d{3}[-.]\d{4}/
+/**
+ * A text with its e-mail addresses and phone numbers replaced by `[redacted]`, and how many of
+ * each. Fullwidth and other compatibility forms (＋４９, ＠) are read as their plain letters, and
+ * a percent-encoded text (`jane%40example.com`) as decoded: where those hold a contact detail,
+ * the plain or decoded text is what is kept, masked.
+ */
+export function maskContacts(text: string): Masked {
+  const plain = maskPlain(text)
+  if (plain.emails + plain.phones > 0) return plain
+  // eslint-disable-next-line no-control-regex
+  if (/[^\x00-\x7f]/.test(text)) {
+    const normal = maskPlain(text.normalize('NFKC'))
+    if (normal.emails + normal.phones > 0) return normal
+  }
+  if (/%(40|2b)/i.test(text)) {
+    let decoded: string | null = null
+    try {
+      decoded = decodeURIComponent(text)
+    } catch {
+      decoded = null
+    }
+    if (decoded !== null) {
+      const masked = maskPlain(decoded)
+      if (masked.emails + masked.phones > 0) return masked
+    }
+  }
+  return plain
+}
+
+/** Whether a text holds an e-mail address or a phone number (an event name must not). */
+export const holdsContact = (text: string): boolean => CONTACT_HINT.test(text) && maskContacts(text).text !== text
+
+/** Cheap test for text that may hold an e-mail address or a phone number (most strings hold neither): worth masking. */
+export const CONTACT_HINT = /@|\+\d|(?<![A-Za-z0-9.+/-])0\d[\d ()/.-]{6,}\d|\d{3}[-.) ] ?\d{3}[-. ]\d{4}|[^\x00-\x7f]|%(40|2b)/i
 
 /** Whether an id (user, anonymous, previous, group) is an e-mail address or a phone number, as a whole. */
 export function isContactId(id: string): boolean {
-  if (id.includes('@') && /^[^\s@]+@[^\s@]+\.[A-Za-z]{2,}$/.test(id.trim())) return true
-  if (!/^[\d\s()+/.-]+$/.test(id)) return false
-  const t = id.trim()
+  const t = id.normalize('NFKC').trim().replace(/^(tel|mailto|sms):/i, '')
+  if (t.includes('@') && /[^\s@]+@[^\s@]+\.[A-Za-z]{2,}/.test(t)) return true
+  if (!/^[\d\s()+/.-]+$/.test(t)) return false
   return (t.startsWith('+') || t.startsWith('0') || t.startsWith('(')) && isPhone(t)
 }

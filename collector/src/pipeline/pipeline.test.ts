@@ -219,6 +219,17 @@ describe('privacy step', () => {
     expect(r.scrubbed).toEqual({ personal_data_key: 0, email: 0, phone: 3 })
   })
 
+  it('masks what the review got past it: numbers after a colon or underscore, spaced US numbers, fullwidth forms, percent-encoding; refuses such an event name', () => {
+    const props = { a: 'Telefon:01701234567', b: 'ref_01701234567', c: '555 010 0199', d: '＋４９ １７０ １２３４５６７', e: 'jane＠example.com', f: '?email=jane%40example.com', g: 'at 10:05:01 on 2026-11-23' }
+    const r = processEvent({ type: 'track', event: 'x', userId: 'u', properties: props }, facts({ key: serverKey }), '')
+    if ('drop' in r) throw new Error(r.message)
+    expect(JSON.parse(r.row.properties)).toEqual({ a: 'Telefon:[redacted]', b: 'ref_[redacted]', c: '[redacted]', d: '[redacted]', e: '[redacted]', f: '?email=[redacted]', g: 'at 10:05:01 on 2026-11-23' })
+    // A digit written as a JSON escape still reaches the scan (the body decoder's shortcut sees the escape).
+    expect(processEvent({ type: 'track', event: 'called 0170 1234567', userId: 'u' }, facts({ key: serverKey }), '')).toMatchObject({ drop: 'invalid_schema', field: 'event' })
+    expect(processEvent({ type: 'identify', userId: 'tel:+491701234567' }, facts({ key: serverKey }), '')).toMatchObject({ drop: 'invalid_schema', field: 'userId' })
+    expect(JSON.parse(accepted(processEvent({ type: 'track', event: 'x', userId: 'u', properties: { customer_email: 'j', patient_name: 'A B', campaign_name: 'winter' } }, facts({ key: serverKey }), '')).properties)).toEqual({ campaign_name: 'winter' })
+  })
+
   it('removes personal-data keys in any spelling, the program’s own too, keeping a view’s name', () => {
     const key = programKey({ program: 'p1', kind: 'secret', id: 'be2', key: 'sk_server_2', origins: [], channel: 'server', catalogue: { needs: {}, pages: [], goals: [], personalDataKeys: ['patientnumber'] } })
     const r = processEvent({ type: 'track', event: 'x', userId: 'u', properties: { name: 'Anna Muster', dob: '1980-02-03', address_line: 'Main St 1', 'Insurance-Number': 'A123456789', patient_number: '4711', therapy: 'topical' } }, facts({ key }), '')
@@ -264,7 +275,7 @@ describe('records step', () => {
 })
 
 describe('consent (records step)', () => {
-  const consent = (c: unknown, key: ProgramKey = callKey) => processEvent({ type: 'track', event: 'consent_updated', userId: 'p-1', anonymousId: 'a-1', properties: { consent: c } }, facts({ key }), 'batch[2]')
+  const consent = (c: unknown, key: ProgramKey = serverKey) => processEvent({ type: 'track', event: 'consent_updated', userId: 'p-1', ...(key.kind === 'write' ? { anonymousId: 'a-1' } : {}), properties: { consent: c } }, facts({ key }), 'batch[2]')
   it('accepts scope → true/false from a backend, and analytics/web from a browser', () => {
     // The privacy step drops contact keys such as `email`, but not one that holds only yes or no.
     expect(JSON.parse(accepted(consent({ email: true, sms: false, call: true, print: false })).properties)).toEqual({ consent: { email: true, sms: false, call: true, print: false } })
@@ -278,5 +289,8 @@ describe('consent (records step)', () => {
     expect(drop(consent({ sms: 'yes' }))).toEqual({ step: 'records', field: 'batch[2].properties.consent.sms' })
     expect(drop(consent({ analytics: true, email: true }, writeKey))).toEqual({ step: 'records', field: 'batch[2].properties.consent.email' })
     expect(consent({ sms: true }, writeKey)).toMatchObject({ message: expect.stringMatching(/secret key/) })
+    // A vendor's channel key records its own channel's consent only.
+    expect(accepted(consent({ call: true }, callKey)).event).toBe('consent_updated')
+    expect(consent({ call: true, sms: true }, callKey)).toMatchObject({ drop: 'invalid_schema', field: 'batch[2].properties.consent.sms', message: 'key nurse records consent for the call channel only' })
   })
 })

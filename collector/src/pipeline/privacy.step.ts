@@ -1,4 +1,4 @@
-import { CONTACT_HINT, maskContacts, normaliseKey, PERSONAL_DATA_KEYS } from './personal-data.ts'
+import { CONTACT_HINT, isPersonalDataKey, maskContacts, normaliseKey } from './personal-data.ts'
 import type { Draft, RequestFacts } from './types.ts'
 
 /** Why the privacy step changed an event: a personal-data key removed, an e-mail address or a phone number masked. */
@@ -29,7 +29,7 @@ class Scrubber {
 
   personal(key: string): boolean {
     const k = normaliseKey(key)
-    return !this.keep.has(k) && (PERSONAL_DATA_KEYS.has(k) || (this.extra?.has(k) ?? false))
+    return !this.keep.has(k) && isPersonalDataKey(k, this.extra)
   }
 
   text(s: string): string {

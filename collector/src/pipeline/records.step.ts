@@ -67,6 +67,8 @@ export function recordsStep(d: Draft, facts: RequestFacts): Draft | Drop {
     if (!SCOPES.has(scope)) return drop(`properties.consent.${scope.slice(0, 50)}`, `is not a consent scope; scopes are ${CONSENT_SCOPES.join(', ')}`)
     if (typeof granted !== 'boolean') return drop(`properties.consent.${scope}`, 'must be true or false')
     if (facts.key.kind === 'write' && !BROWSER_SCOPES.has(scope)) return drop(`properties.consent.${scope}`, 'a write key sets only analytics and web consent; channel consent comes from a backend with the secret key')
+    // A vendor's channel key records consent for its own channel only (a print house cannot opt a patient into SMS).
+    if (facts.key.kind === 'secret' && facts.key.channel !== 'server' && scope !== facts.key.channel) return drop(`properties.consent.${scope}`, `key ${facts.key.id} records consent for the ${facts.key.channel} channel only`)
   }
   if (d.row.user_id === '' && d.row.anonymous_id === '') return drop('userId', 'consent needs the person it is for')
   return d

@@ -3,6 +3,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { decodeJsonBody } from './decode-body.ts'
+import { maskContacts } from './personal-data.ts'
 import { jsonBytesAtMost } from './validate.step.ts'
 
 const jsonValue = fc.jsonValue({ maxDepth: 4 })
@@ -22,12 +23,12 @@ describe('pipeline shortcuts', () => {
     expect(jsonBytesAtMost({ a: 'x'.repeat(1000) }, 32 * 1024)).toBe(true)
   })
 
-  it('a body said to hold no contact details has no @ or + in any parsed value', () => {
-    const text = fc.oneof(fc.string(), fc.constantFrom('a@b.de', '+49 170 1234567', '\\u0040', '\\u002B', '\\u002b'))
+  it('a body said to hold no contact details has nothing to mask in any parsed value', () => {
+    const text = fc.oneof(fc.string(), fc.constantFrom('a@b.de', '+49 170 1234567', '0170 1234567', '555 010 0199', '＋４９ １７０ １２３４５６７', 'jane%40example.com', '\\u0040', '\\u002B', '\\u002b', '\\u0030170 1234567'))
     const body = fc.oneof(
       jsonValue.map((v) => JSON.stringify(v)),
       fc.array(text).map((parts) => JSON.stringify({ p: parts.join('') })),
-      fc.array(fc.constantFrom('{"a":"', 'x', '\\u0040', '\\u002B', '\\u00e9', '\\\\u0040', '"}')).map((p) => `{"a":"${p.join('')}"}`),
+      fc.array(fc.constantFrom('{"a":"', 'x', ' ', '0', '1', '7', '\\u0040', '\\u002B', '\\u0030', '\\u00e9', '\\\\u0040', '"}')).map((p) => `{"a":"${p.join('')}"}`),
     )
     fc.assert(
       fc.property(body, (b) => {
@@ -37,12 +38,17 @@ describe('pipeline shortcuts', () => {
         } catch {
           return // not JSON
         }
-        if (!read.mayContainContact) expect(JSON.stringify(read.json)).not.toMatch(/[@+]/)
+        if (read.mayContainContact) return
+        const strings: string[] = []
+        JSON.stringify(read.json, (k, v) => (strings.push(k), typeof v === 'string' && strings.push(v), v))
+        for (const s of strings) expect(maskContacts(s).text, s).toBe(s)
       }),
       { numRuns: 3000 },
     )
     expect(decodeJsonBody(Buffer.from('{"a":"\\u0040"}'), '').mayContainContact).toBe(true)
     expect(decodeJsonBody(Buffer.from('{"a":"\\u002B"}'), '').mayContainContact).toBe(true)
-    expect(decodeJsonBody(Buffer.from('{"a":"\\u00e9 plain"}'), '').mayContainContact).toBe(false)
+    // Any escape may spell a digit: such a body is scanned after parsing.
+    expect(decodeJsonBody(Buffer.from('{"a":"\\u00e9 plain"}'), '').mayContainContact).toBe(true)
+    expect(decodeJsonBody(Buffer.from('{"a":"plain text, 2026-11-23T10:00:00Z"}'), '').mayContainContact).toBe(false)
   })
 })

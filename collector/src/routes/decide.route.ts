@@ -107,7 +107,7 @@ export function decideRoutes(d: DecideDeps): Hono {
 
 /**
  * What a browser (write key) is answered: the content per slot and nothing of the profile — no
- * person, no stage, no explanation with profile values, no list of rules considered. The page is
+ * person, no stage, no rule, no explanation with profile values, no list of rules considered. The page is
  * public; the full answer is for secret keys with the decide scope.
  */
 function forBrowser(base: { program: string; requestId: string; channel: string; decidedAt: string }, decisions: Array<{ slot?: string; channel: string; outcome: string; reason?: string; rule?: string; content?: object }>) {
@@ -116,6 +116,8 @@ function forBrowser(base: { program: string; requestId: string; channel: string;
     requestId: base.requestId,
     channel: base.channel,
     decidedAt: base.decidedAt,
-    decisions: decisions.map((d) => ({ ...(d.slot ? { slot: d.slot } : {}), outcome: d.outcome, ...(d.outcome === 'default' && d.reason ? { reason: d.reason } : {}), ...(d.rule ? { rule: d.rule } : {}), ...(d.content ? { content: d.content } : {}) })),
+    // No rule id either: a rule's name says what it inferred (`low-mood-support`). An impression
+    // names the request and slot, which the recorded decisions carry.
+    decisions: decisions.map((d) => ({ ...(d.slot ? { slot: d.slot } : {}), outcome: d.outcome, ...(d.outcome === 'default' && d.reason ? { reason: d.reason } : {}), ...(d.content ? { content: d.content } : {}) })),
   }
 }

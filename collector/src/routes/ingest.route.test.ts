@@ -239,7 +239,8 @@ describe('request errors', () => {
   it('takes the key from HTTP Basic or from writeKey in the body', async () => {
     expect(await answer(await post('/v1/track', track(), { key: DEMO.writeKey }))).toEqual(ok(1))
     // Segment's libraries send `key:` with an empty password; a password is ignored.
-    expect(await answer(await post('/v1/track', track(), { key: null, headers: { authorization: `basic ${Buffer.from(`${DEMO.callKey}:ignored`).toString('base64')}` } }))).toEqual(ok(1))
+    // A channel key names its patient only (no anonymous id beside it).
+    expect(await answer(await post('/v1/track', track({ anonymousId: undefined }), { key: null, headers: { authorization: `basic ${Buffer.from(`${DEMO.callKey}:ignored`).toString('base64')}` } }))).toEqual(ok(1))
     expect(await answer(await post('/v1/track', { ...track(), writeKey: DEMO.writeKey }, { key: null }))).toEqual(ok(1))
     expect(await answer(await post('/v1/batch', { batch: [track()], writeKey: DEMO.secretKey }, { key: null }))).toEqual(ok(1))
   })

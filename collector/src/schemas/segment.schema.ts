@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { pathBeyondDepth } from '../json-depth.ts'
 import { BROWSER_ID_PREFIX } from '../browser-id.ts'
-import { isContactId } from '../pipeline/personal-data.ts'
+import { holdsContact, isContactId } from '../pipeline/personal-data.ts'
 
 // The Segment tracking spec (https://segment.com/docs/connections/spec/common/), which
 // existing server libraries speak; Attune's extensions ride in `context` and `properties`.
@@ -52,7 +52,7 @@ const identityIssue = { message: 'userId or anonymousId is required', path: ['us
 
 /** `track`: an action, named by `event`. */
 export const trackSchema = z
-  .object({ ...common, type: z.literal('track'), event: z.string().min(1).max(200).refine((v) => !(v.includes('@') && EMAIL_LIKE.test(v)), 'must be an event name, not an e-mail address'), properties: jsonObject.optional() })
+  .object({ ...common, type: z.literal('track'), event: z.string().min(1).max(200).refine((v) => !holdsContact(v), 'must be an event name, holding no e-mail address or phone number'), properties: jsonObject.optional() })
   .refine(needsIdentity, identityIssue)
 /** `page`: a web page view. */
 export const pageSchema = z

@@ -1,10 +1,9 @@
 import type { PersonalisationApi } from './start.ts'
 import { doc, win } from './globals.ts'
 
-/** The decide endpoint's answer, as far as slots need it (see the collector's README). */
+/** The decide endpoint's answer to a browser, as far as slots need it (see the collector's README). */
 interface Decision {
   slot: string
-  rule?: string
   content?: { id?: string; text?: string; html?: string }
 }
 
@@ -57,15 +56,16 @@ function onceVisible(el: Element, seen: () => void): void {
 export async function fillSlots(api: PersonalisationApi, timeoutMs = DECIDE_TIMEOUT_MS): Promise<void> {
   const els = Array.from(doc?.querySelectorAll('[data-attune-slot]') ?? [])
   if (!els.length) return
-  const answer = await postJson<{ decisions?: Decision[] }>(`${api.host}/v1/decide`, { writeKey: api.writeKey, ...api.ids(), channel: 'web', slots: els.map((e) => e.getAttribute('data-attune-slot')), context: api.page() }, timeoutMs)
+  const answer = await postJson<{ requestId?: string; decisions?: Decision[] }>(`${api.host}/v1/decide`, { writeKey: api.writeKey, ...api.ids(), channel: 'web', slots: els.map((e) => e.getAttribute('data-attune-slot')), context: api.page() }, timeoutMs)
   for (const d of answer?.decisions ?? []) {
     const el = els.find((e) => e.getAttribute('data-attune-slot') === d.slot)
     const c = d.content
     if (!el || !c || (c.html == null && c.text == null)) continue
     if (c.html != null) el.innerHTML = c.html
     else el.textContent = c.text!
-    el.setAttribute('data-attune-decided', d.rule ?? '')
-    onceVisible(el, () => api.track('slot_impression', { slot: d.slot, ...(d.rule ? { rule: d.rule } : {}), ...(c.id ? { content: c.id } : {}) }))
+    el.setAttribute('data-attune-decided', c.id ?? '')
+    // The request and slot name the decision recorded for it (the browser is never told the rule).
+    onceVisible(el, () => api.track('slot_impression', { slot: d.slot, ...(answer!.requestId ? { requestId: answer!.requestId } : {}), ...(c.id ? { content: c.id } : {}) }))
   }
 }
 

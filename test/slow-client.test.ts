@@ -35,10 +35,28 @@ function trickle(first: string, drip: string): Promise<{ answer: string; ms: num
 }
 
 describe('slow clients', () => {
-  it('answers 408 to trickled headers within the headers timeout', async () => {
+  it('answers 408 to trickled headers within the headers timeout, and counts it', async () => {
+    const metric = async () => Number(/attune_requests_rejected_total\{reason="request_timeout"\} (\d+)/.exec(await (await fetch(`${proc.url}/metrics`)).text())?.[1] ?? 0)
+    const before = await metric()
     const r = await trickle('POST /v1/track HTTP/1.1\r\nHost: x\r\n', 'X-Slow: 1\r\n')
     expect(r.answer).toMatch(/^HTTP\/1\.1 408/)
     expect(r.ms).toBeLessThan(4000)
+    expect(await metric()).toBe(before + 1)
+  })
+
+  it('answers 400 to what is not HTTP, and counts it', async () => {
+    const metric = async () => Number(/attune_requests_rejected_total\{reason="bad_request"\} (\d+)/.exec(await (await fetch(`${proc.url}/metrics`)).text())?.[1] ?? 0)
+    const before = await metric()
+    const { hostname, port } = new URL(proc.url)
+    const answer = await new Promise<string>((resolve) => {
+      let out = ''
+      const socket = connect(Number(port), hostname, () => socket.write('NOT HTTP AT ALL\r\n\r\n'))
+      socket.on('data', (b) => (out += b.toString()))
+      socket.on('error', () => {})
+      socket.on('close', () => resolve(out))
+    })
+    expect(answer).toMatch(/^HTTP\/1\.1 400/)
+    expect(await metric()).toBe(before + 1)
   })
 
   it('answers 408 to a trickled body within the request timeout, and serves others meanwhile', async () => {

@@ -64,6 +64,24 @@ const server = serve({ fetch: service.app.fetch, port: config.port, hostname: co
   console.log(lines.join('\n'))
 })
 
+// Requests Node refuses before the app sees them (headers or request not complete in time,
+// headers too large, not HTTP) are answered as Node would, and counted by reason like every other
+// refusal; a client that went away is counted as an abort.
+const nodeRefusals: Record<string, [string, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: ['request_timeout', '408 Request Timeout'],
+  HPE_HEADER_OVERFLOW: ['headers_too_large', '431 Request Header Fields Too Large'],
+}
+server.on('clientError', (err: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    service.metrics.clientAborts.inc()
+    socket.destroy()
+    return
+  }
+  const [reason, status] = nodeRefusals[err.code ?? ''] ?? ['bad_request', '400 Bad Request']
+  service.metrics.requestsRejected.inc({ reason })
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+})
+
 // Keep-alive clients that keep sending would hold server.close() open for ever (measured: a
 // SIGTERM under load never finished). So after SIGTERM every answer says Connection: close,
 // sockets are closed as soon as they are idle, and whatever is still open after the grace

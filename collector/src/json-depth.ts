@@ -5,13 +5,35 @@
  * walk after it overflow the stack at about 10,000 levels, so bodies are checked here first.
  */
 export function pathBeyondDepth(value: unknown, maxDepth: number): Array<string | number> | null {
-  const stack: Array<{ v: unknown; depth: number; path: Array<string | number> | null; key: string | number | null; parent: number }> = []
-  const paths: Array<{ key: string | number | null; parent: number }> = []
-  const push = (v: unknown, depth: number, key: string | number | null, parent: number) => {
-    if (v === null || typeof v !== 'object') return
-    stack.push({ v, depth, path: null, key, parent })
+  if (value === null || typeof value !== 'object') return null
+  // Most values are shallow: measure the depth with two flat stacks (no allocation per node), and
+  // find the path to the first value too deep only when there is one.
+  const values: unknown[] = [value]
+  const depths: number[] = [1]
+  let deep = false
+  while (values.length) {
+    const v = values.pop()!
+    const depth = depths.pop()!
+    if (depth > maxDepth) {
+      deep = true
+      break
+    }
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) if (v[i] !== null && typeof v[i] === 'object') values.push(v[i]), depths.push(depth + 1)
+    } else {
+      for (const k in v as object) {
+        const x = (v as Record<string, unknown>)[k]
+        if (x !== null && typeof x === 'object') values.push(x), depths.push(depth + 1)
+      }
+    }
   }
-  push(value, 1, null, -1)
+  return deep ? firstPathBeyond(value, maxDepth) : null
+}
+
+/** The path to the first value (in document order) deeper than `maxDepth`: the slow walk, for a value known to have one. */
+function firstPathBeyond(value: unknown, maxDepth: number): Array<string | number> | null {
+  const stack: Array<{ v: unknown; depth: number; key: string | number | null; parent: number }> = [{ v: value, depth: 1, key: null, parent: -1 }]
+  const paths: Array<{ key: string | number | null; parent: number }> = []
   while (stack.length) {
     const { v, depth, key, parent } = stack.pop()!
     const self = paths.push({ key, parent }) - 1
@@ -20,8 +42,11 @@ export function pathBeyondDepth(value: unknown, maxDepth: number): Array<string 
       for (let i = self; i >= 0 && paths[i]!.key !== null; i = paths[i]!.parent) out.push(paths[i]!.key!)
       return out.reverse()
     }
-    if (Array.isArray(v)) for (let i = v.length - 1; i >= 0; i--) push(v[i], depth + 1, i, self)
-    else for (const k of Object.keys(v as object).reverse()) push((v as Record<string, unknown>)[k], depth + 1, k, self)
+    const children: Array<[string | number, unknown]> = Array.isArray(v) ? v.map((x, i) => [i, x]) : Object.entries(v as object)
+    for (let i = children.length - 1; i >= 0; i--) {
+      const [k, x] = children[i]!
+      if (x !== null && typeof x === 'object') stack.push({ v: x, depth: depth + 1, key: k, parent: self })
+    }
   }
   return null
 }

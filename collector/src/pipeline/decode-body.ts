@@ -1,6 +1,6 @@
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib'
 import { ApiError } from '../errors.ts'
-import { CONTACT_HINT } from './personal-data.ts'
+import { mayHoldContactText } from './personal-data.ts'
 
 /** Largest request body, measured after decompression (Segment's limit, L1). */
 export const MAX_BODY_BYTES = 500 * 1024
@@ -19,8 +19,7 @@ const decoders: Record<string, (buf: Uint8Array, opts: { maxOutputLength: number
  */
 function mayHoldContact(text: string): boolean {
   // Any \\u escape may spell a digit, `@` or `+`: such a body is scanned string by string after parsing.
-  if (text.includes('@') || text.includes('+') || text.includes('\\u')) return true
-  return CONTACT_HINT.test(text)
+  return text.includes('\\u') || mayHoldContactText(text)
 }
 
 /** A parsed body, with what later steps can skip work on. */

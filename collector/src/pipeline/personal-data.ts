@@ -38,6 +38,22 @@ export function isPersonalDataKey(normalised: string, extra?: ReadonlySet<string
   return PERSONAL_DATA_KEYS.has(normalised) || PERSON_NAMES.has(normalised) || PERSONAL_DATA_ENDINGS.some((e) => normalised.endsWith(e)) || (extra?.has(normalised) ?? false)
 }
 
+// Events of one site repeat the same few dozen keys: each raw key's answer (Attune's list) is
+// remembered, bounded since any sender can send any key.
+const keyAnswers = new Map<string, { normalised: string; personal: boolean }>()
+
+/** A raw key's normalised form and whether Attune's list names it (remembered per key). */
+export function classifyKey(key: string): { normalised: string; personal: boolean } {
+  let a = keyAnswers.get(key)
+  if (a === undefined) {
+    const normalised = normaliseKey(key)
+    a = { normalised, personal: isPersonalDataKey(normalised) }
+    if (keyAnswers.size >= 10_000) keyAnswers.clear()
+    keyAnswers.set(key, a)
+  }
+  return a
+}
+
 // The look-behind starts a match only where a local part can start: without it a 30 KB run of
 // local-part characters without an `@` costs about 1 s (quadratic backtracking), 20 s a body.
 const EMAIL = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g
@@ -107,9 +123,21 @@ export const holdsContact = (text: string): boolean => CONTACT_HINT.test(text) &
 /** Cheap test for text that may hold an e-mail address or a phone number (most strings hold neither): worth masking. */
 export const CONTACT_HINT = /@|\+\d|(?<![A-Za-z0-9.+/-])0\d[\d ()/.-]{6,}\d|\d{3}[-.) ] ?\d{3}[-. ]\d{4}|[^\x00-\x7f]|%(40|2b)/i
 
+const NON_ASCII = /[^\x00-\x7f]/
+const PERCENT = /%(40|2b)/i
+const NUMBER_HINT = /(?<![A-Za-z0-9.+/-])0\d[\d ()/.-]{6,}\d|\d{3}[-.) ] ?\d{3}[-. ]\d{4}/
+
+/**
+ * CONTACT_HINT for a whole request body, as a few simple scans (one regex of alternations over
+ * 40 KB cost a twentieth of ingesting it): what it finds, CONTACT_HINT finds, and the other way.
+ */
+export function mayHoldContactText(text: string): boolean {
+  return text.includes('@') || text.includes('+') || NON_ASCII.test(text) || PERCENT.test(text) || NUMBER_HINT.test(text)
+}
+
 /** Whether an id (user, anonymous, previous, group) is an e-mail address or a phone number, as a whole. */
 export function isContactId(id: string): boolean {
-  const t = id.normalize('NFKC').trim().replace(/^(tel|mailto|sms):/i, '')
+  const t = (NON_ASCII.test(id) ? id.normalize('NFKC') : id).trim().replace(/^(tel|mailto|sms):/i, '')
   if (t.includes('@') && /[^\s@]+@[^\s@]+\.[A-Za-z]{2,}/.test(t)) return true
   if (!/^[\d\s()+/.-]+$/.test(t)) return false
   return (t.startsWith('+') || t.startsWith('0') || t.startsWith('(')) && isPhone(t)

@@ -1,4 +1,4 @@
-import { CONTACT_HINT, isPersonalDataKey, maskContacts, normaliseKey } from './personal-data.ts'
+import { classifyKey, CONTACT_HINT, maskContacts } from './personal-data.ts'
 import type { Draft, RequestFacts } from './types.ts'
 
 /** Why the privacy step changed an event: a personal-data key removed, an e-mail address or a phone number masked. */
@@ -28,8 +28,8 @@ class Scrubber {
   ) {}
 
   personal(key: string): boolean {
-    const k = normaliseKey(key)
-    return !this.keep.has(k) && isPersonalDataKey(k, this.extra)
+    const { normalised, personal } = classifyKey(key)
+    return !this.keep.has(normalised) && (personal || (this.extra?.has(normalised) ?? false))
   }
 
   text(s: string): string {

@@ -102,3 +102,22 @@ export async function startServerProcess(env: Record<string, string | null>, scr
   })
   return { child, url, output: () => out, exited }
 }
+
+/** The collector's Prometheus samples by `name{labels}`. */
+export async function scrapeMetrics(app: { request(path: string): Response | Promise<Response> }): Promise<Map<string, number>> {
+  const res = await app.request('/metrics')
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`)
+  const out = new Map<string, number>()
+  for (const line of (await res.text()).split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$/.exec(line)
+    if (m) out.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]))
+  }
+  return out
+}
+
+/** Sum of every sample of a metric (all label sets), optionally only those whose labels contain `having`. */
+export function metricTotal(samples: Map<string, number>, name: string, having = ''): number {
+  let n = 0
+  for (const [k, v] of samples) if ((k === name || k.startsWith(`${name}{`)) && k.includes(having)) n += v
+  return n
+}

@@ -14,9 +14,9 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Service } from '../../collector/index.ts'
 import { MAX_PROGRAM_BYTES } from '../../collector/src/routes/admin-program.route.ts'
-import { basic, DEMO, ROOT, startService } from '../helpers.ts'
+import { basic, DEMO, ROOT } from '../helpers.ts'
 import { BREAKS, broken, deepBody, junkBody, ODD_IDS, psoriasisDocument, sizedText } from './bodies.ts'
-import { type Collector, type ErrorAnswer, failure, leavesNothingBehind, phase, SCALE, seedPeople } from './harness.ts'
+import { type Collector, type ErrorAnswer, failure, leavesNothingBehind, phase, SCALE, seededCollector } from './harness.ts'
 import { anyJson, bytesOf, keyText } from './hostile-text.ts'
 import { ADMIN_KEYS, authorization, basicUserOf, CLEAR_SECRETS, contentType, decoded, encode, type Encoding, encoding, headersOf, KEYS, keyValueArb, optionalQuery, origin, pct, query, QUIT, refusedOrigin, secretAuthorization, urlPart, userAgent, WRITE_KEYS } from './requests.ts'
 
@@ -24,10 +24,9 @@ let svc: Collector
 let service: Service
 
 beforeAll(async () => {
-  svc = await startService()
-  service = svc.service
   // Someone to read and decide for: profiles with history, a browser whose level opens questionnaires.
-  await seedPeople(service, ODD_IDS)
+  svc = await seededCollector(ODD_IDS)
+  service = svc.service
 })
 afterAll(async () => {
   await svc?.stop()

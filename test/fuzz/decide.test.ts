@@ -11,9 +11,9 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Service } from '../../collector/index.ts'
 import { MAX_DECIDE_BYTES } from '../../collector/src/routes/decide.route.ts'
-import { startService, waitFor } from '../helpers.ts'
+import { waitFor } from '../helpers.ts'
 import { type BodySpec, decideFieldsOf, deepBody, junkBody, sized, sizedText, ODD_IDS } from './bodies.ts'
-import { type Collector, failure, leavesNothingBehind, phase, quarantined, SCALE, scrape, tallies, total, seedPeople } from './harness.ts'
+import { type Collector, failure, leavesNothingBehind, phase, quarantined, SCALE, scrape, tallies, total, seededCollector } from './harness.ts'
 import { bytesOf, field, json } from './hostile-text.ts'
 import { ADMIN_KEYS, contentType, encode, encoding, headersOf, keyOf, keyValueArb, origin, otherHeaders, refusedOrigin, senderAuthorization, userAgent, WRITE_KEYS } from './requests.ts'
 
@@ -21,10 +21,9 @@ let svc: Collector
 let service: Service
 
 beforeAll(async () => {
-  svc = await startService()
-  service = svc.service
   // Someone to read and decide for: profiles with history, a browser whose level opens questionnaires.
-  await seedPeople(service, ODD_IDS)
+  svc = await seededCollector(ODD_IDS)
+  service = svc.service
 })
 afterAll(async () => {
   await svc?.stop()

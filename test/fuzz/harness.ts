@@ -21,7 +21,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect } from 'vitest'
 import type { Service } from '../../collector/index.ts'
-import { basic, DEMO, identityToken, type startService, waitFor } from '../helpers.ts'
+import { basic, DEMO, identityToken, metricTotal, scrapeMetrics, startService, waitFor } from '../helpers.ts'
 
 export const SEED = Number(process.env.FUZZ_SEED ?? 20_261_207)
 export const SCALE = Math.max(1, Number(process.env.FUZZ_SCALE ?? 1))
@@ -119,23 +119,10 @@ function checked(phase: string, r: Req, a: Answer): unknown {
 }
 
 /** Prometheus samples by `name{labels}`. */
-export async function scrape(service: Service): Promise<Map<string, number>> {
-  const res = await service.app.request('/metrics')
-  expect(res.status).toBe(200)
-  const out = new Map<string, number>()
-  for (const line of (await res.text()).split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$/.exec(line)
-    if (m) out.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]))
-  }
-  return out
-}
+export const scrape = (service: Service): Promise<Map<string, number>> => scrapeMetrics(service.app)
 
 /** Sum of every sample of a metric (all label sets). */
-export function total(samples: Map<string, number>, name: string): number {
-  let n = 0
-  for (const [k, v] of samples) if (k === name || k.startsWith(`${name}{`)) n += v
-  return n
-}
+export const total = (samples: Map<string, number>, name: string): number => metricTotal(samples, name)
 
 /**
  * Runs a property `numRuns` times over `lanes` concurrent fast-check runs (each its own seed), so
@@ -254,4 +241,11 @@ export async function seedPeople(service: Service, oddIds: readonly string[]): P
   for (const p of patients) await send(DEMO.secretKey, history(p))
   await send(DEMO.writeKey, [{ type: 'identify', userId: 'p-1', anonymousId: 'a-1', context: { identityToken: identityToken('p-1') } }], 'http://localhost:5173')
   await waitFor(() => service.spool.depthBytes() === 0 && (service.profiles?.current(DEMO.program) ?? true), 30_000, 'the seeded people to land')
+}
+
+/** A collector for a fuzz file, with people to find already landed (see seedPeople); stopped after the file. */
+export async function seededCollector(oddIds: readonly string[]): Promise<Collector> {
+  const svc = await startService()
+  await seedPeople(svc.service, oddIds)
+  return svc
 }

@@ -6,7 +6,7 @@ import { once } from 'node:events'
 import type { Transform } from 'node:stream'
 import { brotliCompressSync, constants as zlibConstants, createBrotliCompress, createDeflate, createGzip, deflateSync, gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { basic, DEMO, startService, waitFor } from '../../../test/helpers.ts'
+import { basic, DEMO, metricTotal, scrapeMetrics, startService, waitFor } from '../../../test/helpers.ts'
 import { MAX_BODY_BYTES } from '../pipeline/decode-body.ts'
 import { MAX_EVENT_BYTES } from '../pipeline/validate.step.ts'
 import type { Service } from '../service.ts'
@@ -50,23 +50,9 @@ const ok = (accepted: number, rejected: unknown[] = []) => ({ status: 200, body:
 const err = (status: number, error: Record<string, unknown>) => ({ status, body: { error, code: error.code, message: error.message } })
 
 /** Prometheus samples by `name{labels}`. */
-async function scrape(): Promise<Map<string, number>> {
-  const res = await service.app.request('/metrics')
-  expect(res.status).toBe(200)
-  const out = new Map<string, number>()
-  for (const line of (await res.text()).split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$/.exec(line)
-    if (m) out.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]))
-  }
-  return out
-}
-
+const scrape = () => scrapeMetrics(service.app)
 /** Sum of every sample of a metric (all label sets), optionally only those whose labels contain `having`. */
-function total(samples: Map<string, number>, name: string, having = ''): number {
-  let n = 0
-  for (const [k, v] of samples) if ((k === name || k.startsWith(`${name}{`)) && k.includes(having)) n += v
-  return n
-}
+const total = metricTotal
 
 const track = (over: Record<string, unknown> = {}) => ({ type: 'track', userId: 'p-1', anonymousId: 'a-1', event: 'diary_downloaded', ...over })
 

@@ -13,7 +13,7 @@ import {
   type ConditionTrace, type Condition, type Profile, type Program, type Rule,
 } from '../analytics/index.ts'
 import { browserId, signQuestionnaireTicket } from '../collector/index.ts'
-import { payloadText } from '../collector/src/spool/clickhouse-sink.ts'
+import { payloadText } from '../collector/index.ts'
 import { basic, DEMO, identityToken, startService, waitFor } from './helpers.ts'
 
 const DAY = 86_400_000

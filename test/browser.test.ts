@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { inProgramHoldout } from '../analytics/src/rules/holdout.ts'
+import { inProgramHoldout } from '../analytics/index.ts'
 import { browserId, signClickToken } from '../collector/index.ts'
 import { basic, DEMO, identityToken, startService, waitFor } from './helpers.ts'
 

@@ -2,7 +2,7 @@
 // content are found as three clusters, labelled by their dominant needs, and the profile says
 // which cluster a patient is in.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ClusterStore } from '../collector/src/cluster-store.ts'
+import { ClusterStore } from '../collector/index.ts'
 import { basic, DEMO, identityToken, startService, waitFor } from './helpers.ts'
 
 let svc: Awaited<ReturnType<typeof startService>>

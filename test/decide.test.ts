@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { inProgramHoldout, inRuleHoldout } from '../analytics/src/rules/holdout.ts'
+import { inProgramHoldout, inRuleHoldout } from '../analytics/index.ts'
 import { basic, DEMO, identityToken, ROOT, startService, waitFor } from './helpers.ts'
 
 let svc: Awaited<ReturnType<typeof startService>>

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { blankEventRow, chTime, encodeEventRow, insertEventLines, ProfileStore, readProfile, type Db, type Profile, type Program } from '../analytics/index.ts'
 import { browserId } from '../collector/index.ts'
-import { generatePopulation } from '../collector/src/population/index.ts'
+import { generatePopulation } from '../collector/index.ts'
 import { basic, DEMO, startService, tempDir, waitFor } from './helpers.ts'
 
 const tmp = tempDir()

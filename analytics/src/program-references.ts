@@ -1,12 +1,8 @@
 import type { ContentItem, Level, Need, Pattern, Questionnaire } from './program-sections.ts'
 import { decisionReferenceIssues } from './rules/references.ts'
+import type { ReferenceIssue } from './reference-issue.ts'
 import type { ContactPolicy, Rule, Stage } from './rules/schema.ts'
 
-/** A fault in a program document that only the whole document shows: where, and what. */
-export interface ProgramIssue {
-  path: (string | number)[]
-  message: string
-}
 
 /** The parts of a program the reference checks read. */
 export interface ProgramSections {
@@ -27,8 +23,8 @@ export interface ProgramSections {
  * patterns, content and questionnaire ids in level unlocks, levels numbered 0, 1, 2… with rising
  * thresholds and sound hysteresis, and item levels that exist.
  */
-export function programReferenceIssues(p: ProgramSections): ProgramIssue[] {
-  const issues: ProgramIssue[] = []
+export function programReferenceIssues(p: ProgramSections): ReferenceIssue[] {
+  const issues: ReferenceIssue[] = []
   const add = (path: (string | number)[], message: string) => issues.push({ path, message })
 
   const unique = (items: { id: string }[], section: (string | number)[], what: string) => {

@@ -10,7 +10,7 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Service } from '../../collector/index.ts'
-import { MAX_DECIDE_BYTES } from '../../collector/src/routes/decide.route.ts'
+import { MAX_DECIDE_BYTES } from '../../collector/index.ts'
 import { waitFor } from '../helpers.ts'
 import { type BodySpec, decideFieldsOf, deepBody, junkBody, sized, sizedText, ODD_IDS } from './bodies.ts'
 import { type Collector, failure, leavesNothingBehind, phase, quarantined, SCALE, scrape, tallies, total, seededCollector } from './harness.ts'

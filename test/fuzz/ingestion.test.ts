@@ -10,7 +10,7 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Service } from '../../collector/index.ts'
-import { MAX_BODY_BYTES } from '../../collector/src/pipeline/decode-body.ts'
+import { MAX_BODY_BYTES } from '../../collector/index.ts'
 import { startService, waitFor } from '../helpers.ts'
 import { batchEnvelope, batchText, type BodySpec, deepBody, junkBody, message, messageText, sized, sizedText } from './bodies.ts'
 import { type Collector, type ErrorAnswer, failure, leavesNothingBehind, phase, quarantined, type Rejected, SCALE, scrape, total, workersReady } from './harness.ts'

@@ -4,7 +4,7 @@
 // proxy headers, URL parts and queries; and the key a request names as the server reads it.
 import fc from 'fast-check'
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib'
-import { MAX_BODY_BYTES } from '../../collector/src/pipeline/decode-body.ts'
+import { MAX_BODY_BYTES } from '../../collector/index.ts'
 import { basic, DEMO } from '../helpers.ts'
 import type { Req } from './harness.ts'
 import { oddString } from './hostile-text.ts'

@@ -1,4 +1,4 @@
-import type { ProgramIssue } from '../program-references.ts'
+import type { ReferenceIssue } from '../reference-issue.ts'
 import type { ContentItem, Questionnaire } from '../program-sections.ts'
 import type { Action, Condition, ContactPolicy, Rule, Stage } from './schema.ts'
 
@@ -21,8 +21,8 @@ export interface DecisionSections {
  * channel has that channel's variant; ids are unique; every stage after the first has an entry
  * condition. Each issue carries the path of the offending value.
  */
-export function decisionReferenceIssues(p: DecisionSections): ProgramIssue[] {
-  const issues: ProgramIssue[] = []
+export function decisionReferenceIssues(p: DecisionSections): ReferenceIssue[] {
+  const issues: ReferenceIssue[] = []
   const add = (path: (string | number)[], message: string) => issues.push({ path, message })
   const needs = new Set(p.needs.map((n) => n.id))
   const goals = new Set(p.goals.map((g) => g.id))

@@ -9,7 +9,7 @@ import { processEvent } from './pipeline.ts'
 import type { RequestFacts } from './types.ts'
 import { DEFAULT_INGEST_LIMITS, type IngestLimits } from './limits.ts'
 import { firstIssue, withoutNulls } from './validate.step.ts'
-import { SCRUB_REASONS, type ScrubReason } from './privacy.step.ts'
+import { SCRUB_REASONS, type ScrubReason } from './personal-data.ts'
 
 /** What ingestion needs of an HTTP request: plain data, so a worker thread can take it. */
 export interface RawIngestRequest {

@@ -1,3 +1,8 @@
+/** Why the privacy step changed an event: a personal-data key removed, an e-mail address or a phone number masked. */
+export type ScrubReason = (typeof SCRUB_REASONS)[number]
+/** Every scrub reason, in the order metrics list them. */
+export const SCRUB_REASONS = ['personal_data_key', 'email', 'phone'] as const
+
 // What counts as a contact detail or other personal data in an event (DESIGN: contact details
 // live in their own encrypted table, never in events; RELIABILITY P8). One definition, used by
 // the privacy step and by the id check of the wire schema.

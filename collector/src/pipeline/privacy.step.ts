@@ -1,10 +1,6 @@
-import { classifyKey, CONTACT_HINT, maskContacts } from './personal-data.ts'
+import { classifyKey, CONTACT_HINT, maskContacts, SCRUB_REASONS, type ScrubReason } from './personal-data.ts'
 import type { Draft, RequestFacts } from './types.ts'
 
-/** Why the privacy step changed an event: a personal-data key removed, an e-mail address or a phone number masked. */
-export type ScrubReason = (typeof SCRUB_REASONS)[number]
-/** Every scrub reason, in the order metrics list them. */
-export const SCRUB_REASONS = ['personal_data_key', 'email', 'phone'] as const
 
 // Context keys that are no contact detail there: Segment's context names things (library, app,
 // campaign, device, os `name`), and the patient's address a backend forwards is reduced to a

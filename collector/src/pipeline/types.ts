@@ -1,6 +1,6 @@
 import type { EventRow, ProgramKey } from '../../../analytics/index.ts'
 import type { Message } from '../schemas/segment.schema.ts'
-import type { ScrubReason } from './privacy.step.ts'
+import type { ScrubReason } from './personal-data.ts'
 
 /** The named steps of ingestion; pipeline.ts runs them in this order. */
 export type StepName = 'validate' | 'privacy' | 'resolve_program' | 'identity' | 'clock' | 'user_agent' | 'bot' | 'campaign' | 'channel' | 'click_token' | 'needs' | 'records' | 'ip'

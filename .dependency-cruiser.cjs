@@ -1,0 +1,71 @@
+// The dependency rules of Attune's parts (docs/architecture.md): each part's public surface is its
+// index.ts, dependencies point one way (sdk alone; analytics → nothing of ours; collector →
+// analytics), and there are no cycles. `npm test` runs this check (`npm run deps`).
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-cycles',
+      severity: 'error',
+      comment: 'A cycle makes two modules one: split what both need into a third.',
+      from: {},
+      to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },
+    },
+    {
+      name: 'no-type-cycles',
+      severity: 'error',
+      comment: 'Type-only cycles too: they keep two files from being understood apart.',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'analytics-internals',
+      severity: 'error',
+      comment: "Other parts use analytics through analytics/index.ts, never its src/ files.",
+      from: { pathNot: '^analytics/' },
+      to: { path: '^analytics/src/' },
+    },
+    {
+      name: 'collector-internals',
+      severity: 'error',
+      comment: "Other parts use the collector through collector/index.ts, never its src/ files.",
+      from: { pathNot: '^collector/' },
+      to: { path: '^collector/src/' },
+    },
+    {
+      name: 'analytics-is-below-the-collector',
+      severity: 'error',
+      comment: 'analytics (ClickHouse, programs, models, decisions) knows nothing of the HTTP service, the SDK, tests or benchmarks.',
+      from: { path: '^analytics/', pathNot: '\\.test\\.ts$' },
+      to: { path: '^(collector|sdk|test|bench|dashboards)/' },
+    },
+    {
+      name: 'analytics-tests-below-the-collector',
+      severity: 'error',
+      comment: "analytics' unit tests may use the shared test helpers (temporary directories), not the collector.",
+      from: { path: '^analytics/.*\\.test\\.ts$' },
+      to: { path: '^(collector|sdk|bench|dashboards)/' },
+    },
+    {
+      name: 'collector-does-not-reach-up',
+      severity: 'error',
+      comment: 'The collector does not import tests, benchmarks or the SDK (it serves the built SDK as files).',
+      from: { path: '^collector/', pathNot: '\\.test\\.ts$' },
+      to: { path: '^(sdk|test|bench|dashboards)/' },
+    },
+    {
+      name: 'sdk-stands-alone',
+      severity: 'error',
+      comment: 'The browser SDK ships alone: it imports nothing of the server (types from the collector only as `import type`).',
+      from: { path: '^sdk/src/' },
+      to: { path: '^(collector|analytics|test|bench)/', dependencyTypesNot: ['type-only'] },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '(^|/)(node_modules|sdk/dist|data|bench/\\.cache)/' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { extensions: ['.ts', '.mjs', '.js', '.cjs', '.json'] },
+  },
+}

@@ -1,7 +1,7 @@
 // The floors: a bare Hono app on @hono/node-server that reads the body and answers 204 — the
 // least any collector built on this stack must do per request. With FLOOR_DURABLE=1 it first
 // appends the body to a file and waits for fdatasync, grouping concurrent requests into one
-// write and one sync as the collector's spool does (RELIABILITY D1): the least any collector
+// write and one sync as the collector's spool does (guarantee D1): the least any collector
 // that acknowledges only durable events can do. Run as its own process by run.ts.
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'

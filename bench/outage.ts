@@ -1,4 +1,4 @@
-// RELIABILITY D5: with ClickHouse unreachable the collector keeps accepting at a steady rate
+// guarantee D5: with ClickHouse unreachable the collector keeps accepting at a steady rate
 // (p99 within 100 ms), spools everything, and once ClickHouse is back every accepted event lands.
 // The outage is a server URL nobody answers; "back" is the same data directory restarted on the
 // embedded engine, which drains the spool.

@@ -30,7 +30,7 @@ const envSchema = z.object({
   // 0.2 cores (the machine is shared; a neighbour's test run halves every figure).
   BENCH_QUIET_WAIT_S: z.coerce.number().min(0).max(600).default(0),
   BENCH_KEEP_DATA: z.enum(['0', '1']).default('0'),
-  // D5: the outage scenario's steady load and length (RELIABILITY asks 10 minutes at 500 req/s).
+  // D5: the outage scenario's steady load and length (guarantee D5 is measured over 10 minutes at 500 req/s).
   BENCH_OUTAGE_RATE: z.coerce.number().int().min(1).max(100_000).default(500),
   BENCH_OUTAGE_S: z.coerce.number().positive().max(3600).optional(),
   // autocannon paces a rate by firing every connection at once each tick, so 50 connections at
@@ -244,7 +244,7 @@ const report = {
     cpuCoresUnderLoad: { loadGenerator: floor.loadGeneratorCpuCores, server: floor.serverCpuCores, other: floor.otherCpuCores },
   },
   durableFloor: durableFloor && {
-    server: 'bare Hono that appends the body to a file and answers 204 after fdatasync, concurrent requests grouped into one write and sync (RELIABILITY D1)',
+    server: 'bare Hono that appends the body to a file and answers 204 after fdatasync, concurrent requests grouped into one write and sync (guarantee D1)',
     requestsPerSec: durableFloor.requestsPerSec,
     latencyMs: durableFloor.latencyMs,
     non2xx: durableFloor.non2xx,

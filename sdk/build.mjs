@@ -36,7 +36,7 @@ const minify = () =>
     ecma: 2020,
     toplevel: true,
     compress: { passes: 3, unsafe_arrows: true, unsafe: true, pure_getters: true, unsafe_methods: true },
-    // Members starting with `_` are private (CONVENTIONS 10) and safe to shorten.
+    // Members starting with `_` are private by the SDK's convention and safe to shorten.
     mangle: { properties: { regex: /^_/ } },
     format: { comments: false },
   })

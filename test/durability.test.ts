@@ -1,4 +1,4 @@
-// RELIABILITY D1, D2, D5, D6, D7 on the real parts: the server as a child process killed with
+// guarantee D1, D2, D5, D6, D7 on the real parts: the server as a child process killed with
 // SIGKILL, the in-process service with faults injected around the real ClickHouse sink and
 // the spool's disk writes, and the embedded ClickHouse opened afterwards to count what landed.
 import { rmSync } from 'node:fs'

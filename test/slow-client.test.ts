@@ -1,4 +1,4 @@
-// RELIABILITY L2: a client that trickles its headers or its body is answered 408 and cut off,
+// guarantee L2: a client that trickles its headers or its body is answered 408 and cut off,
 // while other clients are served meanwhile.
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'

@@ -4,7 +4,7 @@ import { chTime } from './event-row.ts'
 import { sql } from './sql.ts'
 import { TABLES } from './tables.ts'
 
-/** Most memberships in one insert (RELIABILITY D7: at most 100,000 rows an insert). */
+/** Most memberships in one insert (guarantee D7: at most 100,000 rows an insert). */
 export const MEMBER_BATCH_ROWS = 100_000
 
 const MEMBER_COLUMNS = ['program', 'run_id', 'computed_at', 'person_id', 'cluster_id'] as const

@@ -51,7 +51,7 @@ export { safeEqual } from './signed-token.ts'
 
 /**
  * Signs claims into a click token; throws when they would not verify (a patient id that is an
- * e-mail address, an expiry more than 180 days ahead (RELIABILITY K3) of `nowMs`).
+ * e-mail address, an expiry more than 180 days ahead (guarantee K3) of `nowMs`).
  *
  * @example signClickToken({ program: 'psoriasis-demo', patient: 'p-000123', message: 'msg-1', campaign: 'itch-tips', channel: 'email', expires: 1798761600 }, secret)
  */

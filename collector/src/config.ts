@@ -51,7 +51,7 @@ export interface CollectorConfig {
   /** Worker threads for large request bodies (0: everything on the event loop), and from which size. */
   ingestWorkers: number
   ingestWorkerMinBytes: number
-  /** Slow clients are cut off (RELIABILITY L2): all headers within this, the whole request within the next. */
+  /** Slow clients are cut off (guarantee L2): all headers within this, the whole request within the next. */
   headersTimeoutMs: number
   requestTimeoutMs: number
   /** Ids the writer's landed-id filter is sized for (about 1.2 bytes each); 0 turns it off. */

@@ -86,7 +86,7 @@ export function isClientAbort(err: unknown, c: Context): boolean {
 
 /** What the error handler reports to: counts of refused requests and client aborts, and the log for server errors. */
 export interface ErrorReporting {
-  /** Every error answer, by its code (RELIABILITY D11: every refused request is counted). */
+  /** Every error answer, by its code (guarantee D11: every refused request is counted). */
   refused: (code: ErrorCode) => void
   clientAborted: () => void
   /** One line per 5xx answer, with its request id and no request data. */

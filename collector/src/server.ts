@@ -20,7 +20,7 @@ if (config.demoSeed && config.storage.mode === 'embedded' && !existsSync(config.
 }
 const service = await createService(config, { log })
 
-// Slow clients (a trickled header or body) are answered 408 and cut off (RELIABILITY L2); Node checks
+// Slow clients (a trickled header or body) are answered 408 and cut off (guarantee L2); Node checks
 // these deadlines every connectionsCheckingInterval, so that is kept short.
 const serverOptions = {
   headersTimeout: config.headersTimeoutMs,

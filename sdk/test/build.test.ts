@@ -1,4 +1,4 @@
-// The built SDK: size budget (CONVENTIONS 11: a failing test, not a report), the artifacts the
+// The built SDK: size budget (a failing test, not a report), the artifacts the
 // collector serves, and types that match the API.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'

@@ -1,5 +1,5 @@
 // The compiler on its own (no engine): every value a condition carries travels as a bound
-// parameter, never as SQL text (RELIABILITY K6), and only the parts a condition reads are in the
+// parameter, never as SQL text (guarantee K6), and only the parts a condition reads are in the
 // query. That compiled audiences agree with evaluate() is shown against ClickHouse in
 // test/audience-sql.test.ts.
 import fc from 'fast-check'

@@ -12,7 +12,7 @@ import type { Comparison, Condition } from './schema.ts'
 // Phases: plan (which per-person parts the condition reads, and one bound parameter per value),
 // build (the fixed parts from `sql/audience-*.sql`, the per-leaf aggregate columns and the WHERE
 // clause generated here). Nothing from the condition or the program is spliced into the text:
-// values are `{pN:Type}` parameters, identifiers come from the allowlists below (RELIABILITY K6).
+// values are `{pN:Type}` parameters, identifiers come from the allowlists below (guarantee K6).
 //
 // Missing values (no enrolment, never the event, no stage …) are NULL after the LEFT JOINs
 // (join_use_nulls), and every leaf is coalesced to 0/1, so a leaf on something missing is false

@@ -1,5 +1,5 @@
 // Properties of the decision engine over generated profiles, consent timelines, times of day and
-// past decisions, with both example programs' rules and plans (RELIABILITY P5: no intervention on
+// past decisions, with both example programs' rules and plans (guarantee P5: no intervention on
 // a channel without consent for it, 0 violations).
 import fc from 'fast-check'
 import { join } from 'node:path'

@@ -56,7 +56,7 @@ export interface UpliftGroup {
   reached: number | null
   rate: number | null
   rateCi: Interval | null
-  /** Fewer than the minimum cell size of distinct people: the numbers are withheld (RELIABILITY P2). */
+  /** Fewer than the minimum cell size of distinct people: the numbers are withheld (guarantee P2). */
   suppressed: boolean
 }
 

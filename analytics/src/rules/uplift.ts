@@ -25,7 +25,7 @@ export const upliftOptionsSchema = z
     windowDays: z.number().int().min(1).max(365),
     /** Only these rules (default: every rule with decisions in the window), reported in this order. */
     rules: z.array(z.string().min(1).max(64)).max(500).optional(),
-    /** Groups with fewer distinct people are suppressed (RELIABILITY P2). */
+    /** Groups with fewer distinct people are suppressed (guarantee P2). */
     minCell: z.number().int().min(1).max(1000).default(5),
     /** The goal must be reached on at least this many distinct days (program time zone): > 1 for adherence check-ins. */
     minDays: z.number().int().min(1).max(365).default(1),

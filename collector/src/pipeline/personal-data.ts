@@ -4,7 +4,7 @@ export type ScrubReason = (typeof SCRUB_REASONS)[number]
 export const SCRUB_REASONS = ['personal_data_key', 'email', 'phone'] as const
 
 // What counts as a contact detail or other personal data in an event (DESIGN: contact details
-// live in their own encrypted table, never in events; RELIABILITY P8). One definition, used by
+// live in their own encrypted table, never in events; guarantee P8). One definition, used by
 // the privacy step and by the id check of the wire schema.
 
 /**

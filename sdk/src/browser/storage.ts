@@ -35,7 +35,7 @@ export function cookieStore(rest: Store, days = 365): Store {
 }
 
 /**
- * Writes go to memory until `allowed()`; then to `device`, with what was held so far (RELIABILITY
+ * Writes go to memory until `allowed()`; then to `device`, with what was held so far (guarantee
  * P9: nothing is stored on the device before consent when the program requires it).
  */
 export function consentStore(device: Store, allowed: () => boolean): Store & { commit(): void } {

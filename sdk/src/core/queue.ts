@@ -13,7 +13,7 @@ export interface QueueOptions {
 export const FLUSH_AT = 20
 /** …or this long after the first queued one. */
 export const FLUSH_MS = 1000
-/** Events kept while they cannot be sent; the oldest are dropped first (RELIABILITY D10). */
+/** Events kept while they cannot be sent; the oldest are dropped first (guarantee D10). */
 export const MAX_QUEUED = 1000
 const QUEUE_KEY = 'attune_q'
 const DROPPED_KEY = 'attune_dropped'

@@ -1,4 +1,4 @@
-// RELIABILITY D10: retry network errors, 408, 429 and 5xx with backoff from 1 s to 30 s,
+// guarantee D10: retry network errors, 408, 429 and 5xx with backoff from 1 s to 30 s,
 // doubling, with jitter; never other 4xx (the batch would be refused again for ever).
 
 /** Whether a batch answered with `status` (0: no answer) is worth sending again. */

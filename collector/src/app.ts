@@ -1,11 +1,16 @@
+import { readFileSync } from 'node:fs'
 import { Hono } from 'hono'
 import { ApiError, errorHandler } from './errors.ts'
 import { adminProgramRoutes, type AdminProgramDeps } from './routes/admin-program.route.ts'
 import { decideRoutes, type DecideDeps } from './routes/decide.route.ts'
+import { docsRoutes } from './routes/docs.route.ts'
 import { healthRoutes, type HealthDeps } from './routes/health.route.ts'
 import { ingestRoutes, type IngestDeps } from './routes/ingest.route.ts'
 import { programRoutes, type ProgramRouteDeps } from './routes/program.route.ts'
 import { siteRoutes, type SiteDeps } from './routes/site.route.ts'
+
+/** The API's version, as the OpenAPI document states it (package.json's). */
+const API_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 /** Everything the HTTP app is built from. */
 export type AppDeps = IngestDeps & HealthDeps & SiteDeps & ProgramRouteDeps & AdminProgramDeps & DecideDeps & { log: (msg: string) => void }
@@ -21,6 +26,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/v1', decideRoutes(deps))
   app.route('/', healthRoutes(deps))
   app.route('/', siteRoutes(deps))
+  app.route('/', docsRoutes(API_VERSION))
   app.notFound(() => {
     throw new ApiError(404, 'not_found', 'no such endpoint')
   })

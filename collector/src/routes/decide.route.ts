@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
-import { z } from 'zod'
 import { decide, type Db, type DecideOutput, type LoadedProgram, type ProfileStore } from '../../../analytics/index.ts'
 import { browserId } from '../browser-id.ts'
 import { browserPerson, profileWithin } from '../browser-person.ts'
@@ -10,6 +9,7 @@ import { authenticateKey, basicUser, requireScope } from '../auth.ts'
 import type { ClusterStore } from '../cluster-store.ts'
 import type { DecisionLog } from '../decision-log.ts'
 import { ApiError } from '../errors.ts'
+import { decideSchema } from '../schemas/decide.schema.ts'
 import type { KeyIndex } from '../keys.ts'
 import { bodyText, parseJsonBody, validBody } from '../json-body.ts'
 
@@ -29,16 +29,6 @@ export interface DecideDeps {
 /** Largest decide request (ids, slots and a page context). */
 export const MAX_DECIDE_BYTES = 64 * 1024
 
-const id = z.string().min(1).max(200)
-const decideSchema = z.strictObject({
-  writeKey: z.string().max(200).optional(),
-  program: z.string().max(100).optional(),
-  userId: id.optional(),
-  anonymousId: id.optional(),
-  channel: z.enum(['web', 'email', 'sms', 'call', 'print']),
-  slots: z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be a slot id: lower-case letters, digits and dashes')).max(20).optional(),
-  context: z.record(z.string(), z.unknown()).optional(),
-})
 
 /**
  * `POST /v1/decide`: the next intervention per web slot, or the person's next contact on a channel,

@@ -263,7 +263,8 @@ export function loadPrograms(dir: string, env: NodeJS.ProcessEnv): LoadedProgram
   const out: LoadedProgram[] = []
   const owners = new Map<string, string>()
   const seenIds = new Set<string>()
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  // `*.schema.json` is the program document's JSON Schema (for editors), not a program.
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json')).sort()) {
     const path = join(dir, file)
     let raw: unknown
     try {

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { Hono } from 'hono'
 import { ApiError, errorHandler } from './errors.ts'
+import { browserCors } from './middleware/browser-cors.middleware.ts'
+import { MESSAGE_TYPES } from './schemas/segment.schema.ts'
 import { adminProgramRoutes, type AdminProgramDeps } from './routes/admin-program.route.ts'
 import { decideRoutes, type DecideDeps } from './routes/decide.route.ts'
 import { docsRoutes } from './routes/docs.route.ts'
@@ -18,8 +20,10 @@ export type AppDeps = IngestDeps & HealthDeps & SiteDeps & ProgramRouteDeps & Ad
 /** Builds the collector's Hono app; no I/O happens here. */
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono()
-  // First: the ingestion routes' middleware (CORS for browsers, the 500 KB body limit) applies to
-  // every /v1 path mounted after them, and program documents may be up to 1 MB.
+  // Browsers call ingestion, decide and questionnaires: CORS for them, and only them.
+  const ingestPaths = ['/v1/batch', '/v1/import', '/v1/import/', ...MESSAGE_TYPES.map((t) => `/v1/${t}`)]
+  for (const path of [...ingestPaths, '/v1/decide']) app.use(path, browserCors(deps.keys, ['POST']))
+  app.use('/v1/questionnaires/*', browserCors(deps.keys, ['GET']))
   app.route('/v1/admin', adminProgramRoutes(deps))
   app.route('/v1', ingestRoutes(deps))
   app.route('/v1', programRoutes(deps))

@@ -1,8 +1,8 @@
 import { Hono } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import { patternFromCluster, ProgramDocumentError, type Pattern } from '../../../analytics/index.ts'
 import { bodyText, parseJsonBody, validBody } from '../json-body.ts'
 import { ApiError } from '../errors.ts'
+import { limitBody } from '../middleware/body-limit.middleware.ts'
 import type { KeyIndex } from '../keys.ts'
 import { requireSecretKey, type SecretKeyEnv } from '../middleware/secret-key.middleware.ts'
 import type { ClusterStore } from '../cluster-store.ts'
@@ -52,10 +52,7 @@ export function adminProgramRoutes(d: AdminProgramDeps): Hono<SecretKeyEnv> {
   const app = new Hono<SecretKeyEnv>()
   // Changing and reading a program document (its keys' ids, rules, content) is the admin scope's.
   const admin = requireSecretKey(d.keys, { scope: 'admin', program: 'param' })
-  const tooLarge = () => {
-    throw new ApiError(413, 'body_too_large', `a program document is at most ${MAX_PROGRAM_BYTES} bytes`)
-  }
-  app.put('/programs/:id', admin, bodyLimit({ maxSize: MAX_PROGRAM_BYTES, onError: tooLarge }), async (c) => {
+  app.put('/programs/:id', admin, limitBody(MAX_PROGRAM_BYTES, 'a program document'), async (c) => {
     const key = c.get('key')
     const raw = parseJsonBody(await bodyText(c, MAX_PROGRAM_BYTES), 'a JSON program document')
     let result
@@ -84,10 +81,7 @@ export function adminProgramRoutes(d: AdminProgramDeps): Hono<SecretKeyEnv> {
   })
   // A discovered cluster approved as a pattern card is a change of the program document: versioned,
   // attributed to the key that made it and kept across restarts, like any other.
-  const approvalTooLarge = () => {
-    throw new ApiError(413, 'body_too_large', `a cluster approval is at most ${MAX_APPROVAL_BYTES} bytes`)
-  }
-  app.post('/programs/:id/clusters/:clusterId/approve', admin, bodyLimit({ maxSize: MAX_APPROVAL_BYTES, onError: approvalTooLarge }), async (c) => {
+  app.post('/programs/:id/clusters/:clusterId/approve', admin, limitBody(MAX_APPROVAL_BYTES, 'a cluster approval'), async (c) => {
     const key = c.get('key')
     const body = approvalBody(await bodyText(c, MAX_APPROVAL_BYTES))
     // Right after a start the stored run may still be on its way.

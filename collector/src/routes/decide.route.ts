@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
 import { Hono } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import { decide, type Db, type DecideOutput, type LoadedProgram, type ProfileStore } from '../../../analytics/index.ts'
 import { browserId } from '../browser-id.ts'
 import { browserPerson, profileWithin } from '../browser-person.ts'
@@ -9,6 +8,7 @@ import { authenticateKey, basicUser, requireScope } from '../auth.ts'
 import type { ClusterStore } from '../cluster-store.ts'
 import type { DecisionLog } from '../decision-log.ts'
 import { ApiError } from '../errors.ts'
+import { limitBody } from '../middleware/body-limit.middleware.ts'
 import { decideSchema } from '../schemas/decide.schema.ts'
 import type { KeyIndex } from '../keys.ts'
 import { bodyText, parseJsonBody, validBody } from '../json-body.ts'
@@ -39,10 +39,7 @@ export const MAX_DECIDE_BYTES = 64 * 1024
  */
 export function decideRoutes(d: DecideDeps): Hono {
   const app = new Hono()
-  const tooLarge = () => {
-    throw new ApiError(413, 'body_too_large', `a decide request is at most ${MAX_DECIDE_BYTES} bytes`)
-  }
-  app.post('/decide', bodyLimit({ maxSize: MAX_DECIDE_BYTES, onError: tooLarge }), async (c) => {
+  app.post('/decide', limitBody(MAX_DECIDE_BYTES, 'a decide request'), async (c) => {
     const now = Date.now()
     const raw = validBody(decideSchema, parseJsonBody(await bodyText(c, MAX_DECIDE_BYTES), '{"userId" or "anonymousId", "channel", "slots"?}'))
     // Ids as ingestion stores them (lone surrogates repaired): the same person, and records ClickHouse takes.

@@ -1,8 +1,8 @@
 import type { HttpBindings } from '@hono/node-server'
 import { Hono, type Context } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
-import { cors } from 'hono/cors'
 import { ApiError } from '../errors.ts'
+import { limitBody } from '../middleware/body-limit.middleware.ts'
+import { header } from '../request-header.ts'
 import type { KeyIndex } from '../keys.ts'
 import type { Metrics } from '../metrics.ts'
 import { isEncoded, MAX_BODY_BYTES } from '../pipeline/decode-body.ts'
@@ -26,18 +26,6 @@ export interface IngestDeps {
   ingestLimits: IngestLimits
 }
 
-/**
- * A request header by lower-case name. On the Node server it comes from the request's own
- * header object: asking Hono builds a WHATWG Headers copy of every header first, which cost
- * about a tenth of a single-event request (measured). In-process requests (app.request) ask Hono.
- */
-function header(c: Context, name: string): string | undefined {
-  const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming
-  if (!incoming) return c.req.header(name)
-  const v = incoming.headers[name]
-  return Array.isArray(v) ? v.join(', ') : v
-}
-
 function peerAddress(c: Context, trustProxy: boolean): string {
   if (trustProxy) {
     const xff = header(c, 'x-forwarded-for')
@@ -52,35 +40,6 @@ function peerAddress(c: Context, trustProxy: boolean): string {
 export function ingestRoutes(deps: IngestDeps): Hono {
   const { keys, spool, metrics } = deps
   const app = new Hono()
-
-  const preflight = cors({
-    origin: (origin) => (keys.anyKeyAllows(origin) ? origin : null),
-    allowMethods: ['POST', 'OPTIONS'],
-    allowHeaders: ['Content-Type', 'Authorization', 'Content-Encoding'],
-    maxAge: 86400,
-  })
-  // hono's cors appends `Vary` after the handler, which turns @hono/node-server's lightweight
-  // Response into a full WHATWG one on every request; headers set before the handler are merged
-  // into the response it builds, at no cost.
-  app.use('*', async function corsHeaders(c, next) {
-    if (c.req.method === 'OPTIONS') return preflight(c, next)
-    const origin = header(c, 'origin')
-    if (origin && keys.anyKeyAllows(origin)) c.header('Access-Control-Allow-Origin', origin)
-    c.header('Vary', 'Origin')
-    return next()
-  })
-  const tooLarge = () => {
-    throw new ApiError(413, 'body_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes`)
-  }
-  const streamingLimit = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge })
-  // hono's bodyLimit reads c.req.raw.body, which makes @hono/node-server build a full WHATWG
-  // Request (URL, Headers, ReadableStream, AbortSignal) and read the body through a web stream.
-  // With a Content-Length, decodeJsonBody enforces the limit itself on the fast path.
-  app.use('*', async function sizedBodyLimit(c, next) {
-    const declared = header(c, 'content-length')
-    if (declared !== undefined && header(c, 'transfer-encoding') === undefined) return Number(declared) > MAX_BODY_BYTES ? tooLarge() : next()
-    return streamingLimit(c, next)
-  })
 
   const ingest = (impliedType?: string) => async (c: Context) => {
     const body = new Uint8Array(await c.req.arrayBuffer())
@@ -124,10 +83,11 @@ export function ingestRoutes(deps: IngestDeps): Hono {
     return c.json({ success: true, accepted: outcome.records, rejected: outcome.rejected } satisfies IngestResponse)
   }
 
-  app.post('/batch', ingest())
+  const limit = limitBody(MAX_BODY_BYTES, 'request body')
+  app.post('/batch', limit, ingest())
   // Segment's Ruby library posts everything to /v1/import, its Java library to /v1/import/.
-  app.post('/import', ingest())
-  app.post('/import/', ingest())
-  for (const t of MESSAGE_TYPES) app.post(`/${t}`, ingest(t))
+  app.post('/import', limit, ingest())
+  app.post('/import/', limit, ingest())
+  for (const t of MESSAGE_TYPES) app.post(`/${t}`, limit, ingest(t))
   return app
 }

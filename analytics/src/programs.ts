@@ -5,10 +5,8 @@ import { programReferenceIssues } from './program-references.ts'
 import { countryCode, programSectionsShape } from './program-sections.ts'
 import { DEFAULT_SECRET_SCOPES, KEY_SCOPES, keyValue, MIN_SECRET_CHARS, redactDocument, secretFields, secretForm, secretHash, secretValue, WRITE_KEY_SCOPES, type KeyScope, type SecretForm } from './program-keys.ts'
 
-/** Channels a touch point can come from. */
-export const CHANNELS = ['web', 'email', 'sms', 'call', 'print', 'app', 'server'] as const
-/** A channel name. */
-export type Channel = (typeof CHANNELS)[number]
+export { CHANNELS, type Channel } from './channels.ts'
+import { CHANNELS, type Channel } from './channels.ts'
 
 function isTimeZone(tz: string): boolean {
   try {

@@ -1,3 +1,4 @@
+import { CLICK_CHANNELS } from '../../analytics/index.ts'
 import { z } from 'zod'
 import { isPseudonymousId, pseudonymousId } from './schemas/segment.schema.ts'
 import { signToken, verifyToken, type TokenFailure } from './signed-token.ts'
@@ -11,8 +12,7 @@ import { signToken, verifyToken, type TokenFailure } from './signed-token.ts'
 export const MAX_CLICK_TOKEN_CHARS = 1000
 /** Furthest expiry accepted, in days after the moment of verification. */
 export const MAX_CLICK_TOKEN_DAYS = 180
-/** Channels whose links carry click tokens. */
-export const CLICK_CHANNELS = ['email', 'sms'] as const
+export { CLICK_CHANNELS }
 
 /** What a click token says: the patient, the message and campaign that carried the link, and until when. */
 export interface ClickClaims {

@@ -1,3 +1,4 @@
+import { OUTBOUND_CHANNELS, type DecisionChannel } from '../channels.ts'
 import { isContentUsable } from '../content-availability.ts'
 import type { Profile } from '../profiles.ts'
 import type { ContentItem } from '../program-sections.ts'
@@ -13,9 +14,8 @@ import { RULE_CLASSES, type Action, type Condition, type ContentChoice, type Rul
 // channel — after frequency caps, consent, quiet hours, the contact budget, the content's
 // approval and, last, holdouts. Every candidate that matched gets an outcome, logged as a decision.
 
-/** The channels a decision is asked for. */
-export type DecisionChannel = 'web' | 'email' | 'sms' | 'call' | 'print'
-const OUTBOUND: readonly DecisionChannel[] = ['email', 'sms', 'call', 'print']
+export type { DecisionChannel } from '../channels.ts'
+const OUTBOUND: readonly DecisionChannel[] = OUTBOUND_CHANNELS
 
 /** Why a matching candidate was not shown. */
 export type SuppressionReason = 'holdout' | 'program_holdout' | 'cap' | 'budget' | 'quiet_hours' | 'consent' | 'unapproved_content' | 'no_content' | 'arbitration'

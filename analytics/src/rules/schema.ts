@@ -1,3 +1,4 @@
+import { CHANNELS, CONSENT_SCOPES, DECISION_CHANNELS, OUTBOUND_CHANNELS } from '../channels.ts'
 import { z } from 'zod'
 
 // The rule language: what program managers write in the program document to decide the next
@@ -18,11 +19,11 @@ export const comparisonSchema = z
 export type Comparison = z.infer<typeof comparisonSchema>
 
 /** The channels an intervention goes out on (a rule's action names one). */
-export const ACTION_CHANNELS = ['web', 'email', 'sms', 'call', 'print'] as const
-/** What consent can be given for (the consent step validates the same list). */
-export const CONSENT_SCOPE_NAMES = ['analytics', 'web', 'email', 'sms', 'call', 'print', 'app'] as const
+export const ACTION_CHANNELS = DECISION_CHANNELS
+/** What consent can be given for. */
+export const CONSENT_SCOPE_NAMES = CONSENT_SCOPES
 /** Channels a touch can be counted on. */
-const TOUCH_CHANNELS = ['web', 'email', 'sms', 'call', 'print', 'app', 'server'] as const
+const TOUCH_CHANNELS = CHANNELS
 
 /** From when "days since" counts. */
 export const sinceSchema = z.union([
@@ -165,7 +166,7 @@ const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM')
 /** One contact-pressure budget across channels, quiet hours and the program-level holdout. */
 export const contactPolicySchema = z.strictObject({
   /** At most `contacts` interventions shown per person within `days` on these channels; safety and service rules are exempt. */
-  budget: z.strictObject({ contacts: z.number().int().min(1).max(100), days, channels: z.array(z.enum(ACTION_CHANNELS)).min(1).default(['email', 'sms', 'call', 'print']) }).optional(),
+  budget: z.strictObject({ contacts: z.number().int().min(1).max(100), days, channels: z.array(z.enum(ACTION_CHANNELS)).min(1).default([...OUTBOUND_CHANNELS]) }).optional(),
   /** No SMS, call or e-mail between these local times (program time zone); default 21:00–08:00. */
   quietHours: z.strictObject({ from: clock, to: clock, channels: z.array(z.enum(ACTION_CHANNELS)).default(['sms', 'call', 'email']) }).prefault({ from: '21:00', to: '08:00' }),
   /** Share of patients who get only the basic service (safety and service rules): the program's control group. */

@@ -1,9 +1,6 @@
-import { CHANNELS, type Channel } from '../../../analytics/index.ts'
+import { BROWSER_CHANNELS, CHANNELS, channelOfEvent, type Channel } from '../../../analytics/index.ts'
 import type { Draft, Drop, RequestFacts } from './types.ts'
 
-const BY_PREFIX: Record<string, Channel> = { email: 'email', sms: 'sms', call: 'call', print: 'print' }
-/** Channels a browser (write key) may claim; the rest need a secret key. */
-const BROWSER_CHANNELS = new Set<Channel>(['web', 'email', 'sms', 'app'])
 
 /**
  * Step 8: the touch point's channel: `context.channel` when valid for the key, else the
@@ -16,7 +13,7 @@ export function channelStep(d: Draft, facts: RequestFacts): Draft | Drop {
   const claimed = d.context.channel
   let channel: Channel | undefined
   if (typeof claimed === 'string' && (CHANNELS as readonly string[]).includes(claimed)) channel = claimed as Channel
-  if (!channel && d.row.event) channel = BY_PREFIX[d.row.event.split('_')[0]!]
+  if (!channel && d.row.event) channel = channelOfEvent(d.row.event)
   const key = facts.key
   if (channel && key.kind === 'write' && !BROWSER_CHANNELS.has(channel)) channel = undefined
   if (channel && key.kind === 'secret' && key.channel !== 'server' && channel !== key.channel) {

@@ -1,10 +1,7 @@
+import { BROWSER_CONSENT_SCOPES, CONSENT_SCOPES, type ConsentScope } from '../../../analytics/index.ts'
 import { questionnaireTicketValid } from '../identity-token.ts'
 import type { Draft, Drop, RequestFacts } from './types.ts'
 
-/** What consent can be given for: each outbound channel, personalised web content, and analytics. */
-export const CONSENT_SCOPES = ['analytics', 'web', 'email', 'sms', 'call', 'print', 'app'] as const
-/** The scopes a browser's write key may set: the site's own consent banner covers no more. */
-const BROWSER_SCOPES = new Set<string>(['analytics', 'web'])
 const SCOPES = new Set<string>(CONSENT_SCOPES)
 
 /** Events only Attune itself writes (the decide endpoint, the dialogue plan): caps, holdouts and stages count them. */
@@ -66,7 +63,7 @@ export function recordsStep(d: Draft, facts: RequestFacts): Draft | Drop {
   for (const [scope, granted] of entries) {
     if (!SCOPES.has(scope)) return drop(`properties.consent.${scope.slice(0, 50)}`, `is not a consent scope; scopes are ${CONSENT_SCOPES.join(', ')}`)
     if (typeof granted !== 'boolean') return drop(`properties.consent.${scope}`, 'must be true or false')
-    if (facts.key.kind === 'write' && !BROWSER_SCOPES.has(scope)) return drop(`properties.consent.${scope}`, 'a write key sets only analytics and web consent; channel consent comes from a backend with the secret key')
+    if (facts.key.kind === 'write' && !BROWSER_CONSENT_SCOPES.has(scope as ConsentScope)) return drop(`properties.consent.${scope}`, 'a write key sets only analytics and web consent; channel consent comes from a backend with the secret key')
     // A vendor's channel key records consent for its own channel only (a print house cannot opt a patient into SMS).
     if (facts.key.kind === 'secret' && facts.key.channel !== 'server' && scope !== facts.key.channel) return drop(`properties.consent.${scope}`, `key ${facts.key.id} records consent for the ${facts.key.channel} channel only`)
   }

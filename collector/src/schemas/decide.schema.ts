@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { DECISION_CHANNELS } from '../../../analytics/index.ts'
 
 const id = z.string().min(1).max(200)
 
@@ -12,7 +13,7 @@ export const decideSchema = z.strictObject({
   program: z.string().max(100).optional(),
   userId: id.optional(),
   anonymousId: id.optional(),
-  channel: z.enum(['web', 'email', 'sms', 'call', 'print']),
+  channel: z.enum(DECISION_CHANNELS),
   slots: z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be a slot id: lower-case letters, digits and dashes')).max(20).optional(),
   context: z.record(z.string(), z.unknown()).optional(),
 })

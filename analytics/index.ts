@@ -48,3 +48,4 @@ export type { Need, ContentItem, ContentChannels, Goal, GoalEvent, Level, Questi
 export { isContentUsable, matchesUrlPattern, urlPatternToRegExp } from './src/content-availability.ts'
 export { Random, seedOf, hash32 } from './src/random.ts'
 export { wallTime, zoneOffset } from './src/zone-time.ts'
+export { DAY_MS, dayNumber, dayText, utcDayNumber } from './src/days.ts'

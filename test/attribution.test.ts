@@ -2,7 +2,7 @@
 // independent computation here from the stored events, across web, e-mail, SMS and the call
 // centre, with a browser linked to its patient only after some of its touches.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { goalAttribution } from '../analytics/index.ts'
+import { goalAttribution, DAY_MS } from '../analytics/index.ts'
 import { basic, DEMO, identityToken, startService, waitFor } from './helpers.ts'
 
 let svc: Awaited<ReturnType<typeof startService>>
@@ -12,9 +12,8 @@ beforeAll(async () => {
 })
 afterAll(() => svc?.stop())
 
-const DAY = 86_400_000
 const now = Date.now()
-const at = (days: number) => new Date(now - days * DAY).toISOString()
+const at = (days: number) => new Date(now - days * DAY_MS).toISOString()
 const CALL_KEY = 'sk_demo_psoriasis_call_91c2a7'
 
 async function send(key: string, batch: object[], origin?: string) {
@@ -38,7 +37,7 @@ function reference(events: Ev[], since: number, lookbackDays: number) {
   for (const conv of events) {
     if (t(conv) < since) continue
     for (const goal of conv.goal_ids) {
-      const prior = events.filter((e) => person(e) === person(conv) && ['page', 'screen', 'track'].includes(e.type) && t(e) < t(conv) && t(e) >= t(conv) - lookbackDays * DAY).sort((a, b) => t(a) - t(b))
+      const prior = events.filter((e) => person(e) === person(conv) && ['page', 'screen', 'track'].includes(e.type) && t(e) < t(conv) && t(e) >= t(conv) - lookbackDays * DAY_MS).sort((a, b) => t(a) - t(b))
       if (prior.length === 0) for (const m of ['first_touch', 'last_touch', 'linear']) add(goal, m, conv, 1)
       else {
         add(goal, 'first_touch', prior[0]!, 1)
@@ -71,7 +70,7 @@ describe('goal attribution', () => {
     const q = "SELECT toString(ts) AS ts, toString(channel) AS channel, toString(utm_campaign) AS utm_campaign, goal_ids, user_id, anonymous_id, type FROM events WHERE message_id LIKE 'att-%'"
     let events: Ev[] = []
     await waitFor(async () => (events = await svc.service.db.query<Ev>(q)).length === 11, 20_000, 'the events')
-    const since = now - 10 * DAY
+    const since = now - 10 * DAY_MS
     const rows = await goalAttribution(svc.service.db, DEMO.program, { since, lookbackDays: 30 })
     const got = new Map(rows.map((r) => [`${r.goal}|${r.model}|${r.channel}|${r.campaign}`, r.conversions]))
     const want = reference(events, since, 30)

@@ -8,15 +8,11 @@
 import fc from 'fast-check'
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  blankEventRow, chTime, clusterNeeds, compileAudience, encodeEventRow, evaluate, latestClustering, storeClustering,
-  type ConditionTrace, type Condition, type Profile, type Program, type Rule,
-} from '../analytics/index.ts'
+import { blankEventRow, chTime, clusterNeeds, compileAudience, encodeEventRow, evaluate, latestClustering, storeClustering, type ConditionTrace, type Condition, type Profile, type Program, type Rule, DAY_MS } from '../analytics/index.ts'
 import { browserId, signQuestionnaireTicket } from '../collector/index.ts'
 import { payloadText } from '../collector/index.ts'
 import { basic, DEMO, identityToken, startService, waitFor } from './helpers.ts'
 
-const DAY = 86_400_000
 const SEED = Number(process.env.AUDIENCE_SEED ?? 20261123)
 const RUNS = Number(process.env.AUDIENCE_RUNS ?? 300)
 const PERSONS = 90
@@ -84,7 +80,7 @@ interface PersonSpec {
 
 /** The population's arbitrary, over the program's catalogue and questionnaires. */
 function populationArb(program: Program, base: number): fc.Arbitrary<PersonSpec[]> {
-  const today = Math.floor(base / DAY)
+  const today = Math.floor(base / DAY_MS)
   const content = program.content.map((c) => c.id)
   const at = fc.record({
     // Days ago: often right at the edges of "within N days" windows, sometimes either side of the profile's 400 days.
@@ -94,12 +90,12 @@ function populationArb(program: Program, base: number): fc.Arbitrary<PersonSpec[
       { weight: 1, arbitrary: fc.integer({ min: 380, max: 395 }) },
       { weight: 1, arbitrary: fc.integer({ min: 420, max: 450 }) },
     ),
-    ms: fc.integer({ min: 0, max: DAY - 1 }),
+    ms: fc.integer({ min: 0, max: DAY_MS - 1 }),
   })
   const on = fc.integer({ min: 0, max: 2 })
   const nonEmpty = <T extends object>(a: fc.Arbitrary<T>) => a.filter((x) => Object.keys(x).length > 0)
   const scopes = (list: readonly string[]): fc.Arbitrary<Record<string, boolean>> => nonEmpty(fc.record(Object.fromEntries(list.map((s) => [s, fc.boolean()])) as Record<string, fc.Arbitrary<boolean>>, { requiredKeys: [] })) as fc.Arbitrary<Record<string, boolean>>
-  const date = fc.integer({ min: -500, max: 40 }).map((d) => new Date((today + d) * DAY).toISOString().slice(0, 10))
+  const date = fc.integer({ min: -500, max: 40 }).map((d) => new Date((today + d) * DAY_MS).toISOString().slice(0, 10))
   const answers = fc.constantFrom(...program.questionnaires).chain((q) =>
     fc.subarray(q.questions, { minLength: 1 }).chain((qs) => fc.tuple(...qs.map((x) => fc.constantFrom(...x.answers.map((a) => a.id)))).map((ans) => ({ questionnaire: q.id, answers: qs.map((x, i) => ({ question: x.id, answer: ans[i]! })) }))),
   )
@@ -134,7 +130,7 @@ function populationArb(program: Program, base: number): fc.Arbitrary<PersonSpec[
 /** Hand-picked people at edges random ones rarely reach, added to the generated population. */
 function edgeCases(base: number): PersonSpec[] {
   const at = (day: number): At => ({ day, ms: 3_600_000 })
-  const ago = (days: number) => new Date(base - days * DAY).toISOString().slice(0, 10)
+  const ago = (days: number) => new Date(base - days * DAY_MS).toISOString().slice(0, 10)
   const person = (touches: Touch[], anons: boolean[] = []): PersonSpec => ({ anons, touches, alias: null, shareAnon: false })
   const page = (day: number, on = 0): Touch => ({ kind: 'page', path: '/demo/itch', at: at(day), on })
   const decided = (rule: string, outcome: string, day: number, on = 0): Touch => ({ kind: 'decision', rule, outcome, channel: 'web', at: at(day), on })
@@ -172,7 +168,7 @@ function materialise(specs: PersonSpec[], base: number) {
   const used = new Set<number>()
   // Every event of the population at its own millisecond: "latest" never ties.
   const time = (a: At) => {
-    let t = base - a.day * DAY - a.ms
+    let t = base - a.day * DAY_MS - a.ms
     while (used.has(t)) t--
     used.add(t)
     return t
@@ -423,7 +419,7 @@ beforeAll(async () => {
   expect(new Set(persons)).toEqual(population.patients)
   const now = Date.now()
   // Now, and a day and a half later: "today" moves, windows and decay with it.
-  nows = [now, now + 1.5 * DAY + 7_000]
+  nows = [now, now + 1.5 * DAY_MS + 7_000]
   for (const at of nows) profiles.push(new Map(persons.map((p) => [p, svc.service.profiles!.read(program, p, at)!])))
 }, 120_000)
 

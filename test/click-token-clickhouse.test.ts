@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { signClickToken, type Service } from '../collector/index.ts'
 import { basic, DEMO, startService, waitFor } from './helpers.ts'
+import { DAY_MS } from '../analytics/index.ts'
 
 let svc: Awaited<ReturnType<typeof startService>>
 let service: Service
@@ -53,7 +54,7 @@ describe('click tokens (email_click from a browser)', () => {
   it('a valid token links the browser to the patient; an expired one does not; no token is stored', async () => {
     const now = Date.now()
     const valid = token(Math.floor(now / 1000) + 30 * 86_400)
-    const expired = token(Math.floor(now / 1000) - 60, now - 86_400_000)
+    const expired = token(Math.floor(now / 1000) - 60, now - DAY_MS)
     await click('click-valid', valid)
     await click('click-expired', expired)
     const rows = await landed(['click-valid', 'click-expired'])

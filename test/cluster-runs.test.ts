@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { basic, DEMO, identityToken, ROOT, startService, tempDir, waitFor } from './helpers.ts'
+import { DAY_MS } from '../analytics/index.ts'
 
 const QUIT = { program: 'smoking-cessation-demo', secretKey: 'sk_demo_quit_5d2f8e41a0' }
 const GROUPS = { itch: '/demo/itch', treatment: '/demo/treatments', support: '/demo/support' } as const
@@ -34,7 +35,7 @@ beforeAll(async () => {
   for (const [group, path] of Object.entries(GROUPS)) {
     for (let i = 0; i < 8; i++) {
       const anon = `a-cr-${group}-${i}`
-      for (let v = 0; v < 3; v++) batch.push({ type: 'page', anonymousId: anon, messageId: `cr-${n++}`, timestamp: new Date(Date.now() - (v + 1) * 86_400_000).toISOString(), context: { page: { path, url: `http://localhost:5173${path}` } } })
+      for (let v = 0; v < 3; v++) batch.push({ type: 'page', anonymousId: anon, messageId: `cr-${n++}`, timestamp: new Date(Date.now() - (v + 1) * DAY_MS).toISOString(), context: { page: { path, url: `http://localhost:5173${path}` } } })
       batch.push({ type: 'identify', anonymousId: anon, userId: `p-cr-${group}-${i}`, messageId: `cr-${n++}`, context: { identityToken: identityToken(`p-cr-${group}-${i}`) } })
     }
   }

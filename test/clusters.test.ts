@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ClusterStore } from '../collector/index.ts'
 import { basic, DEMO, identityToken, startService, waitFor } from './helpers.ts'
+import { DAY_MS } from '../analytics/index.ts'
 
 let svc: Awaited<ReturnType<typeof startService>>
 beforeAll(async () => {
@@ -20,7 +21,7 @@ describe('need clusters', () => {
     for (const [group, path] of Object.entries(GROUPS)) {
       for (let i = 0; i < 8; i++) {
         const anon = `a-cl-${group}-${i}`
-        for (let v = 0; v < 3; v++) batch.push({ type: 'page', anonymousId: anon, messageId: `cl-${n++}`, timestamp: new Date(Date.now() - (v + 1) * 86_400_000).toISOString(), context: { page: { path, url: `http://localhost:5173${path}` } } })
+        for (let v = 0; v < 3; v++) batch.push({ type: 'page', anonymousId: anon, messageId: `cl-${n++}`, timestamp: new Date(Date.now() - (v + 1) * DAY_MS).toISOString(), context: { page: { path, url: `http://localhost:5173${path}` } } })
         batch.push({ type: 'identify', anonymousId: anon, userId: `p-cl-${group}-${i}`, messageId: `cl-${n++}`, context: { identityToken: identityToken(`p-cl-${group}-${i}`) } })
       }
     }

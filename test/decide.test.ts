@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { inProgramHoldout, inRuleHoldout } from '../analytics/index.ts'
+import { inProgramHoldout, inRuleHoldout, DAY_MS } from '../analytics/index.ts'
 import { basic, DEMO, identityToken, ROOT, startService, waitFor } from './helpers.ts'
 
 let svc: Awaited<ReturnType<typeof startService>>
@@ -145,7 +145,7 @@ describe('POST /v1/decide', () => {
     const patient = patientFor('p-mail', 'joint-check-email', 0.1)
     // Joint health inferred from two reads of the joint check: the joint-check e-mail rule matches.
     await send(DEMO.secretKey, [
-      { type: 'identify', userId: patient, traits: { dates: { enrolment: new Date(Date.now() - 20 * 86_400_000).toISOString().slice(0, 10) } } },
+      { type: 'identify', userId: patient, traits: { dates: { enrolment: new Date(Date.now() - 20 * DAY_MS).toISOString().slice(0, 10) } } },
       { type: 'track', userId: patient, event: 'print_magazine_read', properties: { content: ['joint-check'] } },
     ])
     await landed()

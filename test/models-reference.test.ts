@@ -6,7 +6,7 @@
 // an alias of an old CRM id and of an old browser (both with history before the link), consent
 // records across ids, and a bot.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { goalAttribution, readProfile, type AttributionRow, type Profile, type Program } from '../analytics/index.ts'
+import { goalAttribution, readProfile, type AttributionRow, type Profile, type Program, DAY_MS } from '../analytics/index.ts'
 import { browserId } from '../collector/index.ts'
 import { generatePopulation, type Population } from '../collector/index.ts'
 import { basic, startService } from './helpers.ts'
@@ -15,7 +15,6 @@ const SEEDS = [5, 23, 71]
 const PROGRAMS = ['psoriasis-demo', 'smoking-cessation-demo']
 const PATIENTS = 45
 const DAYS = 30
-const DAY = 86_400_000
 /** The end of every simulated period, and the time profiles are computed for. */
 const NOW = Math.floor(Date.now() / 1000) * 1000
 
@@ -74,7 +73,7 @@ function extras(program: Program, population: Population, seed: number): Array<{
   const patient = population.patients.find((p) => p.enrolled)!
   const crm = `crm-${seed}-${patient.patientId}`
   const oldBrowser = `a-old-${seed}`
-  const at = (days: number) => new Date(NOW - days * DAY).toISOString()
+  const at = (days: number) => new Date(NOW - days * DAY_MS).toISOString()
   const id = (n: number) => `extra-${seed}-${n}`
   const page = world.pages.find((p) => p.items.length > 0)!
   const questionnaire = program.questionnaires[0]!
@@ -162,12 +161,12 @@ function referenceProfile(program: Program, links: Map<string, Set<string>>, byA
   const ids = [patientId, ...[...(links.get(patientId) ?? [])].sort()]
   const events = ids.flatMap((id) => byActor.get(id) ?? [])
   const human = events.filter((e) => e.is_bot === 0)
-  const halfLife = program.needHalfLifeDays * DAY
+  const halfLife = program.needHalfLifeDays * DAY_MS
 
   // Inferred: each touch's need weights (Float32 as stored), decayed from the start of its UTC day.
   const inferred = new Map<string, { score: number; touches: number }>()
   for (const e of human) {
-    const decay = 2 ** ((Math.min(Math.floor(e.ms / DAY) * DAY, asOf) - asOf) / halfLife)
+    const decay = 2 ** ((Math.min(Math.floor(e.ms / DAY_MS) * DAY_MS, asOf) - asOf) / halfLife)
     e.need_ids.forEach((need, i) => {
       const x = inferred.get(need) ?? { score: 0, touches: 0 }
       inferred.set(need, { score: x.score + Math.fround(e.need_weights[i]!) * decay, touches: x.touches + 1 })
@@ -277,7 +276,7 @@ function referenceAttribution(rows: RawEvent[], links: Map<string, Set<string>>,
   const same = (a: RawEvent, b: RawEvent) => a.ms === b.ms && a.received === b.received
   for (const conv of human) {
     if (conv.goal_ids.length === 0 || conv.ms < since || conv.ms > until) continue
-    const prior = (touchesOf.get(personOf(conv)) ?? []).filter((e) => e.ms < conv.ms && e.ms >= conv.ms - lookbackDays * DAY)
+    const prior = (touchesOf.get(personOf(conv)) ?? []).filter((e) => e.ms < conv.ms && e.ms >= conv.ms - lookbackDays * DAY_MS)
     // Touches at the very same moment have no order: first or last touch would be a coin toss.
     if (prior.length > 1 && (same(prior[0]!, prior[1]!) || same(prior.at(-1)!, prior.at(-2)!))) ambiguous++
     for (const goal of conv.goal_ids) {
@@ -406,7 +405,7 @@ describe.each(SEEDS)('models against the reference, seed %i', (seed) => {
     expect(rows.filter((e) => e.is_bot === 1).length).toBe(2)
 
     // Goal attribution in two windows: the whole period (30-day lookback), and a middle stretch with a 7-day one.
-    for (const opts of [{ since: NOW - DAYS * DAY, until: NOW, lookbackDays: 30 }, { since: NOW - 20 * DAY, until: NOW - 5 * DAY, lookbackDays: 7 }]) {
+    for (const opts of [{ since: NOW - DAYS * DAY_MS, until: NOW, lookbackDays: 30 }, { since: NOW - 20 * DAY_MS, until: NOW - 5 * DAY_MS, lookbackDays: 7 }]) {
       const got = new Map((await goalAttribution(svc.service.db, id, opts)).map((r: AttributionRow) => [`${r.goal}|${r.model}|${r.channel}|${r.campaign}`, r.conversions]))
       const { credit: want, ambiguous } = referenceAttribution(rows, links, opts.since, opts.until, opts.lookbackDays)
       expect(ambiguous, 'conversions whose first or last touch is tied').toBe(0)
@@ -415,6 +414,6 @@ describe.each(SEEDS)('models against the reference, seed %i', (seed) => {
       expect(new Set([...want.keys()].map((k) => k.split('|')[2])).size, 'channels credited').toBeGreaterThanOrEqual(3)
     }
     // The old browser's campaign, linked by alias days after its visit, shares in later conversions.
-    expect([...referenceAttribution(rows, links, NOW - DAYS * DAY, NOW, 30).credit.keys()].some((k) => k.endsWith('|linear|web|old-browser'))).toBe(true)
+    expect([...referenceAttribution(rows, links, NOW - DAYS * DAY_MS, NOW, 30).credit.keys()].some((k) => k.endsWith('|linear|web|old-browser'))).toBe(true)
   })
 })

@@ -3,7 +3,7 @@
 // writer's landings applied within a refresh, and a restart that rebuilds the store from the
 // aggregate tables. Both must give the same profile, field by field.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { blankEventRow, chTime, encodeEventRow, insertEventLines, ProfileStore, readProfile, type Db, type Profile, type Program } from '../analytics/index.ts'
+import { blankEventRow, chTime, encodeEventRow, insertEventLines, ProfileStore, readProfile, type Db, type Profile, type Program, DAY_MS } from '../analytics/index.ts'
 import { browserId } from '../collector/index.ts'
 import { generatePopulation } from '../collector/index.ts'
 import { basic, DEMO, startService, tempDir, waitFor } from './helpers.ts'
@@ -69,9 +69,9 @@ describe('profile store', () => {
     const patient = 'p-store-late'
     const anon = 'a-store-late'
     const aliasOld = 'old-crm-id-1'
-    const page = (i: number, path: string) => ({ type: 'page', messageId: `store-page-${i}`, anonymousId: anon, timestamp: new Date(now - i * 86_400_000).toISOString(), context: { page: { path, url: `http://localhost:5173${path}` } } })
+    const page = (i: number, path: string) => ({ type: 'page', messageId: `store-page-${i}`, anonymousId: anon, timestamp: new Date(now - i * DAY_MS).toISOString(), context: { page: { path, url: `http://localhost:5173${path}` } } })
     await post({ batch: [page(5, '/demo/itch'), page(3, '/demo/treatments')] }, DEMO.writeKey, { origin: 'http://localhost:5173' })
-    await post({ batch: [{ type: 'track', messageId: 'store-old-1', userId: aliasOld, event: 'goal_reached', properties: { goal: 'diary_downloaded' }, timestamp: new Date(now - 86_400_000).toISOString() }] }, DEMO.secretKey)
+    await post({ batch: [{ type: 'track', messageId: 'store-old-1', userId: aliasOld, event: 'goal_reached', properties: { goal: 'diary_downloaded' }, timestamp: new Date(now - DAY_MS).toISOString() }] }, DEMO.secretKey)
     await drained()
     const before = svc.service.profiles!.read(program, patient)!
     expect(before.ids).toEqual([patient])
@@ -88,7 +88,7 @@ describe('profile store', () => {
     // The record's clinical dates, enrolment from them; activity per day, channel and event across all three ids.
     expect(after.dates).toEqual({ enrolment: '2026-09-15', therapy_start: '2026-10-01' })
     expect(after.enrolledAt).toBe('2026-09-15')
-    const day = (i: number) => new Date(now - i * 86_400_000).toISOString().slice(0, 10)
+    const day = (i: number) => new Date(now - i * DAY_MS).toISOString().slice(0, 10)
     const today = new Date().toISOString().slice(0, 10)
     expect(after.activity).toEqual(
       [

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { matchesUrlPattern, type Program } from '../analytics/index.ts'
+import { matchesUrlPattern, type Program, DAY_MS } from '../analytics/index.ts'
 import { basic, DEMO, identityToken, ROOT, startService, waitFor } from './helpers.ts'
 
 let svc: Awaited<ReturnType<typeof startService>>
@@ -16,9 +16,8 @@ beforeAll(async () => {
 })
 afterAll(() => svc?.stop())
 
-const DAY = 86_400_000
 const now = Date.now()
-const at = (daysAgo: number, hour = 10) => new Date(Math.floor((now - daysAgo * DAY) / DAY) * DAY + hour * 3600_000).toISOString()
+const at = (daysAgo: number, hour = 10) => new Date(Math.floor((now - daysAgo * DAY_MS) / DAY_MS) * DAY_MS + hour * 3600_000).toISOString()
 
 type Sent = { type: 'page' | 'track' | 'identify'; anonymousId?: string; userId?: string; event?: string; timestamp: string; properties?: Record<string, unknown>; context?: Record<string, unknown> }
 
@@ -31,8 +30,8 @@ function referenceNeeds(events: Sent[], asOf: number): Map<string, number> {
     for (const id of typeof c === 'string' ? [c] : Array.isArray(c) ? c : []) ids.add(id as string)
     const path = (e.context?.page as { path?: string } | undefined)?.path
     if (e.type === 'page' && path) for (const item of program.content) if (item.urlPatterns.some((p) => matchesUrlPattern(p, path))) ids.add(item.id)
-    const dayStart = Math.floor(Date.parse(e.timestamp) / DAY) * DAY
-    const decay = 2 ** (-(asOf - dayStart) / (program.needHalfLifeDays * DAY))
+    const dayStart = Math.floor(Date.parse(e.timestamp) / DAY_MS) * DAY_MS
+    const decay = 2 ** (-(asOf - dayStart) / (program.needHalfLifeDays * DAY_MS))
     for (const id of ids) {
       for (const [need, w] of Object.entries(program.content.find((x) => x.id === id)?.needs ?? {})) scores.set(need, (scores.get(need) ?? 0) + Math.fround(w) * decay)
     }

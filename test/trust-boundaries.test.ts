@@ -2,7 +2,7 @@
 // the real embedded engine: the findings of the trust-boundary review, each reproduced as it was
 // reported and answered as it must be now.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { linkedPatient, secretHash } from '../analytics/index.ts'
+import { linkedPatient, secretHash, DAY_MS } from '../analytics/index.ts'
 import type { Service } from '../collector/index.ts'
 import { basic, DEMO, identityToken, startService, waitFor } from './helpers.ts'
 
@@ -199,7 +199,7 @@ describe('a write key cannot act as a patient (finding 1)', () => {
     const patient = 'p-tb-q'
     const goals = ['diary_downloaded', 'nurse_callback_requested', 'appointment_checklist_downloaded'].map((goal) => ({ type: 'track', userId: patient, event: 'goal_reached', properties: { goal } }))
     const answered = { type: 'track', userId: patient, event: 'questionnaire_answered', properties: { questionnaire: 'first-needs', answers: [{ question: 'mood', answer: 'coping' }] } }
-    const checkins = [1, 2].map((d) => ({ type: 'track', userId: patient, event: 'medication_checkin', timestamp: new Date(Date.now() - d * 86_400_000).toISOString() }))
+    const checkins = [1, 2].map((d) => ({ type: 'track', userId: patient, event: 'medication_checkin', timestamp: new Date(Date.now() - d * DAY_MS).toISOString() }))
     expect((await post('/v1/batch', { batch: [...goals, answered, ...checkins] })).status).toBe(200)
     await post('/v1/identify', { userId: patient, anonymousId: 'a-tb-q', context: { identityToken: identityToken(patient) } }, DEMO.writeKey, origin)
     await settled()
@@ -228,7 +228,7 @@ describe('historical events (finding 3)', () => {
     expect(web.body.rejected.find((r: { reason: string }) => r.reason === 'too_old').message).toMatch(/need a secret key with the import scope/)
     // The backend's key has the import scope: five years, at most 12 months a request.
     const batch = spread('tb-hist-imp', 100)
-    const within = batch.filter((m) => Date.now() - Date.parse(m.timestamp) <= 1827 * 86_400_000).length
+    const within = batch.filter((m) => Date.now() - Date.parse(m.timestamp) <= 1827 * DAY_MS).length
     const imported = await post('/v1/batch', { batch })
     expect(imported.body.accepted).toBe(12)
     const reasons = imported.body.rejected.map((r: { reason: string }) => r.reason)

@@ -1,6 +1,7 @@
 import type { Db } from './client.ts'
 import { chTime } from './event-row.ts'
 import { sql } from './sql.ts'
+import { DAY_MS } from './days.ts'
 
 /** How a conversion's credit is shared among the touches before it. */
 export type AttributionModel = 'first_touch' | 'last_touch' | 'linear'
@@ -14,11 +15,10 @@ export interface AttributionRow {
   conversions: number
 }
 
-
 /**
  * Goal conversions between `since` and `until`, attributed across web, e-mail, SMS, call centre
  * and print to the touches before them (same person, all linked ids, within `lookbackDays`).
- * @example await goalAttribution(db, 'psoriasis-demo', { since: Date.now() - 30 * 86_400_000 })
+ * @example await goalAttribution(db, 'psoriasis-demo', { since: Date.now() - 30 * DAY_MS })
  */
 export async function goalAttribution(db: Db, program: string, opts: { since: number; until?: number; lookbackDays?: number }): Promise<AttributionRow[]> {
   const rows = await db.query<AttributionRow & { conversions: number | string }>(sql('goal-attribution'), {

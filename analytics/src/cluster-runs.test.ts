@@ -13,6 +13,7 @@ import { migrate } from './migrate.ts'
 import { programSchema } from './programs.ts'
 import { sql } from './sql.ts'
 import { TABLES } from './tables.ts'
+import { DAY_MS } from './days.ts'
 
 const program = programSchema.parse({
   id: 'p1', name: 'P', market: 'DE', timeZone: 'Europe/Berlin',
@@ -66,7 +67,7 @@ describe('clustering runs', () => {
   })
 
   it('reads the latest run, and not one whose run row never landed', async () => {
-    const second = await clusterNeeds(db, program, { k: 2, minSize: 1, seed: 7, now: NOW + 86_400_000 })
+    const second = await clusterNeeds(db, program, { k: 2, minSize: 1, seed: 7, now: NOW + DAY_MS })
     await storeClustering(db, second)
     const read = await latestClustering(db, 'p1')
     expect(read).toEqual(second)

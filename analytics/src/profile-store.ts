@@ -1,9 +1,9 @@
 import type { Db } from './client.ts'
 import { nextTurn } from './next-turn.ts'
-import { dayNumber, dayText } from './rules/evaluate.ts'
 import { aggregateSignature, assembleProfile, compareDecisions, emptyAggregates, mergeAggregates, readActorAggregates, type ActivityRow, type ActorAggregates, type DecisionRow, type Profile } from './profiles.ts'
 import type { Program } from './programs.ts'
 import { sql } from './sql.ts'
+import { DAY_MS, dayNumber, dayText } from './days.ts'
 
 /** Who an event landed for, as the writer knows it: the patient id, the anonymous id, and the id it links to the patient (alias: the previous id). */
 export interface LandedActor {
@@ -27,7 +27,7 @@ export type OwnEvent = { messageId: string; ts: string } & ({ kind: 'decision'; 
 /** Ids per page when the store loads a program: a page's rows are held in memory at once. */
 const IDS_PER_PAGE = 50_000
 /** Age of the anchor after which a program is loaded again (the served state stays in use meanwhile). */
-const REANCHOR_MS = 30 * 86_400_000
+const REANCHOR_MS = 30 * DAY_MS
 /** Wait after a failed load before the next. */
 const RETRY_LOAD_MS = 30_000
 /**

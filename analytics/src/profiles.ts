@@ -5,6 +5,7 @@ import { chTime } from './event-row.ts'
 import type { Program } from './programs.ts'
 import { sql } from './sql.ts'
 import { localDay, localDayNumber } from './zone-time.ts'
+import { DAY_MS } from './days.ts'
 
 /** One need in a profile: the score used (explicit when the person answered about it), and both sources. */
 export interface NeedScore {
@@ -148,7 +149,7 @@ function fromDay<T extends { day: string }>(rows: T[], day: string): T[] {
 
 /** The settings that change what the aggregates of a program mean: a change needs them read again. */
 export function aggregateSignature(program: Program): string {
-  return `${program.needHalfLifeDays ?? 30}|${program.adherence?.goal ?? ''}|${program.adherence?.windowDays ?? 90}`
+  return `${program.needHalfLifeDays}|${program.adherence?.goal ?? ''}|${program.adherence?.windowDays ?? 0}`
 }
 
 /** Which ids to read: these ids, or one page of all the program's ids (hashed into `pages`). */
@@ -170,9 +171,10 @@ export async function readActorAggregates(db: Db, program: Program, selection: A
     page: 'ids' in selection ? 0 : selection.page,
     anchor: chTime(anchor),
     clamp: chTime(now),
-    half_life_days: program.needHalfLifeDays ?? 30,
+    half_life_days: program.needHalfLifeDays,
+    // Without an adherence goal no event is a check-in, and the window is empty.
     checkin_goal: program.adherence?.goal ?? '',
-    checkin_since: chTime(now - (program.adherence?.windowDays ?? 90) * 86_400_000),
+    checkin_since: chTime(now - (program.adherence?.windowDays ?? 0) * DAY_MS),
   })
   const out = new Map<string, ActorAggregates>()
   let n = 0
@@ -290,8 +292,8 @@ export async function readProfile(db: Db, program: Program, patientId: string, n
 
 /** A profile from a person's ids and their merged aggregates (need sums relative to `anchor`), as of `now`. */
 export function assembleProfile(program: Program, patientId: string, ids: string[], agg: ActorAggregates, anchor: number, now: number): Profile {
-  const halfLifeMs = (program.needHalfLifeDays ?? 30) * 86_400_000
-  const oldestDay = new Date(Math.floor(now / 86_400_000) * 86_400_000 - 400 * 86_400_000).toISOString().slice(0, 10)
+  const halfLifeMs = (program.needHalfLifeDays) * DAY_MS
+  const oldestDay = new Date(Math.floor(now / DAY_MS) * DAY_MS - 400 * DAY_MS).toISOString().slice(0, 10)
   const rescale = 2 ** ((anchor - now) / halfLifeMs)
   const answers = [...agg.answers]
     .map(([k, v]) => ({ questionnaire: k.split('\t')[0]!, question: k.split('\t')[1]!, answer: v.answer, answeredAt: v.ts }))
@@ -316,7 +318,7 @@ export function assembleProfile(program: Program, patientId: string, ids: string
     })
     .sort((x, y) => cmp(x.firstAt, y.firstAt))
   const checkin = program.adherence
-  const since = (now - (checkin?.windowDays ?? 90) * 86_400_000) / 1000
+  const since = (now - (checkin?.windowDays ?? 0) * DAY_MS) / 1000
   // Local day numbers of the check-ins (one per hour with a check-in, ~200 a profile), deduplicated in order.
   const checkinDays: number[] = []
   for (const h of agg.checkinHours) {
@@ -335,7 +337,7 @@ export function assembleProfile(program: Program, patientId: string, ids: string
     channels: [...agg.channels].map(([channel, c]) => ({ channel, touches: c.touches, lastTouch: c.last })).sort((x, y) => cmp(y.lastTouch, x.lastTouch)),
     goals: reached,
     engagement: engagement(program, reached.reduce((s, g) => s + g.points, 0), now),
-    pattern: agg.profiled >= (program.patternMinTouches ?? 3) ? nearestPattern(program, needs) : null,
+    pattern: agg.profiled >= (program.patternMinTouches) ? nearestPattern(program, needs) : null,
     profiledTouches: agg.profiled,
     adherence: checkin ? adherenceOfDays(checkinDays, localDayNumber(now, program.timeZone), checkin.everyDays) : null,
     consent: Object.fromEntries([...agg.consent].sort(([a], [b]) => a.localeCompare(b))),
@@ -353,7 +355,7 @@ export function assembleProfile(program: Program, patientId: string, ids: string
  * periods of `everyDays` days run from the first check-in.
  */
 export function adherenceOf(days: string[], today: string, everyDays: number): Profile['adherence'] {
-  const dayNo = (d: string) => Math.round(Date.parse(`${d}T00:00:00Z`) / 86_400_000)
+  const dayNo = (d: string) => Math.round(Date.parse(`${d}T00:00:00Z`) / DAY_MS)
   return adherenceOfDays(days.map(dayNo), dayNo(today), everyDays)
 }
 
@@ -372,7 +374,7 @@ function adherenceOfDays(days: number[], today: number, everyDays: number): Prof
   // The current period counts as due only once it has a check-in (it is still open).
   const periodsDue = withCheckin.has(current) ? current + 1 : Math.max(1, current)
   const periodsWithCheckin = [...withCheckin].filter((x) => x <= current).length
-  return { rate: Math.round((periodsWithCheckin / periodsDue) * 1000) / 1000, streak, periodsDue, periodsWithCheckin, lastCheckin: new Date(days.at(-1)! * 86_400_000).toISOString().slice(0, 10) }
+  return { rate: Math.round((periodsWithCheckin / periodsDue) * 1000) / 1000, streak, periodsDue, periodsWithCheckin, lastCheckin: new Date(days.at(-1)! * DAY_MS).toISOString().slice(0, 10) }
 }
 
 /**
@@ -509,7 +511,7 @@ export interface TimelineEntry {
 /** Every touch point of a patient (all their linked ids) across channels, oldest first, within `days`. */
 export async function readTimeline(db: Db, program: Program, patientId: string, opts: { days?: number; limit?: number; now?: number } = {}): Promise<{ ids: string[]; entries: TimelineEntry[] }> {
   const ids = await personIds(db, program.id, patientId)
-  const since = chTime((opts.now ?? Date.now()) - (opts.days ?? 90) * 86_400_000)
+  const since = chTime((opts.now ?? Date.now()) - (opts.days ?? 90) * DAY_MS)
   const entries = await db.query<TimelineEntry>(sql('profile-timeline'), { program: program.id, ids, since, limit: opts.limit ?? 1000 })
   return { ids, entries }
 }

@@ -1,3 +1,4 @@
+import { DAY_MS } from './days.ts'
 // Local wall-clock time in a program's time zone, for the decide path: the calendar day of a
 // check-in or of now, the time of day for quiet hours. Intl formatting costs microseconds a call
 // and a new formatter tens of them (a profile asks for hundreds of check-in days, a decision for
@@ -58,5 +59,5 @@ export function localHourMinute(ms: number, timeZone: string): string {
 
 /** The calendar day of an instant in the zone, as days since 1970-01-01. */
 export function localDayNumber(ms: number, timeZone: string): number {
-  return Math.floor(wallTime(ms, timeZone) / 86_400_000)
+  return Math.floor(wallTime(ms, timeZone) / DAY_MS)
 }

@@ -1,4 +1,4 @@
-import { CLICK_CHANNELS } from '../../analytics/index.ts'
+import { CLICK_CHANNELS, DAY_MS } from '../../analytics/index.ts'
 import { z } from 'zod'
 import { isPseudonymousId, pseudonymousId } from './schemas/segment.schema.ts'
 import { signToken, verifyToken, type TokenFailure } from './signed-token.ts'
@@ -56,7 +56,7 @@ export { safeEqual } from './signed-token.ts'
  * @example signClickToken({ program: 'psoriasis-demo', patient: 'p-000123', message: 'msg-1', campaign: 'itch-tips', channel: 'email', expires: 1798761600 }, secret)
  */
 export function signClickToken(claims: ClickClaims, secret: string, nowMs = Date.now()): string {
-  if (claims.expires * 1000 > nowMs + MAX_CLICK_TOKEN_DAYS * 86_400_000) throw new Error(`click token claims: expiry more than ${MAX_CLICK_TOKEN_DAYS} days ahead`)
+  if (claims.expires * 1000 > nowMs + MAX_CLICK_TOKEN_DAYS * DAY_MS) throw new Error(`click token claims: expiry more than ${MAX_CLICK_TOKEN_DAYS} days ahead`)
   const payload = { v: 1 as const, p: claims.program, u: claims.patient, m: claims.message, c: claims.campaign, ch: claims.channel, exp: claims.expires }
   try {
     return signToken(payload, payloadSchema, secret, MAX_CLICK_TOKEN_CHARS, CLAIM_NAMES)

@@ -1,8 +1,8 @@
-import { clusterNeeds, latestClustering, storeClustering, type Clustering, type Db, type Program } from '../../analytics/index.ts'
+import { clusterNeeds, latestClustering, storeClustering, type Clustering, type Db, type Program, DAY_MS } from '../../analytics/index.ts'
 import { describeError } from './errors.ts'
 
 /** How old the latest clustering may get before it is computed again (on the schedule, or when asked for). */
-export const CLUSTER_REFRESH_MS = 24 * 3600 * 1000
+export const CLUSTER_REFRESH_MS = DAY_MS
 /** How often the schedule looks for programs whose latest clustering is older than CLUSTER_REFRESH_MS. */
 const CHECK_MS = 3600 * 1000
 const SCHEDULED = { k: 5, minSize: 20 }

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto'
 import { z } from 'zod'
 import { pseudonymousId } from './schemas/segment.schema.ts'
 import { signToken, verifyToken, type TokenCheck } from './signed-token.ts'
+import { DAY_MS } from '../../analytics/index.ts'
 
 // Identity tokens: what makes a browser a patient. The site's own backend, which knows who
 // logged in, signs the patient id and an expiry with the program's identitySecret (like the
@@ -41,7 +42,7 @@ export interface IdentityClaims {
  * @example signIdentityToken({ program: 'psoriasis-demo', patient: 'p-000123', expires: Math.floor(Date.now() / 1000) + 86_400 }, process.env.PSORIASIS_IDENTITY_SECRET!)
  */
 export function signIdentityToken(claims: IdentityClaims, secret: string, nowMs = Date.now()): string {
-  if (claims.expires * 1000 > nowMs + MAX_IDENTITY_TOKEN_DAYS * 86_400_000) throw new Error(`identity token: expiry more than ${MAX_IDENTITY_TOKEN_DAYS} days ahead`)
+  if (claims.expires * 1000 > nowMs + MAX_IDENTITY_TOKEN_DAYS * DAY_MS) throw new Error(`identity token: expiry more than ${MAX_IDENTITY_TOKEN_DAYS} days ahead`)
   try {
     return signToken({ v: 1, p: claims.program, u: claims.patient, exp: claims.expires }, identitySchema, secret, MAX_IDENTITY_TOKEN_CHARS, { p: 'program', u: 'patient', exp: 'expires' })
   } catch (e) {

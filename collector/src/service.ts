@@ -1,6 +1,6 @@
 import type { Hono } from 'hono'
 import { join } from 'node:path'
-import { createDb, loadPrograms, migrate, MigrationError, ProfileStore, type Db, type LoadedProgram } from '../../analytics/index.ts'
+import { createDb, loadPrograms, migrate, MigrationError, ProfileStore, type Db, type LoadedProgram, DAY_MS } from '../../analytics/index.ts'
 import { createApp } from './app.ts'
 import { IngestPool } from './pipeline/ingest-pool.ts'
 import { describeError } from './errors.ts'
@@ -126,7 +126,7 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
   let refreshTimer: NodeJS.Timeout | undefined
   if (landed) {
     void ready.then(() => landed.refresh())
-    refreshTimer = setInterval(() => void landed.refresh(), 24 * 3600 * 1000).unref()
+    refreshTimer = setInterval(() => void landed.refresh(), DAY_MS).unref()
   }
   // Profiles from memory: loaded once the tables are ready, then fed by every insert below.
   const profiles = config.profileStore ? new ProfileStore(db, log) : null

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { z } from 'zod'
+import { DAY_MS } from '../../analytics/index.ts'
 
 // Attune's signed tokens (click tokens in links, identity tokens from a site's backend,
 // questionnaire tickets) share one form:
@@ -74,6 +75,6 @@ export function verifyToken<T extends SignedPayload>(token: unknown, schema: z.Z
   // character, so comparing decoded bytes would accept a token with that character changed.
   if (!safeEqual(signature, mac(secret, body))) return fail('bad_signature')
   if (p.exp * 1000 <= nowMs) return fail('expired')
-  if (p.exp * 1000 > nowMs + limits.maxDays * 86_400_000) return fail('malformed')
+  if (p.exp * 1000 > nowMs + limits.maxDays * DAY_MS) return fail('malformed')
   return { valid: true, payload: p }
 }

@@ -22,6 +22,7 @@ import { join } from 'node:path'
 import { expect } from 'vitest'
 import type { Service } from '../../collector/index.ts'
 import { basic, DEMO, identityToken, metricTotal, scrapeMetrics, startService, waitFor } from '../helpers.ts'
+import { DAY_MS } from '../../analytics/index.ts'
 
 export const SEED = Number(process.env.FUZZ_SEED ?? 20_261_207)
 export const SCALE = Math.max(1, Number(process.env.FUZZ_SCALE ?? 1))
@@ -224,7 +225,7 @@ export async function leavesNothingBehind(svc: Collector): Promise<void> {
  * odd ids as patients of their own. Sent through the API as a backend and a browser would.
  */
 export async function seedPeople(service: Service, oddIds: readonly string[]): Promise<void> {
-  const day = 86_400_000
+  const day = DAY_MS
   const at = (days: number) => new Date(Date.now() - days * day).toISOString()
   const history = (userId: string) => [
     ...['diary_downloaded', 'nurse_callback_requested', 'appointment_checklist_downloaded'].map((goal, i) => ({ type: 'track', userId, event: 'goal_reached', timestamp: at(i + 1), properties: { goal } })),

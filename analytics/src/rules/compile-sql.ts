@@ -3,6 +3,7 @@ import type { Program } from '../programs.ts'
 import { sql } from '../sql.ts'
 import { TABLES } from '../tables.ts'
 import type { Comparison, Condition } from './schema.ts'
+import { DAY_MS, dayText } from '../days.ts'
 
 // The batch engine of the rule language: a condition compiled to one ClickHouse query that
 // selects every patient for whom it holds now. It follows the definitions at the top of
@@ -30,7 +31,6 @@ export interface AudienceOptions {
   now: number
 }
 
-const DAY = 86_400_000
 /** The profile keeps activity and decisions of the last 400 days (actor-aggregates.sql). */
 const ACTIVITY_DAYS = 400
 
@@ -62,9 +62,6 @@ const COMPARISONS = [
   ['lte', '<='],
   ['eq', '='],
 ] as const
-
-/** A UTC day number as YYYY-MM-DD. */
-const dayText = (day: number) => new Date(day * DAY).toISOString().slice(0, 10)
 
 /** What the query needs: parts, generated columns and bound values. */
 class Plan {
@@ -106,7 +103,7 @@ class Plan {
  */
 export function compileAudience(program: Program, condition: Condition, opts: AudienceOptions): CompiledAudience {
   const plan = new Plan()
-  const today = Math.floor(opts.now / DAY)
+  const today = Math.floor(opts.now / DAY_MS)
   const where = compileCondition(condition, { program, plan, today })
   return { sql: buildQuery(plan, where), params: { ...fixedParams(program, plan, opts.now, today), ...plan.params } }
 }

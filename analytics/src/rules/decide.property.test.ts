@@ -8,9 +8,9 @@ import type { Profile } from '../profiles.ts'
 import { loadPrograms, type Program } from '../programs.ts'
 import { decide, inQuietHours } from './decide.ts'
 import { inRuleHoldout } from './holdout.ts'
+import { DAY_MS } from '../days.ts'
 
 const programs = loadPrograms(join(import.meta.dirname, '../../../programs'), {}).map((p) => p.program)
-const DAY = 86_400_000
 const BASE = Date.parse('2026-11-23T00:00:00Z')
 const SCOPES = ['analytics', 'web', 'email', 'sms', 'call', 'print'] as const
 const day = (t: number) => new Date(t).toISOString().slice(0, 10)
@@ -19,9 +19,9 @@ const chTime = (t: number) => new Date(t).toISOString().replace('T', ' ').replac
 /** A generated profile of a program, and the moment of the request. */
 function arbitraryCase(program: Program) {
   const ruleIds = [...program.rules.map((r) => r.id), ...(program.dialoguePlan?.stages ?? []).flatMap((s) => s.steps.map((x) => `${s.id}.${x.id}`))]
-  const time = fc.integer({ min: BASE - 60 * DAY, max: BASE + DAY - 1 })
+  const time = fc.integer({ min: BASE - 60 * DAY_MS, max: BASE + DAY_MS - 1 })
   return fc.record({
-    now: fc.integer({ min: BASE, max: BASE + DAY - 1 }),
+    now: fc.integer({ min: BASE, max: BASE + DAY_MS - 1 }),
     person: fc.stringMatching(/^p-[a-z0-9]{1,8}$/),
     scores: fc.array(fc.double({ min: -1, max: 3, noNaN: true }), { minLength: program.needs.length, maxLength: program.needs.length }),
     level: fc.integer({ min: 0, max: Math.max(0, program.levels.length - 1) }),
@@ -46,13 +46,13 @@ function profileOf(program: Program, c: Case): Profile {
   const level = program.levels[c.level]
   return {
     program: program.id, patientId: c.person, asOf: new Date(c.now).toISOString(), ids: [c.person], needs,
-    answers: c.answers.map((a) => ({ ...a, answeredAt: chTime(c.now - DAY) })),
-    channels: [], goals: c.goals.map((g) => ({ goal: g.goal, name: g.goal, times: g.times, points: 0, firstAt: chTime(g.last - DAY), lastAt: chTime(g.last) })),
+    answers: c.answers.map((a) => ({ ...a, answeredAt: chTime(c.now - DAY_MS) })),
+    channels: [], goals: c.goals.map((g) => ({ goal: g.goal, name: g.goal, times: g.times, points: 0, firstAt: chTime(g.last - DAY_MS), lastAt: chTime(g.last) })),
     engagement: { value: level?.minValue ?? 0, level: level ? { level: level.level, name: level.name } : null, next: null, unlocked: { content: [], questionnaires: [] } },
     pattern: null, profiledTouches: 0, adherence: null, consent,
-    enrolledAt: c.enrolledDaysAgo === null ? null : day(c.now - c.enrolledDaysAgo * DAY), dates: { quit_date: day(c.now + c.quitInDays * DAY) },
-    stage: c.stage ? { id: c.stage, enteredAt: chTime(c.now - 5 * DAY) } : null, activity: [],
-    decisions: c.decisions.map((d) => ({ day: day(c.now - d.daysAgo * DAY), rule: d.rule, channel: d.channel, outcome: d.outcome, times: d.times, lastAt: chTime(c.now - d.daysAgo * DAY) })),
+    enrolledAt: c.enrolledDaysAgo === null ? null : day(c.now - c.enrolledDaysAgo * DAY_MS), dates: { quit_date: day(c.now + c.quitInDays * DAY_MS) },
+    stage: c.stage ? { id: c.stage, enteredAt: chTime(c.now - 5 * DAY_MS) } : null, activity: [],
+    decisions: c.decisions.map((d) => ({ day: day(c.now - d.daysAgo * DAY_MS), rule: d.rule, channel: d.channel, outcome: d.outcome, times: d.times, lastAt: chTime(c.now - d.daysAgo * DAY_MS) })),
   }
 }
 
@@ -78,14 +78,14 @@ describe.each(programs.map((p) => [p.id, p] as const))('decide on %s', (_, progr
           if (rule) expect(inRuleHoldout(c.person, rule.id, rule.holdout)).toBe(false)
           // Caps: the shows within each cap's days, this one included, stay within its times.
           for (const cap of rule?.caps ?? []) {
-            const from = Math.floor(c.now / DAY) - cap.days + 1
-            const before = profile.decisions.filter((d) => d.outcome === 'shown' && Math.floor(Date.parse(`${d.day}T00:00:00Z`) / DAY) >= from && (cap.per === 'rule' ? d.rule === rule!.id : d.channel === r.channel)).reduce((n, d) => n + d.times, 0)
+            const from = Math.floor(c.now / DAY_MS) - cap.days + 1
+            const before = profile.decisions.filter((d) => d.outcome === 'shown' && Math.floor(Date.parse(`${d.day}T00:00:00Z`) / DAY_MS) >= from && (cap.per === 'rule' ? d.rule === rule!.id : d.channel === r.channel)).reduce((n, d) => n + d.times, 0)
             expect(before + 1).toBeLessThanOrEqual(cap.times)
           }
           const budget = program.contactPolicy.budget
           if (budget && !exemptIds.has(r.rule) && (budget.channels as string[]).includes(r.channel)) {
-            const from = Math.floor(c.now / DAY) - budget.days + 1
-            const spent = profile.decisions.filter((d) => d.outcome === 'shown' && !exemptIds.has(d.rule) && (budget.channels as string[]).includes(d.channel) && Math.floor(Date.parse(`${d.day}T00:00:00Z`) / DAY) >= from).reduce((n, d) => n + d.times, 0)
+            const from = Math.floor(c.now / DAY_MS) - budget.days + 1
+            const spent = profile.decisions.filter((d) => d.outcome === 'shown' && !exemptIds.has(d.rule) && (budget.channels as string[]).includes(d.channel) && Math.floor(Date.parse(`${d.day}T00:00:00Z`) / DAY_MS) >= from).reduce((n, d) => n + d.times, 0)
             expect(spent + 1).toBeLessThanOrEqual(budget.contacts)
           }
           // Only the channel asked for is shown.

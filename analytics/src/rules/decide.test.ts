@@ -6,6 +6,7 @@ import type { Profile } from '../profiles.ts'
 import { loadPrograms, programSchema, type Program } from '../programs.ts'
 import { decide, inQuietHours, type DecideInput } from './decide.ts'
 import { inProgramHoldout, inRuleHoldout } from './holdout.ts'
+import { DAY_MS } from '../days.ts'
 
 const demo = loadPrograms(join(import.meta.dirname, '../../../programs'), {}).find((p) => p.program.id === 'psoriasis-demo')!.program
 // 10:00 in Berlin on a winter day: outside quiet hours, inside the winter magazine's dates.
@@ -128,7 +129,7 @@ describe('decide', () => {
   it('times steps from a clinical date the record carries: the eve of a quit date, its day 3', () => {
     const smoking = loadPrograms(join(import.meta.dirname, '../../../programs'), {}).find((p) => p.program.id === 'smoking-cessation-demo')!.program
     const on = (daysToQuit: number, over: Partial<Profile> = {}) => {
-      const quit = new Date(NOON + daysToQuit * 86_400_000).toISOString().slice(0, 10)
+      const quit = new Date(NOON + daysToQuit * DAY_MS).toISOString().slice(0, 10)
       const p = profile({ consent: granted('sms', 'email', 'call'), dates: { quit_date: quit }, stage: { id: 'getting-ready', enteredAt: '2026-11-01T00:00:00Z' }, decisions: [{ day: '2026-11-01', rule: 'getting-ready.why-quit-email', channel: 'email', outcome: 'shown', times: 1, lastAt: '2026-11-01 10:00:00.000' }, { day: '2026-11-03', rule: 'getting-ready.planner-sms', channel: 'sms', outcome: 'shown', times: 1, lastAt: '2026-11-03 10:00:00.000' }], ...over }, smoking)
       return decide({ program: smoking, profile: p, person: 'p-7', cluster: null, now: NOON, channel: 'sms' })
     }

@@ -3,10 +3,11 @@ import { isContentUsable } from '../content-availability.ts'
 import type { Profile } from '../profiles.ts'
 import type { ContentItem } from '../program-sections.ts'
 import type { Program } from '../programs.ts'
-import { anchorDay, dayNumber, dayText, effectiveLevel, evaluate, type ConditionTrace } from './evaluate.ts'
+import { anchorDay, effectiveLevel, evaluate, type ConditionTrace } from './evaluate.ts'
 import { inProgramHoldout, inRuleHoldout } from './holdout.ts'
 import { localDay as localDayOf, localHourMinute } from '../zone-time.ts'
 import { RULE_CLASSES, type Action, type Condition, type ContentChoice, type RuleClass } from './schema.ts'
+import { DAY_MS, dayNumber, dayText, utcDayNumber } from '../days.ts'
 
 // The decision engine: given a profile, the dialogue plan moves the person on, the program's
 // rules and the current stage's steps are tested, and arbitration picks at most one intervention
@@ -101,8 +102,6 @@ interface Candidate {
   trace: ConditionTrace
 }
 
-const DAY = 86_400_000
-
 /** The channel an action goes out on ('none' for level and stage changes). */
 export function actionChannel(a: Action): DecisionChannel | 'none' {
   return a.type === 'unlock_level' || a.type === 'move_stage' ? 'none' : a.type
@@ -115,7 +114,7 @@ export function decide(input: DecideInput): DecideOutput {
   const stageChanges: DecideOutput['stageChanges'] = []
   let profile = input.profile
   const recent = input.recent ?? []
-  const today = Math.floor(now / DAY)
+  const today = utcDayNumber(now)
   const localDay = localDayOf(now, program.timeZone)
   const evalOn = (c: Condition) => evaluate(c, { program, profile, cluster: input.cluster, now })
   const withStage = (id: string) => {
@@ -173,7 +172,7 @@ export function decide(input: DecideInput): DecideOutput {
     const fromDay = dayText(from)
     let n = 0
     for (const d of profile.decisions) if (d.outcome === 'shown' && d.day >= fromDay && match(d.rule, d.channel)) n += d.times
-    for (const r of recent) if (r.outcome === 'shown' && Math.floor(r.at / DAY) >= from && match(r.rule, r.channel)) n++
+    for (const r of recent) if (r.outcome === 'shown' && Math.floor(r.at / DAY_MS) >= from && match(r.rule, r.channel)) n++
     return n
   }
   // Holdouts come last, among people the intervention would otherwise reach (consented, within

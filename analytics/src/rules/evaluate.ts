@@ -1,6 +1,7 @@
 import type { Profile } from '../profiles.ts'
 import type { Program } from '../programs.ts'
 import type { Comparison, Condition, Since } from './schema.ts'
+import { DAY_MS, dayNumber, dayText, utcDayNumber } from '../days.ts'
 
 // The real-time engine of the rule language: a condition over one profile, with the value each
 // leaf was tested on (the explanation). compile-sql.ts is the batch engine; both follow the
@@ -32,12 +33,6 @@ export interface ConditionTrace {
   value?: unknown
   parts?: ConditionTrace[]
 }
-
-const DAY = 86_400_000
-/** A UTC day (YYYY-MM-DD or an ISO/ClickHouse time) as a day number. */
-export const dayNumber = (day: string): number => Math.floor(Date.parse(`${day.slice(0, 10)}T00:00:00Z`) / DAY)
-/** The UTC day (YYYY-MM-DD) of a day number: rows are compared with it as text, not parsed one by one. */
-export const dayText = (day: number): string => new Date(day * DAY).toISOString().slice(0, 10)
 
 /** Whether a number meets every bound of a comparison. */
 export function compare(value: number, c: Comparison): boolean {
@@ -91,7 +86,7 @@ function traced(condition: Condition, result: boolean, value: unknown): Conditio
 /** Evaluates a condition on a profile, with the value each leaf saw. */
 export function evaluate(condition: Condition, input: EvaluationInput): ConditionTrace {
   const { profile, now } = input
-  const today = Math.floor(now / DAY)
+  const today = utcDayNumber(now)
   const c = condition
   if ('all' in c) {
     const parts = c.all.map((x) => evaluate(x, input))
@@ -124,7 +119,7 @@ export function evaluate(condition: Condition, input: EvaluationInput): Conditio
   if ('reached' in c) {
     const g = profile.goals.find((x) => x.goal === c.goal)
     const last = g ? Date.parse(`${g.lastAt.replace(' ', 'T')}Z`) : null
-    const reached = last !== null && (c.withinDays === undefined || Math.floor(last / DAY) >= today - c.withinDays + 1)
+    const reached = last !== null && (c.withinDays === undefined || Math.floor(last / DAY_MS) >= today - c.withinDays + 1)
     return traced(condition, reached === c.reached, g ? g.lastAt : null)
   }
   if ('daysSince' in c) {

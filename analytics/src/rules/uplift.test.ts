@@ -19,11 +19,11 @@ import { sql } from '../sql.ts'
 import { inRuleHoldout } from './holdout.ts'
 import type { UpliftComparison } from './uplift-stats.ts'
 import { upliftReport } from './uplift.ts'
+import { DAY_MS } from '../days.ts'
 
-const DAY = 86_400_000
 const NOW = Date.parse('2026-11-23T12:00:00.000Z')
-const FROM = NOW - 60 * DAY
-const TO = NOW - 30 * DAY
+const FROM = NOW - 60 * DAY_MS
+const TO = NOW - 30 * DAY_MS
 const W = 14
 const P = 'uplift-test'
 const GOAL = 'on_treatment'
@@ -70,7 +70,7 @@ function generate(): Ev[] {
     const actor = late ? anon : patient
     const a0 = FROM + Math.floor(r.next() * (TO - FROM - 2 * 3_600_000))
     ev.push({ type: 'page', event: '', user, anon: anonId, ts: a0 })
-    ev.push({ type: 'identify', event: '', user: patient, anon, ts: late ? TO + 5 * DAY : a0 + 1 })
+    ev.push({ type: 'identify', event: '', user: patient, anon, ts: late ? TO + 5 * DAY_MS : a0 + 1 })
     const t0 = a0 + r.int(1, 3_600) * 1000
     let p: number
     const programHeld = hash32(`${patient}|program|${P}`) / 2 ** 32 < PROGRAM_SHARE
@@ -86,8 +86,8 @@ function generate(): Ev[] {
       p = 0.4
     } else {
       decision(user, anonId, t0, 'rule-a', 'shown', { contentId: 'x' })
-      if (r.chance(0.3)) decision(user, anonId, t0 + 2 * DAY, 'rule-a', 'shown')
-      if (r.chance(0.1)) decision(user, anonId, t0 + DAY, 'rule-a', 'capped', { reason: 'cap' })
+      if (r.chance(0.3)) decision(user, anonId, t0 + 2 * DAY_MS, 'rule-a', 'shown')
+      if (r.chance(0.1)) decision(user, anonId, t0 + DAY_MS, 'rule-a', 'capped', { reason: 'cap' })
       p = 0.5
     }
     // A small rule: few held out.
@@ -95,38 +95,38 @@ function generate(): Ev[] {
     if (r.chance(p)) {
       // Reached within the window; every 10th (i % 10 === 7) checks in from the browser linked to them.
       const [gu, ga] = i % 10 === 7 ? ['', anon] : [patient, '']
-      goal(gu, ga, t0 + Math.floor(r.next() * (W * DAY - 4 * 3_600_000)) + 3_600_000)
-      if (r.chance(0.5)) goal(gu, ga, t0 + Math.floor(r.next() * (W * DAY - 3_600_000)))
+      goal(gu, ga, t0 + Math.floor(r.next() * (W * DAY_MS - 4 * 3_600_000)) + 3_600_000)
+      if (r.chance(0.5)) goal(gu, ga, t0 + Math.floor(r.next() * (W * DAY_MS - 3_600_000)))
     }
     // Noise that must not count: goals before the window and after the person's window, a bot's check-in.
-    if (r.chance(0.2)) goal(patient, '', FROM - 2 * DAY)
-    if (r.chance(0.2)) goal(patient, '', t0 + W * DAY + 3_600_000)
+    if (r.chance(0.2)) goal(patient, '', FROM - 2 * DAY_MS)
+    if (r.chance(0.2)) goal(patient, '', t0 + W * DAY_MS + 3_600_000)
     // … and on the edges: hours before the decision, and exactly when the window closes (it is half-open).
     if (r.chance(0.1)) goal(patient, '', t0 - 6 * 3_600_000)
-    if (r.chance(0.1)) goal(patient, '', t0 + W * DAY)
-    if (r.chance(0.05)) goal(patient, '', t0 + DAY, true)
+    if (r.chance(0.1)) goal(patient, '', t0 + W * DAY_MS)
+    if (r.chance(0.05)) goal(patient, '', t0 + DAY_MS, true)
     // Decisions outside the window.
-    if (r.chance(0.1)) decision(user, anonId, FROM - DAY, 'rule-a', 'shown')
-    if (r.chance(0.1)) decision(user, anonId, TO + DAY, 'rule-a', 'held_out', { reason: 'holdout', holdout: 'rule' })
+    if (r.chance(0.1)) decision(user, anonId, FROM - DAY_MS, 'rule-a', 'shown')
+    if (r.chance(0.1)) decision(user, anonId, TO + DAY_MS, 'rule-a', 'held_out', { reason: 'holdout', holdout: 'rule' })
   }
   // People in both groups of rule-a: a held-out decision under a second browser linked to a treated patient.
   const shownInWindow = (i: number) => ev.some((e) => e.event === 'decision' && e.user === `pt-${i}` && e.props!.outcome === 'shown' && e.props!.rule === 'rule-a' && e.ts >= FROM && e.ts < TO)
   for (const i of Array.from({ length: 100 }, (_, k) => k).filter(shownInWindow).slice(0, 6)) {
-    ev.push({ type: 'identify', event: '', user: `pt-${i}`, anon: `second-${i}`, ts: TO + DAY })
-    decision('', `second-${i}`, TO - DAY, 'rule-a', 'held_out', { reason: 'holdout', holdout: 'rule' })
+    ev.push({ type: 'identify', event: '', user: `pt-${i}`, anon: `second-${i}`, ts: TO + DAY_MS })
+    decision('', `second-${i}`, TO - DAY_MS, 'rule-a', 'held_out', { reason: 'holdout', holdout: 'rule' })
   }
   // Patients active only before the window; browsers never identified (at the rule level they are people, at the program level not patients).
-  for (let i = 0; i < 30; i++) ev.push({ type: 'page', event: '', user: `old-${i}`, anon: '', ts: FROM - 10 * DAY })
+  for (let i = 0; i < 30; i++) ev.push({ type: 'page', event: '', user: `old-${i}`, anon: '', ts: FROM - 10 * DAY_MS })
   for (let i = 0; i < 40; i++) {
     const stray = `stray-${i}`
-    const ts = FROM + Math.floor(r.next() * (TO - FROM - DAY))
+    const ts = FROM + Math.floor(r.next() * (TO - FROM - DAY_MS))
     ev.push({ type: 'page', event: '', user: '', anon: stray, ts })
     const held = inRuleHoldout(stray, 'rule-a', RULE_SHARE['rule-a'])
     decision('', stray, ts + 1000, 'rule-a', held ? 'held_out' : 'shown', held ? { reason: 'holdout', holdout: 'rule' } : {})
-    if (r.chance(held ? 0.3 : 0.5)) goal('', stray, ts + DAY)
+    if (r.chance(held ? 0.3 : 0.5)) goal('', stray, ts + DAY_MS)
   }
   // A bot's page view in the window is no patient's touch.
-  ev.push({ type: 'page', event: '', user: 'pt-bot', anon: '', ts: FROM + DAY, bot: true })
+  ev.push({ type: 'page', event: '', user: 'pt-bot', anon: '', ts: FROM + DAY_MS, bot: true })
   return ev
 }
 
@@ -143,10 +143,10 @@ function people(ev: Ev[]) {
   const isPatient = (e: Ev) => e.user !== '' || linked.has(actor(e))
   const goalTimes = new Map<string, number[]>()
   for (const e of ev) {
-    if (!e.goal || e.bot || e.ts < FROM || e.ts >= TO + W * DAY) continue
+    if (!e.goal || e.bot || e.ts < FROM || e.ts >= TO + W * DAY_MS) continue
     goalTimes.set(person(e), [...(goalTimes.get(person(e)) ?? []), e.ts])
   }
-  const reached = (who: string, start: number, minDays: number) => new Set((goalTimes.get(who) ?? []).filter((t) => t >= start && t < start + W * DAY).map(dayIn)).size >= minDays
+  const reached = (who: string, start: number, minDays: number) => new Set((goalTimes.get(who) ?? []).filter((t) => t >= start && t < start + W * DAY_MS).map(dayIn)).size >= minDays
   return { person, isPatient, reached }
 }
 
@@ -252,7 +252,7 @@ beforeAll(async () => {
   })
   for (const [month, lines] of byMonth) await insertEventLines(db, Buffer.from(lines.join('\n') + '\n'), `uplift-${month}`)
   // Another program's events are not read.
-  await insertEventLines(db, Buffer.from(encodeEventRow({ ...blankEventRow(), message_id: 'other', program: 'other', type: 'track', event: 'decision', user_id: 'pt-1', ts: chTime(FROM + DAY), original_ts: chTime(FROM + DAY), received_at: chTime(FROM + DAY), properties: JSON.stringify({ rule: 'rule-a', outcome: 'shown' }) }) + '\n'), 'uplift-other')
+  await insertEventLines(db, Buffer.from(encodeEventRow({ ...blankEventRow(), message_id: 'other', program: 'other', type: 'track', event: 'decision', user_id: 'pt-1', ts: chTime(FROM + DAY_MS), original_ts: chTime(FROM + DAY_MS), received_at: chTime(FROM + DAY_MS), properties: JSON.stringify({ rule: 'rule-a', outcome: 'shown' }) }) + '\n'), 'uplift-other')
 })
 afterAll(async () => {
   await db?.close()
@@ -343,7 +343,7 @@ describe('uplift report', () => {
   })
 
   it('says when outcome windows are still open, and refuses options it cannot answer, naming the field', async () => {
-    expect((await upliftReport(db, program, { ...base, now: TO + DAY })).windowsClosed).toBe(false)
+    expect((await upliftReport(db, program, { ...base, now: TO + DAY_MS })).windowsClosed).toBe(false)
     await expect(upliftReport(db, program, { ...base, outcomeGoal: 'nope' })).rejects.toThrow(/outcomeGoal[\s\S]*not a goal/)
     await expect(upliftReport(db, program, { ...base, to: FROM })).rejects.toThrow(/"to"/)
     await expect(upliftReport(db, program, { ...base, minCell: 0 })).rejects.toThrow(/minCell/)

@@ -5,13 +5,12 @@ import type { Program } from '../programs.ts'
 import { sql } from '../sql.ts'
 import { inProgramHoldout } from './holdout.ts'
 import { compareGroups, type UpliftComparison } from './uplift-stats.ts'
+import { DAY_MS } from '../days.ts'
 
 // The measured effect of each rule, and of the program as a whole, on an outcome goal: the
 // people treated against the people held out, in phases — parse the options, run the two models
 // (sql/uplift-rules.sql, sql/uplift-program.sql), split the program level by the program holdout,
 // shape each comparison with its interval and small-cell suppression (uplift-stats.ts).
-
-const DAY = 86_400_000
 
 /** What the uplift report is asked for. */
 export const upliftOptionsSchema = z
@@ -138,7 +137,7 @@ export async function upliftReport(db: Db, program: Program, options: UpliftOpti
     treatedBy: opts.treatedBy,
     confidence: 0.95,
     method: 'wilson-newcombe-hybrid-score',
-    windowsClosed: opts.to + opts.windowDays * DAY <= (opts.now ?? Date.now()),
+    windowsClosed: opts.to + opts.windowDays * DAY_MS <= (opts.now ?? Date.now()),
     rules,
     overall: { holdoutShare: share, ...compareGroups(arms.treated, arms.heldOut, opts.minCell) },
   }

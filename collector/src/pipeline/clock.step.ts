@@ -1,7 +1,6 @@
-import { chTime } from '../../../analytics/index.ts'
+import { chTime, DAY_MS } from '../../../analytics/index.ts'
 import type { Draft, Drop, RequestFacts } from './types.ts'
 
-const DAY_MS = 24 * 3600 * 1000
 /** Events dated further ahead than this (after correction) are refused. */
 export const MAX_FUTURE_MS = DAY_MS
 /** Events older than this on arrival are marked historical (imports, offline replays). */

@@ -2,7 +2,7 @@
 // same request over HTTP (ingestBody on the JSON text), refusals and rejections included.
 import { describe, expect, it } from 'vitest'
 import { join, resolve } from 'node:path'
-import { EVENT_COLUMNS, loadPrograms } from '../../../analytics/index.ts'
+import { EVENT_COLUMNS, loadPrograms, DAY_MS } from '../../../analytics/index.ts'
 import { ingestBody } from '../pipeline/ingest-body.ts'
 import { KeyIndex } from '../keys.ts'
 import { decodeFrames } from '../spool/frame.ts'
@@ -55,7 +55,7 @@ describe('ingestMessages', () => {
       { type: 'track', messageId: 'm1', userId: 'p-1', timestamp: ts, event: 'note', properties: { text: 'write to jane@example.com or +49 170 1234567', name: 'x' }, context: { address: 'Main St 1' } },
       { type: 'track', messageId: 'm2', userId: 'p-1', timestamp: ts, event: 'note', properties: { n: 1e21 } },
       { type: 'track', messageId: 'm3', timestamp: ts, event: 'no-user' },
-      { type: 'track', messageId: 'm4', userId: 'p-1', timestamp: new Date(NOW + 3 * 86_400_000).toISOString(), event: 'future' },
+      { type: 'track', messageId: 'm4', userId: 'p-1', timestamp: new Date(NOW + 3 * DAY_MS).toISOString(), event: 'future' },
     ]
     const req: PopulationRequest = { ...base, key: secret.value!, body: { batch } as unknown as PopulationRequest['body'] }
     const out = inProcess(req)

@@ -2,7 +2,7 @@
 // the collector's own ingestion accepts, with the enrichment the profiles read.
 import { describe, expect, it } from 'vitest'
 import { join, resolve } from 'node:path'
-import { programKey, adherenceOf, EVENT_COLUMNS, loadPrograms, programSchema, type LoadedProgram } from '../../../analytics/index.ts'
+import { programKey, adherenceOf, EVENT_COLUMNS, loadPrograms, programSchema, type LoadedProgram, DAY_MS } from '../../../analytics/index.ts'
 import { ingestBody } from '../pipeline/ingest-body.ts'
 import { KeyIndex } from '../keys.ts'
 import { decodeFrames } from '../spool/frame.ts'
@@ -15,7 +15,6 @@ const programs = loadPrograms(join(resolve(import.meta.dirname, '../../..'), 'pr
 const keys = new KeyIndex(programs.flatMap((p) => p.keys))
 const byId = (id: string) => programs.find((p) => p.program.id === id)!
 const NOW = Date.parse('2026-11-23T15:00:00Z')
-const DAY = 86_400_000
 
 async function collect(lp: LoadedProgram, opts: { patients: number; days: number; seed: number }): Promise<PopulationRequest[]> {
   const out: PopulationRequest[] = []
@@ -105,7 +104,7 @@ describe('generatePopulation', () => {
         total++
         const t = Date.parse(m.timestamp)
         expect(t).toBeLessThan(NOW)
-        expect(t).toBeGreaterThan(NOW - (days + 1) * DAY)
+        expect(t).toBeGreaterThan(NOW - (days + 1) * DAY_MS)
         hours[Number(hour.format(t))]!++
         const p = req.kind === 'write' ? byAnon.get(m.anonymousId as string)! : byPatient.get(m.userId as string)!
         expect(p).toBeDefined()

@@ -21,14 +21,14 @@ module.exports = {
     {
       name: 'analytics-internals',
       severity: 'error',
-      comment: "Other parts use analytics through analytics/index.ts, never its src/ files.",
+      comment: 'Other parts use analytics through analytics/index.ts, never its src/ files.',
       from: { pathNot: '^analytics/' },
       to: { path: '^analytics/src/' },
     },
     {
       name: 'collector-internals',
       severity: 'error',
-      comment: "Other parts use the collector through collector/index.ts, never its src/ files.",
+      comment: 'Other parts use the collector through collector/index.ts, never its src/ files.',
       from: { pathNot: '^collector/' },
       to: { path: '^collector/src/' },
     },

@@ -40,7 +40,17 @@ export { KEY_SCOPES, WRITE_KEY_SCOPES, DEFAULT_SECRET_SCOPES, MIN_SECRET_CHARS, 
 export type { KeyScope, SecretForm } from './src/program-keys.ts'
 export { canonicalJson, documentChecksum, programVersions, programVersionDocument, redactStoredVersions, storeProgramVersion } from './src/program-versions.ts'
 export type { ProgramVersion, ProgramVersionSource, NewProgramVersion } from './src/program-versions.ts'
-export { CHANNELS, CHANNEL_TABLE, DECISION_CHANNELS, OUTBOUND_CHANNELS, CONSENT_SCOPES, BROWSER_CONSENT_SCOPES, BROWSER_CHANNELS, CLICK_CHANNELS, channelOfEvent } from './src/channels.ts'
+export {
+  CHANNELS,
+  CHANNEL_TABLE,
+  DECISION_CHANNELS,
+  OUTBOUND_CHANNELS,
+  CONSENT_SCOPES,
+  BROWSER_CONSENT_SCOPES,
+  BROWSER_CHANNELS,
+  CLICK_CHANNELS,
+  channelOfEvent,
+} from './src/channels.ts'
 export type { ConsentScope } from './src/channels.ts'
 export { programJsonSchema } from './src/program-json-schema.ts'
 export { patternSchema } from './src/program-sections.ts'

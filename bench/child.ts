@@ -41,7 +41,12 @@ export function cpuSeconds(pid: number | undefined): number | null {
 /** CPU seconds all processes on the machine have used so far (busy, not idle or iowait); null off Linux. */
 export function machineBusySeconds(): number | null {
   try {
-    const [user, nice, system, _idle, _iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+    const [user, nice, system, _idle, _iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
+      .split('\n')[0]!
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number)
     return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / 100
   } catch {
     return null

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { inQuietHours, loadPrograms } from '../analytics/index.ts'
 import { generatePopulation, type SyntheticPatient } from '../collector/index.ts'
-import { cpuSeconds, ROOT, startChild, untilIdle, type Child } from './child.ts'
+import { ROOT, startChild, untilIdle, type Child } from './child.ts'
 import { basicAuth, SECRET_KEY } from './events.ts'
 import { pacedLoad, type PacedResult } from './paced-load.ts'
 import { preparePopulation } from './population-cache.ts'
@@ -52,9 +52,15 @@ const WARM_UP_S = 3
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const log = (m: string) => console.error(`[bench] ${m}`)
-const quantile = (sorted: number[], q: number) => (sorted.length === 0 ? null : round(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!, 2))
+const quantile = (sorted: number[], q: number) =>
+  sorted.length === 0 ? null : round(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!, 2)
 
-type Health = { status?: string; events?: { inserted: number }; spool?: { depthBytes: number }; profiles?: { store: string; programs?: Array<{ program: string; ready: boolean; ids: number; waiting: number }> } }
+type Health = {
+  status?: string
+  events?: { inserted: number }
+  spool?: { depthBytes: number }
+  profiles?: { store: string; programs?: Array<{ program: string; ready: boolean; ids: number; waiting: number }> }
+}
 
 const health = async (url: string) => (await (await fetch(`${url}/health`, { signal: AbortSignal.timeout(10_000) })).json()) as Health
 
@@ -86,7 +92,13 @@ async function grantConsent(url: string, patients: SyntheticPatient[], headers: 
   const started = performance.now()
   const events = patients
     .filter((p) => p.enrolled && Object.values(p.channels).some(Boolean))
-    .map((p) => ({ type: 'track', messageId: randomUUID(), userId: p.patientId, event: 'consent_updated', properties: { consent: Object.fromEntries(Object.entries(p.channels).filter(([, v]) => v)) } }))
+    .map((p) => ({
+      type: 'track',
+      messageId: randomUUID(),
+      userId: p.patientId,
+      event: 'consent_updated',
+      properties: { consent: Object.fromEntries(Object.entries(p.channels).filter(([, v]) => v)) },
+    }))
   const before = (await health(url)).events?.inserted ?? 0
   for (let i = 0; i < events.length; i += 500) {
     const body = JSON.stringify({ batch: events.slice(i, i + 500) })
@@ -103,9 +115,16 @@ async function grantConsent(url: string, patients: SyntheticPatient[], headers: 
   while (last && Date.now() < end) {
     try {
       const h = await health(url)
-      if ((h.events?.inserted ?? 0) >= before + events.length && h.spool?.depthBytes === 0 && h.profiles?.programs?.find((x) => x.program === PROGRAM)?.waiting === 0) {
-        const profile = (await (await fetch(`${url}/v1/profiles/${last.userId}`, { headers, signal: AbortSignal.timeout(30_000) })).json()) as { consent?: Record<string, { granted: boolean }> }
-        if (Object.keys(last.properties.consent).every((ch) => profile.consent?.[ch]?.granted === true)) return { events: events.length, s: round((performance.now() - started) / 1000, 1) }
+      if (
+        (h.events?.inserted ?? 0) >= before + events.length &&
+        h.spool?.depthBytes === 0 &&
+        h.profiles?.programs?.find((x) => x.program === PROGRAM)?.waiting === 0
+      ) {
+        const profile = (await (await fetch(`${url}/v1/profiles/${last.userId}`, { headers, signal: AbortSignal.timeout(30_000) })).json()) as {
+          consent?: Record<string, { granted: boolean }>
+        }
+        if (Object.keys(last.properties.consent).every((ch) => profile.consent?.[ch]?.granted === true))
+          return { events: events.length, s: round((performance.now() - started) / 1000, 1) }
       }
     } catch {
       // A busy collector (the refresh of every granted patient's profile) may answer late: ask again.
@@ -128,7 +147,13 @@ function answerCounter() {
   let unreadable = 0
   const onResponse = (status: number, body: string, latency: number) => {
     if (status !== 200) return
-    let a: { profile?: string; channel?: string; recorded?: boolean; stageChanges?: unknown[]; decisions?: Array<{ outcome: string; rule?: string; considered?: Array<{ outcome: string; reason?: string }> }> }
+    let a: {
+      profile?: string
+      channel?: string
+      recorded?: boolean
+      stageChanges?: unknown[]
+      decisions?: Array<{ outcome: string; rule?: string; considered?: Array<{ outcome: string; reason?: string }> }>
+    }
     try {
       a = JSON.parse(body) as typeof a
     } catch {
@@ -144,7 +169,8 @@ function answerCounter() {
     for (const d of a.decisions ?? []) {
       o[d.outcome] = (o[d.outcome] ?? 0) + 1
       if (d.outcome === 'shown' && d.rule) shownByRule[d.rule] = (shownByRule[d.rule] ?? 0) + 1
-      for (const c of d.considered ?? []) if (c.outcome !== 'shown') considered[`${c.outcome}:${c.reason ?? ''}`] = (considered[`${c.outcome}:${c.reason ?? ''}`] ?? 0) + 1
+      for (const c of d.considered ?? [])
+        if (c.outcome !== 'shown') considered[`${c.outcome}:${c.reason ?? ''}`] = (considered[`${c.outcome}:${c.reason ?? ''}`] ?? 0) + 1
     }
   }
   const figures = () => {
@@ -155,7 +181,17 @@ function answerCounter() {
         return [k, { answers: v.length, latencyMs: { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: quantile(sorted, 1) } }]
       }),
     )
-    return { answeredFrom: from, memoryShare: answers ? round((from.memory ?? 0) / answers, 4) : null, byKind, outcomes, shownByRule, notShown: considered, stageChanges, notRecorded, unreadable }
+    return {
+      answeredFrom: from,
+      memoryShare: answers ? round((from.memory ?? 0) / answers, 4) : null,
+      byKind,
+      outcomes,
+      shownByRule,
+      notShown: considered,
+      stageChanges,
+      notRecorded,
+      unreadable,
+    }
   }
   return { onResponse, figures }
 }
@@ -195,17 +231,28 @@ function stallsIn(output: string, from: number, to: number): Stall[] {
 
 /** Stalls from `from` on: counts, totals, the longest, GC pauses by kind, and the five worst with their second. */
 function summariseStalls(stalls: Stall[], from: number) {
-  const sum = (xs: Stall[]) => ({ count: xs.length, totalMs: round(xs.reduce((n, s) => n + s.ms, 0), 1), maxMs: xs.reduce((m, s) => Math.max(m, s.ms), 0) })
+  const sum = (xs: Stall[]) => ({
+    count: xs.length,
+    totalMs: round(
+      xs.reduce((n, s) => n + s.ms, 0),
+      1,
+    ),
+    maxMs: xs.reduce((m, s) => Math.max(m, s.ms), 0),
+  })
   const gc = stalls.filter((s) => s.kind === 'gc')
   return {
     loopGapsOver20Ms: sum(stalls.filter((s) => s.kind === 'loop')),
     gcPausesOver10Ms: { ...sum(gc), byKind: Object.fromEntries([...new Set(gc.map((s) => s.gc!))].map((k) => [k, sum(gc.filter((s) => s.gc === k))])) },
-    worst: [...stalls].sort((a, b) => b.ms - a.ms).slice(0, 5).map((s) => ({ kind: s.kind, ...(s.gc ? { gc: s.gc } : {}), atS: round((s.at - from) / 1000, 2), ms: s.ms })),
+    worst: [...stalls]
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, 5)
+      .map((s) => ({ kind: s.kind, ...(s.gc ? { gc: s.gc } : {}), atS: round((s.at - from) / 1000, 2), ms: s.ms })),
   }
 }
 
 /** The event-loop gaps as spans on the CPU profile's clock (µs). */
-const loopGapSpans = (stalls: Stall[]) => stalls.filter((s) => s.kind === 'loop' && s.mono !== undefined).map((s) => ({ fromUs: s.mono!, toUs: s.mono! + s.ms * 1000 }))
+const loopGapSpans = (stalls: Stall[]) =>
+  stalls.filter((s) => s.kind === 'loop' && s.mono !== undefined).map((s) => ({ fromUs: s.mono!, toUs: s.mono! + s.ms * 1000 }))
 
 /**
  * The collector main thread's time by function over the measured load (the profile ends at its
@@ -230,7 +277,9 @@ export async function runDecide(spec: DecideSpec) {
   try {
     const pop = await preparePopulation({ patients: spec.patients, days: spec.days, seed: spec.seed }, program, dataDir, spec.fresh)
     const { loaded } = pop
-    log(`decide: ${loaded.inserted.toLocaleString('en-US')} events of ${spec.patients.toLocaleString('en-US')} patients × ${spec.days} days ${pop.cache.used ? `from the cache (copied in ${pop.cache.copyS} s)` : `loaded in ${round(loaded.loadS, 1)} s`}`)
+    log(
+      `decide: ${loaded.inserted.toLocaleString('en-US')} events of ${spec.patients.toLocaleString('en-US')} patients × ${spec.days} days ${pop.cache.used ? `from the cache (copied in ${pop.cache.copyS} s)` : `loaded in ${round(loaded.loadS, 1)} s`}`,
+    )
     // The population's patients, drawn again from the options it was loaded with.
     const patients = generatePopulation({ program, patients: spec.patients, days: spec.days, seed: spec.seed, now: pop.now }).patients
     const ids = patients.filter((p) => p.enrolled).map((p) => p.patientId)
@@ -249,7 +298,21 @@ export async function runDecide(spec: DecideSpec) {
     // event loop, in the middle of the load (see the report's notes on landed-ids.ts).
     const landedFilterIds = String(Math.max(10_000_000, 2 * loaded.inserted))
     const profDir = join(dataDir, 'cpu-profile')
-    server = await startChild('collector/src/server.ts', { ATTUNE_DATA: dataDir, ATTUNE_DEMO_SEED: '0', ATTUNE_PROFILE_STORE: '1', ATTUNE_LANDED_FILTER_IDS: landedFilterIds, ATTUNE_SHUTDOWN_TIMEOUT_MS: String(spec.drainTimeoutS * 1000) }, [...(spec.cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...(spec.stalls ? ['--import', join(ROOT, 'bench', 'stall-monitor.mjs')] : []), ...spec.nodeFlags])
+    server = await startChild(
+      'collector/src/server.ts',
+      {
+        ATTUNE_DATA: dataDir,
+        ATTUNE_DEMO_SEED: '0',
+        ATTUNE_PROFILE_STORE: '1',
+        ATTUNE_LANDED_FILTER_IDS: landedFilterIds,
+        ATTUNE_SHUTDOWN_TIMEOUT_MS: String(spec.drainTimeoutS * 1000),
+      },
+      [
+        ...(spec.cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
+        ...(spec.stalls ? ['--import', join(ROOT, 'bench', 'stall-monitor.mjs')] : []),
+        ...spec.nodeFlags,
+      ],
+    )
     const idleBelow = spec.cpuProfile ? 0.4 : 0.1
     const profileIds = await untilProfilesReady(server.url, 900_000)
     const readyS = (performance.now() - t1) / 1000
@@ -274,11 +337,23 @@ export async function runDecide(spec: DecideSpec) {
     const counter = answerCounter()
     const runStartedAt = Date.now()
     const runStarted = performance.now()
-    const run = await pacedLoad({ url: server.url, path: '/v1/decide', headers, body, rate: spec.rate, durationS: spec.durationS, maxSockets: spec.maxSockets, serverPid: server.child.pid, onResponse: counter.onResponse })
+    const run = await pacedLoad({
+      url: server.url,
+      path: '/v1/decide',
+      headers,
+      body,
+      rate: spec.rate,
+      durationS: spec.durationS,
+      maxSockets: spec.maxSockets,
+      serverPid: server.child.pid,
+      onResponse: counter.onResponse,
+    })
     const runEnded = performance.now()
     const runEndedAt = Date.now()
     const answers = counter.figures()
-    log(`decide: p50 ${run.latencyMs.p50} ms, p99 ${run.latencyMs.p99} ms, max ${run.latencyMs.max} ms, ${run.non2xx} non-2xx, ${answers.memoryShare} from memory`)
+    log(
+      `decide: p50 ${run.latencyMs.p50} ms, p99 ${run.latencyMs.p99} ms, max ${run.latencyMs.max} ms, ${run.non2xx} non-2xx, ${answers.memoryShare} from memory`,
+    )
     server.child.kill('SIGTERM')
     const exit = await server.exited
     const runStalls = spec.stalls ? stallsIn(server.output(), runStartedAt, runEndedAt) : null
@@ -297,7 +372,16 @@ export async function runDecide(spec: DecideSpec) {
     const floor = await startChild('bench/floor.ts', {})
     let floorRun: PacedResult
     try {
-      floorRun = await pacedLoad({ url: floor.url, path: '/v1/decide', headers, body, rate: spec.rate, durationS: spec.durationS, maxSockets: spec.maxSockets, serverPid: floor.child.pid })
+      floorRun = await pacedLoad({
+        url: floor.url,
+        path: '/v1/decide',
+        headers,
+        body,
+        rate: spec.rate,
+        durationS: spec.durationS,
+        maxSockets: spec.maxSockets,
+        serverPid: floor.child.pid,
+      })
     } finally {
       floor.child.kill('SIGTERM')
       await floor.exited
@@ -337,7 +421,11 @@ export async function runDecide(spec: DecideSpec) {
       },
       warmUp: { sent: warm.sent, latencyMs: warm.latencyMs, non2xx: warm.non2xx },
       decide: { ...paced(run), ...answers },
-      floor: { server: 'bare Hono on @hono/node-server, reads the body, answers 204 (bench/floor.ts)', ...paced(floorRun), machineBusyCoresBefore: floorBusyBefore },
+      floor: {
+        server: 'bare Hono on @hono/node-server, reads the body, answers 204 (bench/floor.ts)',
+        ...paced(floorRun),
+        machineBusyCoresBefore: floorBusyBefore,
+      },
       p99VsFloorP99: floorRun.latencyMs.p99 > 0 ? round(run.latencyMs.p99 / floorRun.latencyMs.p99, 1) : null,
       serverExit: exit,
       ...(cpuProfile ? { cpuProfile } : {}),

@@ -66,12 +66,16 @@ async function untilHealthy(url: string, timeoutMs = 60_000): Promise<void> {
 
 /** Starts the collector on a fresh data directory and waits until it is migrated and healthy. */
 export async function startCollector(dataDir: string, drainTimeoutS: number, nodeFlags: string[] = [], env: Record<string, string> = {}): Promise<Child> {
-  const server = await startChild('collector/src/server.ts', {
-    ATTUNE_DATA: dataDir,
-    ATTUNE_PROGRAMS: join(import.meta.dirname, '..', 'programs'),
-    ATTUNE_SHUTDOWN_TIMEOUT_MS: String(drainTimeoutS * 1000),
-    ...env,
-  }, nodeFlags)
+  const server = await startChild(
+    'collector/src/server.ts',
+    {
+      ATTUNE_DATA: dataDir,
+      ATTUNE_PROGRAMS: join(import.meta.dirname, '..', 'programs'),
+      ATTUNE_SHUTDOWN_TIMEOUT_MS: String(drainTimeoutS * 1000),
+      ...env,
+    },
+    nodeFlags,
+  )
   await untilHealthy(server.url)
   return server
 }

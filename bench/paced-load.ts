@@ -60,7 +60,8 @@ export interface PacedResult {
 
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d
 /** Nearest-rank quantile of sorted samples. */
-const quantile = (sorted: Float64Array, q: number) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!)
+const quantile = (sorted: Float64Array, q: number) =>
+  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
 const TIMEOUT_MS = 30_000
 /** An answer slower than this counts in `slowEpisodes` (the decide aim's p99). */
 const SLOW_MS = 10
@@ -141,10 +142,20 @@ export function pacedLoad(spec: PacedSpec): Promise<PacedResult> {
         statusCodes,
         errors,
         timeouts,
-        latencyMs: { p50: round(quantile(ms, 0.5)), p90: round(quantile(ms, 0.9)), p99: round(quantile(ms, 0.99)), p999: round(quantile(ms, 0.999)), max: round(ms[ms.length - 1] ?? 0), mean: round(ms.reduce((s, x) => s + x, 0) / (ms.length || 1)) },
+        latencyMs: {
+          p50: round(quantile(ms, 0.5)),
+          p90: round(quantile(ms, 0.9)),
+          p99: round(quantile(ms, 0.99)),
+          p999: round(quantile(ms, 0.999)),
+          max: round(ms[ms.length - 1] ?? 0),
+          mean: round(ms.reduce((s, x) => s + x, 0) / (ms.length || 1)),
+        },
         sendLagMs: { p99: round(quantile(lag, 0.99)), max: round(lag[lag.length - 1] ?? 0) },
         maxInFlight,
-        generator: { loopDelayMs: { p99: round(loopDelay.percentile(99) / 1e6), max: round(loopDelay.max / 1e6) }, gcOver5Ms: { count: gcOver5, maxMs: round(gcMax) } },
+        generator: {
+          loopDelayMs: { p99: round(loopDelay.percentile(99) / 1e6), max: round(loopDelay.max / 1e6) },
+          gcOver5Ms: { count: gcOver5, maxMs: round(gcMax) },
+        },
         slowEpisodes: episodes(sentAt, bySend, i),
         cpuCoresUnderLoad: {
           loadGenerator: round(benchCores),

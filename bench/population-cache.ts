@@ -57,7 +57,14 @@ export function loadInChild(dir: string, spec: PopulationSpec, now: number): Pro
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/profiles-load.ts')], {
       cwd: ROOT,
-      env: { ...process.env, BENCH_PROFILE_DIR: dir, BENCH_PROFILE_PATIENTS: String(spec.patients), BENCH_PROFILE_DAYS: String(spec.days), BENCH_PROFILE_SEED: String(spec.seed), BENCH_PROFILE_NOW: String(now) },
+      env: {
+        ...process.env,
+        BENCH_PROFILE_DIR: dir,
+        BENCH_PROFILE_PATIENTS: String(spec.patients),
+        BENCH_PROFILE_DAYS: String(spec.days),
+        BENCH_PROFILE_SEED: String(spec.seed),
+        BENCH_PROFILE_NOW: String(now),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let out = ''
@@ -79,7 +86,10 @@ export function loadInChild(dir: string, spec: PopulationSpec, now: number): Pro
 export function cacheEntry(spec: PopulationSpec, program: Program): string {
   // The sections generation and ingestion read; rules, dialogue plans and the like do not change the data.
   const { id, market, timeZone, needs, content, goals, levels, questionnaires, patterns, adherence, keys, needHalfLifeDays } = program
-  const inputs = canonicalJson({ program: { id, market, timeZone, needs, content, goals, levels, questionnaires, patterns, adherence, keys, needHalfLifeDays }, migrations: loadMigrations().map((m) => m.checksum) })
+  const inputs = canonicalJson({
+    program: { id, market, timeZone, needs, content, goals, levels, questionnaires, patterns, adherence, keys, needHalfLifeDays },
+    migrations: loadMigrations().map((m) => m.checksum),
+  })
   const sum = createHash('sha256').update(inputs).digest('hex').slice(0, 12)
   return `${prefixOf(spec)}g${GENERATOR_VERSION}-${sum}`
 }
@@ -117,8 +127,13 @@ export async function preparePopulation(spec: PopulationSpec, program: Program, 
     try {
       const loaded = await loadInChild(join(building, 'data'), spec, now)
       buildS = (performance.now() - t0) / 1000
-      writeFileSync(join(building, 'meta.json'), `${JSON.stringify({ patients: spec.patients, days: spec.days, seed: spec.seed, generatorVersion: GENERATOR_VERSION, now, loaded, buildS }, null, 2)}\n`)
-      for (const other of readdirSync(CACHE_DIR)) if (other.startsWith(prefixOf(spec)) && other !== entry && !other.includes('.building-')) rmSync(join(CACHE_DIR, other), { recursive: true, force: true })
+      writeFileSync(
+        join(building, 'meta.json'),
+        `${JSON.stringify({ patients: spec.patients, days: spec.days, seed: spec.seed, generatorVersion: GENERATOR_VERSION, now, loaded, buildS }, null, 2)}\n`,
+      )
+      for (const other of readdirSync(CACHE_DIR))
+        if (other.startsWith(prefixOf(spec)) && other !== entry && !other.includes('.building-'))
+          rmSync(join(CACHE_DIR, other), { recursive: true, force: true })
       rmSync(dir, { recursive: true, force: true })
       renameSync(building, dir)
     } catch (e) {

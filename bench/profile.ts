@@ -49,9 +49,18 @@ function frameName(f: CallFrame): string {
  * Self and inclusive time per function and self time per place, in ms and % of the samples
  * taken in `window` (µs before the profile's end: the load, not start-up or the drain).
  */
-export function summarise(profile: CpuProfile, window: { fromEndUs: number; lengthUs: number } | { spans: Array<{ fromUs: number; toUs: number }> } | null = null, top = 30) {
+export function summarise(
+  profile: CpuProfile,
+  window: { fromEndUs: number; lengthUs: number } | { spans: Array<{ fromUs: number; toUs: number }> } | null = null,
+  top = 30,
+) {
   // A window before the profile's end, or spans on the profile's own clock (µs).
-  const spans = window === null ? [{ fromUs: -Infinity, toUs: Infinity }] : 'spans' in window ? [...window.spans].sort((a, b) => a.fromUs - b.fromUs) : [{ fromUs: profile.endTime - window.fromEndUs - window.lengthUs, toUs: profile.endTime - window.fromEndUs }]
+  const spans =
+    window === null
+      ? [{ fromUs: -Infinity, toUs: Infinity }]
+      : 'spans' in window
+        ? [...window.spans].sort((a, b) => a.fromUs - b.fromUs)
+        : [{ fromUs: profile.endTime - window.fromEndUs - window.lengthUs, toUs: profile.endTime - window.fromEndUs }]
   let span = 0
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
   const parent = new Map<number, number>()
@@ -81,7 +90,10 @@ export function summarise(profile: CpuProfile, window: { fromEndUs: number; leng
     }
   })
   const rank = (m: Map<string, number>, n: number) =>
-    [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([name, ms]) => ({ name, ms: Math.round(ms), pct: Math.round((1000 * ms) / total) / 10 }))
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([name, ms]) => ({ name, ms: Math.round(ms), pct: Math.round((1000 * ms) / total) / 10 }))
   return { totalMs: Math.round(total), byPlace: rank(place, 25), selfTop: rank(self, top), inclusiveTop: rank(inclusive, top) }
 }
 
@@ -113,7 +125,21 @@ if (isMain) {
   const underLoad = summarise(profile, { fromEndUs: tailUs, lengthUs: (r.endedAt - r.startedAt) * 1000 })
   // After the load: SIGTERM, the spool drained into ClickHouse, exit.
   const drain = summarise(profile, { fromEndUs: 0, lengthUs: tailUs }, 15)
-  console.log(JSON.stringify({ mode, requestsPerSec: r.requestsPerSec, latencyMs: r.latencyMs, serverCpuCores: r.serverCpuCores, drainS: Math.round(tailUs / 1000) / 1000, underLoad, drain }, null, 2))
+  console.log(
+    JSON.stringify(
+      {
+        mode,
+        requestsPerSec: r.requestsPerSec,
+        latencyMs: r.latencyMs,
+        serverCpuCores: r.serverCpuCores,
+        drainS: Math.round(tailUs / 1000) / 1000,
+        underLoad,
+        drain,
+      },
+      null,
+      2,
+    ),
+  )
   if (process.env.BENCH_KEEP_DATA !== '1') rmSync(dataDir, { recursive: true, force: true })
   else console.error(`profile kept in ${join(profDir, file)}`)
 }

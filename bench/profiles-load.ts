@@ -40,21 +40,23 @@ try {
   const t1 = performance.now()
   await storage.close()
   const closeS = (performance.now() - t1) / 1000
-  console.log(JSON.stringify({
-    events: stats.events,
-    accepted: stats.accepted,
-    inserted: stats.inserted,
-    duplicates: stats.duplicates,
-    quarantined: stats.quarantined,
-    rejected: stats.rejected.length,
-    refused: stats.refused.length,
-    requests: stats.requests,
-    loadS: stats.ms / 1000,
-    // The whole process (workers and the engine's threads) per second of loading.
-    cpuCores: (cpu.user + cpu.system) / 1e6 / (stats.ms / 1000),
-    openS,
-    closeS,
-  }))
+  console.log(
+    JSON.stringify({
+      events: stats.events,
+      accepted: stats.accepted,
+      inserted: stats.inserted,
+      duplicates: stats.duplicates,
+      quarantined: stats.quarantined,
+      rejected: stats.rejected.length,
+      refused: stats.refused.length,
+      requests: stats.requests,
+      loadS: stats.ms / 1000,
+      // The whole process (workers and the engine's threads) per second of loading.
+      cpuCores: (cpu.user + cpu.system) / 1e6 / (stats.ms / 1000),
+      openS,
+      closeS,
+    }),
+  )
 } catch (e) {
   await storage.close().catch(() => {})
   throw e

@@ -40,7 +40,8 @@ const PROGRAM = 'psoriasis-demo'
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const log = (m: string) => console.error(`[bench] ${m}`)
-const quantile = (sorted: number[], q: number) => (sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!)
+const quantile = (sorted: number[], q: number) =>
+  sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
 
 function dirBytes(dir: string): number {
   let n = 0
@@ -61,7 +62,7 @@ async function untilReady(url: string, timeoutMs: number): Promise<Health['profi
   while (Date.now() < end) {
     try {
       const h = (await (await fetch(`${url}/health`, { signal: AbortSignal.timeout(10_000) })).json()) as Health
-      if (h.status === 'ok' && (!h.profiles || h.profiles.store !== 'memory' || h.profiles.programs?.find((p) => p.program === PROGRAM)?.ready)) return h.profiles ?? null
+      if (h.status === 'ok' && (h.profiles?.store !== 'memory' || h.profiles.programs?.find((p) => p.program === PROGRAM)?.ready)) return h.profiles ?? null
       last = JSON.stringify(h.profiles ?? h.status)
     } catch (e) {
       last = (e as Error).message
@@ -75,7 +76,10 @@ type NeedRow = { need: string; score: number; explicit: number | null; inferred:
 type ProfileBody = { needs: NeedRow[]; profiledTouches: number; pattern: { id: string } | null }
 
 async function readProfile(url: string, patientId: string): Promise<ProfileBody> {
-  const res = await fetch(`${url}/v1/profiles/${encodeURIComponent(patientId)}`, { headers: { authorization: basicAuth(SECRET_KEY) }, signal: AbortSignal.timeout(30_000) })
+  const res = await fetch(`${url}/v1/profiles/${encodeURIComponent(patientId)}`, {
+    headers: { authorization: basicAuth(SECRET_KEY) },
+    signal: AbortSignal.timeout(30_000),
+  })
   if (res.status !== 200) throw new Error(`GET /v1/profiles/${patientId}: ${res.status} ${await res.text()}`)
   return (await res.json()) as ProfileBody
 }
@@ -237,7 +241,13 @@ async function visibility(url: string, program: Program, ids: string[], probes: 
     const res = await fetch(`${url}/v1/page`, {
       method: 'POST',
       headers: { authorization: basicAuth(SECRET_KEY), 'content-type': 'application/json' },
-      body: JSON.stringify({ messageId: randomUUID(), userId: patientId, name: 'bench probe', timestamp: new Date().toISOString(), context: { page: { path: item.path, url: `http://localhost:5173${item.path}` } } }),
+      body: JSON.stringify({
+        messageId: randomUUID(),
+        userId: patientId,
+        name: 'bench probe',
+        timestamp: new Date().toISOString(),
+        context: { page: { path: item.path, url: `http://localhost:5173${item.path}` } },
+      }),
     })
     if (res.status !== 200) throw new Error(`POST /v1/page: ${res.status} ${await res.text()}`)
     let s: number | null = null
@@ -273,13 +283,19 @@ export async function runProfiles(spec: ProfilesSpec) {
   try {
     const pop = await preparePopulation(spec, program, dataDir, spec.fresh)
     const { loaded } = pop
-    log(`profiles: ${loaded.inserted.toLocaleString('en-US')} events of ${spec.patients.toLocaleString('en-US')} patients × ${spec.days} days ${pop.cache.used ? `from the cache (copied in ${pop.cache.copyS} s)` : `loaded in ${round(loaded.loadS, 1)} s (${Math.round(loaded.inserted / loaded.loadS)} events/s)`}`)
+    log(
+      `profiles: ${loaded.inserted.toLocaleString('en-US')} events of ${spec.patients.toLocaleString('en-US')} patients × ${spec.days} days ${pop.cache.used ? `from the cache (copied in ${pop.cache.copyS} s)` : `loaded in ${round(loaded.loadS, 1)} s (${Math.round(loaded.inserted / loaded.loadS)} events/s)`}`,
+    )
     // The hidden truth, regenerated here from the options the population was loaded with (patients are drawn eagerly, events lazily).
     const population = generatePopulation({ program, patients: spec.patients, days: spec.days, seed: spec.seed, now: pop.now })
     const known = population.patients.filter((p) => p.enrolled).map((p) => p.patientId)
 
     const t1 = performance.now()
-    server = await startChild('collector/src/server.ts', { ATTUNE_DATA: dataDir, ATTUNE_DEMO_SEED: '0', ATTUNE_SHUTDOWN_TIMEOUT_MS: String(spec.drainTimeoutS * 1000) })
+    server = await startChild('collector/src/server.ts', {
+      ATTUNE_DATA: dataDir,
+      ATTUNE_DEMO_SEED: '0',
+      ATTUNE_SHUTDOWN_TIMEOUT_MS: String(spec.drainTimeoutS * 1000),
+    })
     const profilesState = await untilReady(server.url, 1_800_000)
     const readyS = (performance.now() - t1) / 1000
     log(`profiles: collector ready in ${round(readyS, 1)} s (profiles: ${JSON.stringify(profilesState)}); waiting for it to go idle`)
@@ -293,7 +309,9 @@ export async function runProfiles(spec: ProfilesSpec) {
     log(`profiles: ${reads.requestsPerSec} req/s, p99 ${reads.latencyMs.p99} ms`)
     log(`profiles: need-inference accuracy on ${spec.accuracySample} patients`)
     const acc = await accuracy(server.url, program, population.patients, spec.accuracySample)
-    log(`profiles: hidden top need in top 2 for ${acc.topNeedInTop2}/${acc.eligible}; top need before/after a questionnaire ${acc.questionnaire.topNeedBeforeShare}/${acc.questionnaire.topNeedAfterShare} (${acc.questionnaire.answered} answered)`)
+    log(
+      `profiles: hidden top need in top 2 for ${acc.topNeedInTop2}/${acc.eligible}; top need before/after a questionnaire ${acc.questionnaire.topNeedBeforeShare}/${acc.questionnaire.topNeedAfterShare} (${acc.questionnaire.answered} answered)`,
+    )
     log(`profiles: ingestion → visible profile change for ${spec.probes} patients`)
     const vis = await visibility(server.url, program, known, spec.probes)
     log(`profiles: visible after median ${vis.medianS} s, max ${vis.maxS} s`)

@@ -24,7 +24,12 @@ const envSchema = z.object({
   BENCH_SCENARIOS: z
     .string()
     .default(SCENARIOS.join(','))
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.enum(SCENARIOS)).min(1)),
   // Before each scenario, wait up to this long for other work on the machine to fall below
   // 0.2 cores (the machine is shared; a neighbour's test run halves every figure).
@@ -151,7 +156,14 @@ let single: { run: IngestRun; busy: number | null } | null = null
 if (wanted('single')) {
   const busy = await quiet()
   log('single: POST /v1/track')
-  const run = await runIngest({ name: 'single', path: '/v1/track', eventsPerRequest: 1, durationS: opts.BENCH_DURATION_S, connections: opts.BENCH_CONNECTIONS, drainTimeoutS: opts.BENCH_DRAIN_TIMEOUT_S })
+  const run = await runIngest({
+    name: 'single',
+    path: '/v1/track',
+    eventsPerRequest: 1,
+    durationS: opts.BENCH_DURATION_S,
+    connections: opts.BENCH_CONNECTIONS,
+    drainTimeoutS: opts.BENCH_DRAIN_TIMEOUT_S,
+  })
   single = { run, busy }
   log(`single: ${run.load.requestsPerSec} req/s, drained in ${run.drainS} s`)
 }
@@ -160,7 +172,14 @@ let batch: { run: IngestRun; busy: number | null } | null = null
 if (wanted('batch')) {
   const busy = await quiet()
   log(`batch: POST /v1/batch with ${opts.BENCH_BATCH_SIZE} events`)
-  const run = await runIngest({ name: 'batch', path: '/v1/batch', eventsPerRequest: opts.BENCH_BATCH_SIZE, durationS: opts.BENCH_DURATION_S, connections: opts.BENCH_CONNECTIONS, drainTimeoutS: opts.BENCH_DRAIN_TIMEOUT_S })
+  const run = await runIngest({
+    name: 'batch',
+    path: '/v1/batch',
+    eventsPerRequest: opts.BENCH_BATCH_SIZE,
+    durationS: opts.BENCH_DURATION_S,
+    connections: opts.BENCH_CONNECTIONS,
+    drainTimeoutS: opts.BENCH_DRAIN_TIMEOUT_S,
+  })
   batch = { run, busy }
   log(`batch: ${run.load.requestsPerSec} req/s, drained in ${run.drainS} s`)
 }
@@ -276,7 +295,9 @@ const report = {
     profileVisibleMedianS: profiles ? profiles.visibility.medianS : null,
     profileVisibleMaxS: profiles ? profiles.visibility.maxS : null,
     profileVisibleAimS: AIM.profileVisibleS,
-    profileVisibleMeetsAim: profiles ? profiles.visibility.timedOut === 0 && profiles.visibility.maxS !== null && profiles.visibility.maxS < AIM.profileVisibleS : null,
+    profileVisibleMeetsAim: profiles
+      ? profiles.visibility.timedOut === 0 && profiles.visibility.maxS !== null && profiles.visibility.maxS < AIM.profileVisibleS
+      : null,
     needTopInTop2Share: profiles ? profiles.accuracy.topNeedInTop2Share : null,
     needTopBeforeQuestionnaireShare: profiles ? profiles.accuracy.questionnaire.topNeedBeforeShare : null,
     needTopAfterQuestionnaireShare: profiles ? profiles.accuracy.questionnaire.topNeedAfterShare : null,
@@ -284,7 +305,9 @@ const report = {
     decideP99Ms: decide ? decide.decide.latencyMs.p99 : null,
     decideFloorP99Ms: decide ? decide.floor.latencyMs.p99 : null,
     decideAimP99Ms: AIM.decideP99Ms,
-    decideMeetsAim: decide ? decide.decide.latencyMs.p99 <= AIM.decideP99Ms && decide.decide.non2xx === 0 && decide.decide.errors === 0 && decide.decide.timeouts === 0 : null,
+    decideMeetsAim: decide
+      ? decide.decide.latencyMs.p99 <= AIM.decideP99Ms && decide.decide.non2xx === 0 && decide.decide.errors === 0 && decide.decide.timeouts === 0
+      : null,
   },
   totalS: round((performance.now() - t0) / 1000, 1),
 }

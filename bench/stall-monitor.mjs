@@ -18,7 +18,14 @@ const monoUs = () => Number(process.hrtime.bigint() / 1000n)
 
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) {
-    if (e.duration > 10) write({ kind: 'gc', gc: GC_KINDS[e.detail?.kind] ?? String(e.detail?.kind), at: Math.round(performance.timeOrigin + e.startTime), mono: Math.round(monoOffsetUs + e.startTime * 1000), ms: Math.round(e.duration * 10) / 10 })
+    if (e.duration > 10)
+      write({
+        kind: 'gc',
+        gc: GC_KINDS[e.detail?.kind] ?? String(e.detail?.kind),
+        at: Math.round(performance.timeOrigin + e.startTime),
+        mono: Math.round(monoOffsetUs + e.startTime * 1000),
+        ms: Math.round(e.duration * 10) / 10,
+      })
   }
 }).observe({ entryTypes: ['gc'] })
 
@@ -28,6 +35,12 @@ let last = performance.now()
 setInterval(() => {
   const now = performance.now()
   const gap = now - last - TICK_MS
-  if (gap > 20) write({ kind: 'loop', at: Math.round(performance.timeOrigin + last), mono: Math.round(monoOffsetUs + (last + TICK_MS) * 1000), ms: Math.round(gap * 10) / 10 })
+  if (gap > 20)
+    write({
+      kind: 'loop',
+      at: Math.round(performance.timeOrigin + last),
+      mono: Math.round(monoOffsetUs + (last + TICK_MS) * 1000),
+      ms: Math.round(gap * 10) / 10,
+    })
   last = now
 }, TICK_MS).unref()

@@ -15,8 +15,26 @@ export { signIdentityToken, verifyIdentityToken, signQuestionnaireTicket, MAX_ID
 export type { IdentityClaims } from './src/identity-token.ts'
 export type { ClickClaims, ClickTokenCheck, ClickTokenFailure } from './src/click-token.ts'
 export type { IngestResponse, Message } from './src/schemas/segment.schema.ts'
-export { generatePopulation, loadDirect, loadFast, openDirectStorage, quarantineDirOf, sendHttp, seedDemo, GENERATOR_VERSION, HISTORY_LIMITS } from './src/population/index.ts'
-export type { DirectLoadStats, Population, PopulationOptions, PopulationRequest, SeedDemoOptions, SeedDemoResult, SyntheticPatient } from './src/population/index.ts'
+export {
+  generatePopulation,
+  loadDirect,
+  loadFast,
+  openDirectStorage,
+  quarantineDirOf,
+  sendHttp,
+  seedDemo,
+  GENERATOR_VERSION,
+  HISTORY_LIMITS,
+} from './src/population/index.ts'
+export type {
+  DirectLoadStats,
+  Population,
+  PopulationOptions,
+  PopulationRequest,
+  SeedDemoOptions,
+  SeedDemoResult,
+  SyntheticPatient,
+} from './src/population/index.ts'
 export { payloadText } from './src/spool/clickhouse-sink.ts'
 export { ClusterStore } from './src/cluster-store.ts'
 export { MAX_BODY_BYTES } from './src/pipeline/decode-body.ts'

@@ -62,7 +62,11 @@ export async function build(dist = defaultDist) {
   const files = {}
   for (const f of readdirSync(dist)) {
     const body = readFileSync(join(dist, f))
-    files[f] = { bytes: body.length, gzipBytes: gzipSync(body, { level: 9 }).length, sha256: createHash('sha256').update(body).digest('base64url').slice(0, 16) }
+    files[f] = {
+      bytes: body.length,
+      gzipBytes: gzipSync(body, { level: 9 }).length,
+      sha256: createHash('sha256').update(body).digest('base64url').slice(0, 16),
+    }
   }
   const manifest = { version, files }
   writeFileSync(join(dist, 'manifest.json'), JSON.stringify(manifest, null, 2))

@@ -41,10 +41,17 @@ afterAll(async () => {
 
 const clone = (d: Doc): Doc => JSON.parse(JSON.stringify(d)) as Doc
 const put = (doc: unknown, key: string = DEMO.secretKey, id: string = DEMO.program) =>
-  svc.service.app.request(`/v1/admin/programs/${id}`, { method: 'PUT', headers: { authorization: basic(key), 'content-type': 'application/json' }, body: typeof doc === 'string' ? doc : JSON.stringify(doc) })
-const get = (path = '', key: string = DEMO.secretKey, id: string = DEMO.program) => svc.service.app.request(`/v1/admin/programs/${id}${path}`, { headers: { authorization: basic(key) } })
+  svc.service.app.request(`/v1/admin/programs/${id}`, {
+    method: 'PUT',
+    headers: { authorization: basic(key), 'content-type': 'application/json' },
+    body: typeof doc === 'string' ? doc : JSON.stringify(doc),
+  })
+const get = (path = '', key: string = DEMO.secretKey, id: string = DEMO.program) =>
+  svc.service.app.request(`/v1/admin/programs/${id}${path}`, { headers: { authorization: basic(key) } })
 const active = async () => (await (await get()).json()) as { program: string; version: number; checksum: string; source: string; document: Doc }
-const versions = async () => ((await (await get('/versions')).json()) as { versions: Array<{ version: number; checksum: string; source: string; receivedAt: string; keyId: string }> }).versions
+const versions = async () =>
+  ((await (await get('/versions')).json()) as { versions: Array<{ version: number; checksum: string; source: string; receivedAt: string; keyId: string }> })
+    .versions
 
 async function accepted(doc: Doc): Promise<{ program: string; version: number; checksum: string }> {
   const res = await put(doc)
@@ -70,8 +77,17 @@ async function track(key: string, n: number, tag: string): Promise<number[]> {
 
 describe('program administration', () => {
   it('answers 401 without a known key and 403 for a write key or another program’s key, on every endpoint', async () => {
-    for (const [method, path] of [['PUT', ''], ['GET', ''], ['GET', '/versions']] as const) {
-      const ask = (headers: Record<string, string>) => svc.service.app.request(`/v1/admin/programs/${DEMO.program}${path}`, { method, headers, ...(method === 'PUT' ? { body: JSON.stringify(original) } : {}) })
+    for (const [method, path] of [
+      ['PUT', ''],
+      ['GET', ''],
+      ['GET', '/versions'],
+    ] as const) {
+      const ask = (headers: Record<string, string>) =>
+        svc.service.app.request(`/v1/admin/programs/${DEMO.program}${path}`, {
+          method,
+          headers,
+          ...(method === 'PUT' ? { body: JSON.stringify(original) } : {}),
+        })
       const codes = async (headers: Record<string, string>) => {
         const res = await ask(headers)
         return [res.status, ((await res.json()) as { error: { code: string } }).error.code]
@@ -89,7 +105,9 @@ describe('program administration', () => {
     // Keys and secrets in clear come back as their hashes (a demo document's too).
     expect(a.document).toEqual(redactDocument(original))
     expect(JSON.stringify(a.document)).not.toContain(DEMO.secretKey)
-    expect(await versions()).toEqual([{ version: 1, checksum: a.checksum, source: 'file', receivedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), keyId: '' }])
+    expect(await versions()).toEqual([
+      { version: 1, checksum: a.checksum, source: 'file', receivedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), keyId: '' },
+    ])
     expect(((await (await get('', QUIT.secretKey, QUIT.program)).json()) as { version: number }).version).toBe(1)
   })
 
@@ -109,11 +127,19 @@ describe('program administration', () => {
     // The cross-reference checks of the start-up loader apply too.
     const unknownNeed = clone(original)
     unknownNeed.content[0].needs = { 'no-such-need': 0.5 }
-    expect(await error(unknownNeed)).toMatchObject({ code: 'invalid_program', field: 'content.0.needs.no-such-need', message: expect.stringContaining('unknown need') })
+    expect(await error(unknownNeed)).toMatchObject({
+      code: 'invalid_program',
+      field: 'content.0.needs.no-such-need',
+      message: expect.stringContaining('unknown need'),
+    })
     // Keys from the environment are resolved as at start.
     const fromEnv = clone(original)
     fromEnv.keys.secret.push({ id: 'from-env', key: 'env:ATTUNE_ADMIN_TEST_NOT_SET' })
-    expect(await error(fromEnv)).toMatchObject({ code: 'invalid_program', field: 'keys.secret.3.key', message: expect.stringContaining('ATTUNE_ADMIN_TEST_NOT_SET') })
+    expect(await error(fromEnv)).toMatchObject({
+      code: 'invalid_program',
+      field: 'keys.secret.3.key',
+      message: expect.stringContaining('ATTUNE_ADMIN_TEST_NOT_SET'),
+    })
     // A key another program uses is refused, without naming that program.
     const taken = clone(original)
     taken.keys.write[0].key = QUIT.writeKey
@@ -141,7 +167,16 @@ describe('program administration', () => {
       id: 'added-at-run-time',
       title: 'Added through the API',
       availableAtLevel: 0,
-      questions: [{ id: 'q1', text: 'How are you?', answers: [{ id: 'fine', text: 'Fine', needs: {} }, { id: 'not-fine', text: 'Not fine', needs: { 'emotional-wellbeing': 1 } }] }],
+      questions: [
+        {
+          id: 'q1',
+          text: 'How are you?',
+          answers: [
+            { id: 'fine', text: 'Fine', needs: {} },
+            { id: 'not-fine', text: 'Not fine', needs: { 'emotional-wellbeing': 1 } },
+          ],
+        },
+      ],
     })
     const ask = () => svc.service.app.request(`/v1/questionnaires/added-at-run-time?writeKey=${DEMO.writeKey}`)
     expect((await ask()).status).toBe(404)
@@ -149,11 +184,25 @@ describe('program administration', () => {
     expect(r).toMatchObject({ program: DEMO.program, version: 2, checksum: expect.stringMatching(/^[0-9a-f]{64}$/) })
     const q = await ask()
     expect(q.status).toBe(200)
-    expect(await q.json()).toMatchObject({ id: 'added-at-run-time', questions: [{ id: 'q1', answers: [{ id: 'fine', text: 'Fine' }, { id: 'not-fine', text: 'Not fine' }] }] })
+    expect(await q.json()).toMatchObject({
+      id: 'added-at-run-time',
+      questions: [
+        {
+          id: 'q1',
+          answers: [
+            { id: 'fine', text: 'Fine' },
+            { id: 'not-fine', text: 'Not fine' },
+          ],
+        },
+      ],
+    })
     expect(svc.service.programs.find((p) => p.program.id === DEMO.program)!.program.questionnaires.map((x) => x.id)).toContain('added-at-run-time')
     expect(await active()).toMatchObject({ version: 2, source: 'api', checksum: r.checksum, document: redactDocument(doc) })
     const list = await versions()
-    expect(list.map((v) => [v.version, v.source, v.keyId])).toEqual([[2, 'api', 'backend-demo'], [1, 'file', '']])
+    expect(list.map((v) => [v.version, v.source, v.keyId])).toEqual([
+      [2, 'api', 'backend-demo'],
+      [1, 'file', ''],
+    ])
     expect(list[0]!.checksum).toBe(r.checksum)
   })
 
@@ -164,10 +213,17 @@ describe('program administration', () => {
     doc.keys.write.push({ id: 'web-added', key: added, origins: ['http://localhost:*'] })
     expect((await accepted(doc)).version).toBe(3)
     expect(await track(added, 6, 'added')).toEqual(Array(6).fill(200))
-    await waitFor(async () => {
-      const [row] = await svc.service.db.query<{ n: number | string }>(`SELECT count() AS n FROM events WHERE program = {p:String} AND key_id = 'web-added'`, { p: DEMO.program })
-      return Number(row!.n) === 6
-    }, 20_000, 'the events sent with the added key')
+    await waitFor(
+      async () => {
+        const [row] = await svc.service.db.query<{ n: number | string }>(
+          `SELECT count() AS n FROM events WHERE program = {p:String} AND key_id = 'web-added'`,
+          { p: DEMO.program },
+        )
+        return Number(row!.n) === 6
+      },
+      20_000,
+      'the events sent with the added key',
+    )
     doc.keys.write = doc.keys.write.filter((k: { id: string }) => k.id !== 'web-added')
     expect((await accepted(doc)).version).toBe(4)
     expect(await track(added, 6, 'removed')).toEqual(Array(6).fill(401))
@@ -215,7 +271,10 @@ describe('program administration', () => {
     writeFileSync(psoriasisFile, JSON.stringify(edited, null, 2))
     await restart()
     expect(await active()).toMatchObject({ version: 9, source: 'file', document: redactDocument(edited) })
-    expect((await versions()).slice(0, 2).map((v) => [v.version, v.source])).toEqual([[9, 'file'], [8, 'api']])
+    expect((await versions()).slice(0, 2).map((v) => [v.version, v.source])).toEqual([
+      [9, 'file'],
+      [8, 'api'],
+    ])
     // The file's document has no questionnaire added through the API.
     expect((await svc.service.app.request(`/v1/questionnaires/added-at-run-time?writeKey=${DEMO.writeKey}`)).status).toBe(404)
     expect(logs).toContain(`program ${DEMO.program} version 9 activated (from file)`)
@@ -237,7 +296,9 @@ describe('program administration', () => {
   it('rewrites a version stored with keys in clear (before documents were kept redacted) at the next start', async () => {
     const a = await active()
     const old = JSON.stringify({ ...clone(original), name: 'Stored in clear' })
-    await svc.service.db.insertRows('program_versions', [{ program: DEMO.program, version: 1, document: old, checksum: 'x', source: 'file', received_at: '2026-11-01 00:00:00.000', key_id: '' }])
+    await svc.service.db.insertRows('program_versions', [
+      { program: DEMO.program, version: 1, document: old, checksum: 'x', source: 'file', received_at: '2026-11-01 00:00:00.000', key_id: '' },
+    ])
     await restart()
     const rows = await svc.service.db.query<{ document: string }>('SELECT document FROM program_versions WHERE program = {p:String}', { p: DEMO.program })
     expect(rows.some((r) => r.document.includes('Stored in clear'))).toBe(true)
@@ -251,7 +312,9 @@ describe('program administration', () => {
     await restart()
     expect(svc.service.programs.map((p) => p.program.id)).toEqual([DEMO.program])
     expect((await get('', QUIT.secretKey, QUIT.program)).status).toBe(401)
-    const [row] = await svc.service.db.query<{ n: number | string }>('SELECT count() AS n FROM program_versions WHERE program = {p:String}', { p: QUIT.program })
+    const [row] = await svc.service.db.query<{ n: number | string }>('SELECT count() AS n FROM program_versions WHERE program = {p:String}', {
+      p: QUIT.program,
+    })
     expect(Number(row!.n)).toBe(1)
   })
 

@@ -8,7 +8,22 @@
 import fc from 'fast-check'
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { blankEventRow, chTime, clusterNeeds, compileAudience, encodeEventRow, evaluate, latestClustering, storeClustering, type ConditionTrace, type Condition, type Profile, type Program, type Rule, DAY_MS } from '../analytics/index.ts'
+import {
+  blankEventRow,
+  chTime,
+  clusterNeeds,
+  compileAudience,
+  encodeEventRow,
+  evaluate,
+  latestClustering,
+  storeClustering,
+  type ConditionTrace,
+  type Condition,
+  type Profile,
+  type Program,
+  type Rule,
+  DAY_MS,
+} from '../analytics/index.ts'
 import { browserId, signQuestionnaireTicket } from '../collector/index.ts'
 import { payloadText } from '../collector/index.ts'
 import { basic, DEMO, identityToken, startService, waitFor } from './helpers.ts'
@@ -20,14 +35,48 @@ const ORIGIN = 'http://localhost:5173'
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36'
 
 /** Pages of the demo site: most show catalogue items (need weights), the last none. */
-const PAGES = ['/demo/itch', '/demo/flares', '/demo/treatments', '/demo/diary', '/demo/support', '/demo/treatments/topical', '/demo/skin-care', '/demo/triggers', '/demo/wellbeing/stress', '/demo/wellbeing/talking-to-others', '/demo/joints', '/demo/appointments', '/demo/stories', '/demo/living-well', '/demo/about']
+const PAGES = [
+  '/demo/itch',
+  '/demo/flares',
+  '/demo/treatments',
+  '/demo/diary',
+  '/demo/support',
+  '/demo/treatments/topical',
+  '/demo/skin-care',
+  '/demo/triggers',
+  '/demo/wellbeing/stress',
+  '/demo/wellbeing/talking-to-others',
+  '/demo/joints',
+  '/demo/appointments',
+  '/demo/stories',
+  '/demo/living-well',
+  '/demo/about',
+]
 const DATE_NAMES = ['enrolment', 'therapy_start', 'diagnosis'] as const
 const STAGES = ['welcome', 'onboarding', 'active', 'maintenance'] as const
 const SCOPES = ['analytics', 'web', 'email', 'sms', 'call', 'print', 'app'] as const
 const TOUCH_CHANNELS = ['web', 'email', 'sms', 'call', 'print', 'app', 'server'] as const
 const WITHIN = [1, 2, 3, 7, 14, 30, 60, 365]
 /** Event names as activity_days keeps them (page views as `page`), and one never sent. */
-const EVENT_NAMES = ['page', 'app_view', 'goal_reached', 'questionnaire_answered', 'consent_updated', 'identify', 'alias', 'email_open', 'email_click', 'sms_click', 'sms_delivered', 'medication_checkin', 'profile_updated', 'call_completed', 'print_response', 'print_delivered', 'never_sent']
+const EVENT_NAMES = [
+  'page',
+  'app_view',
+  'goal_reached',
+  'questionnaire_answered',
+  'consent_updated',
+  'identify',
+  'alias',
+  'email_open',
+  'email_click',
+  'sms_click',
+  'sms_delivered',
+  'medication_checkin',
+  'profile_updated',
+  'call_completed',
+  'print_response',
+  'print_delivered',
+  'never_sent',
+]
 /** Backend events: which key sends them, and their properties. */
 const BACKEND = [
   { key: 'secret', event: 'email_open' },
@@ -46,9 +95,36 @@ const BACKEND = [
 
 /** Rules whose shown decisions raise the level (unlock_level), and one that does not. */
 const RULES: Rule[] = [
-  { id: 'unlock-engaged', description: 'Deeper content for active readers', class: 'education', priority: 100, when: { touches: { channel: 'web', withinDays: 30 }, count: { gte: 3 } }, action: { type: 'unlock_level', level: 2 }, caps: [], holdout: 0 },
-  { id: 'unlock-deep', description: 'Everything for the nurse line’s patients', class: 'service', priority: 100, when: { goal: 'nurse_call_completed', reached: true }, action: { type: 'unlock_level', level: 3 }, caps: [], holdout: 0.1 },
-  { id: 'diary-nudge', description: 'The diary for those without it', class: 'adherence', priority: 100, when: { goal: 'diary_downloaded', reached: false }, action: { type: 'web', slot: 'hero', content: 'diary-howto' }, caps: [], holdout: 0 },
+  {
+    id: 'unlock-engaged',
+    description: 'Deeper content for active readers',
+    class: 'education',
+    priority: 100,
+    when: { touches: { channel: 'web', withinDays: 30 }, count: { gte: 3 } },
+    action: { type: 'unlock_level', level: 2 },
+    caps: [],
+    holdout: 0,
+  },
+  {
+    id: 'unlock-deep',
+    description: 'Everything for the nurse line’s patients',
+    class: 'service',
+    priority: 100,
+    when: { goal: 'nurse_call_completed', reached: true },
+    action: { type: 'unlock_level', level: 3 },
+    caps: [],
+    holdout: 0.1,
+  },
+  {
+    id: 'diary-nudge',
+    description: 'The diary for those without it',
+    class: 'adherence',
+    priority: 100,
+    when: { goal: 'diary_downloaded', reached: false },
+    action: { type: 'web', slot: 'hero', content: 'diary-howto' },
+    caps: [],
+    holdout: 0,
+  },
 ]
 
 interface At {
@@ -94,29 +170,71 @@ function populationArb(program: Program, base: number): fc.Arbitrary<PersonSpec[
   })
   const on = fc.integer({ min: 0, max: 2 })
   const nonEmpty = <T extends object>(a: fc.Arbitrary<T>) => a.filter((x) => Object.keys(x).length > 0)
-  const scopes = (list: readonly string[]): fc.Arbitrary<Record<string, boolean>> => nonEmpty(fc.record(Object.fromEntries(list.map((s) => [s, fc.boolean()])) as Record<string, fc.Arbitrary<boolean>>, { requiredKeys: [] })) as fc.Arbitrary<Record<string, boolean>>
+  const scopes = (list: readonly string[]): fc.Arbitrary<Record<string, boolean>> =>
+    nonEmpty(fc.record(Object.fromEntries(list.map((s) => [s, fc.boolean()])) as Record<string, fc.Arbitrary<boolean>>, { requiredKeys: [] })) as fc.Arbitrary<
+      Record<string, boolean>
+    >
   const date = fc.integer({ min: -500, max: 40 }).map((d) => new Date((today + d) * DAY_MS).toISOString().slice(0, 10))
-  const answers = fc.constantFrom(...program.questionnaires).chain((q) =>
-    fc.subarray(q.questions, { minLength: 1 }).chain((qs) => fc.tuple(...qs.map((x) => fc.constantFrom(...x.answers.map((a) => a.id)))).map((ans) => ({ questionnaire: q.id, answers: qs.map((x, i) => ({ question: x.id, answer: ans[i]! })) }))),
+  const answers = fc
+    .constantFrom(...program.questionnaires)
+    .chain((q) =>
+      fc
+        .subarray(q.questions, { minLength: 1 })
+        .chain((qs) =>
+          fc
+            .tuple(...qs.map((x) => fc.constantFrom(...x.answers.map((a) => a.id))))
+            .map((ans) => ({ questionnaire: q.id, answers: qs.map((x, i) => ({ question: x.id, answer: ans[i]! })) })),
+        ),
+    )
+  const backend = fc.record({ template: fc.constantFrom(...BACKEND), content: fc.subarray(content, { maxLength: 2 }), at }).map(
+    ({ template, content: c, at: a }): Touch => ({
+      kind: 'backend',
+      key: template.key,
+      event: template.event,
+      properties: { ...('properties' in template ? template.properties : {}), ...(c.length && template.event.startsWith('email') ? { content: c } : {}) },
+      at: a,
+    }),
   )
-  const backend = fc.record({ template: fc.constantFrom(...BACKEND), content: fc.subarray(content, { maxLength: 2 }), at }).map(({ template, content: c, at: a }): Touch => ({
-    kind: 'backend',
-    key: template.key,
-    event: template.event,
-    properties: { ...('properties' in template ? template.properties : {}), ...(c.length && template.event.startsWith('email') ? { content: c } : {}) },
-    at: a,
-  }))
   const touch: fc.Arbitrary<Touch> = fc.oneof(
     { weight: 6, arbitrary: fc.record({ kind: fc.constant('page' as const), path: fc.constantFrom(...PAGES), at, on }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('app' as const), content: fc.subarray(content, { minLength: 1, maxLength: 3 }), at, on }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('webGoal' as const), goal: fc.constantFrom('diary_downloaded', 'appointment_checklist_downloaded', 'nurse_callback_requested'), at, on }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('webGoal' as const),
+        goal: fc.constantFrom('diary_downloaded', 'appointment_checklist_downloaded', 'nurse_callback_requested'),
+        at,
+        on,
+      }),
+    },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('answers' as const), at, on }).chain((t) => answers.map((a) => ({ ...t, ...a }))) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('webConsent' as const), consent: scopes(['analytics', 'web']), at, on }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant('dates' as const), dates: nonEmpty(fc.record({ enrolment: date, therapy_start: date, diagnosis: date }, { requiredKeys: [] })), at, on }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant('dates' as const),
+        dates: nonEmpty(fc.record({ enrolment: date, therapy_start: date, diagnosis: date }, { requiredKeys: [] })),
+        at,
+        on,
+      }),
+    },
     { weight: 5, arbitrary: backend },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('consent' as const), consent: scopes(SCOPES), at }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant('decision' as const), rule: fc.constantFrom(...RULES.map((r) => r.id)), outcome: fc.constantFrom('shown', 'held_out', 'capped'), channel: fc.constantFrom('web', 'email'), at, on }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant('stage' as const), stage: fc.constantFrom(...STAGES), from: fc.constantFrom('', ...STAGES), at, on }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant('decision' as const),
+        rule: fc.constantFrom(...RULES.map((r) => r.id)),
+        outcome: fc.constantFrom('shown', 'held_out', 'capped'),
+        channel: fc.constantFrom('web', 'email'),
+        at,
+        on,
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({ kind: fc.constant('stage' as const), stage: fc.constantFrom(...STAGES), from: fc.constantFrom('', ...STAGES), at, on }),
+    },
   )
   const person = fc.record({
     anons: fc.array(fc.boolean(), { maxLength: 2 }),
@@ -142,18 +260,57 @@ function edgeCases(base: number): PersonSpec[] {
     person([page(20), { kind: 'dates', dates: { enrolment: ago(300) }, at: at(10), on: 0 }]),
     person([page(430), { kind: 'dates', dates: { enrolment: ago(5), therapy_start: ago(-10) }, at: at(4), on: 1 }], [true]),
     // Explicit scores that tie exactly (itch-and-flares 1, emotional-wellbeing 1): ranked in the program's order.
-    person([{ kind: 'answers', questionnaire: 'first-needs', answers: [{ question: 'main-concern', answer: 'itch' }, { question: 'mood', answer: 'weighs-on-me' }], at: at(6), on: 0 }, page(1), page(2)]),
-    // Answers changed later, on a linked browser: the latest answer counts, for the answer and for the needs.
     person([
-      { kind: 'answers', questionnaire: 'first-needs', answers: [{ question: 'main-concern', answer: 'itch' }, { question: 'triggers', answer: 'no-idea' }], at: at(20), on: 0 },
-      { kind: 'answers', questionnaire: 'first-needs', answers: [{ question: 'main-concern', answer: 'appearance' }, { question: 'triggers', answer: 'know' }], at: at(2), on: 1 },
-    ], [true]),
+      {
+        kind: 'answers',
+        questionnaire: 'first-needs',
+        answers: [
+          { question: 'main-concern', answer: 'itch' },
+          { question: 'mood', answer: 'weighs-on-me' },
+        ],
+        at: at(6),
+        on: 0,
+      },
+      page(1),
+      page(2),
+    ]),
+    // Answers changed later, on a linked browser: the latest answer counts, for the answer and for the needs.
+    person(
+      [
+        {
+          kind: 'answers',
+          questionnaire: 'first-needs',
+          answers: [
+            { question: 'main-concern', answer: 'itch' },
+            { question: 'triggers', answer: 'no-idea' },
+          ],
+          at: at(20),
+          on: 0,
+        },
+        {
+          kind: 'answers',
+          questionnaire: 'first-needs',
+          answers: [
+            { question: 'main-concern', answer: 'appearance' },
+            { question: 'triggers', answer: 'know' },
+          ],
+          at: at(2),
+          on: 1,
+        },
+      ],
+      [true],
+    ),
     person([
       { kind: 'answers', questionnaire: 'first-needs', answers: [{ question: 'mood', answer: 'coping' }], at: at(1), on: 0 },
       { kind: 'answers', questionnaire: 'first-needs', answers: [{ question: 'mood', answer: 'weighs-on-me' }], at: at(9), on: 0 },
     ]),
     // Goals that count once, reached again and again: 10 + 15 points (level 1), not 60 (level 2).
-    person([2, 5, 8, 11].flatMap((d): Touch[] => [{ kind: 'webGoal', goal: 'diary_downloaded', at: at(d), on: 0 }, { kind: 'webGoal', goal: 'nurse_callback_requested', at: at(d + 1), on: 0 }])),
+    person(
+      [2, 5, 8, 11].flatMap((d): Touch[] => [
+        { kind: 'webGoal', goal: 'diary_downloaded', at: at(d), on: 0 },
+        { kind: 'webGoal', goal: 'nurse_callback_requested', at: at(d + 1), on: 0 },
+      ]),
+    ),
   ]
 }
 
@@ -183,7 +340,21 @@ function materialise(specs: PersonSpec[], base: number) {
   const spool = (program: string, event: string, channel: string, who: { userId: string; anonymousId: string }, ts: number, properties: object) => {
     const row = blankEventRow()
     const t = chTime(ts)
-    Object.assign(row, { message_id: randomUUID(), program, type: 'track', event, channel, user_id: who.userId, anonymous_id: who.anonymousId, ts: t, original_ts: t, received_at: chTime(Date.now()), key_id: 'backend-demo', library_name: 'attune-decide', properties: JSON.stringify(properties) })
+    Object.assign(row, {
+      message_id: randomUUID(),
+      program,
+      type: 'track',
+      event,
+      channel,
+      user_id: who.userId,
+      anonymous_id: who.anonymousId,
+      ts: t,
+      original_ts: t,
+      received_at: chTime(Date.now()),
+      key_id: 'backend-demo',
+      library_name: 'attune-decide',
+      properties: JSON.stringify(properties),
+    })
     spoolRows.push(payloadText(t.slice(0, 7).replace('-', ''), program, row.message_id, encodeEventRow(row), { ...who, linkedId: '' }))
     if (who.userId) patients.add(who.userId)
   }
@@ -211,7 +382,13 @@ function materialise(specs: PersonSpec[], base: number) {
           browser.push({ ...common, ...who(t.on), type: 'track', event: 'goal_reached', properties: { goal: t.goal } })
           break
         case 'answers':
-          browser.push({ ...common, ...who(t.on), type: 'track', event: 'questionnaire_answered', properties: { questionnaire: t.questionnaire, answers: t.answers } })
+          browser.push({
+            ...common,
+            ...who(t.on),
+            type: 'track',
+            event: 'questionnaire_answered',
+            properties: { questionnaire: t.questionnaire, answers: t.answers },
+          })
           break
         case 'webConsent':
           browser.push({ ...common, ...who(t.on), type: 'track', event: 'consent_updated', properties: { consent: t.consent } })
@@ -240,9 +417,20 @@ function materialise(specs: PersonSpec[], base: number) {
     const ticketed = browser.map((m) => {
       const e = m as { event?: string; anonymousId?: string; properties?: { questionnaire?: string } }
       if (e.event !== 'questionnaire_answered') return m
-      return { ...m, properties: { ...e.properties, ticket: signQuestionnaireTicket({ program: DEMO.program, questionnaire: e.properties!.questionnaire!, anonymousId: e.anonymousId ? browserId(e.anonymousId) : patient }, DEMO.identitySecret) } }
+      return {
+        ...m,
+        properties: {
+          ...e.properties,
+          ticket: signQuestionnaireTicket(
+            { program: DEMO.program, questionnaire: e.properties!.questionnaire!, anonymousId: e.anonymousId ? browserId(e.anonymousId) : patient },
+            DEMO.identitySecret,
+          ),
+        },
+      }
     })
-    const proven = ticketed.map((m) => ('userId' in m ? { ...m, context: { ...((m as { context?: object }).context ?? {}), identityToken: identityToken(patient) } } : m))
+    const proven = ticketed.map((m) =>
+      'userId' in m ? { ...m, context: { ...((m as { context?: object }).context ?? {}), identityToken: identityToken(patient) } } : m,
+    )
     if (browser.length) phase1.push({ key: DEMO.writeKey, origin: ORIGIN, batch: proven })
     for (const [key, batch] of backend) phase1.push({ key: keyOf(key), batch })
     const late: object[] = []
@@ -254,7 +442,12 @@ function materialise(specs: PersonSpec[], base: number) {
     if (spec.alias) {
       const old = `old-aud-${i}`
       const byKey = new Map<string, object[]>()
-      for (const t of spec.alias) if (t.kind === 'backend') byKey.set(t.key, [...(byKey.get(t.key) ?? []), { messageId: messageId(), timestamp: new Date(time(t.at)).toISOString(), userId: old, type: 'track', event: t.event, properties: t.properties }])
+      for (const t of spec.alias)
+        if (t.kind === 'backend')
+          byKey.set(t.key, [
+            ...(byKey.get(t.key) ?? []),
+            { messageId: messageId(), timestamp: new Date(time(t.at)).toISOString(), userId: old, type: 'track', event: t.event, properties: t.properties },
+          ])
       for (const [key, batch] of byKey) phase1.push({ key: keyOf(key), batch })
       late.push({ type: 'alias', messageId: messageId(), userId: patient, previousId: old })
       patients.add(old)
@@ -284,7 +477,28 @@ function kindOf(c: Condition): string {
   if ('pattern' in c) return 'pattern'
   return 'cluster'
 }
-const ALL_KINDS = ['all', 'any', 'not', 'need.score', 'need.rankAtMost', 'answer', 'level', 'goal.reached', 'goal.reachedWithinDays', 'daysSince.enrolment', 'daysSince.event', 'daysSince.goal', 'daysSince.date', 'daysSince.stage', 'stage', 'touches', 'touches.event', 'consent', 'pattern', 'cluster']
+const ALL_KINDS = [
+  'all',
+  'any',
+  'not',
+  'need.score',
+  'need.rankAtMost',
+  'answer',
+  'level',
+  'goal.reached',
+  'goal.reachedWithinDays',
+  'daysSince.enrolment',
+  'daysSince.event',
+  'daysSince.goal',
+  'daysSince.date',
+  'daysSince.stage',
+  'stage',
+  'touches',
+  'touches.event',
+  'consent',
+  'pattern',
+  'cluster',
+]
 
 /** Conditions over every kind of leaf, thresholds of scores at random doubles (no exact float ties). */
 function conditionArb(program: Program, clusters: string[]): fc.Arbitrary<Condition> {
@@ -318,9 +532,24 @@ function conditionArb(program: Program, clusters: string[]): fc.Arbitrary<Condit
   const leaf: fc.Arbitrary<Condition> = fc.oneof(
     { weight: 2, arbitrary: fc.record({ need, score: scoreCmp }) },
     { weight: 2, arbitrary: fc.record({ need, rankAtMost: fc.integer({ min: 1, max: 9 }) }) },
-    { weight: 2, arbitrary: fc.constantFrom(...questions).chain((x) => fc.subarray(x.answers, { minLength: 1 }).map((answers) => ({ answer: { questionnaire: x.q, question: x.question, in: answers } }))) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .constantFrom(...questions)
+        .chain((x) => fc.subarray(x.answers, { minLength: 1 }).map((answers) => ({ answer: { questionnaire: x.q, question: x.question, in: answers } }))),
+    },
     { weight: 2, arbitrary: fc.record({ level: intCmp(0, 3) }) },
-    { weight: 3, arbitrary: fc.record({ goal: fc.constantFrom(...program.goals.map((g) => g.id)), reached: fc.boolean(), withinDays: fc.option(fc.constantFrom(...WITHIN), { nil: undefined }) }, { requiredKeys: ['goal', 'reached'] }) },
+    {
+      weight: 3,
+      arbitrary: fc.record(
+        {
+          goal: fc.constantFrom(...program.goals.map((g) => g.id)),
+          reached: fc.boolean(),
+          withinDays: fc.option(fc.constantFrom(...WITHIN), { nil: undefined }),
+        },
+        { requiredKeys: ['goal', 'reached'] },
+      ),
+    },
     {
       weight: 8,
       arbitrary: fc.record({
@@ -338,7 +567,14 @@ function conditionArb(program: Program, clusters: string[]): fc.Arbitrary<Condit
     {
       weight: 3,
       arbitrary: fc.record({
-        touches: fc.record({ channel: fc.constantFrom(...TOUCH_CHANNELS), withinDays: fc.constantFrom(...WITHIN), event: fc.option(fc.constantFrom(...EVENT_NAMES), { nil: undefined }) }, { requiredKeys: ['channel', 'withinDays'] }),
+        touches: fc.record(
+          {
+            channel: fc.constantFrom(...TOUCH_CHANNELS),
+            withinDays: fc.constantFrom(...WITHIN),
+            event: fc.option(fc.constantFrom(...EVENT_NAMES), { nil: undefined }),
+          },
+          { requiredKeys: ['channel', 'withinDays'] },
+        ),
         count: intCmp(0, 12),
       }),
     },
@@ -368,7 +604,11 @@ let clusterOf: (person: string) => string | null = () => null
 let clusterIds: string[] = []
 
 async function post(r: Request) {
-  const res = await svc.service.app.request('/v1/batch', { method: 'POST', headers: { authorization: basic(r.key), 'content-type': 'application/json', 'user-agent': UA, ...(r.origin ? { origin: r.origin } : {}) }, body: JSON.stringify({ batch: r.batch }) })
+  const res = await svc.service.app.request('/v1/batch', {
+    method: 'POST',
+    headers: { authorization: basic(r.key), 'content-type': 'application/json', 'user-agent': UA, ...(r.origin ? { origin: r.origin } : {}) },
+    body: JSON.stringify({ batch: r.batch }),
+  })
   expect(res.status, await res.clone().text()).toBe(200)
   expect(((await res.json()) as { rejected?: unknown[] }).rejected ?? []).toEqual([])
 }
@@ -376,9 +616,11 @@ async function post(r: Request) {
 /** Posts requests eight at a time (the spool syncs concurrent appends together). */
 async function postAll(requests: Request[]) {
   const queue = [...requests]
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    for (let r = queue.shift(); r; r = queue.shift()) await post(r)
-  }))
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let r = queue.shift(); r; r = queue.shift()) await post(r)
+    }),
+  )
 }
 
 async function drained() {
@@ -414,7 +656,10 @@ beforeAll(async () => {
   clusterOf = (person) => stored.members.get(person) ?? null
   clusterIds = stored.clusters.map((c) => c.id)
 
-  const rows = await svc.service.db.query<{ person: string }>('SELECT DISTINCT patient_id AS person FROM patients WHERE program = {program:String} ORDER BY person', { program: DEMO.program })
+  const rows = await svc.service.db.query<{ person: string }>(
+    'SELECT DISTINCT patient_id AS person FROM patients WHERE program = {program:String} ORDER BY person',
+    { program: DEMO.program },
+  )
   persons = rows.map((r) => r.person)
   expect(new Set(persons)).toEqual(population.patients)
   const now = Date.now()
@@ -448,7 +693,10 @@ describe('compiled audiences', () => {
           }
           if (trace.result) selected++
           else notSelected++
-          if (trace.result !== audience.has(person)) wrong.push(`${person}: evaluate ${trace.result}, SQL ${audience.has(person)}; leaves ${JSON.stringify([...leaves(trace)].filter((t) => !t.parts).map((t) => [t.condition, t.result, t.value]))}`)
+          if (trace.result !== audience.has(person))
+            wrong.push(
+              `${person}: evaluate ${trace.result}, SQL ${audience.has(person)}; leaves ${JSON.stringify([...leaves(trace)].filter((t) => !t.parts).map((t) => [t.condition, t.result, t.value]))}`,
+            )
         }
         for (const id of audience) if (!persons.includes(id)) wrong.push(`${id} is selected but is no patient`)
         if (wrong.length) throw new Error(`${wrong.length} disagreements at now=${new Date(now).toISOString()}:\n${wrong.slice(0, 3).join('\n')}`)
@@ -470,11 +718,15 @@ describe('compiled audiences', () => {
     const parts = fc.sample(conditionArb(program, clusterIds), { seed: SEED + 1, numRuns: 150 })
     const large: Condition = { any: [{ all: parts.slice(0, 50) }, { not: { any: parts.slice(50, 100) } }, { all: parts.slice(100) }] }
     const { sql, params } = compileAudience(program, large, { now: nows[0]! })
-    for (const cte of ['need_scores', 'patterns', 'levels', 'stages', 'clusters', 'activity', 'goals', 'dates', 'consents', 'answers']) expect(sql).toContain(`${cte} AS (`)
+    for (const cte of ['need_scores', 'patterns', 'levels', 'stages', 'clusters', 'activity', 'goals', 'dates', 'consents', 'answers'])
+      expect(sql).toContain(`${cte} AS (`)
     expect(Object.keys(params).length).toBeGreaterThan(300)
     const plan = await svc.service.db.query<{ explain: string }>(`EXPLAIN ${sql}`, params)
     expect(plan.length).toBeGreaterThan(0)
     const audience = new Set((await svc.service.db.query<{ person: string }>(sql, params)).map((r) => r.person))
-    for (const person of persons) expect(audience.has(person), person).toBe(evaluate(large, { program, profile: profiles[0]!.get(person)!, cluster: clusterOf(person), now: nows[0]! }).result)
+    for (const person of persons)
+      expect(audience.has(person), person).toBe(
+        evaluate(large, { program, profile: profiles[0]!.get(person)!, cluster: clusterOf(person), now: nows[0]! }).result,
+      )
   })
 })

@@ -39,7 +39,17 @@ afterAll(async () => {
   await svc?.stop()
 })
 
-type Row = { type: string; event: string; page_path: string; user_id: string; anonymous_id: string; channel: string; properties: string; message_id: string; page_url: string }
+type Row = {
+  type: string
+  event: string
+  page_path: string
+  user_id: string
+  anonymous_id: string
+  channel: string
+  properties: string
+  message_id: string
+  page_url: string
+}
 
 /** Attune's own events about a browser (decisions on the demo's home-hero slot, the dialogue-plan stage they start), apart from what the page sent. */
 const ATTUNE_EVENTS = new Set(['decision', 'stage_changed'])
@@ -50,7 +60,10 @@ async function rowsOf(anonymousId: string, done: (rows: Row[]) => boolean, what:
   let rows: Row[] = []
   await waitFor(
     async () => {
-      rows = await svc.service.db.query<Row>('SELECT type, event, page_path, user_id, anonymous_id, channel, properties, message_id, page_url FROM events WHERE anonymous_id = {a:String} ORDER BY ts, received_at', { a: browserId(anonymousId) })
+      rows = await svc.service.db.query<Row>(
+        'SELECT type, event, page_path, user_id, anonymous_id, channel, properties, message_id, page_url FROM events WHERE anonymous_id = {a:String} ORDER BY ts, received_at',
+        { a: browserId(anonymousId) },
+      )
       return done(rows)
     },
     20_000,
@@ -75,12 +88,20 @@ describe('the demo site in Chromium', () => {
     await page.click('nav a[href="/demo/treatments"]')
     await page.click('nav a[href="/demo/diary"]')
     await page.click('#diary')
-    const rows = await rowsOf(anonymousId, (r) => r.some((x) => x.event === 'goal_reached') && r.filter((x) => x.type === 'page').length >= 3, 'page views and the goal')
+    const rows = await rowsOf(
+      anonymousId,
+      (r) => r.some((x) => x.event === 'goal_reached') && r.filter((x) => x.type === 'page').length >= 3,
+      'page views and the goal',
+    )
     expect(rows.filter((r) => r.type === 'page').map((r) => r.page_path)).toEqual(['/demo/', '/demo/treatments', '/demo/diary'])
     const goal = rows.find((r) => r.event === 'goal_reached')!
     expect(JSON.parse(goal.properties)).toMatchObject({ goal: 'diary_downloaded', value: 10 })
     // Each view's content ids, as shown after the app switched views.
-    expect(rows.filter((r) => r.type === 'page').map((r) => JSON.parse(r.properties).content)).toEqual([['itch-basics', 'flare-plan'], ['treatment-options'], ['diary-howto']])
+    expect(rows.filter((r) => r.type === 'page').map((r) => JSON.parse(r.properties).content)).toEqual([
+      ['itch-basics', 'flare-plan'],
+      ['treatment-options'],
+      ['diary-howto'],
+    ])
     expect(sentByPage(rows).every((r) => r.channel === 'web')).toBe(true)
     // P10: the page talked to nobody but the collector that served it.
     expect([...hosts]).toEqual([new URL(base).host])
@@ -106,8 +127,16 @@ describe('the demo site in Chromium', () => {
     const rows = await rowsOf(anonymousId, (r) => r.some((x) => x.event === 'goal_reached'), 'the queued calls')
     // In the order they were made (the same millisecond, so the table's order cannot tell); the
     // slot's impression comes whenever the decision does.
-    expect(batches.flatMap((b) => b.batch).filter((m) => m.type !== 'page' && m.event !== 'slot_impression').map((m) => `${m.type}:${m.event ?? ''}`)).toEqual(['identify:', 'track:early_call', 'track:goal_reached'])
-    const landed = sentByPage(rows).filter((r) => r.type !== 'page' && r.event !== 'slot_impression').map((r) => `${r.type}:${r.event}:${r.user_id}`).sort()
+    expect(
+      batches
+        .flatMap((b) => b.batch)
+        .filter((m) => m.type !== 'page' && m.event !== 'slot_impression')
+        .map((m) => `${m.type}:${m.event ?? ''}`),
+    ).toEqual(['identify:', 'track:early_call', 'track:goal_reached'])
+    const landed = sentByPage(rows)
+      .filter((r) => r.type !== 'page' && r.event !== 'slot_impression')
+      .map((r) => `${r.type}:${r.event}:${r.user_id}`)
+      .sort()
     expect(landed).toEqual(['identify:identify:p-000042', 'track:early_call:p-000042', 'track:goal_reached:p-000042'])
     await context.close()
   })
@@ -120,22 +149,42 @@ describe('the demo site in Chromium', () => {
     const html = (await (await fetch(`${base}/demo/`)).text()).replace('<script async src="/attune.js"', '<script async src="/attune.js" data-require-consent')
     await page.route(`${base}/demo/consent`, (route) => route.fulfill({ contentType: 'text/html', body: html }))
     await page.goto(`${base}/demo/consent`)
-    await page.waitForFunction(() => typeof (window as unknown as { attune?: { q?: unknown } }).attune === 'function' && !(window as unknown as { attune: { q?: unknown } }).attune.q)
+    await page.waitForFunction(
+      () => typeof (window as unknown as { attune?: { q?: unknown } }).attune === 'function' && !(window as unknown as { attune: { q?: unknown } }).attune.q,
+    )
     await page.click('nav a[href="/demo/diary"]')
     await page.click('#diary')
     await new Promise((r) => setTimeout(r, 2000))
-    expect(await page.evaluate(() => ({ cookie: document.cookie, local: localStorage.length, session: sessionStorage.length }))).toEqual({ cookie: '', local: 0, session: 0 })
+    expect(await page.evaluate(() => ({ cookie: document.cookie, local: localStorage.length, session: sessionStorage.length }))).toEqual({
+      cookie: '',
+      local: 0,
+      session: 0,
+    })
     expect(posts).toEqual([])
     await page.evaluate(() => (window as unknown as { attune: (...a: unknown[]) => void }).attune('consent', { analytics: true }))
     const anonymousId = await page.waitForFunction(() => localStorage.getItem('attune_aid')).then((h) => h.jsonValue() as Promise<string>)
-    const rows = await rowsOf(anonymousId, (r) => r.some((x) => x.event === 'goal_reached') && r.filter((x) => x.type === 'page').length >= 2, 'events held until consent')
+    const rows = await rowsOf(
+      anonymousId,
+      (r) => r.some((x) => x.event === 'goal_reached') && r.filter((x) => x.type === 'page').length >= 2,
+      'events held until consent',
+    )
     expect(rows.map((r) => r.event || r.type)).toEqual(['page', 'page', 'goal_reached'])
     await context.close()
   })
 
   it('stitches the browser to the patient from a signed e-mail link, and cleans the address bar', async () => {
     const demo = svc.service.programs.find((p) => p.program.id === 'psoriasis-demo')!
-    const token = signClickToken({ program: 'psoriasis-demo', patient: 'p-004711', message: 'msg-itch-1', campaign: 'itch-tips', channel: 'email', expires: Math.floor(Date.now() / 1000) + 86_400 }, demo.linkSecret!)
+    const token = signClickToken(
+      {
+        program: 'psoriasis-demo',
+        patient: 'p-004711',
+        message: 'msg-itch-1',
+        campaign: 'itch-tips',
+        channel: 'email',
+        expires: Math.floor(Date.now() / 1000) + 86_400,
+      },
+      demo.linkSecret!,
+    )
     const context = await browser.newContext()
     const { page, anonymousId } = await open(context, `/demo/?utm_campaign=itch-tips&atn=${token}`)
     expect(page.url()).toBe(`${base}/demo/?utm_campaign=itch-tips`)
@@ -156,7 +205,10 @@ describe('the demo site in Chromium', () => {
     await page.click('form.attune-questionnaire button[type="submit"]')
     await page.waitForSelector('text=Thank you.')
     const rows = await rowsOf(anonymousId, (r) => r.some((x) => x.event === 'questionnaire_answered'), 'the answers')
-    const answered = JSON.parse(rows.find((r) => r.event === 'questionnaire_answered')!.properties) as { questionnaire: string; answers: Array<{ question: string; answer: string }> }
+    const answered = JSON.parse(rows.find((r) => r.event === 'questionnaire_answered')!.properties) as {
+      questionnaire: string
+      answers: Array<{ question: string; answer: string }>
+    }
     expect(answered.questionnaire).toBe('first-needs')
     expect(answered.answers.map((a) => a.question)).toEqual(questions)
     await context.close()
@@ -196,8 +248,15 @@ describe('the demo site in Chromium', () => {
     const slot = page.locator('[data-attune-slot="home-hero"]')
     await expect.poll(() => slot.getAttribute('data-attune-decided'), { timeout: 10_000 }).toBe(contentId)
     expect(await slot.evaluate((el: any) => el.textContent)).toBe(text)
-    const rows = await rowsOf(anonymousId, (r) => r.some((x) => x.event === 'decision') && r.some((x) => x.event === 'slot_impression'), 'the decision and the impression')
-    const shown = rows.filter((r) => r.event === 'decision').map((r) => JSON.parse(r.properties) as Record<string, unknown>).filter((p) => p.outcome === 'shown')
+    const rows = await rowsOf(
+      anonymousId,
+      (r) => r.some((x) => x.event === 'decision') && r.some((x) => x.event === 'slot_impression'),
+      'the decision and the impression',
+    )
+    const shown = rows
+      .filter((r) => r.event === 'decision')
+      .map((r) => JSON.parse(r.properties) as Record<string, unknown>)
+      .filter((p) => p.outcome === 'shown')
     expect(shown).toEqual([expect.objectContaining({ rule: rule.id, slot: 'home-hero', channel: 'web', contentId })])
     const impression = rows.find((r) => r.event === 'slot_impression')!
     // The impression names the request and slot, which the decision recorded with the rule carries.
@@ -213,34 +272,57 @@ describe('the demo site in Chromium', () => {
     const res = await svc.service.app.request('/v1/batch', {
       method: 'POST',
       headers: { authorization: basic(DEMO.secretKey), 'content-type': 'application/json' },
-      body: JSON.stringify({ batch: [{ type: 'track', userId: victim, event: 'questionnaire_answered', properties: { questionnaire: 'first-needs', answers: [{ question: 'mood', answer: 'weighs-on-me' }] } }] }),
+      body: JSON.stringify({
+        batch: [
+          {
+            type: 'track',
+            userId: victim,
+            event: 'questionnaire_answered',
+            properties: { questionnaire: 'first-needs', answers: [{ question: 'mood', answer: 'weighs-on-me' }] },
+          },
+        ],
+      }),
     })
     expect(res.status).toBe(200)
     let anonymousId = ''
-    for (let i = 0; !anonymousId; i++) if (!inProgramHoldout(browserId(`a-attacker-${i}`), demo.id, demo.contactPolicy.programHoldout)) anonymousId = `a-attacker-${i}`
+    for (let i = 0; !anonymousId; i++)
+      if (!inProgramHoldout(browserId(`a-attacker-${i}`), demo.id, demo.contactPolicy.programHoldout)) anonymousId = `a-attacker-${i}`
     const context = await browser.newContext()
     const page = await context.newPage()
     // Anyone can put this on a page: the write key is public, the patient id guessed.
-    await page.addInitScript(([id, patient]: string[]) => {
-      localStorage.setItem('attune_aid', id!)
-      const w = window as unknown as { attune: ((...a: unknown[]) => void) & { q?: unknown[][] } }
-      w.attune = Object.assign((...a: unknown[]) => void (w.attune.q = w.attune.q ?? []).push(a), { q: [] as unknown[][] })
-      w.attune('identify', patient)
-      w.attune('goal', 'diary_downloaded')
-    }, [anonymousId, victim])
+    await page.addInitScript(
+      ([id, patient]: string[]) => {
+        localStorage.setItem('attune_aid', id!)
+        const w = window as unknown as { attune: ((...a: unknown[]) => void) & { q?: unknown[][] } }
+        w.attune = Object.assign((...a: unknown[]) => void (w.attune.q = w.attune.q ?? []).push(a), { q: [] as unknown[][] })
+        w.attune('identify', patient)
+        w.attune('goal', 'diary_downloaded')
+      },
+      [anonymousId, victim],
+    )
     const decided = page.waitForResponse((r) => new URL(r.url()).pathname === '/v1/decide')
     await page.goto(`${base}/demo/`)
     const answer = await (await decided).text()
     expect(Object.keys(JSON.parse(answer)).sort()).toEqual(['channel', 'decidedAt', 'decisions', 'program', 'requestId'])
     expect(answer).not.toContain(victim)
     expect(answer).not.toContain('weighs-on-me')
-    const rows = await rowsOf(anonymousId, (r) => r.some((x) => x.type === 'identify') && r.some((x) => x.event === 'goal_reached') && r.some((x) => x.event === 'decision'), 'the page’s events')
+    const rows = await rowsOf(
+      anonymousId,
+      (r) => r.some((x) => x.type === 'identify') && r.some((x) => x.event === 'goal_reached') && r.some((x) => x.event === 'decision'),
+      'the page’s events',
+    )
     // Kept as the browser's own analytics: the claimed id apart, no link, no goal for the patient.
     expect(rows.filter((r) => r.event !== 'decision').every((r) => r.user_id === '')).toBe(true)
-    const [identify] = await svc.service.db.query<{ claimed_user_id: string; identity_status: string }>("SELECT claimed_user_id, identity_status FROM events WHERE anonymous_id = {a:String} AND type = 'identify'", { a: browserId(anonymousId) })
+    const [identify] = await svc.service.db.query<{ claimed_user_id: string; identity_status: string }>(
+      "SELECT claimed_user_id, identity_status FROM events WHERE anonymous_id = {a:String} AND type = 'identify'",
+      { a: browserId(anonymousId) },
+    )
     expect(identify).toEqual({ claimed_user_id: victim, identity_status: 'missing' })
     expect(rows.filter((r) => r.event === 'decision').every((r) => r.user_id === '')).toBe(true)
-    const profile = (await (await svc.service.app.request(`/v1/profiles/${victim}`, { headers: { authorization: basic(DEMO.secretKey) } })).json()) as { ids: string[]; goals: Array<{ goal: string }> }
+    const profile = (await (await svc.service.app.request(`/v1/profiles/${victim}`, { headers: { authorization: basic(DEMO.secretKey) } })).json()) as {
+      ids: string[]
+      goals: Array<{ goal: string }>
+    }
     expect(profile.ids).toEqual([victim])
     expect(profile.goals.map((g) => g.goal)).toEqual(['first_needs_answered'])
     await context.close()
@@ -254,15 +336,30 @@ describe('the demo site in Chromium', () => {
     await page.click('#call-me')
     await page.evaluate(() => (window as unknown as { attune: (...a: unknown[]) => void }).attune('track', 'diary_entry_saved', { itch: 6 }))
     // The SDK tried, failed and kept both in its persisted queue.
-    await page.waitForFunction(() => (localStorage.getItem('attune_q') ?? '').includes('diary_entry_saved') && (localStorage.getItem('attune_q') ?? '').includes('nurse_callback_requested'), undefined, { timeout: 10_000 })
+    await page.waitForFunction(
+      () =>
+        (localStorage.getItem('attune_q') ?? '').includes('diary_entry_saved') && (localStorage.getItem('attune_q') ?? '').includes('nurse_callback_requested'),
+      undefined,
+      { timeout: 10_000 },
+    )
     await new Promise((r) => setTimeout(r, 1500))
     await context.setOffline(false)
     await page.reload()
-    const rows = await rowsOf(anonymousId, (r) => r.some((x) => x.event === 'diary_entry_saved') && r.some((x) => x.event === 'goal_reached'), 'the offline events')
+    const rows = await rowsOf(
+      anonymousId,
+      (r) => r.some((x) => x.event === 'diary_entry_saved') && r.some((x) => x.event === 'goal_reached'),
+      'the offline events',
+    )
     // Give a late duplicate (a retry racing the reload) time to land, then count.
     await new Promise((r) => setTimeout(r, 2500))
-    const again = await svc.service.db.query<{ event: string; n: string }>("SELECT event, count() n FROM events WHERE anonymous_id = {a:String} AND event IN ('diary_entry_saved', 'goal_reached') GROUP BY event ORDER BY event", { a: browserId(anonymousId) })
-    expect(again.map((r) => [r.event, Number(r.n)])).toEqual([['diary_entry_saved', 1], ['goal_reached', 1]])
+    const again = await svc.service.db.query<{ event: string; n: string }>(
+      "SELECT event, count() n FROM events WHERE anonymous_id = {a:String} AND event IN ('diary_entry_saved', 'goal_reached') GROUP BY event ORDER BY event",
+      { a: browserId(anonymousId) },
+    )
+    expect(again.map((r) => [r.event, Number(r.n)])).toEqual([
+      ['diary_entry_saved', 1],
+      ['goal_reached', 1],
+    ])
     expect(JSON.parse(rows.find((r) => r.event === 'goal_reached')!.properties)).toMatchObject({ goal: 'nurse_callback_requested' })
     expect(await page.evaluate(() => localStorage.getItem('attune_q'))).toBeNull()
     await context.close()

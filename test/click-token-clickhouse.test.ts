@@ -46,7 +46,11 @@ async function click(messageId: string, atn: string): Promise<void> {
 async function landed(ids: string[]): Promise<Map<string, Record<string, unknown>>> {
   const q = 'SELECT * FROM events WHERE program = {program:String} AND message_id IN {ids:Array(String)}'
   let rows: Array<Record<string, unknown>> = []
-  await waitFor(async () => (rows = await service.db.query<Record<string, unknown>>(q, { program: DEMO.program, ids })).length >= ids.length, 20_000, 'clicks in ClickHouse')
+  await waitFor(
+    async () => (rows = await service.db.query<Record<string, unknown>>(q, { program: DEMO.program, ids })).length >= ids.length,
+    20_000,
+    'clicks in ClickHouse',
+  )
   return new Map(rows.map((r) => [r.message_id as string, r]))
 }
 
@@ -60,7 +64,14 @@ describe('click tokens (email_click from a browser)', () => {
     const rows = await landed(['click-valid', 'click-expired'])
 
     const v = rows.get('click-valid')!
-    expect({ user_id: v.user_id, anonymous_id: v.anonymous_id, channel: v.channel, utm_campaign: v.utm_campaign, page_url: v.page_url, key_id: v.key_id }).toEqual({
+    expect({
+      user_id: v.user_id,
+      anonymous_id: v.anonymous_id,
+      channel: v.channel,
+      utm_campaign: v.utm_campaign,
+      page_url: v.page_url,
+      key_id: v.key_id,
+    }).toEqual({
       user_id: 'p-000123',
       anonymous_id: 'browser:anon-click-valid',
       channel: 'email',
@@ -71,7 +82,12 @@ describe('click tokens (email_click from a browser)', () => {
     expect(JSON.parse(v.properties as string)).toEqual({ url: LANDING, attune_message: 'msg-1', attune_campaign: 'itch-tips', token_status: 'verified' })
 
     const e = rows.get('click-expired')!
-    expect({ user_id: e.user_id, anonymous_id: e.anonymous_id, channel: e.channel, utm_campaign: e.utm_campaign }).toEqual({ user_id: '', anonymous_id: 'browser:anon-click-expired', channel: 'email', utm_campaign: '' })
+    expect({ user_id: e.user_id, anonymous_id: e.anonymous_id, channel: e.channel, utm_campaign: e.utm_campaign }).toEqual({
+      user_id: '',
+      anonymous_id: 'browser:anon-click-expired',
+      channel: 'email',
+      utm_campaign: '',
+    })
     expect(JSON.parse(e.properties as string)).toEqual({ url: LANDING, token_status: 'expired' })
 
     // Neither token, nor its signature, nor the parameter, in any column.

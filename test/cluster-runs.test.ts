@@ -15,9 +15,23 @@ const data = tempDir('attune-cluster-runs-')
 const logs: string[] = []
 let svc: Awaited<ReturnType<typeof startService>>
 
-interface Cluster { id: string; label: string; size: number; centroid: Record<string, number> }
-interface Clusters { program: string; runId: string; computedAt: string; people: number; clusters: Cluster[] }
-interface ProfileBody { cluster: { id: string; label: string; computedAt: string } | null; pattern: { id: string; name: string; distance: number } | null }
+interface Cluster {
+  id: string
+  label: string
+  size: number
+  centroid: Record<string, number>
+}
+interface Clusters {
+  program: string
+  runId: string
+  computedAt: string
+  people: number
+  clusters: Cluster[]
+}
+interface ProfileBody {
+  cluster: { id: string; label: string; computedAt: string } | null
+  pattern: { id: string; name: string; distance: number } | null
+}
 
 async function start(env: Record<string, string> = {}): Promise<void> {
   svc = await startService({ dir: data.dir, env, hooks: { log: (m) => logs.push(m) } })
@@ -35,13 +49,34 @@ beforeAll(async () => {
   for (const [group, path] of Object.entries(GROUPS)) {
     for (let i = 0; i < 8; i++) {
       const anon = `a-cr-${group}-${i}`
-      for (let v = 0; v < 3; v++) batch.push({ type: 'page', anonymousId: anon, messageId: `cr-${n++}`, timestamp: new Date(Date.now() - (v + 1) * DAY_MS).toISOString(), context: { page: { path, url: `http://localhost:5173${path}` } } })
-      batch.push({ type: 'identify', anonymousId: anon, userId: `p-cr-${group}-${i}`, messageId: `cr-${n++}`, context: { identityToken: identityToken(`p-cr-${group}-${i}`) } })
+      for (let v = 0; v < 3; v++)
+        batch.push({
+          type: 'page',
+          anonymousId: anon,
+          messageId: `cr-${n++}`,
+          timestamp: new Date(Date.now() - (v + 1) * DAY_MS).toISOString(),
+          context: { page: { path, url: `http://localhost:5173${path}` } },
+        })
+      batch.push({
+        type: 'identify',
+        anonymousId: anon,
+        userId: `p-cr-${group}-${i}`,
+        messageId: `cr-${n++}`,
+        context: { identityToken: identityToken(`p-cr-${group}-${i}`) },
+      })
     }
   }
-  const res = await svc.service.app.request('/v1/batch', { method: 'POST', headers: { authorization: basic(DEMO.writeKey), 'content-type': 'application/json', origin: 'http://localhost:5173' }, body: JSON.stringify({ batch }) })
+  const res = await svc.service.app.request('/v1/batch', {
+    method: 'POST',
+    headers: { authorization: basic(DEMO.writeKey), 'content-type': 'application/json', origin: 'http://localhost:5173' },
+    body: JSON.stringify({ batch }),
+  })
   expect(res.status).toBe(200)
-  await waitFor(async () => Number((await svc.service.db.query<{ c: string }>("SELECT count() c FROM events WHERE message_id LIKE 'cr-%'"))[0]!.c) === batch.length, 20_000, 'the events')
+  await waitFor(
+    async () => Number((await svc.service.db.query<{ c: string }>("SELECT count() c FROM events WHERE message_id LIKE 'cr-%'"))[0]!.c) === batch.length,
+    20_000,
+    'the events',
+  )
 })
 afterAll(async () => {
   await svc?.stop()
@@ -56,23 +91,46 @@ const clusters = async (query = '?k=3&minSize=3') => {
 }
 const profile = async (patientId: string) => (await (await svc.service.app.request(`/v1/profiles/${patientId}`, { headers: secret })).json()) as ProfileBody
 const approve = (clusterId: string, body?: string, headers: Record<string, string> = secret, program: string = DEMO.program) =>
-  svc.service.app.request(`/v1/admin/programs/${program}/clusters/${clusterId}/approve`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body }) })
-const active = async () => (await (await svc.service.app.request(`/v1/admin/programs/${DEMO.program}`, { headers: secret })).json()) as { version: number; source: string; document: { patterns: object[] } }
-const versions = async () => ((await (await svc.service.app.request(`/v1/admin/programs/${DEMO.program}/versions`, { headers: secret })).json()) as { versions: Array<{ version: number; source: string; keyId: string }> }).versions
+  svc.service.app.request(`/v1/admin/programs/${program}/clusters/${clusterId}/approve`, {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body }),
+  })
+const active = async () =>
+  (await (await svc.service.app.request(`/v1/admin/programs/${DEMO.program}`, { headers: secret })).json()) as {
+    version: number
+    source: string
+    document: { patterns: object[] }
+  }
+const versions = async () =>
+  (
+    (await (await svc.service.app.request(`/v1/admin/programs/${DEMO.program}/versions`, { headers: secret })).json()) as {
+      versions: Array<{ version: number; source: string; keyId: string }>
+    }
+  ).versions
 const storedRuns = () =>
   svc.service.db.query<{ run_id: string; computed_at: string; k: number; min_size: number; people: number; clusters: Cluster[] }>(
     'SELECT run_id, computed_at, k, min_size, people, clusters FROM need_cluster_runs WHERE program = {program:String} ORDER BY computed_at',
     { program: DEMO.program },
   )
 const storedMembers = async (runId: string) =>
-  new Map((await svc.service.db.query<{ person_id: string; cluster_id: string }>('SELECT person_id, cluster_id FROM need_cluster_members WHERE run_id = {run:String}', { run: runId })).map((r) => [r.person_id, r.cluster_id]))
+  new Map(
+    (
+      await svc.service.db.query<{ person_id: string; cluster_id: string }>(
+        'SELECT person_id, cluster_id FROM need_cluster_members WHERE run_id = {run:String}',
+        { run: runId },
+      )
+    ).map((r) => [r.person_id, r.cluster_id]),
+  )
 const people = (group: keyof typeof GROUPS) => Array.from({ length: 8 }, (_, i) => `p-cr-${group}-${i}`)
 
 describe('stored need clusterings', () => {
   it('stores each run with who is in which cluster; a restart reads the latest back without computing it again', async () => {
     const first = await clusters()
     expect(first.people).toBe(24)
-    expect(await storedRuns()).toEqual([{ run_id: first.runId, computed_at: first.computedAt.replace('T', ' ').replace('Z', ''), k: 3, min_size: 3, people: 24, clusters: first.clusters }])
+    expect(await storedRuns()).toEqual([
+      { run_id: first.runId, computed_at: first.computedAt.replace('T', ' ').replace('Z', ''), k: 3, min_size: 3, people: 24, clusters: first.clusters },
+    ])
     const members = await storedMembers(first.runId)
     expect(members.size).toBe(24)
     // Each group is one cluster, and the three are distinct.
@@ -80,7 +138,11 @@ describe('stored need clusterings', () => {
     for (const s of ofGroup) expect(s.size).toBe(1)
     expect(new Set(ofGroup.map((s) => [...s][0])).size).toBe(3)
     // What is stored is what the service computed: every profile names its stored cluster.
-    const expected = (person: string) => ({ id: members.get(person)!, label: first.clusters.find((c) => c.id === members.get(person))!.label, computedAt: first.computedAt })
+    const expected = (person: string) => ({
+      id: members.get(person)!,
+      label: first.clusters.find((c) => c.id === members.get(person))!.label,
+      computedAt: first.computedAt,
+    })
     for (const person of members.keys()) expect((await profile(person)).cluster, person).toEqual(expected(person))
 
     await restart()
@@ -101,7 +163,10 @@ describe('stored need clusterings', () => {
     expect(logs.filter((m) => m.startsWith(`clusters of ${DEMO.program}:`))).toEqual([])
     expect((await storedRuns()).length).toBe(2)
     expect((await clusters()).runId).toBe(second.runId)
-    expect((await profile('p-cr-support-3')).cluster).toMatchObject({ id: (await storedMembers(second.runId)).get('p-cr-support-3'), computedAt: second.computedAt })
+    expect((await profile('p-cr-support-3')).cluster).toMatchObject({
+      id: (await storedMembers(second.runId)).get('p-cr-support-3'),
+      computedAt: second.computedAt,
+    })
   })
 
   it('approves a cluster as a pattern card: a new active version whose card the profiles match', async () => {
@@ -112,7 +177,13 @@ describe('stored need clusterings', () => {
     const before = await active()
     const res = await approve(itch.id, JSON.stringify({ name: 'Itch readers' }))
     expect(res.status, await res.clone().text()).toBe(201)
-    const body = (await res.json()) as { program: string; version: number; checksum: string; pattern: { id: string; name: string; description: string; needs: Record<string, number> }; cluster: object }
+    const body = (await res.json()) as {
+      program: string
+      version: number
+      checksum: string
+      pattern: { id: string; name: string; description: string; needs: Record<string, number> }
+      cluster: object
+    }
     expect(body).toEqual({
       program: DEMO.program,
       version: before.version + 1,
@@ -164,7 +235,11 @@ describe('stored need clusterings', () => {
     expect(await refusal(await approve(itch.id, undefined, { authorization: basic(QUIT.secretKey) }))).toEqual([403, 'wrong_program', 'id'])
     // Not a cluster of the latest run (here, of a program whose run found nobody).
     expect(await refusal(await approve('cluster-99'))).toEqual([404, 'not_found', 'clusterId'])
-    expect(await refusal(await approve('cluster-1', undefined, { authorization: basic(QUIT.secretKey) }, QUIT.program))).toEqual([404, 'not_found', 'clusterId'])
+    expect(await refusal(await approve('cluster-1', undefined, { authorization: basic(QUIT.secretKey) }, QUIT.program))).toEqual([
+      404,
+      'not_found',
+      'clusterId',
+    ])
     // Bodies that are not `{id?, name?}` as a pattern card takes them.
     expect(await refusal(await approve(itch.id, '{not json'))).toEqual([400, 'invalid_json', undefined])
     expect(await refusal(await approve(itch.id, '[]'))).toEqual([400, 'invalid_body', undefined])
@@ -180,16 +255,31 @@ describe('stored need clusterings', () => {
   it('stores a run computed by `npm run analytics -- cluster`, which the service reads at its next start', async () => {
     await svc.stop({ keep: true })
     // One process per embedded data directory: the command runs while the service is stopped.
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(ROOT, 'analytics/src/cli/analytics.ts'), 'cluster', '--program', DEMO.program, '--k', '3', '--min-size', '3', '--seed', '5'], {
-      cwd: ROOT,
-      env: { ...process.env, ATTUNE_DATA: data.dir, ATTUNE_PROGRAMS: join(ROOT, 'programs') },
-    })
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'analytics/src/cli/analytics.ts'), 'cluster', '--program', DEMO.program, '--k', '3', '--min-size', '3', '--seed', '5'],
+      {
+        cwd: ROOT,
+        env: { ...process.env, ATTUNE_DATA: data.dir, ATTUNE_PROGRAMS: join(ROOT, 'programs') },
+      },
+    )
     const printed = JSON.parse(stdout) as Clusters & { k: number; minSize: number }
     expect(printed).toMatchObject({ program: DEMO.program, k: 3, minSize: 3, people: 24 })
     await start()
     const served = await clusters()
-    expect(served).toEqual({ program: DEMO.program, runId: printed.runId, computedAt: printed.computedAt, k: 3, minSize: 3, people: 24, clusters: printed.clusters })
+    expect(served).toEqual({
+      program: DEMO.program,
+      runId: printed.runId,
+      computedAt: printed.computedAt,
+      k: 3,
+      minSize: 3,
+      people: 24,
+      clusters: printed.clusters,
+    })
     expect((await storedRuns()).at(-1)!.run_id).toBe(printed.runId)
-    expect((await profile('p-cr-treatment-2')).cluster).toMatchObject({ id: (await storedMembers(printed.runId)).get('p-cr-treatment-2'), computedAt: printed.computedAt })
+    expect((await profile('p-cr-treatment-2')).cluster).toMatchObject({
+      id: (await storedMembers(printed.runId)).get('p-cr-treatment-2'),
+      computedAt: printed.computedAt,
+    })
   })
 })

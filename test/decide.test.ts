@@ -15,10 +15,29 @@ beforeAll(async () => {
 afterAll(() => svc?.stop())
 
 const ORIGIN = 'http://localhost:5173'
-type Answer = { requestId: string; person: { id: string; kind: string }; profile: string; stage: string | null; stageChanges: unknown[]; decisions: Array<{ slot?: string; outcome: string; rule?: string; class?: string; content?: { id: string; text?: string; headline?: string }; explanation?: { rule: string; when: { result: boolean; value?: unknown } }; considered: Array<{ rule: string; outcome: string; reason?: string }> }> }
+type Answer = {
+  requestId: string
+  person: { id: string; kind: string }
+  profile: string
+  stage: string | null
+  stageChanges: unknown[]
+  decisions: Array<{
+    slot?: string
+    outcome: string
+    rule?: string
+    class?: string
+    content?: { id: string; text?: string; headline?: string }
+    explanation?: { rule: string; when: { result: boolean; value?: unknown } }
+    considered: Array<{ rule: string; outcome: string; reason?: string }>
+  }>
+}
 
 async function decideAs(key: string, body: object, headers: Record<string, string> = {}) {
-  return svc.service.app.request('/v1/decide', { method: 'POST', headers: { authorization: basic(key), 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
+  return svc.service.app.request('/v1/decide', {
+    method: 'POST',
+    headers: { authorization: basic(key), 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  })
 }
 async function decideOk(key: string, body: object, headers: Record<string, string> = {}): Promise<Answer> {
   const res = await decideAs(key, body, headers)
@@ -26,14 +45,20 @@ async function decideOk(key: string, body: object, headers: Record<string, strin
   return (await res.json()) as Answer
 }
 async function send(key: string, batch: object[], origin?: string) {
-  const res = await svc.service.app.request('/v1/batch', { method: 'POST', headers: { authorization: basic(key), 'content-type': 'application/json', ...(origin ? { origin } : {}) }, body: JSON.stringify({ batch }) })
+  const res = await svc.service.app.request('/v1/batch', {
+    method: 'POST',
+    headers: { authorization: basic(key), 'content-type': 'application/json', ...(origin ? { origin } : {}) },
+    body: JSON.stringify({ batch }),
+  })
   expect(res.status, await res.clone().text()).toBe(200)
 }
 const landed = () => waitFor(() => svc.service.spool.depthBytes() === 0 && (svc.service.profiles?.current(DEMO.program) ?? true), 20_000, 'events to land')
-const PROGRAM_HOLDOUT = (JSON.parse(readFileSync(join(ROOT, 'programs', 'psoriasis-demo.json'), 'utf8')) as { contactPolicy: { programHoldout: number } }).contactPolicy.programHoldout
+const PROGRAM_HOLDOUT = (JSON.parse(readFileSync(join(ROOT, 'programs', 'psoriasis-demo.json'), 'utf8')) as { contactPolicy: { programHoldout: number } })
+  .contactPolicy.programHoldout
 /** A patient id outside the program's holdout, and outside (or, with `held`, inside) the rule's. */
 const patientFor = (prefix: string, rule: string, share: number, held = false) => {
-  for (let i = 0; ; i++) if (!inProgramHoldout(`${prefix}-${i}`, DEMO.program, PROGRAM_HOLDOUT) && inRuleHoldout(`${prefix}-${i}`, rule, share) === held) return `${prefix}-${i}`
+  for (let i = 0; ; i++)
+    if (!inProgramHoldout(`${prefix}-${i}`, DEMO.program, PROGRAM_HOLDOUT) && inRuleHoldout(`${prefix}-${i}`, rule, share) === held) return `${prefix}-${i}`
 }
 
 /** Seven slot requests in a row for one patient: the rule capped at five shows five times, then the next rule. */
@@ -46,31 +71,69 @@ async function capsInQuickSuccession(prefix: string) {
   expect(rules).toEqual(['itch-hero', 'itch-hero', 'itch-hero', 'itch-hero', 'itch-hero', 'best-fit-hero', 'best-fit-hero'])
   await landed()
   // Once landed, the profile's decisions hold the cap.
-  expect((await decideOk(DEMO.secretKey, { userId: patient, channel: 'web', slots: ['home-hero'] })).decisions[0]).toMatchObject({ rule: 'best-fit-hero', considered: [{ rule: 'itch-hero', outcome: 'capped', reason: 'cap' }, { rule: 'best-fit-hero', outcome: 'shown' }] })
+  expect((await decideOk(DEMO.secretKey, { userId: patient, channel: 'web', slots: ['home-hero'] })).decisions[0]).toMatchObject({
+    rule: 'best-fit-hero',
+    considered: [
+      { rule: 'itch-hero', outcome: 'capped', reason: 'cap' },
+      { rule: 'best-fit-hero', outcome: 'shown' },
+    ],
+  })
   await landed()
-  const [row] = await svc.service.db.query<{ n: string }>("SELECT count() AS n FROM events WHERE event = 'decision' AND user_id = {p:String} AND JSONExtractString(properties, 'outcome') = 'capped'", { p: patient })
+  const [row] = await svc.service.db.query<{ n: string }>(
+    "SELECT count() AS n FROM events WHERE event = 'decision' AND user_id = {p:String} AND JSONExtractString(properties, 'outcome') = 'capped'",
+    { p: patient },
+  )
   expect(Number(row?.n)).toBe(3)
 }
 
 describe('POST /v1/decide', () => {
   it('answers a slot with the rule, its explanation and rendered content, and records the decision', async () => {
     const patient = patientFor('p-dec', 'itch-hero', 0.1)
-    await send(DEMO.secretKey, [{ type: 'track', userId: patient, event: 'questionnaire_answered', properties: { questionnaire: 'first-needs', answers: [{ question: 'mood', answer: 'weighs-on-me' }] } }])
+    await send(DEMO.secretKey, [
+      {
+        type: 'track',
+        userId: patient,
+        event: 'questionnaire_answered',
+        properties: { questionnaire: 'first-needs', answers: [{ question: 'mood', answer: 'weighs-on-me' }] },
+      },
+    ])
     await landed()
     const a = await decideOk(DEMO.secretKey, { userId: patient, channel: 'web', slots: ['home-hero'] })
     // Everyone starts in the plan's first stage; the answered questionnaire moves them on at once.
-    expect(a).toMatchObject({ person: { id: patient, kind: 'patient' }, profile: 'memory', stage: 'first-needs', stageChanges: [{ from: null, to: 'welcome', reason: 'start' }, { from: 'welcome', to: 'first-needs', reason: 'entry' }] })
-    expect(a.decisions[0]).toMatchObject({ slot: 'home-hero', outcome: 'shown', rule: 'low-mood-support', class: 'service', content: { id: 'nurse-line', headline: expect.any(String), text: expect.any(String) } })
+    expect(a).toMatchObject({
+      person: { id: patient, kind: 'patient' },
+      profile: 'memory',
+      stage: 'first-needs',
+      stageChanges: [
+        { from: null, to: 'welcome', reason: 'start' },
+        { from: 'welcome', to: 'first-needs', reason: 'entry' },
+      ],
+    })
+    expect(a.decisions[0]).toMatchObject({
+      slot: 'home-hero',
+      outcome: 'shown',
+      rule: 'low-mood-support',
+      class: 'service',
+      content: { id: 'nurse-line', headline: expect.any(String), text: expect.any(String) },
+    })
     expect(a.decisions[0]!.explanation).toMatchObject({ rule: 'low-mood-support', when: { result: true, value: 'weighs-on-me' } })
     await landed()
-    const rows = await svc.service.db.query<{ outcome: string; rule: string; channel: string }>("SELECT JSONExtractString(properties, 'outcome') AS outcome, JSONExtractString(properties, 'rule') AS rule, channel FROM events WHERE event = 'decision' AND user_id = {p:String}", { p: patient })
+    const rows = await svc.service.db.query<{ outcome: string; rule: string; channel: string }>(
+      "SELECT JSONExtractString(properties, 'outcome') AS outcome, JSONExtractString(properties, 'rule') AS rule, channel FROM events WHERE event = 'decision' AND user_id = {p:String}",
+      { p: patient },
+    )
     expect(rows).toEqual([{ outcome: 'shown', rule: 'low-mood-support', channel: 'web' }])
-    const stages = await svc.service.db.query<{ stage: string }>("SELECT JSONExtractString(properties, 'stage') AS stage FROM events WHERE event = 'stage_changed' AND user_id = {p:String} ORDER BY stage DESC", { p: patient })
+    const stages = await svc.service.db.query<{ stage: string }>(
+      "SELECT JSONExtractString(properties, 'stage') AS stage FROM events WHERE event = 'stage_changed' AND user_id = {p:String} ORDER BY stage DESC",
+      { p: patient },
+    )
     expect(stages).toEqual([{ stage: 'welcome' }, { stage: 'first-needs' }])
     const profile = await (await svc.service.app.request(`/v1/profiles/${patient}`, { headers: { authorization: basic(DEMO.secretKey) } })).json()
     expect(profile).toMatchObject({ stage: { id: 'first-needs' }, decisions: [{ rule: 'low-mood-support', outcome: 'shown', channel: 'web', times: 1 }] })
     // Decisions are not the patient's touches.
-    expect((profile as { channels: Array<{ channel: string; touches: number }> }).channels).toEqual([expect.objectContaining({ channel: 'server', touches: 1 })])
+    expect((profile as { channels: Array<{ channel: string; touches: number }> }).channels).toEqual([
+      expect.objectContaining({ channel: 'server', touches: 1 }),
+    ])
   })
 
   it('caps a rule across requests in quick succession, before the decisions have landed', async () => {
@@ -98,13 +161,26 @@ describe('POST /v1/decide', () => {
     /** Whom the decisions of an answer were recorded for: the patient, or the browser's own anonymous id. */
     const recordedFor = async (requestId: string) => {
       let rows: Array<{ user_id: string; anonymous_id: string }> = []
-      await waitFor(async () => (rows = await svc.service.db.query("SELECT user_id, anonymous_id FROM events WHERE event = 'decision' AND JSONExtractString(properties, 'requestId') = {r:String}", { r: requestId })).length > 0, 20_000, 'the decisions')
+      await waitFor(
+        async () =>
+          (rows = await svc.service.db.query(
+            "SELECT user_id, anonymous_id FROM events WHERE event = 'decision' AND JSONExtractString(properties, 'requestId') = {r:String}",
+            { r: requestId },
+          )).length > 0,
+        20_000,
+        'the decisions',
+      )
       return rows[0]!.user_id || `anonymous ${rows[0]!.anonymous_id}`
     }
     // An unlinked browser naming a patient gets decisions for itself, and nothing of any profile.
-    const a = await decideOk(DEMO.writeKey, { writeKey: DEMO.writeKey, anonymousId: anon, userId: claimed, channel: 'web', slots: ['home-hero'] }, { origin: ORIGIN })
+    const a = await decideOk(
+      DEMO.writeKey,
+      { writeKey: DEMO.writeKey, anonymousId: anon, userId: claimed, channel: 'web', slots: ['home-hero'] },
+      { origin: ORIGIN },
+    )
     expect(Object.keys(a).sort()).toEqual(['channel', 'decidedAt', 'decisions', 'program', 'requestId'])
-    for (const d of a.decisions as Array<Record<string, unknown>>) expect(Object.keys(d).filter((k) => !['slot', 'outcome', 'content', 'reason'].includes(k))).toEqual([])
+    for (const d of a.decisions as Array<Record<string, unknown>>)
+      expect(Object.keys(d).filter((k) => !['slot', 'outcome', 'content', 'reason'].includes(k))).toEqual([])
     expect(await recordedFor(a.requestId)).toBe(`anonymous browser:${anon}`)
     expect((await decideAs(DEMO.writeKey, { anonymousId: anon, channel: 'email' }, { origin: ORIGIN })).status).toBe(403)
     expect((await decideAs(DEMO.writeKey, { userId: claimed, channel: 'web' }, { origin: ORIGIN })).status).toBe(400)
@@ -115,20 +191,32 @@ describe('POST /v1/decide', () => {
     const b = await decideOk(DEMO.writeKey, { anonymousId: anon, channel: 'web', slots: ['home-hero'] }, { origin: ORIGIN })
     expect(await recordedFor(b.requestId)).toBe(`anonymous browser:${anon}`)
     // Linked by an identify with the token the site's backend signed: the browser gets its patient's decisions (content only still).
-    await send(DEMO.writeKey, [{ type: 'identify', anonymousId: anon, userId: 'p-dec-linked', context: { identityToken: identityToken('p-dec-linked') } }], ORIGIN)
+    await send(
+      DEMO.writeKey,
+      [{ type: 'identify', anonymousId: anon, userId: 'p-dec-linked', context: { identityToken: identityToken('p-dec-linked') } }],
+      ORIGIN,
+    )
     await landed()
     const c = await decideOk(DEMO.writeKey, { anonymousId: anon, channel: 'web', slots: ['home-hero'] }, { origin: ORIGIN })
     expect(c).not.toHaveProperty('person')
     expect(await recordedFor(c.requestId)).toBe('p-dec-linked')
     // Text bodies without a content type (what the SDK sends, no CORS preflight) are read as JSON too.
-    const res = await svc.service.app.request('/v1/decide', { method: 'POST', headers: { origin: ORIGIN }, body: JSON.stringify({ writeKey: DEMO.writeKey, anonymousId: anon, channel: 'web', slots: ['home-hero'] }) })
+    const res = await svc.service.app.request('/v1/decide', {
+      method: 'POST',
+      headers: { origin: ORIGIN },
+      body: JSON.stringify({ writeKey: DEMO.writeKey, anonymousId: anon, channel: 'web', slots: ['home-hero'] }),
+    })
     expect(res.status).toBe(200)
     expect(res.headers.get('access-control-allow-origin')).toBe(ORIGIN)
   })
 
   it('refuses bad requests naming the field', async () => {
     const bad = async (body: unknown, field: string, status = 400) => {
-      const res = await svc.service.app.request('/v1/decide', { method: 'POST', headers: { authorization: basic(DEMO.secretKey) }, body: typeof body === 'string' ? body : JSON.stringify(body) })
+      const res = await svc.service.app.request('/v1/decide', {
+        method: 'POST',
+        headers: { authorization: basic(DEMO.secretKey) },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      })
       expect(res.status, JSON.stringify(body)).toBe(status)
       if (field) expect(((await res.json()) as { error: { field?: string } }).error.field).toBe(field)
     }
@@ -172,7 +260,14 @@ describe('POST /v1/decide', () => {
   it('moves a patient on through the plan when an entry condition holds', async () => {
     const patient = 'p-plan-1'
     expect((await decideOk(DEMO.secretKey, { userId: patient, channel: 'web', slots: ['home-hero'] })).stage).toBe('welcome')
-    await send(DEMO.secretKey, [{ type: 'track', userId: patient, event: 'questionnaire_answered', properties: { questionnaire: 'first-needs', answers: [{ question: 'main-concern', answer: 'itch' }] } }])
+    await send(DEMO.secretKey, [
+      {
+        type: 'track',
+        userId: patient,
+        event: 'questionnaire_answered',
+        properties: { questionnaire: 'first-needs', answers: [{ question: 'main-concern', answer: 'itch' }] },
+      },
+    ])
     await landed()
     const moved = await decideOk(DEMO.secretKey, { userId: patient, channel: 'web', slots: ['home-hero'] })
     expect(moved.stageChanges).toEqual([{ from: 'welcome', to: 'first-needs', reason: 'entry' }])

@@ -18,7 +18,10 @@ describe('the demo site and the psoriasis program', () => {
       for (const id of page.ids) {
         const item = program.content.find((c) => c.id === id)
         expect(item, `content ${id}`).toBeDefined()
-        expect(item!.urlPatterns.some((pattern) => matchesUrlPattern(pattern, page.path)), `${id} on ${page.path}`).toBe(true)
+        expect(
+          item!.urlPatterns.some((pattern) => matchesUrlPattern(pattern, page.path)),
+          `${id} on ${page.path}`,
+        ).toBe(true)
         expect(item!.level, `${id} is shown to everyone`).toBe(0)
       }
     }
@@ -27,7 +30,10 @@ describe('the demo site and the psoriasis program', () => {
   it('counts every goal the site sends, and offers its questionnaire from level 0', () => {
     for (const goal of attribute('data-attune-goal')) {
       const matching = program.goals.filter((g) => g.events.some((e) => e.event === 'goal_reached' && e.where?.goal === goal))
-      expect(matching.map((g) => g.id), goal).toEqual([goal])
+      expect(
+        matching.map((g) => g.id),
+        goal,
+      ).toEqual([goal])
     }
     for (const id of attribute('data-attune-questionnaire')) expect(program.questionnaires.find((q) => q.id === id)?.availableAtLevel, id).toBe(0)
   })

@@ -9,7 +9,13 @@ import { ROOT, tempDir } from './helpers.ts'
 const CLI = join(ROOT, 'node_modules/dependency-cruiser/bin/dependency-cruise.mjs')
 const cruise = (cwd: string, parts: string[]) => {
   try {
-    return { ok: true, out: execFileSync(process.execPath, [CLI, ...parts, '--config', join(ROOT, '.dependency-cruiser.cjs'), '--output-type', 'err'], { cwd, encoding: 'utf8' }) }
+    return {
+      ok: true,
+      out: execFileSync(process.execPath, [CLI, ...parts, '--config', join(ROOT, '.dependency-cruiser.cjs'), '--output-type', 'err'], {
+        cwd,
+        encoding: 'utf8',
+      }),
+    }
   } catch (e) {
     return { ok: false, out: String((e as { stdout?: string }).stdout ?? '') }
   }
@@ -21,7 +27,13 @@ afterAll(() => fixture.remove())
 /** A tiny tree of Attune's parts with the given files (path → source). */
 function tree(files: Record<string, string>): string {
   const dir = join(fixture.dir, String(Object.keys(files).length) + Math.random().toString(36).slice(2, 8))
-  for (const [path, source] of Object.entries({ 'analytics/index.ts': "export const a = 1\n", 'analytics/src/model.ts': 'export const m = 1\n', 'collector/index.ts': "export const c = 1\n", 'collector/src/route.ts': 'export const r = 1\n', ...files })) {
+  for (const [path, source] of Object.entries({
+    'analytics/index.ts': 'export const a = 1\n',
+    'analytics/src/model.ts': 'export const m = 1\n',
+    'collector/index.ts': 'export const c = 1\n',
+    'collector/src/route.ts': 'export const r = 1\n',
+    ...files,
+  })) {
     mkdirSync(dirname(join(dir, path)), { recursive: true })
     writeFileSync(join(dir, path), source)
   }
@@ -41,7 +53,13 @@ describe('dependency rules', () => {
       ['collector-internals', { 'analytics/src/bad.ts': "import { r } from '../../collector/src/route.ts'\nexport const b = r\n" }],
       ['analytics-is-below-the-collector', { 'analytics/src/bad.ts': "import { c } from '../../collector/index.ts'\nexport const b = c\n" }],
       ['analytics-internals', { 'collector/src/bad.ts': "import { m } from '../../analytics/src/model.ts'\nexport const b = m\n" }],
-      ['no-cycles', { 'collector/src/x.ts': "import { y } from './y.ts'\nexport const x = () => y\n", 'collector/src/y.ts': "import { x } from './x.ts'\nexport const y = () => x\n" }],
+      [
+        'no-cycles',
+        {
+          'collector/src/x.ts': "import { y } from './y.ts'\nexport const x = () => y\n",
+          'collector/src/y.ts': "import { x } from './x.ts'\nexport const y = () => x\n",
+        },
+      ],
     ]
     for (const [rule, files] of cases) {
       const r = cruise(tree(files), ['analytics', 'collector'])

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createDb, type Db } from '../analytics/index.ts'
 import type { SpoolIo } from '../collector/index.ts'
-import { basic, DEMO, ROOT, startServerProcess, startService, tempDir, waitFor, type ServerProcess } from './helpers.ts'
+import { basic, DEMO, startServerProcess, startService, tempDir, waitFor, type ServerProcess } from './helpers.ts'
 
 const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => {
@@ -66,10 +66,13 @@ async function landed(db: Db, prefix: string): Promise<{ rows: number; unique: n
     'SELECT count() AS rows, uniqExact(message_id) AS uniq FROM events WHERE program = {program:String} AND startsWith(message_id, {prefix:String})',
     { program: DEMO.program, prefix },
   )
-  const ids = await db.query<{ message_id: string }>('SELECT message_id FROM events WHERE program = {program:String} AND startsWith(message_id, {prefix:String})', {
-    program: DEMO.program,
-    prefix,
-  })
+  const ids = await db.query<{ message_id: string }>(
+    'SELECT message_id FROM events WHERE program = {program:String} AND startsWith(message_id, {prefix:String})',
+    {
+      program: DEMO.program,
+      prefix,
+    },
+  )
   return { rows: Number(c!.rows), unique: Number(c!.uniq), ids: new Set(ids.map((r) => r.message_id)) }
 }
 
@@ -83,7 +86,13 @@ function expectExactlyOnce(l: { rows: number; unique: number; ids: Set<string> }
 }
 
 /** Health of a server process. */
-async function health(url: string): Promise<{ status: string; clickhouse: { reachable: boolean }; spool: { depthBytes: number }; events: { inserted: number; duplicates: number }; writer: { lastError: string | null; consecutiveFailures: number } }> {
+async function health(url: string): Promise<{
+  status: string
+  clickhouse: { reachable: boolean }
+  spool: { depthBytes: number }
+  events: { inserted: number; duplicates: number }
+  writer: { lastError: string | null; consecutiveFailures: number }
+}> {
   const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(10_000) })
   return (await res.json()) as never
 }
@@ -142,8 +151,7 @@ describe('durability', () => {
           else if (status === 0) {
             unanswered++
             await sleep(10)
-          }
-          else other.push(status)
+          } else other.push(status)
           if (until()) stop = true
         }
       }
@@ -298,7 +306,9 @@ describe('durability', () => {
     expect(service.sink.duplicates).toBeGreaterThan(0)
   })
 
-  it('D5: with CLICKHOUSE_URL unreachable the server starts and spools; the same data dir on the embedded engine delivers them', { timeout: 60_000 }, async () => {
+  it('D5: with CLICKHOUSE_URL unreachable the server starts and spools; the same data dir on the embedded engine delivers them', {
+    timeout: 60_000,
+  }, async () => {
     const dir = dataDir()
     const proc = track(await startServerProcess({ ATTUNE_DATA: dir, CLICKHOUSE_URL: 'http://127.0.0.1:1', ATTUNE_SHUTDOWN_TIMEOUT_MS: '1000' }))
     const sent = new Set<string>()

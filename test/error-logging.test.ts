@@ -44,7 +44,9 @@ async function metric(name: string, label = ''): Promise<number> {
 function abortMidBody(path: string): Promise<void> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1', () => {
-      s.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(DEMO.secretKey)}\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"batch":[`)
+      s.write(
+        `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(DEMO.secretKey)}\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"batch":[`,
+      )
       setTimeout(() => s.resetAndDestroy(), 30)
     })
     s.on('close', () => resolve())
@@ -88,7 +90,11 @@ describe('failed requests', () => {
     const before = await metric('attune_requests_rejected_total', 'reason="body_too_large"')
     const notFound = await metric('attune_requests_rejected_total', 'reason="not_found"')
     // Refused on its Content-Length alone, before any byte of the body is read.
-    const res = await fetch(`http://127.0.0.1:${port}/v1/batch`, { method: 'POST', headers: { authorization: basic(DEMO.secretKey), 'content-type': 'application/json' }, body: 'x'.repeat(600 * 1024) })
+    const res = await fetch(`http://127.0.0.1:${port}/v1/batch`, {
+      method: 'POST',
+      headers: { authorization: basic(DEMO.secretKey), 'content-type': 'application/json' },
+      body: 'x'.repeat(600 * 1024),
+    })
     expect(res.status).toBe(413)
     expect((await fetch(`http://127.0.0.1:${port}/v1/nothing-here`)).status).toBe(404)
     expect(await metric('attune_requests_rejected_total', 'reason="body_too_large"')).toBe(before + 1)

@@ -25,16 +25,23 @@ export function identityToken(patient: string, program: string = DEMO.program, s
   return signIdentityToken({ program, patient, expires: Math.floor(Date.now() / 1000) + 86_400 }, secret)
 }
 
-
 /** Collector configuration for tests: a temp data dir, the repository's programs, fast batches. */
 export function testConfig(dataDir: string, env: Record<string, string> = {}): CollectorConfig {
   // Clusters only when a test asks for them: no clustering round at every service start.
-  const config = configFromEnv({ ATTUNE_DATA: dataDir, ATTUNE_PROGRAMS: join(ROOT, 'programs'), ATTUNE_BATCH_MAX_AGE_MS: '50', ATTUNE_CLUSTER_SCHEDULE: '0', ...env })
+  const config = configFromEnv({
+    ATTUNE_DATA: dataDir,
+    ATTUNE_PROGRAMS: join(ROOT, 'programs'),
+    ATTUNE_BATCH_MAX_AGE_MS: '50',
+    ATTUNE_CLUSTER_SCHEDULE: '0',
+    ...env,
+  })
   return { ...config, writer: { ...config.writer, retryMinMs: 50, retryMaxMs: 500 } }
 }
 
 /** Starts an in-process service on a temp directory; `stop` drains, closes and removes it. */
-export async function startService(opts: { env?: Record<string, string>; hooks?: ServiceHooks; dir?: string } = {}): Promise<{ service: Service; dir: string; logs: string[]; stop: (o?: { keep?: boolean; drain?: boolean }) => Promise<void> }> {
+export async function startService(
+  opts: { env?: Record<string, string>; hooks?: ServiceHooks; dir?: string } = {},
+): Promise<{ service: Service; dir: string; logs: string[]; stop: (o?: { keep?: boolean; drain?: boolean }) => Promise<void> }> {
   const tmp = opts.dir ? { dir: opts.dir, remove: () => removeDir(opts.dir!) } : tempDir()
   const logs: string[] = []
   const service = await createService(testConfig(tmp.dir, opts.env), { log: (m) => logs.push(m), ...opts.hooks })
@@ -76,11 +83,26 @@ export interface ServerProcess {
  * Starts `collector/src/server.ts` (or a fixture script that serves the collector) as a child
  * process with PORT=0 and waits for its URL. A variable given as `null` is left unset.
  */
-export async function startServerProcess(env: Record<string, string | null>, script = 'collector/src/server.ts', nodeFlags: string[] = []): Promise<ServerProcess> {
+export async function startServerProcess(
+  env: Record<string, string | null>,
+  script = 'collector/src/server.ts',
+  nodeFlags: string[] = [],
+): Promise<ServerProcess> {
   // No synthetic demo population in fresh data directories: tests and benchmarks count what they send.
-  const merged: Record<string, string | null | undefined> = { ...process.env, PORT: '0', HOST: '127.0.0.1', ATTUNE_PROGRAMS: join(ROOT, 'programs'), ATTUNE_DEMO_SEED: '0', ...env }
+  const merged: Record<string, string | null | undefined> = {
+    ...process.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ATTUNE_PROGRAMS: join(ROOT, 'programs'),
+    ATTUNE_DEMO_SEED: '0',
+    ...env,
+  }
   for (const [k, v] of Object.entries(merged)) if (v === null || v === undefined) delete merged[k]
-  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', join(ROOT, script)], { cwd: ROOT, env: merged as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', join(ROOT, script)], {
+    cwd: ROOT,
+    env: merged as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let out = ''
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()))
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()))

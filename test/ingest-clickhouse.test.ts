@@ -90,14 +90,31 @@ describe('time (D9)', () => {
     const before = Date.now()
     const happened = before - 10_000
     // Each client stamps the event and the send by its own clock.
-    const slow = { type: 'track', userId: 'p-1', event: 'slow_clock', messageId: 't-slow', timestamp: new Date(happened - H2).toISOString(), sentAt: new Date(before - H2).toISOString() }
+    const slow = {
+      type: 'track',
+      userId: 'p-1',
+      event: 'slow_clock',
+      messageId: 't-slow',
+      timestamp: new Date(happened - H2).toISOString(),
+      sentAt: new Date(before - H2).toISOString(),
+    }
     const fast = { type: 'track', userId: 'p-1', event: 'fast_clock', messageId: 't-fast', timestamp: new Date(happened + H2).toISOString() }
     await post('/v1/batch', { batch: [slow] })
     await post('/v1/batch', { batch: [fast], sentAt: new Date(before + H2).toISOString() })
-    await post('/v1/track', { userId: 'p-1', event: 'single', messageId: 't-single', timestamp: new Date(happened - H2).toISOString(), sentAt: new Date(before - H2).toISOString() })
+    await post('/v1/track', {
+      userId: 'p-1',
+      event: 'single',
+      messageId: 't-single',
+      timestamp: new Date(happened - H2).toISOString(),
+      sentAt: new Date(before - H2).toISOString(),
+    })
     const after = Date.now()
     const rows = await landed(['t-slow', 't-fast', 't-single'])
-    for (const [id, offset] of [['t-slow', -H2], ['t-fast', H2], ['t-single', -H2]] as const) {
+    for (const [id, offset] of [
+      ['t-slow', -H2],
+      ['t-fast', H2],
+      ['t-single', -H2],
+    ] as const) {
       const r = row(rows, id)
       expect(Math.abs(r.ts_ms - happened), id).toBeLessThanOrEqual(1000)
       expect(r.original_ms, id).toBe(happened + offset)
@@ -120,7 +137,14 @@ describe('time (D9)', () => {
         { type: 'track', userId: 'p-1', event: 'recent', messageId: 't-23h', timestamp: new Date(now - 23 * 3600_000).toISOString() },
         { type: 'track', userId: 'p-1', event: 'untimed', messageId: 't-none' },
         // Event-level sentAt wins over the batch's.
-        { type: 'track', userId: 'p-1', event: 'own_sent_at', messageId: 't-own', timestamp: new Date(now - 4 * 86400_000).toISOString(), sentAt: new Date(now - 4 * 86400_000 + 1000).toISOString() },
+        {
+          type: 'track',
+          userId: 'p-1',
+          event: 'own_sent_at',
+          messageId: 't-own',
+          timestamp: new Date(now - 4 * 86400_000).toISOString(),
+          sentAt: new Date(now - 4 * 86400_000 + 1000).toISOString(),
+        },
       ],
     })
     const rows = await landed(['t-3d', 't-23h', 't-none', 't-own'])
@@ -137,15 +161,51 @@ describe('time (D9)', () => {
 
 describe('channel', () => {
   it('web for a write key, email/sms from the event name, the secret key’s own, and context.channel where the key may claim it', async () => {
-    const t = (messageId: string, event: string, context?: Record<string, unknown>) => ({ type: 'track', userId: 'p-1', anonymousId: 'a-1', event, messageId, ...(context ? { context } : {}) })
-    await post('/v1/batch', { batch: [t('c-web', 'diary_downloaded'), t('c-email', 'email_click'), t('c-sms', 'sms_click'), t('c-app', 'opened', { channel: 'app' }), t('c-claim-call', 'opened', { channel: 'call' })] }, DEMO.writeKey)
+    const t = (messageId: string, event: string, context?: Record<string, unknown>) => ({
+      type: 'track',
+      userId: 'p-1',
+      anonymousId: 'a-1',
+      event,
+      messageId,
+      ...(context ? { context } : {}),
+    })
+    await post(
+      '/v1/batch',
+      {
+        batch: [
+          t('c-web', 'diary_downloaded'),
+          t('c-email', 'email_click'),
+          t('c-sms', 'sms_click'),
+          t('c-app', 'opened', { channel: 'app' }),
+          t('c-claim-call', 'opened', { channel: 'call' }),
+        ],
+      },
+      DEMO.writeKey,
+    )
     // A channel key sends on its own channel only: the nurse line's e-mail click is refused.
     const patientOnly = (m: Record<string, unknown>) => ({ ...m, anonymousId: undefined })
     await post('/v1/batch', { batch: [patientOnly(t('c-call', 'note_taken'))] }, DEMO.callKey)
-    const call = await service.app.request('/v1/batch', { method: 'POST', headers: { authorization: basic(DEMO.callKey), 'content-type': 'application/json' }, body: JSON.stringify({ batch: [patientOnly(t('c-call-email', 'email_click'))] }) })
-    expect(await call.json()).toMatchObject({ error: { code: 'no_valid_events', rejected: [{ index: 0, reason: 'channel_not_allowed', field: 'batch[0].event' }] } })
+    const call = await service.app.request('/v1/batch', {
+      method: 'POST',
+      headers: { authorization: basic(DEMO.callKey), 'content-type': 'application/json' },
+      body: JSON.stringify({ batch: [patientOnly(t('c-call-email', 'email_click'))] }),
+    })
+    expect(await call.json()).toMatchObject({
+      error: { code: 'no_valid_events', rejected: [{ index: 0, reason: 'channel_not_allowed', field: 'batch[0].event' }] },
+    })
     await post('/v1/batch', { batch: [patientOnly(t('c-print', 'letter_sent'))] }, DEMO.printKey)
-    await post('/v1/batch', { batch: [t('c-server', 'refill_due'), t('c-ctx-sms', 'reminder', { channel: 'sms' }), t('c-ctx-call', 'reminder', { channel: 'call' }), t('c-ctx-bad', 'reminder', { channel: 'pigeon' })] }, DEMO.secretKey)
+    await post(
+      '/v1/batch',
+      {
+        batch: [
+          t('c-server', 'refill_due'),
+          t('c-ctx-sms', 'reminder', { channel: 'sms' }),
+          t('c-ctx-call', 'reminder', { channel: 'call' }),
+          t('c-ctx-bad', 'reminder', { channel: 'pigeon' }),
+        ],
+      },
+      DEMO.secretKey,
+    )
     const rows = await landed(['c-web', 'c-email', 'c-sms', 'c-app', 'c-claim-call', 'c-call', 'c-print', 'c-server', 'c-ctx-sms', 'c-ctx-call', 'c-ctx-bad'])
     const channels = Object.fromEntries([...rows].map(([id, r]) => [id, r.channel]))
     expect(channels).toEqual({
@@ -170,7 +230,9 @@ describe('channel', () => {
 describe('user agent', () => {
   it('parses the browser’s User-Agent header for write keys and context.userAgent for any key; flags bots', async () => {
     await post('/v1/track', { anonymousId: 'a-1', event: 'ua', messageId: 'ua-header' }, DEMO.writeKey, { 'user-agent': CHROME_WIN })
-    await post('/v1/track', { userId: 'p-1', event: 'ua', messageId: 'ua-context', context: { userAgent: SAFARI_IPHONE } }, DEMO.secretKey, { 'user-agent': 'attune-backend/1.0' })
+    await post('/v1/track', { userId: 'p-1', event: 'ua', messageId: 'ua-context', context: { userAgent: SAFARI_IPHONE } }, DEMO.secretKey, {
+      'user-agent': 'attune-backend/1.0',
+    })
     // A backend's own agent says nothing about the patient.
     await post('/v1/track', { userId: 'p-1', event: 'ua', messageId: 'ua-backend' }, DEMO.secretKey, { 'user-agent': CHROME_WIN })
     await post('/v1/page', { anonymousId: 'a-1', messageId: 'ua-googlebot' }, DEMO.writeKey, { 'user-agent': GOOGLEBOT })
@@ -191,17 +253,45 @@ describe('user agent', () => {
 
 describe('campaign and URLs', () => {
   it('takes UTM fields from the page URL and strips every other query parameter and the fragment', async () => {
-    const url = 'https://clearskin.example/diary/week-2?session=abc123&utm_source=newsletter&utm_medium=email&utm_campaign=spring&utm_term=itch&utm_content=hero&atn=tok_42&patient=p-9#section-3'
+    const url =
+      'https://clearskin.example/diary/week-2?session=abc123&utm_source=newsletter&utm_medium=email&utm_campaign=spring&utm_term=itch&utm_content=hero&atn=tok_42&patient=p-9#section-3'
     const referrer = 'https://www.search.example/search?q=psoriasis+cream&client=x'
-    await post('/v1/page', { anonymousId: 'a-1', name: 'Diary', messageId: 'u-page', context: { page: { url, referrer, path: '/diary/week-2', search: '?session=abc123&patient=p-9', title: 'Diary' } } }, DEMO.writeKey)
+    await post(
+      '/v1/page',
+      {
+        anonymousId: 'a-1',
+        name: 'Diary',
+        messageId: 'u-page',
+        context: { page: { url, referrer, path: '/diary/week-2', search: '?session=abc123&patient=p-9', title: 'Diary' } },
+      },
+      DEMO.writeKey,
+    )
     await post('/v1/track', { userId: 'p-1', event: 'video_played', messageId: 'u-props', properties: { url, referrer, search: '?session=abc123' } })
-    await post('/v1/page', { anonymousId: 'a-1', messageId: 'u-campaign', context: { page: { url: 'https://clearskin.example/start?session=zz' }, campaign: { source: 'clinic', medium: 'print', name: 'leaflet' } } }, DEMO.writeKey)
+    await post(
+      '/v1/page',
+      {
+        anonymousId: 'a-1',
+        messageId: 'u-campaign',
+        context: { page: { url: 'https://clearskin.example/start?session=zz' }, campaign: { source: 'clinic', medium: 'print', name: 'leaflet' } },
+      },
+      DEMO.writeKey,
+    )
     const rows = await landed(['u-page', 'u-props', 'u-campaign'])
-    const stripped = 'https://clearskin.example/diary/week-2?utm_source=newsletter&utm_medium=email&utm_campaign=spring&utm_term=itch&utm_content=hero&atn=tok_42'
+    const stripped =
+      'https://clearskin.example/diary/week-2?utm_source=newsletter&utm_medium=email&utm_campaign=spring&utm_term=itch&utm_content=hero&atn=tok_42'
     for (const id of ['u-page', 'u-props']) {
       const r = row(rows, id)
       expect(
-        { page_url: r.page_url, page_path: r.page_path, referrer: r.referrer, utm_source: r.utm_source, utm_medium: r.utm_medium, utm_campaign: r.utm_campaign, utm_term: r.utm_term, utm_content: r.utm_content },
+        {
+          page_url: r.page_url,
+          page_path: r.page_path,
+          referrer: r.referrer,
+          utm_source: r.utm_source,
+          utm_medium: r.utm_medium,
+          utm_campaign: r.utm_campaign,
+          utm_term: r.utm_term,
+          utm_content: r.utm_content,
+        },
         id,
       ).toEqual({
         page_url: stripped,
@@ -215,7 +305,12 @@ describe('campaign and URLs', () => {
       })
     }
     expect(row(rows, 'u-page').page_title).toBe('Diary')
-    expect(JSON.parse(row(rows, 'u-page').context as string).page).toEqual({ url: stripped, referrer: 'https://www.search.example/search', path: '/diary/week-2', title: 'Diary' })
+    expect(JSON.parse(row(rows, 'u-page').context as string).page).toEqual({
+      url: stripped,
+      referrer: 'https://www.search.example/search',
+      path: '/diary/week-2',
+      title: 'Diary',
+    })
     expect(JSON.parse(row(rows, 'u-props').properties as string)).toEqual({ url: stripped, referrer: 'https://www.search.example/search' })
     const c = row(rows, 'u-campaign')
     expect([c.page_url, c.utm_source, c.utm_medium, c.utm_campaign]).toEqual(['https://clearskin.example/start', 'clinic', 'print', 'leaflet'])
@@ -223,7 +318,8 @@ describe('campaign and URLs', () => {
     for (const [id, r] of rows) {
       for (const [col, v] of Object.entries(r)) {
         if (typeof v !== 'string') continue
-        for (const secret of ['abc123', 'patient=', 'p-9', 'psoriasis+cream', 'client=x', 'section-3', 'session=']) expect(v, `${id}.${col}`).not.toContain(secret)
+        for (const secret of ['abc123', 'patient=', 'p-9', 'psoriasis+cream', 'client=x', 'section-3', 'session='])
+          expect(v, `${id}.${col}`).not.toContain(secret)
       }
     }
   })
@@ -233,7 +329,10 @@ describe('privacy (P8)', () => {
   it('stores no raw IP address, only its prefix', async () => {
     const raw = '203.0.113.77'
     await post('/v1/track', { userId: 'p-1', event: 'ip', messageId: 'ip-context', context: { ip: raw } })
-    await post('/v1/batch', { batch: [{ type: 'page', anonymousId: 'a-1', messageId: 'ip-batch', properties: { note: 'from the clinic' } }], context: { ip: raw } })
+    await post('/v1/batch', {
+      batch: [{ type: 'page', anonymousId: 'a-1', messageId: 'ip-batch', properties: { note: 'from the clinic' } }],
+      context: { ip: raw },
+    })
     await post('/v1/identify', { userId: 'p-1', messageId: 'ip-traits', traits: { ip: raw, plan: 'standard' }, context: { ip: raw, traits: { ip: raw } } })
     await post('/v1/track', { userId: 'p-1', event: 'ip', messageId: 'ip-v6', context: { ip: '2001:db8:85a3:8d3:1319:8a2e:370:7348' } })
     await post('/v1/track', { userId: 'p-1', event: 'ip', messageId: 'ip-mapped', context: { ip: '::ffff:203.0.113.77' } })
@@ -258,21 +357,57 @@ describe('privacy (P8)', () => {
 
   it('stores no e-mail address: traits lose it, properties, page fields and context mask it', async () => {
     const email = 'jane.doe@example.com'
-    await post('/v1/identify', { userId: 'p-1', messageId: 'em-identify', traits: { email, Email: email, plan: 'standard' }, context: { traits: { email, cohort: 'b' } } })
-    await post('/v1/track', { userId: 'p-1', event: 'message_sent', messageId: 'em-track', properties: { note: `write to ${email} please`, list: [email, 'ok'], nested: { to: email } } })
+    await post('/v1/identify', {
+      userId: 'p-1',
+      messageId: 'em-identify',
+      traits: { email, Email: email, plan: 'standard' },
+      context: { traits: { email, cohort: 'b' } },
+    })
+    await post('/v1/track', {
+      userId: 'p-1',
+      event: 'message_sent',
+      messageId: 'em-track',
+      properties: { note: `write to ${email} please`, list: [email, 'ok'], nested: { to: email } },
+    })
     // The e-mail in a URL path and a title reaches the page columns only masked.
-    await post('/v1/page', { anonymousId: 'a-1', name: `Profile of ${email}`, messageId: 'em-page', properties: { url: `https://clearskin.example/u/${email}/profile?email=${email}`, title: `Hi ${email}` } })
-    await post('/v1/page', { anonymousId: 'a-1', messageId: 'em-context', context: { page: { url: `https://clearskin.example/u/${email}`, title: email, referrer: `https://mail.example/?to=${email}` } } }, DEMO.writeKey)
+    await post('/v1/page', {
+      anonymousId: 'a-1',
+      name: `Profile of ${email}`,
+      messageId: 'em-page',
+      properties: { url: `https://clearskin.example/u/${email}/profile?email=${email}`, title: `Hi ${email}` },
+    })
+    await post(
+      '/v1/page',
+      {
+        anonymousId: 'a-1',
+        messageId: 'em-context',
+        context: { page: { url: `https://clearskin.example/u/${email}`, title: email, referrer: `https://mail.example/?to=${email}` } },
+      },
+      DEMO.writeKey,
+    )
     await post('/v1/screen', { userId: 'p-1', name: `Inbox of ${email}`, messageId: 'em-name' })
     const rows = await landed(['em-identify', 'em-track', 'em-page', 'em-context', 'em-name'])
     expect(row(rows, 'em-name').page_title).toBe('Inbox of [redacted]')
     expect(JSON.parse(row(rows, 'em-identify').traits as string)).toEqual({ plan: 'standard' })
     expect(JSON.parse(row(rows, 'em-identify').context as string).traits).toEqual({ cohort: 'b' })
-    expect(JSON.parse(row(rows, 'em-track').properties as string)).toEqual({ note: 'write to [redacted] please', list: ['[redacted]', 'ok'], nested: { to: '[redacted]' } })
+    expect(JSON.parse(row(rows, 'em-track').properties as string)).toEqual({
+      note: 'write to [redacted] please',
+      list: ['[redacted]', 'ok'],
+      nested: { to: '[redacted]' },
+    })
     const page = row(rows, 'em-page')
-    expect([page.page_url, page.page_path, page.page_title]).toEqual(['https://clearskin.example/u/[redacted]/profile', '/u/[redacted]/profile', 'Hi [redacted]'])
+    expect([page.page_url, page.page_path, page.page_title]).toEqual([
+      'https://clearskin.example/u/[redacted]/profile',
+      '/u/[redacted]/profile',
+      'Hi [redacted]',
+    ])
     const ctx = row(rows, 'em-context')
-    expect([ctx.page_url, ctx.page_path, ctx.page_title, ctx.referrer]).toEqual(['https://clearskin.example/u/[redacted]', '/u/[redacted]', '[redacted]', 'https://mail.example/'])
+    expect([ctx.page_url, ctx.page_path, ctx.page_title, ctx.referrer]).toEqual([
+      'https://clearskin.example/u/[redacted]',
+      '/u/[redacted]',
+      '[redacted]',
+      'https://mail.example/',
+    ])
     const pattern = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/
     const all = await service.db.query<Record<string, unknown>>('SELECT * FROM events')
     for (const r of all) {
@@ -284,13 +419,16 @@ describe('privacy (P8)', () => {
 describe('storable text', () => {
   it('stores events with half an emoji, refuses a far-future year, and stores the events after them', async () => {
     // Before the fix, ClickHouse refused these rows and the writer retried the insert forever.
-    const body = '{"batch":[{"type":"track","userId":"p-\\ud83d","event":"cut\\udc00","messageId":"s-surrogate","properties":{"k\\ud800":"v"}},' +
+    const body =
+      '{"batch":[{"type":"track","userId":"p-\\ud83d","event":"cut\\udc00","messageId":"s-surrogate","properties":{"k\\ud800":"v"}},' +
       '{"type":"track","userId":"p-1","event":"far","messageId":"s-year","timestamp":"+010000-01-01T00:00:00Z","sentAt":"+010000-01-01T00:00:00Z"},' +
       '{"type":"track","userId":"p-1","event":"emoji 😀","messageId":"s-emoji"}]}'
     const res = await service.app.request('/v1/batch', { method: 'POST', headers: { authorization: basic(DEMO.secretKey) }, body })
     expect(res.status).toBe(200)
     // A time ClickHouse cannot store is refused with its reason, never clamped.
-    expect(((await res.json()) as { rejected: unknown[] }).rejected).toEqual([{ index: 1, reason: 'invalid_timestamp', field: 'batch[1].timestamp', message: 'must be between 1970-01-02 and 2299-12-31' }])
+    expect(((await res.json()) as { rejected: unknown[] }).rejected).toEqual([
+      { index: 1, reason: 'invalid_timestamp', field: 'batch[1].timestamp', message: 'must be between 1970-01-02 and 2299-12-31' },
+    ])
     await post('/v1/track', { userId: 'p-1', event: 'after', messageId: 's-after' })
     const rows = await landed(['s-surrogate', 's-emoji', 's-after'])
     expect([row(rows, 's-surrogate').user_id, row(rows, 's-surrogate').event]).toEqual(['p-\ufffd', 'cut\ufffd'])
@@ -302,7 +440,13 @@ describe('storable text', () => {
 describe('de-duplication (D3)', () => {
   it('counts each (program, messageId) once: a batch sent again with another sentAt, and repeats inside a batch', async () => {
     const ids = ['d-1', 'd-2', 'd-3', 'd-4', 'd-5']
-    const batch = ids.map((messageId, i) => ({ type: 'track', userId: 'p-1', event: 'dose_logged', messageId, timestamp: new Date(Date.now() - (i + 1) * 60_000).toISOString() }))
+    const batch = ids.map((messageId, i) => ({
+      type: 'track',
+      userId: 'p-1',
+      event: 'dose_logged',
+      messageId,
+      timestamp: new Date(Date.now() - (i + 1) * 60_000).toISOString(),
+    }))
     const now = Date.now()
     await post('/v1/batch', { batch, sentAt: new Date(now).toISOString() })
     await landed(ids)
@@ -318,7 +462,12 @@ describe('de-duplication (D3)', () => {
     // The same ids in another program are other events.
     await post('/v1/batch', { batch: [...batch, inBatch, inBatch] }, OTHER.secretKey)
     // Without a messageId every event is its own.
-    await post('/v1/batch', { batch: [{ type: 'track', userId: 'p-1', event: 'no_id_dedup' }, { type: 'track', userId: 'p-1', event: 'no_id_dedup' }] })
+    await post('/v1/batch', {
+      batch: [
+        { type: 'track', userId: 'p-1', event: 'no_id_dedup' },
+        { type: 'track', userId: 'p-1', event: 'no_id_dedup' },
+      ],
+    })
     await landed([...ids, 'd-6'], OTHER.program)
     await landed([...ids, 'd-6', 'd-7'])
     // Wait until the writer has consumed everything sent, then count.
@@ -333,7 +482,10 @@ describe('de-duplication (D3)', () => {
     const first = await service.db.query<{ c: string }>("SELECT count() c FROM events WHERE event = 'no_id_dedup'")
     expect(Number(first[0]!.c)).toBe(2)
     // The first copy is the one kept: its time comes from the first sentAt.
-    const kept = await service.db.query<{ ms: string }>("SELECT toUnixTimestamp64Milli(sent_at) ms FROM events WHERE program = {p:String} AND message_id = 'd-1'", { p: DEMO.program })
+    const kept = await service.db.query<{ ms: string }>(
+      "SELECT toUnixTimestamp64Milli(sent_at) ms FROM events WHERE program = {p:String} AND message_id = 'd-1'",
+      { p: DEMO.program },
+    )
     expect(kept.map((r) => Number(r.ms))).toEqual([now])
   })
 })

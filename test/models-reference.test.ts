@@ -88,8 +88,26 @@ function extras(program: Program, population: Population, seed: number): Array<{
       batch: [
         { type: 'track', messageId: id(1), userId: crm, event: 'medication_checkin', timestamp: at(9) },
         { type: 'track', messageId: id(2), userId: crm, event: 'medication_checkin', timestamp: at(8) },
-        { type: 'track', messageId: id(3), userId: crm, event: 'questionnaire_answered', timestamp: at(10), properties: { questionnaire: questionnaire.id, answers: [{ question: questionnaire.questions[0]!.id, answer: questionnaire.questions[0]!.answers[0]!.id }] } },
-        { type: 'track', messageId: id(4), userId: crm, event: 'print_delivered', timestamp: at(12), context: { channel: 'print' }, properties: { content: [program.content[0]!.id, program.content[1]!.id] } },
+        {
+          type: 'track',
+          messageId: id(3),
+          userId: crm,
+          event: 'questionnaire_answered',
+          timestamp: at(10),
+          properties: {
+            questionnaire: questionnaire.id,
+            answers: [{ question: questionnaire.questions[0]!.id, answer: questionnaire.questions[0]!.answers[0]!.id }],
+          },
+        },
+        {
+          type: 'track',
+          messageId: id(4),
+          userId: crm,
+          event: 'print_delivered',
+          timestamp: at(12),
+          context: { channel: 'print' },
+          properties: { content: [program.content[0]!.id, program.content[1]!.id] },
+        },
         { type: 'track', messageId: id(5), userId: crm, event: 'consent_updated', timestamp: at(8.5), properties: { consent: { email: false, call: true } } },
       ],
     },
@@ -98,18 +116,45 @@ function extras(program: Program, population: Population, seed: number): Array<{
       origin: world.browser.origin,
       userAgent: agent,
       batch: [
-        { type: 'page', messageId: id(6), anonymousId: oldBrowser, timestamp: at(13), context: { page: { path: page.path, url: `${url}?utm_campaign=old-browser&utm_source=search` } } },
+        {
+          type: 'page',
+          messageId: id(6),
+          anonymousId: oldBrowser,
+          timestamp: at(13),
+          context: { page: { path: page.path, url: `${url}?utm_campaign=old-browser&utm_source=search` } },
+        },
         { type: 'page', messageId: id(7), anonymousId: oldBrowser, timestamp: at(11), context: { page: { path: page.path, url } } },
         { type: 'track', messageId: id(8), anonymousId: oldBrowser, event: 'goal_reached', timestamp: at(10.99), properties: { ...webGoal.where } },
-        { type: 'track', messageId: id(9), anonymousId: oldBrowser, event: 'consent_updated', timestamp: at(10.98), properties: { consent: { analytics: true, web: false } } },
+        {
+          type: 'track',
+          messageId: id(9),
+          anonymousId: oldBrowser,
+          event: 'consent_updated',
+          timestamp: at(10.98),
+          properties: { consent: { analytics: true, web: false } },
+        },
       ],
     },
     {
       key: server,
       userAgent: 'crm-export/1',
       batch: [
-        { type: 'track', messageId: id(10), userId: patient.patientId, event: 'consent_updated', timestamp: at(6), properties: { consent: { email: true, sms: true } } },
-        { type: 'track', messageId: id(11), userId: patient.patientId, event: 'consent_updated', timestamp: at(1), properties: { consent: { sms: false, web: true } } },
+        {
+          type: 'track',
+          messageId: id(10),
+          userId: patient.patientId,
+          event: 'consent_updated',
+          timestamp: at(6),
+          properties: { consent: { email: true, sms: true } },
+        },
+        {
+          type: 'track',
+          messageId: id(11),
+          userId: patient.patientId,
+          event: 'consent_updated',
+          timestamp: at(1),
+          properties: { consent: { sms: false, web: true } },
+        },
         { type: 'alias', messageId: id(12), userId: patient.patientId, previousId: crm, timestamp: at(2) },
         // A backend names a browser by its stored id.
         { type: 'alias', messageId: id(13), userId: patient.patientId, previousId: browserId(oldBrowser), timestamp: at(1.9) },
@@ -157,7 +202,13 @@ interface ExpectedProfile {
   consent: Profile['consent']
 }
 
-function referenceProfile(program: Program, links: Map<string, Set<string>>, byActor: Map<string, RawEvent[]>, patientId: string, asOf: number): ExpectedProfile {
+function referenceProfile(
+  program: Program,
+  links: Map<string, Set<string>>,
+  byActor: Map<string, RawEvent[]>,
+  patientId: string,
+  asOf: number,
+): ExpectedProfile {
   const ids = [patientId, ...[...(links.get(patientId) ?? [])].sort()]
   const events = ids.flatMap((id) => byActor.get(id) ?? [])
   const human = events.filter((e) => e.is_bot === 0)
@@ -187,13 +238,23 @@ function referenceProfile(program: Program, links: Map<string, Set<string>>, byA
   }
   const explicit = new Map<string, number>()
   for (const a of latest.values()) {
-    const answer = program.questionnaires.find((q) => q.id === a.questionnaire)?.questions.find((q) => q.id === a.question)?.answers.find((x) => x.id === a.answer)
+    const answer = program.questionnaires
+      .find((q) => q.id === a.questionnaire)
+      ?.questions.find((q) => q.id === a.question)
+      ?.answers.find((x) => x.id === a.answer)
     for (const [need, w] of Object.entries(answer?.needs ?? {})) explicit.set(need, (explicit.get(need) ?? 0) + w)
   }
   const needs = program.needs.map((n) => {
     const inf = inferred.get(n.id)?.score ?? 0
     const exp = explicit.get(n.id) ?? null
-    return { need: n.id, source: exp === null ? ('inferred' as const) : ('explicit' as const), score: exp ?? inf, explicit: exp, inferred: inf, touches: inferred.get(n.id)?.touches ?? 0 }
+    return {
+      need: n.id,
+      source: exp === null ? ('inferred' as const) : ('explicit' as const),
+      score: exp ?? inf,
+      explicit: exp,
+      inferred: inf,
+      touches: inferred.get(n.id)?.touches ?? 0,
+    }
   })
 
   const channels = new Map<string, { touches: number; last: number }>()
@@ -211,7 +272,14 @@ function referenceProfile(program: Program, links: Map<string, Set<string>>, byA
   }
   const goals = [...reached].map(([goal, g]) => {
     const def = program.goals.find((x) => x.id === goal)
-    return { goal, name: def?.name ?? goal, times: g.times, points: def ? (def.countOnce ? def.points : def.points * g.times) : 0, firstAt: chText(g.first), lastAt: chText(g.last) }
+    return {
+      goal,
+      name: def?.name ?? goal,
+      times: g.times,
+      points: def ? (def.countOnce ? def.points : def.points * g.times) : 0,
+      firstAt: chText(g.first),
+      lastAt: chText(g.last),
+    }
   })
   const value = goals.reduce((s, g) => s + g.points, 0)
   const levels = [...program.levels].sort((a, b) => a.minValue - b.minValue)
@@ -248,7 +316,11 @@ function referenceProfile(program: Program, links: Map<string, Set<string>>, byA
     answers: [...latest.values()].map((a) => ({ questionnaire: a.questionnaire, question: a.question, answer: a.answer, answeredAt: chText(a.ms) })),
     channels: [...channels].map(([channel, c]) => ({ channel, touches: c.touches, lastTouch: chText(c.last) })),
     goals,
-    engagement: { value, level: level && { level: level.level, name: level.name }, next: next && { level: next.level, name: next.name, minValue: next.minValue, toGo: Math.max(0, next.minValue - value) } },
+    engagement: {
+      value,
+      level: level && { level: level.level, name: level.name },
+      next: next && { level: next.level, name: next.name, minValue: next.minValue, toGo: Math.max(0, next.minValue - value) },
+    },
     profiledTouches,
     pattern,
     consent,
@@ -260,12 +332,21 @@ function referenceProfile(program: Program, links: Map<string, Set<string>>, byA
  * page, screen and track events before it within the lookback (first, last, 1/n each), or to itself
  * when there are none. A person is the patient an id is linked to (the least patient id if several).
  */
-function referenceAttribution(rows: RawEvent[], links: Map<string, Set<string>>, since: number, until: number, lookbackDays: number): { credit: Map<string, number>; ambiguous: number } {
+function referenceAttribution(
+  rows: RawEvent[],
+  links: Map<string, Set<string>>,
+  since: number,
+  until: number,
+  lookbackDays: number,
+): { credit: Map<string, number>; ambiguous: number } {
   const patientOf = new Map<string, string>()
   for (const [patient, ids] of links) for (const id of ids) if (!patientOf.has(id) || patient < patientOf.get(id)!) patientOf.set(id, patient)
   const personOf = (e: RawEvent) => patientOf.get(actorOf(e)) ?? actorOf(e)
   const human = rows.filter((e) => e.is_bot === 0)
-  const touchesOf = groupBy(human.filter((e) => ['page', 'screen', 'track'].includes(e.type)), personOf)
+  const touchesOf = groupBy(
+    human.filter((e) => ['page', 'screen', 'track'].includes(e.type)),
+    personOf,
+  )
   for (const list of touchesOf.values()) list.sort((a, b) => a.ms - b.ms || a.received - b.received)
   const credit = new Map<string, number>()
   const add = (goal: string, model: string, e: RawEvent, c: number) => {
@@ -298,19 +379,27 @@ const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(Math.
 
 /** A profile against the reference: needs within float rounding (1e-9 relative), the rest exactly. */
 function expectProfile(got: Profile, want: ExpectedProfile, label: string): void {
-  const byName = <T,>(list: readonly T[], key: (x: T) => string) => [...list].sort((a, b) => key(a).localeCompare(key(b)))
+  const byName = <T>(list: readonly T[], key: (x: T) => string) => [...list].sort((a, b) => key(a).localeCompare(key(b)))
   const answerKey = (a: Profile['answers'][number]) => `${a.questionnaire}\t${a.question}`
-  expect({
-    ids: got.ids,
-    answers: byName(got.answers, answerKey),
-    channels: byName(got.channels, (c) => c.channel),
-    goals: byName(got.goals, (g) => g.goal),
-    engagement: { value: got.engagement.value, level: got.engagement.level, next: got.engagement.next },
-    profiledTouches: got.profiledTouches,
-    pattern: got.pattern && { id: got.pattern.id, name: got.pattern.name },
-    consent: got.consent,
-    needs: byName(got.needs, (n) => n.need).map((n) => ({ need: n.need, source: n.source, touches: n.touches, explicit: n.explicit === null ? null : 'set' })),
-  }, label).toEqual({
+  expect(
+    {
+      ids: got.ids,
+      answers: byName(got.answers, answerKey),
+      channels: byName(got.channels, (c) => c.channel),
+      goals: byName(got.goals, (g) => g.goal),
+      engagement: { value: got.engagement.value, level: got.engagement.level, next: got.engagement.next },
+      profiledTouches: got.profiledTouches,
+      pattern: got.pattern && { id: got.pattern.id, name: got.pattern.name },
+      consent: got.consent,
+      needs: byName(got.needs, (n) => n.need).map((n) => ({
+        need: n.need,
+        source: n.source,
+        touches: n.touches,
+        explicit: n.explicit === null ? null : 'set',
+      })),
+    },
+    label,
+  ).toEqual({
     ids: want.ids,
     answers: byName(want.answers, answerKey),
     channels: byName(want.channels, (c) => c.channel),
@@ -332,9 +421,21 @@ function expectProfile(got: Profile, want: ExpectedProfile, label: string): void
   // The orders the profile promises: explicit needs first, each source highest first; channels by last touch; goals by first time.
   const sources = got.needs.map((n) => n.source)
   expect(sources.lastIndexOf('explicit'), label).toBeLessThan(sources.includes('inferred') ? sources.indexOf('inferred') : Infinity)
-  for (let i = 1; i < got.needs.length; i++) if (got.needs[i]!.source === got.needs[i - 1]!.source) expect(got.needs[i]!.score, label).toBeLessThanOrEqual(got.needs[i - 1]!.score + 1e-12)
-  expect(got.channels.map((c) => c.lastTouch), label).toEqual(got.channels.map((c) => c.lastTouch).sort().reverse())
-  expect(got.goals.map((g) => g.firstAt), label).toEqual(got.goals.map((g) => g.firstAt).sort())
+  for (let i = 1; i < got.needs.length; i++)
+    if (got.needs[i]!.source === got.needs[i - 1]!.source) expect(got.needs[i]!.score, label).toBeLessThanOrEqual(got.needs[i - 1]!.score + 1e-12)
+  expect(
+    got.channels.map((c) => c.lastTouch),
+    label,
+  ).toEqual(
+    got.channels
+      .map((c) => c.lastTouch)
+      .sort()
+      .reverse(),
+  )
+  expect(
+    got.goals.map((g) => g.firstAt),
+    label,
+  ).toEqual(got.goals.map((g) => g.firstAt).sort())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -351,7 +452,11 @@ describe.each(SEEDS)('models against the reference, seed %i', (seed) => {
       const population = generatePopulation({ program: loaded.program, keys: loaded.keys, patients: PATIENTS, days: DAYS, seed, now: NOW })
       let messages = 0
       const post = async (key: string, userAgent: string, origin: string | undefined, batch: unknown[]) => {
-        const res = await svc.service.app.request('/v1/batch', { method: 'POST', headers: { authorization: basic(key), 'content-type': 'application/json', 'user-agent': userAgent, ...(origin ? { origin } : {}) }, body: JSON.stringify({ batch }) })
+        const res = await svc.service.app.request('/v1/batch', {
+          method: 'POST',
+          headers: { authorization: basic(key), 'content-type': 'application/json', 'user-agent': userAgent, ...(origin ? { origin } : {}) },
+          body: JSON.stringify({ batch }),
+        })
         const body = await res.text()
         expect(res.status, body).toBe(200)
         expect((JSON.parse(body) as { rejected: unknown[] }).rejected, body).toEqual([])
@@ -372,7 +477,12 @@ describe.each(SEEDS)('models against the reference, seed %i', (seed) => {
   it.each(PROGRAMS)('%s: every profile, from memory and from ClickHouse, and goal attribution', async (id) => {
     const program = svc.service.programs.find((p) => p.program.id === id)!.program
     const { population, messages, extraPatient } = sent.get(id)!
-    const rows = (await svc.service.db.query<RawEvent>(RAW_EVENTS, { program: id })).map((r) => ({ ...r, ms: Number(r.ms), received: Number(r.received), is_bot: Number(r.is_bot) }))
+    const rows = (await svc.service.db.query<RawEvent>(RAW_EVENTS, { program: id })).map((r) => ({
+      ...r,
+      ms: Number(r.ms),
+      received: Number(r.received),
+      is_bot: Number(r.is_bot),
+    }))
     // Every message sent landed once: the reference sees what the models saw.
     expect(rows.length).toBe(messages)
     const links = identities(rows)
@@ -401,12 +511,23 @@ describe.each(SEEDS)('models against the reference, seed %i', (seed) => {
     // The hand-made extras: both aliased ids, consent merged across ids, the bot left out.
     const extra = wanted[patients.indexOf(extraPatient)]!
     expect(extra.ids).toEqual(expect.arrayContaining([`crm-${seed}-${extraPatient}`, `browser:a-old-${seed}`]))
-    expect(Object.fromEntries(Object.entries(extra.consent).map(([k, v]) => [k, v.granted]))).toEqual({ analytics: true, call: true, email: true, sms: false, web: true })
+    expect(Object.fromEntries(Object.entries(extra.consent).map(([k, v]) => [k, v.granted]))).toEqual({
+      analytics: true,
+      call: true,
+      email: true,
+      sms: false,
+      web: true,
+    })
     expect(rows.filter((e) => e.is_bot === 1).length).toBe(2)
 
     // Goal attribution in two windows: the whole period (30-day lookback), and a middle stretch with a 7-day one.
-    for (const opts of [{ since: NOW - DAYS * DAY_MS, until: NOW, lookbackDays: 30 }, { since: NOW - 20 * DAY_MS, until: NOW - 5 * DAY_MS, lookbackDays: 7 }]) {
-      const got = new Map((await goalAttribution(svc.service.db, id, opts)).map((r: AttributionRow) => [`${r.goal}|${r.model}|${r.channel}|${r.campaign}`, r.conversions]))
+    for (const opts of [
+      { since: NOW - DAYS * DAY_MS, until: NOW, lookbackDays: 30 },
+      { since: NOW - 20 * DAY_MS, until: NOW - 5 * DAY_MS, lookbackDays: 7 },
+    ]) {
+      const got = new Map(
+        (await goalAttribution(svc.service.db, id, opts)).map((r: AttributionRow) => [`${r.goal}|${r.model}|${r.channel}|${r.campaign}`, r.conversions]),
+      )
       const { credit: want, ambiguous } = referenceAttribution(rows, links, opts.since, opts.until, opts.lookbackDays)
       expect(ambiguous, 'conversions whose first or last touch is tied').toBe(0)
       expect([...got.keys()].sort(), JSON.stringify(opts)).toEqual([...want.keys()].sort())

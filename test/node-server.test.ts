@@ -14,7 +14,15 @@ async function listen(env: Record<string, string>) {
     const s = serve({ fetch: svc.service.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s))
   })
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  return { svc, server, url, stop: async () => { await new Promise((r) => server.close(r)); await svc.stop() } }
+  return {
+    svc,
+    server,
+    url,
+    stop: async () => {
+      await new Promise((r) => server.close(r))
+      await svc.stop()
+    },
+  }
 }
 
 // One engine per process: the two servers run one after the other.
@@ -37,14 +45,26 @@ describe('collector on a Node HTTP server', () => {
   it('takes a browser event from an allowed origin: CORS answer, parsed User-Agent, peer address prefix', async () => {
     const res = await fetch(`${direct.url}/v1/page`, {
       method: 'POST',
-      headers: { authorization: basic(DEMO.writeKey), 'content-type': 'application/json', origin: 'http://localhost:5173', 'user-agent': CHROME, 'x-forwarded-for': '198.51.100.23' },
+      headers: {
+        authorization: basic(DEMO.writeKey),
+        'content-type': 'application/json',
+        origin: 'http://localhost:5173',
+        'user-agent': CHROME,
+        'x-forwarded-for': '198.51.100.23',
+      },
       body: JSON.stringify({ anonymousId: 'a-node-1', messageId: 'node-page-1', properties: { path: '/itch' } }),
     })
     expect(res.status).toBe(200)
     expect(res.headers.get('access-control-allow-origin')).toBe('http://localhost:5173')
     expect(res.headers.get('vary')).toContain('Origin')
     // Without ATTUNE_TRUST_PROXY the forwarded header is ignored: the peer is loopback.
-    expect(await stored(direct.svc, 'node-page-1')).toEqual({ browser: 'Chrome', os: 'Windows', device_type: 'desktop', ip_prefix: '127.0.0.0', channel: 'web' })
+    expect(await stored(direct.svc, 'node-page-1')).toEqual({
+      browser: 'Chrome',
+      os: 'Windows',
+      device_type: 'desktop',
+      ip_prefix: '127.0.0.0',
+      channel: 'web',
+    })
   })
 
   it('refuses a write key from an origin it does not allow, and gives no CORS grant', async () => {
@@ -78,11 +98,15 @@ describe('collector behind a trusted proxy', () => {
   it('takes the first X-Forwarded-For address, as a prefix', async () => {
     const res = await fetch(`${proxied.url}/v1/track`, {
       method: 'POST',
-      headers: { authorization: basic(DEMO.writeKey), 'content-type': 'application/json', origin: 'http://localhost:5173', 'x-forwarded-for': '198.51.100.23, 10.0.0.1' },
+      headers: {
+        authorization: basic(DEMO.writeKey),
+        'content-type': 'application/json',
+        origin: 'http://localhost:5173',
+        'x-forwarded-for': '198.51.100.23, 10.0.0.1',
+      },
       body: JSON.stringify({ anonymousId: 'a-node-3', event: 'diary_saved', messageId: 'node-track-1' }),
     })
     expect(res.status).toBe(200)
     expect((await stored(proxied.svc, 'node-track-1')).ip_prefix).toBe('198.51.100.0')
   })
-
 })

@@ -30,7 +30,7 @@ describe('/openapi.json', () => {
     expect(res.status).toBe(200)
     const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown> }
     expect(doc.openapi).toBe('3.1.0')
-    const result = await new Validator().validate(doc as Parameters<Validator["validate"]>[0])
+    const result = await new Validator().validate(doc as Parameters<Validator['validate']>[0])
     expect(result.errors ?? []).toEqual([])
     expect(result.valid).toBe(true)
   })
@@ -41,8 +41,17 @@ describe('/openapi.json', () => {
   })
 
   it('describes a request as the route validates it: a batch of each message type', async () => {
-    const doc = (await (await svc.service.app.request('/openapi.json')).json()) as { components: { schemas: Record<string, { properties?: Record<string, { items?: { oneOf?: Array<{ $ref: string }> } }> }> } }
-    expect(doc.components.schemas.Batch!.properties!.batch!.items!.oneOf!.map((r) => r.$ref.split('/').pop())).toEqual(['Track', 'Page', 'Screen', 'Identify', 'Alias', 'Group'])
+    const doc = (await (await svc.service.app.request('/openapi.json')).json()) as {
+      components: { schemas: Record<string, { properties?: Record<string, { items?: { oneOf?: Array<{ $ref: string }> } }> }> }
+    }
+    expect(doc.components.schemas.Batch!.properties!.batch!.items!.oneOf!.map((r) => r.$ref.split('/').pop())).toEqual([
+      'Track',
+      'Page',
+      'Screen',
+      'Identify',
+      'Alias',
+      'Group',
+    ])
     expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['ProgramDocument', 'Decision', 'BrowserDecision', 'Error', 'IngestAnswer']))
   })
 })
@@ -53,7 +62,11 @@ describe('/docs/api', () => {
     const server: ServerType = await new Promise((resolve) => {
       const s = serve({ fetch: svc.service.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s))
     })
-    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] })
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    })
     try {
       const page = await browser.newPage()
       await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/docs/api`)

@@ -3,7 +3,18 @@
 // writer's landings applied within a refresh, and a restart that rebuilds the store from the
 // aggregate tables. Both must give the same profile, field by field.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { blankEventRow, chTime, encodeEventRow, insertEventLines, ProfileStore, readProfile, type Db, type Profile, type Program, DAY_MS } from '../analytics/index.ts'
+import {
+  blankEventRow,
+  chTime,
+  encodeEventRow,
+  insertEventLines,
+  ProfileStore,
+  readProfile,
+  type Db,
+  type Profile,
+  type Program,
+  DAY_MS,
+} from '../analytics/index.ts'
 import { browserId } from '../collector/index.ts'
 import { generatePopulation } from '../collector/index.ts'
 import { basic, DEMO, startService, tempDir, waitFor } from './helpers.ts'
@@ -17,7 +28,11 @@ const now = Date.now()
 let patients: string[] = []
 
 async function post(body: unknown, key: string, headers: Record<string, string> = {}) {
-  const res = await svc.service.app.request('/v1/batch', { method: 'POST', headers: { authorization: basic(key), 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
+  const res = await svc.service.app.request('/v1/batch', {
+    method: 'POST',
+    headers: { authorization: basic(key), 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  })
   expect(res.status, await res.clone().text()).toBe(200)
 }
 
@@ -59,7 +74,9 @@ describe('profile store', () => {
     }
     // The comparison means something only if the population gave most patients a profile.
     expect(withNeeds).toBeGreaterThan(patients.length / 2)
-    const health = (await (await svc.service.app.request('/health')).json()) as { profiles: { store: string; programs: Array<{ program: string; ready: boolean; ids: number }> } }
+    const health = (await (await svc.service.app.request('/health')).json()) as {
+      profiles: { store: string; programs: Array<{ program: string; ready: boolean; ids: number }> }
+    }
     expect(health.profiles.store).toBe('memory')
     expect(health.profiles.programs.find((p) => p.program === DEMO.program)).toMatchObject({ ready: true })
     expect(health.profiles.programs.find((p) => p.program === DEMO.program)!.ids).toBeGreaterThan(patients.length)
@@ -69,16 +86,50 @@ describe('profile store', () => {
     const patient = 'p-store-late'
     const anon = 'a-store-late'
     const aliasOld = 'old-crm-id-1'
-    const page = (i: number, path: string) => ({ type: 'page', messageId: `store-page-${i}`, anonymousId: anon, timestamp: new Date(now - i * DAY_MS).toISOString(), context: { page: { path, url: `http://localhost:5173${path}` } } })
+    const page = (i: number, path: string) => ({
+      type: 'page',
+      messageId: `store-page-${i}`,
+      anonymousId: anon,
+      timestamp: new Date(now - i * DAY_MS).toISOString(),
+      context: { page: { path, url: `http://localhost:5173${path}` } },
+    })
     await post({ batch: [page(5, '/demo/itch'), page(3, '/demo/treatments')] }, DEMO.writeKey, { origin: 'http://localhost:5173' })
-    await post({ batch: [{ type: 'track', messageId: 'store-old-1', userId: aliasOld, event: 'goal_reached', properties: { goal: 'diary_downloaded' }, timestamp: new Date(now - DAY_MS).toISOString() }] }, DEMO.secretKey)
+    await post(
+      {
+        batch: [
+          {
+            type: 'track',
+            messageId: 'store-old-1',
+            userId: aliasOld,
+            event: 'goal_reached',
+            properties: { goal: 'diary_downloaded' },
+            timestamp: new Date(now - DAY_MS).toISOString(),
+          },
+        ],
+      },
+      DEMO.secretKey,
+    )
     await drained()
     const before = svc.service.profiles!.read(program, patient)!
     expect(before.ids).toEqual([patient])
     expect(before.needs.every((n) => n.inferred === 0)).toBe(true)
 
     // The backend links the browser by its stored id (browser:<anonymousId>).
-    await post({ batch: [{ type: 'identify', messageId: 'store-identify', anonymousId: browserId(anon), userId: patient, traits: { dates: { therapy_start: '2026-10-01', enrolment: '2026-09-15' } } }, { type: 'alias', messageId: 'store-alias', userId: patient, previousId: aliasOld }] }, DEMO.secretKey)
+    await post(
+      {
+        batch: [
+          {
+            type: 'identify',
+            messageId: 'store-identify',
+            anonymousId: browserId(anon),
+            userId: patient,
+            traits: { dates: { therapy_start: '2026-10-01', enrolment: '2026-09-15' } },
+          },
+          { type: 'alias', messageId: 'store-alias', userId: patient, previousId: aliasOld },
+        ],
+      },
+      DEMO.secretKey,
+    )
     await drained()
     const at = Date.now()
     const after = svc.service.profiles!.read(program, patient, at)!
@@ -107,12 +158,52 @@ describe('profile store', () => {
   it('keeps the latest consent record per scope across the person’s ids; a withdrawal shows after the next insert', async () => {
     const patient = 'p-store-late'
     const t = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString()
-    await post({ batch: [{ type: 'track', messageId: 'consent-1', userId: patient, event: 'consent_updated', timestamp: t(30), properties: { consent: { email: true, sms: true, call: false } } }] }, DEMO.secretKey)
+    await post(
+      {
+        batch: [
+          {
+            type: 'track',
+            messageId: 'consent-1',
+            userId: patient,
+            event: 'consent_updated',
+            timestamp: t(30),
+            properties: { consent: { email: true, sms: true, call: false } },
+          },
+        ],
+      },
+      DEMO.secretKey,
+    )
     // The browser (an id linked to the patient) records the site's banner choice.
-    await post({ batch: [{ type: 'track', messageId: 'consent-2', anonymousId: 'a-store-late', event: 'consent_updated', timestamp: t(20), properties: { consent: { analytics: true, web: true } } }] }, DEMO.writeKey, { origin: 'http://localhost:5173' })
+    await post(
+      {
+        batch: [
+          {
+            type: 'track',
+            messageId: 'consent-2',
+            anonymousId: 'a-store-late',
+            event: 'consent_updated',
+            timestamp: t(20),
+            properties: { consent: { analytics: true, web: true } },
+          },
+        ],
+      },
+      DEMO.writeKey,
+      { origin: 'http://localhost:5173' },
+    )
     await drained()
-    expect(Object.fromEntries(Object.entries(svc.service.profiles!.read(program, patient)!.consent).map(([k, v]) => [k, v.granted]))).toEqual({ analytics: true, call: false, email: true, sms: true, web: true })
-    await post({ batch: [{ type: 'track', messageId: 'consent-3', userId: patient, event: 'consent_updated', timestamp: t(1), properties: { consent: { sms: false } } }] }, DEMO.secretKey)
+    expect(Object.fromEntries(Object.entries(svc.service.profiles!.read(program, patient)!.consent).map(([k, v]) => [k, v.granted]))).toEqual({
+      analytics: true,
+      call: false,
+      email: true,
+      sms: true,
+      web: true,
+    })
+    await post(
+      {
+        batch: [{ type: 'track', messageId: 'consent-3', userId: patient, event: 'consent_updated', timestamp: t(1), properties: { consent: { sms: false } } }],
+      },
+      DEMO.secretKey,
+    )
     await drained()
     const at = Date.now()
     const p = svc.service.profiles!.read(program, patient, at)!
@@ -120,7 +211,11 @@ describe('profile store', () => {
     expect(p.consent.email!.granted).toBe(true)
     expect(comparable(p)).toEqual(comparable(await readProfile(svc.service.db, program, patient, at)))
     // A browser cannot speak for the patient's channels.
-    const res = await svc.service.app.request('/v1/batch', { method: 'POST', headers: { authorization: basic(DEMO.writeKey), 'content-type': 'application/json', origin: 'http://localhost:5173' }, body: JSON.stringify({ batch: [{ type: 'track', anonymousId: 'a-store-late', event: 'consent_updated', properties: { consent: { email: false } } }] }) })
+    const res = await svc.service.app.request('/v1/batch', {
+      method: 'POST',
+      headers: { authorization: basic(DEMO.writeKey), 'content-type': 'application/json', origin: 'http://localhost:5173' },
+      body: JSON.stringify({ batch: [{ type: 'track', anonymousId: 'a-store-late', event: 'consent_updated', properties: { consent: { email: false } } }] }),
+    })
     expect(res.status).toBe(400)
     expect(await res.json()).toMatchObject({ error: { field: 'batch[0].properties.consent.email' } })
   })
@@ -128,7 +223,11 @@ describe('profile store', () => {
   it('takes the decide endpoint’s decisions and stage changes as they are spooled, and counts each once after it lands', async () => {
     const patient = patients[3]!
     const decide = async (channel: string, slots?: string[]) => {
-      const res = await svc.service.app.request('/v1/decide', { method: 'POST', headers: { authorization: basic(DEMO.secretKey), 'content-type': 'application/json' }, body: JSON.stringify({ userId: patient, channel, ...(slots ? { slots } : {}) }) })
+      const res = await svc.service.app.request('/v1/decide', {
+        method: 'POST',
+        headers: { authorization: basic(DEMO.secretKey), 'content-type': 'application/json' },
+        body: JSON.stringify({ userId: patient, channel, ...(slots ? { slots } : {}) }),
+      })
       expect(res.status, await res.clone().text()).toBe(200)
       return (await res.json()) as { decidedAt: string; stage: string | null; decisions: Array<{ considered: Array<{ outcome: string }> }> }
     }
@@ -136,7 +235,17 @@ describe('profile store', () => {
     const before = stored(svc.service.profiles!.read(program, patient)!)
     // A page view of the same patient lands while the decisions are spooled: its refresh reads
     // the patient from ClickHouse around the decisions' own insert.
-    const [a] = await Promise.all([decide('web', ['home-hero']), post({ batch: [{ type: 'page', messageId: 'store-race-page', userId: patient, context: { page: { path: '/demo/itch', url: 'http://localhost:5173/demo/itch' } } }] }, DEMO.secretKey)])
+    const [a] = await Promise.all([
+      decide('web', ['home-hero']),
+      post(
+        {
+          batch: [
+            { type: 'page', messageId: 'store-race-page', userId: patient, context: { page: { path: '/demo/itch', url: 'http://localhost:5173/demo/itch' } } },
+          ],
+        },
+        DEMO.secretKey,
+      ),
+    ])
     const b = await decide('email')
     // In memory at once, before any insert: the decision times and the stage the answers gave.
     const mem = svc.service.profiles!.read(program, patient)!
@@ -160,7 +269,7 @@ describe('profile store', () => {
     const held: Array<() => void> = []
     const gated: Db = {
       ...db,
-      query: async <T,>(...args: Parameters<Db['query']>) => {
+      query: async <T>(...args: Parameters<Db['query']>) => {
         const rows = await db.query<T>(...args)
         const ids = (args[1] as { ids?: string[] } | undefined)?.ids
         if (ids && ids.length > 0) await new Promise<void>((release) => held.push(release))
@@ -183,7 +292,20 @@ describe('profile store', () => {
     await waitFor(() => held.length === 1, 10_000, 'the refresh read')
     // The decision is inserted and lands while that read is held.
     const row = blankEventRow()
-    Object.assign(row, { message_id: messageId, program: DEMO.program, type: 'track', event: 'decision', channel: 'web', user_id: patient, ts, original_ts: ts, received_at: ts, key_id: 'test', library_name: 'attune-decide', properties: JSON.stringify({ rule, class: 'education', channel: 'web', outcome: 'shown' }) })
+    Object.assign(row, {
+      message_id: messageId,
+      program: DEMO.program,
+      type: 'track',
+      event: 'decision',
+      channel: 'web',
+      user_id: patient,
+      ts,
+      original_ts: ts,
+      received_at: ts,
+      key_id: 'test',
+      library_name: 'attune-decide',
+      properties: JSON.stringify({ rule, class: 'education', channel: 'web', outcome: 'shown' }),
+    })
     await insertEventLines(db, Buffer.from(`${encodeEventRow(row)}\n`), messageId)
     store.landed(DEMO.program, [{ userId: patient, anonymousId: '', linkedId: '', messageId }], programs)
     held.shift()!()
@@ -204,7 +326,10 @@ describe('profile store', () => {
     const at = Date.now()
     const direct = comparable(await readProfile(svc.service.db, program, patient, at))
     const ts = new Date(at).toISOString().replace('T', ' ').replace('Z', '')
-    svc.service.profiles!.applyOwn(DEMO.program, patient, [{ kind: 'decision', rule: 'never-landed', channel: 'web', outcome: 'shown', ts, messageId: 'never-spooled-1' }, { kind: 'stage', stage: 'maintenance', ts, messageId: 'never-spooled-2' }])
+    svc.service.profiles!.applyOwn(DEMO.program, patient, [
+      { kind: 'decision', rule: 'never-landed', channel: 'web', outcome: 'shown', ts, messageId: 'never-spooled-1' },
+      { kind: 'stage', stage: 'maintenance', ts, messageId: 'never-spooled-2' },
+    ])
     const applied = svc.service.profiles!.read(program, patient, at)!
     expect(applied.decisions.filter((d) => d.rule === 'never-landed')).toHaveLength(1)
     expect(applied.stage).toEqual({ id: 'maintenance', enteredAt: ts })
@@ -225,14 +350,24 @@ describe('profile store', () => {
 
   it('with ATTUNE_PROFILE_STORE=0 the route reads ClickHouse and answers the same', async () => {
     const ids = patients.slice(0, 5)
-    const route = async () => Promise.all(ids.map(async (id) => comparable((await (await svc.service.app.request(`/v1/profiles/${id}`, { headers: { authorization: basic(DEMO.secretKey) } })).json()) as Profile)))
+    const route = async () =>
+      Promise.all(
+        ids.map(async (id) =>
+          comparable((await (await svc.service.app.request(`/v1/profiles/${id}`, { headers: { authorization: basic(DEMO.secretKey) } })).json()) as Profile),
+        ),
+      )
     const withStore = await route()
     await svc.stop({ keep: true })
     svc = await startService({ dir: tmp.dir, env: { ...HISTORY, ATTUNE_PROFILE_STORE: '0' } })
     expect(svc.service.profiles).toBeNull()
     expect(((await (await svc.service.app.request('/health')).json()) as { profiles: unknown }).profiles).toEqual({ store: 'off' })
     // Scores decay between the two reads: compare everything but the time-dependent numbers exactly.
-    const strip = (p: ReturnType<typeof comparable>) => ({ ...p, asOf: '', needs: p.needs.map((n) => ({ ...n, score: 0, inferred: 0 })), pattern: p.pattern && { ...p.pattern, distance: 0 } })
+    const strip = (p: ReturnType<typeof comparable>) => ({
+      ...p,
+      asOf: '',
+      needs: p.needs.map((n) => ({ ...n, score: 0, inferred: 0 })),
+      pattern: p.pattern && { ...p.pattern, distance: 0 },
+    })
     expect((await route()).map(strip)).toEqual(withStore.map(strip))
     await svc.stop({ keep: true })
     svc = await startService({ dir: tmp.dir, env: HISTORY })

@@ -19,7 +19,15 @@ afterAll(() => svc?.stop())
 const now = Date.now()
 const at = (daysAgo: number, hour = 10) => new Date(Math.floor((now - daysAgo * DAY_MS) / DAY_MS) * DAY_MS + hour * 3600_000).toISOString()
 
-type Sent = { type: 'page' | 'track' | 'identify'; anonymousId?: string; userId?: string; event?: string; timestamp: string; properties?: Record<string, unknown>; context?: Record<string, unknown> }
+type Sent = {
+  type: 'page' | 'track' | 'identify'
+  anonymousId?: string
+  userId?: string
+  event?: string
+  timestamp: string
+  properties?: Record<string, unknown>
+  context?: Record<string, unknown>
+}
 
 /** The independent reference: what each sent event means for needs, decayed to `asOf`. */
 function referenceNeeds(events: Sent[], asOf: number): Map<string, number> {
@@ -33,14 +41,19 @@ function referenceNeeds(events: Sent[], asOf: number): Map<string, number> {
     const dayStart = Math.floor(Date.parse(e.timestamp) / DAY_MS) * DAY_MS
     const decay = 2 ** (-(asOf - dayStart) / (program.needHalfLifeDays * DAY_MS))
     for (const id of ids) {
-      for (const [need, w] of Object.entries(program.content.find((x) => x.id === id)?.needs ?? {})) scores.set(need, (scores.get(need) ?? 0) + Math.fround(w) * decay)
+      for (const [need, w] of Object.entries(program.content.find((x) => x.id === id)?.needs ?? {}))
+        scores.set(need, (scores.get(need) ?? 0) + Math.fround(w) * decay)
     }
   }
   return scores
 }
 
 async function send(events: Array<Sent & { messageId: string }>, key: string) {
-  const res = await svc.service.app.request('/v1/batch', { method: 'POST', headers: { authorization: basic(key), 'content-type': 'application/json', origin: 'http://localhost:5173' }, body: JSON.stringify({ batch: events }) })
+  const res = await svc.service.app.request('/v1/batch', {
+    method: 'POST',
+    headers: { authorization: basic(key), 'content-type': 'application/json', origin: 'http://localhost:5173' },
+    body: JSON.stringify({ batch: events }),
+  })
   expect(res.status, await res.clone().text()).toBe(200)
   expect(((await res.json()) as { rejected: unknown[] }).rejected).toEqual([])
 }
@@ -54,9 +67,21 @@ describe('profiles', () => {
     const anon = 'a-prof-1'
     const patient = 'p-prof-1'
     const browser: Sent[] = [
-      { type: 'page', anonymousId: anon, timestamp: at(40), properties: { content: ['itch-basics', 'flare-plan'] }, context: { page: { path: '/demo/', url: 'http://localhost:5173/demo/' } } },
+      {
+        type: 'page',
+        anonymousId: anon,
+        timestamp: at(40),
+        properties: { content: ['itch-basics', 'flare-plan'] },
+        context: { page: { path: '/demo/', url: 'http://localhost:5173/demo/' } },
+      },
       { type: 'page', anonymousId: anon, timestamp: at(10), context: { page: { path: '/demo/treatments', url: 'http://localhost:5173/demo/treatments' } } },
-      { type: 'page', anonymousId: anon, timestamp: at(3), properties: { content: 'diary-howto' }, context: { page: { path: '/demo/elsewhere', url: 'http://localhost:5173/demo/elsewhere' } } },
+      {
+        type: 'page',
+        anonymousId: anon,
+        timestamp: at(3),
+        properties: { content: 'diary-howto' },
+        context: { page: { path: '/demo/elsewhere', url: 'http://localhost:5173/demo/elsewhere' } },
+      },
       { type: 'page', anonymousId: anon, timestamp: at(0, 0), context: { page: { path: '/demo/support', url: 'http://localhost:5173/demo/support' } } },
       { type: 'track', anonymousId: anon, event: 'goal_reached', timestamp: at(3, 11), properties: { goal: 'diary_downloaded' } },
       // Counts once, however often.
@@ -65,25 +90,64 @@ describe('profiles', () => {
       { type: 'identify', anonymousId: anon, userId: patient, timestamp: at(0, 0), context: { identityToken: identityToken(patient) } },
     ]
     const backend: Sent[] = [
-      { type: 'track', userId: patient, event: 'print_magazine_read', timestamp: at(5), properties: { content: ['topical-treatments', 'not-in-the-catalogue'] } },
+      {
+        type: 'track',
+        userId: patient,
+        event: 'print_magazine_read',
+        timestamp: at(5),
+        properties: { content: ['topical-treatments', 'not-in-the-catalogue'] },
+      },
       { type: 'track', userId: patient, event: 'medication_checkin', timestamp: at(4) },
       { type: 'track', userId: patient, event: 'medication_checkin', timestamp: at(2) },
-      { type: 'track', userId: patient, event: 'questionnaire_answered', timestamp: at(1), properties: { questionnaire: 'first-needs', answers: [{ question: 'main-concern', answer: 'itch' }, { question: 'mood', answer: 'coping' }] } },
+      {
+        type: 'track',
+        userId: patient,
+        event: 'questionnaire_answered',
+        timestamp: at(1),
+        properties: {
+          questionnaire: 'first-needs',
+          answers: [
+            { question: 'main-concern', answer: 'itch' },
+            { question: 'mood', answer: 'coping' },
+          ],
+        },
+      },
       // A newer answer to the same question replaces the older one.
-      { type: 'track', userId: patient, event: 'questionnaire_answered', timestamp: at(0, 0), properties: { questionnaire: 'first-needs', answers: [{ question: 'mood', answer: 'sometimes-down' }] } },
+      {
+        type: 'track',
+        userId: patient,
+        event: 'questionnaire_answered',
+        timestamp: at(0, 0),
+        properties: { questionnaire: 'first-needs', answers: [{ question: 'mood', answer: 'sometimes-down' }] },
+      },
     ]
-    await send(browser.map((e, i) => ({ ...e, messageId: `prof-b-${i}` })), DEMO.writeKey)
-    await send(backend.map((e, i) => ({ ...e, messageId: `prof-s-${i}` })), DEMO.secretKey)
+    await send(
+      browser.map((e, i) => ({ ...e, messageId: `prof-b-${i}` })),
+      DEMO.writeKey,
+    )
+    await send(
+      backend.map((e, i) => ({ ...e, messageId: `prof-s-${i}` })),
+      DEMO.secretKey,
+    )
     let body: any
-    await waitFor(async () => {
-      body = await (await profile(patient, DEMO.secretKey, `?program=${DEMO.program}`)).json()
-      return body.ids?.length === 2 && body.answers?.length === 2 && body.channels?.length === 3 && body.goals?.length === 3
-    }, 20_000, 'the profile')
+    await waitFor(
+      async () => {
+        body = await (await profile(patient, DEMO.secretKey, `?program=${DEMO.program}`)).json()
+        return body.ids?.length === 2 && body.answers?.length === 2 && body.channels?.length === 3 && body.goals?.length === 3
+      },
+      20_000,
+      'the profile',
+    )
     expect(body.ids).toEqual([patient, `browser:${anon}`])
     // Scores decay by the millisecond: the reference is computed for the time the profile says it is of.
     const expected = referenceNeeds([...browser, ...backend], Date.parse(body.asOf))
     const inferred = new Map<string, number>((body.needs as Array<{ need: string; inferred: number }>).map((n) => [n.need, n.inferred]))
-    expect([...expected.keys()].sort()).toEqual([...inferred].filter(([, v]) => v > 0).map(([k]) => k).sort())
+    expect([...expected.keys()].sort()).toEqual(
+      [...inferred]
+        .filter(([, v]) => v > 0)
+        .map(([k]) => k)
+        .sort(),
+    )
     for (const [need, score] of expected) expect(inferred.get(need), need).toBeCloseTo(score, 6)
     // Explicit: the latest answer per question, through the questionnaire's answer weights.
     const byNeed = Object.fromEntries((body.needs as Array<{ need: string; source: string; score: number }>).map((n) => [n.need, n]))
@@ -101,9 +165,14 @@ describe('profiles', () => {
     const times = new Map<string, number>()
     for (const e of [...browser, ...backend]) {
       const name = e.event ?? e.type
-      for (const g of program.goals) if (g.events.some((ge) => ge.event === name && Object.entries(ge.where ?? {}).every(([k, v]) => e.properties?.[k] === v))) times.set(g.id, (times.get(g.id) ?? 0) + 1)
+      for (const g of program.goals)
+        if (g.events.some((ge) => ge.event === name && Object.entries(ge.where ?? {}).every(([k, v]) => e.properties?.[k] === v)))
+          times.set(g.id, (times.get(g.id) ?? 0) + 1)
     }
-    const value = [...times].reduce((sum, [id, n]) => { const g = program.goals.find((x) => x.id === id)!; return sum + g.points * (g.countOnce ? 1 : n) }, 0)
+    const value = [...times].reduce((sum, [id, n]) => {
+      const g = program.goals.find((x) => x.id === id)!
+      return sum + g.points * (g.countOnce ? 1 : n)
+    }, 0)
     expect(Object.fromEntries(body.goals.map((g: { goal: string; times: number }) => [g.goal, g.times]))).toEqual(Object.fromEntries(times))
     expect(value).toBe(20 + 10 + 5 * 2)
     expect(body.engagement.value).toBe(value)
@@ -118,9 +187,14 @@ describe('profiles', () => {
     // Pattern: the nearest card to the need vector used, both scaled to a maximum of 1.
     expect(body.profiledTouches).toBe(5)
     const used = program.needs.map((n) => (body.needs as Array<{ need: string; score: number }>).find((x) => x.need === n.id)!.score)
-    const scale = (v: number[]) => { const m = Math.max(...v.map((x) => Math.max(0, x))); return v.map((x) => Math.max(0, x) / m) }
+    const scale = (v: number[]) => {
+      const m = Math.max(...v.map((x) => Math.max(0, x)))
+      return v.map((x) => Math.max(0, x) / m)
+    }
     const mine = scale(used)
-    const nearest = program.patterns.map((p) => ({ id: p.id, d: Math.hypot(...scale(program.needs.map((n) => p.needs[n.id] ?? 0)).map((c, i) => c - mine[i]!)) })).sort((a, b) => a.d - b.d)[0]!
+    const nearest = program.patterns
+      .map((p) => ({ id: p.id, d: Math.hypot(...scale(program.needs.map((n) => p.needs[n.id] ?? 0)).map((c, i) => c - mine[i]!)) }))
+      .sort((a, b) => a.d - b.d)[0]!
     expect(body.pattern).toMatchObject({ id: nearest.id })
     expect(body.pattern.distance).toBeCloseTo(nearest.d, 5)
 
@@ -130,7 +204,9 @@ describe('profiles', () => {
     expect([4, 5]).toContain(body.adherence.periodsDue)
 
     // The timeline: every touch of both ids, oldest first.
-    const tl = (await (await svc.service.app.request(`/v1/profiles/${patient}/timeline?days=60`, { headers: { authorization: basic(DEMO.secretKey) } })).json()) as { ids: string[]; entries: Array<{ ts: string; event: string; type: string }> }
+    const tl = (await (
+      await svc.service.app.request(`/v1/profiles/${patient}/timeline?days=60`, { headers: { authorization: basic(DEMO.secretKey) } })
+    ).json()) as { ids: string[]; entries: Array<{ ts: string; event: string; type: string }> }
     expect(tl.ids).toEqual([patient, `browser:${anon}`])
     expect(tl.entries).toHaveLength(browser.length + backend.length)
     expect(tl.entries.map((e) => e.ts)).toEqual([...tl.entries.map((e) => e.ts)].sort())
@@ -149,7 +225,23 @@ describe('profiles', () => {
   it('every profile model passes EXPLAIN', async () => {
     for (const name of ['profile-ids', 'actor-aggregates', 'identity-links-page', 'profile-timeline', 'need-vectors']) {
       const text = readFileSync(join(ROOT, 'analytics/src/sql', `${name}.sql`), 'utf8')
-      const params = { program: 'p', patient: 'x', ids: ['x'], now: '2026-11-23 12:00:00.000', since: '2026-11-01 00:00:00.000', half_life_days: 30, limit: 10, checkin_goal: 'g', checkin_since: '2026-11-01 00:00:00.000', tz: 'Europe/Berlin', all: 0, pages: 1, page: 0, anchor: '2026-11-23 12:00:00.000', clamp: '2026-11-23 12:00:00.000' }
+      const params = {
+        program: 'p',
+        patient: 'x',
+        ids: ['x'],
+        now: '2026-11-23 12:00:00.000',
+        since: '2026-11-01 00:00:00.000',
+        half_life_days: 30,
+        limit: 10,
+        checkin_goal: 'g',
+        checkin_since: '2026-11-01 00:00:00.000',
+        tz: 'Europe/Berlin',
+        all: 0,
+        pages: 1,
+        page: 0,
+        anchor: '2026-11-23 12:00:00.000',
+        clamp: '2026-11-23 12:00:00.000',
+      }
       await expect(svc.service.db.query(`EXPLAIN ${text}`, params), name).resolves.toBeDefined()
     }
   })

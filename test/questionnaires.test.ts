@@ -27,7 +27,9 @@ describe('GET /v1/questionnaires/:id', () => {
   it('answers 401 without a known key, 403 from a foreign origin, 404 for an unknown questionnaire', async () => {
     expect((await svc.service.app.request('/v1/questionnaires/first-needs')).status).toBe(401)
     expect((await svc.service.app.request('/v1/questionnaires/first-needs?writeKey=pk_nope')).status).toBe(401)
-    const foreign = await svc.service.app.request(`/v1/questionnaires/first-needs?writeKey=${DEMO.writeKey}`, { headers: { origin: 'https://elsewhere.example' } })
+    const foreign = await svc.service.app.request(`/v1/questionnaires/first-needs?writeKey=${DEMO.writeKey}`, {
+      headers: { origin: 'https://elsewhere.example' },
+    })
     expect(foreign.status).toBe(403)
     const missing = await svc.service.app.request(`/v1/questionnaires/nope?writeKey=${DEMO.writeKey}`)
     expect(missing.status).toBe(404)

@@ -20,12 +20,19 @@ const verified = (token: string) => verifyIdentityToken(token.trim(), (p) => (p 
 
 describe('identity-token recipes', () => {
   it('Node', () => {
-    const token = execFileSync(process.execPath, ['--input-type=module', '-e', `${recipe('node')}\nconsole.log(identityToken(process.env.P, process.env.U, process.env.S))`], { env, encoding: 'utf8' })
+    const token = execFileSync(
+      process.execPath,
+      ['--input-type=module', '-e', `${recipe('node')}\nconsole.log(identityToken(process.env.P, process.env.U, process.env.S))`],
+      { env, encoding: 'utf8' },
+    )
     expect(verified(token)).toMatchObject({ valid: true, payload: { program: DEMO.program, patient: 'p-000123' } })
   })
 
   it('Python', () => {
-    const token = execFileSync('python3', ['-c', `${recipe('python')}\nimport os\nprint(identity_token(os.environ["P"], os.environ["U"], os.environ["S"]))`], { env, encoding: 'utf8' })
+    const token = execFileSync('python3', ['-c', `${recipe('python')}\nimport os\nprint(identity_token(os.environ["P"], os.environ["U"], os.environ["S"]))`], {
+      env,
+      encoding: 'utf8',
+    })
     expect(verified(token)).toMatchObject({ valid: true, payload: { program: DEMO.program, patient: 'p-000123' } })
     const t = token.trim()
     const tampered = `${t.slice(0, -1)}${t.endsWith('A') ? 'B' : 'A'}`

@@ -100,7 +100,15 @@ describe('@segment/analytics-node against the collector', () => {
     expect(new Set(sent.messageIds).size).toBe(7)
 
     const rows = await landed(sent.messageIds)
-    const byType = rows.map((r) => ({ type: r.type, event: r.event, user_id: r.user_id, anonymous_id: r.anonymous_id, previous_id: r.previous_id, group_id: r.group_id, channel: r.channel }))
+    const byType = rows.map((r) => ({
+      type: r.type,
+      event: r.event,
+      user_id: r.user_id,
+      anonymous_id: r.anonymous_id,
+      previous_id: r.previous_id,
+      group_id: r.group_id,
+      channel: r.channel,
+    }))
     expect(byType).toEqual(
       expect.arrayContaining([
         { type: 'identify', event: 'identify', user_id: 'p-100', anonymous_id: '', previous_id: '', group_id: '', channel: 'server' },

@@ -85,7 +85,9 @@ function mapStrings<T extends Json>(v: T, f: (s: string) => string): T {
  * and offset untouched, the gaps between sentAt and timestamp kept).
  */
 function rewriteBody(body: Body, tag: string): Body {
-  const times = strings(body).map(([, s]) => parseIso(s)).filter((p) => p !== null)
+  const times = strings(body)
+    .map(([, s]) => parseIso(s))
+    .filter((p) => p !== null)
   const earliest = Math.min(...times.map((p) => p.utcSeconds))
   const shift = times.length ? Math.round((Date.now() - 5 * 60_000) / 1000 - earliest) : 0
   const out = mapStrings(body, (s) => (s === PLACEHOLDER ? DEMO.secretKey : ISO.test(s) ? shiftIso(s, shift) : s))
@@ -106,7 +108,9 @@ const asciiOnly = (text: string) => text.replace(/[\u007f-\uffff]/g, (c) => `\\u
 function pythonJson(v: Json): string {
   if (v === null || typeof v !== 'object') return JSON.stringify(v)
   if (Array.isArray(v)) return `[${v.map(pythonJson).join(', ')}]`
-  return `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}: ${pythonJson(x)}`).join(', ')}}`
+  return `{${Object.entries(v)
+    .map(([k, x]) => `${JSON.stringify(k)}: ${pythonJson(x)}`)
+    .join(', ')}}`
 }
 
 /**
@@ -178,7 +182,13 @@ async function send(f: Fixture, body: Body): Promise<Exchange> {
   } catch {
     json = undefined
   }
-  return { request: { method: f.method, path: f.path, headers, body, wire }, status: res.status, contentType: res.headers.get('content-type') ?? '', text, json }
+  return {
+    request: { method: f.method, path: f.path, headers, body, wire },
+    status: res.status,
+    contentType: res.headers.get('content-type') ?? '',
+    text,
+    json,
+  }
 }
 
 /** An exchange as one line for a failure message. */
@@ -218,7 +228,8 @@ const PERMANENT: Record<string, (status: number) => boolean> = {
  * A library without an entry above: a 4xx that none of the known libraries retries (they retry
  * 408, 410, 429 and 460) and that its own `retries` text does not name.
  */
-const fallbackPermanent = (f: Fixture) => (s: number) => within(s, 400, 499) && ![408, 410, 429, 460].includes(s) && !new RegExp(`\\b${s}\\b`).test(f.errorHandling.retries)
+const fallbackPermanent = (f: Fixture) => (s: number) =>
+  within(s, 400, 499) && ![408, 410, 429, 460].includes(s) && !new RegExp(`\\b${s}\\b`).test(f.errorHandling.retries)
 /** Whether the library retries every status (the Go libraries): its errorHandling says no status is permanent. */
 const retriesEveryStatus = (f: Fixture) => /^none\b/i.test(f.errorHandling.permanent.trim())
 
@@ -246,7 +257,11 @@ interface Row {
 /** The rows of these message ids, once every accepted event has landed. */
 async function landed(ids: string[], expected: number): Promise<Row[]> {
   const count = 'SELECT count() c FROM events WHERE message_id IN {ids:Array(String)}'
-  await waitFor(async () => service.spool.depthBytes() === 0 && Number((await service.db.query<{ c: string }>(count, { ids }))[0]!.c) >= expected, 15_000, `${expected} events in ClickHouse`)
+  await waitFor(
+    async () => service.spool.depthBytes() === 0 && Number((await service.db.query<{ c: string }>(count, { ids }))[0]!.c) >= expected,
+    15_000,
+    `${expected} events in ClickHouse`,
+  )
   return service.db.query<Row>(
     'SELECT message_id, type, user_id, anonymous_id, group_id, previous_id, event, toUnixTimestamp64Milli(ts) ts_ms FROM events WHERE message_id IN {ids:Array(String)} ORDER BY message_id',
     { ids },
@@ -335,7 +350,9 @@ describe('Segment-protocol server libraries against the collector', () => {
       }
       // Nothing of the invalid request landed.
       await waitFor(() => service.spool.depthBytes() === 0, 10_000, 'the spool to drain')
-      const stray = await service.db.query<{ c: string }>('SELECT count() c FROM events WHERE message_id IN {ids:Array(String)}', { ids: bad.batch.map((m) => String(m.messageId)) })
+      const stray = await service.db.query<{ c: string }>('SELECT count() c FROM events WHERE message_id IN {ids:Array(String)}', {
+        ids: bad.batch.map((m) => String(m.messageId)),
+      })
       expect.soft(Number(stray[0]!.c), `${f.name}: the invalid message landed`).toBe(0)
     })
   }

@@ -43,7 +43,10 @@ describe('where the collector listens', () => {
     expect(proc.output()).toMatch(new RegExp(`listening on http://127\\.0\\.0\\.1:${port} \\(this machine only; HOST opens it\\)`))
     expect(proc.output()).not.toContain('WARNING')
     expect(await reachable('127.0.0.1', port)).toBe(true)
-    const others = Object.values(networkInterfaces()).flat().filter((i) => i && !i.internal && i.family === 'IPv4').map((i) => i!.address)
+    const others = Object.values(networkInterfaces())
+      .flat()
+      .filter((i) => i && !i.internal && i.family === 'IPv4')
+      .map((i) => i!.address)
     for (const address of others) expect(await reachable(address, port), address).toBe(false)
   })
 

@@ -36,7 +36,8 @@ function trickle(first: string, drip: string): Promise<{ answer: string; ms: num
 
 describe('slow clients', () => {
   it('answers 408 to trickled headers within the headers timeout, and counts it', async () => {
-    const metric = async () => Number(/attune_requests_rejected_total\{reason="request_timeout"\} (\d+)/.exec(await (await fetch(`${proc.url}/metrics`)).text())?.[1] ?? 0)
+    const metric = async () =>
+      Number(/attune_requests_rejected_total\{reason="request_timeout"\} (\d+)/.exec(await (await fetch(`${proc.url}/metrics`)).text())?.[1] ?? 0)
     const before = await metric()
     const r = await trickle('POST /v1/track HTTP/1.1\r\nHost: x\r\n', 'X-Slow: 1\r\n')
     expect(r.answer).toMatch(/^HTTP\/1\.1 408/)
@@ -45,7 +46,8 @@ describe('slow clients', () => {
   })
 
   it('answers 400 to what is not HTTP, and counts it', async () => {
-    const metric = async () => Number(/attune_requests_rejected_total\{reason="bad_request"\} (\d+)/.exec(await (await fetch(`${proc.url}/metrics`)).text())?.[1] ?? 0)
+    const metric = async () =>
+      Number(/attune_requests_rejected_total\{reason="bad_request"\} (\d+)/.exec(await (await fetch(`${proc.url}/metrics`)).text())?.[1] ?? 0)
     const before = await metric()
     const { hostname, port } = new URL(proc.url)
     const answer = await new Promise<string>((resolve) => {
@@ -60,8 +62,15 @@ describe('slow clients', () => {
   })
 
   it('answers 408 to a trickled body within the request timeout, and serves others meanwhile', async () => {
-    const slow = trickle(`POST /v1/track HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(DEMO.secretKey)}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"userId":"p-1",`, ' ')
-    const res = await fetch(`${proc.url}/v1/track`, { method: 'POST', headers: { authorization: basic(DEMO.secretKey), 'content-type': 'application/json' }, body: JSON.stringify({ userId: 'p-2', event: 'fast' }) })
+    const slow = trickle(
+      `POST /v1/track HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(DEMO.secretKey)}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"userId":"p-1",`,
+      ' ',
+    )
+    const res = await fetch(`${proc.url}/v1/track`, {
+      method: 'POST',
+      headers: { authorization: basic(DEMO.secretKey), 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: 'p-2', event: 'fast' }),
+    })
     expect(res.status).toBe(200)
     const r = await slow
     expect(r.answer).toMatch(/^HTTP\/1\.1 408/)

@@ -1,7 +1,6 @@
 import type { Db } from './client.ts'
 import { chTime } from './event-row.ts'
 import { sql } from './sql.ts'
-import { DAY_MS } from './days.ts'
 
 /** How a conversion's credit is shared among the touches before it. */
 export type AttributionModel = 'first_touch' | 'last_touch' | 'linear'

@@ -11,7 +11,10 @@ export const CHANNEL_TABLE = {
   print: { decided: true, outbound: true, consent: 'print', browserMayClaim: false, eventPrefix: true, clickToken: false },
   app: { decided: false, outbound: false, consent: 'app', browserMayClaim: true, eventPrefix: false, clickToken: false },
   server: { decided: false, outbound: false, consent: null, browserMayClaim: false, eventPrefix: false, clickToken: false },
-} as const satisfies Record<string, { decided: boolean; outbound: boolean; consent: string | null; browserMayClaim: boolean; eventPrefix: boolean; clickToken: boolean }>
+} as const satisfies Record<
+  string,
+  { decided: boolean; outbound: boolean; consent: string | null; browserMayClaim: boolean; eventPrefix: boolean; clickToken: boolean }
+>
 
 /** A channel name. */
 export type Channel = keyof typeof CHANNEL_TABLE
@@ -27,7 +30,15 @@ export type DecisionChannel = (typeof DECISION_CHANNELS)[number]
 /** Channels that reach a person outside the website (what consent, quiet hours and the contact budget govern). */
 export const OUTBOUND_CHANNELS = where((r) => r.outbound) as Array<Exclude<DecisionChannel, 'web'>>
 /** What consent is given for: each channel's scope, and analytics. */
-export const CONSENT_SCOPES = ['analytics', ...CHANNELS.flatMap((c) => (CHANNEL_TABLE[c].consent ? [CHANNEL_TABLE[c].consent] : []))] as ['analytics', 'web', 'email', 'sms', 'call', 'print', 'app']
+export const CONSENT_SCOPES = ['analytics', ...CHANNELS.flatMap((c) => (CHANNEL_TABLE[c].consent ? [CHANNEL_TABLE[c].consent] : []))] as [
+  'analytics',
+  'web',
+  'email',
+  'sms',
+  'call',
+  'print',
+  'app',
+]
 /** A consent scope. */
 export type ConsentScope = (typeof CONSENT_SCOPES)[number]
 /** The scopes a browser's write key may set: the site's own consent banner covers no more; channel consent comes from a backend. */

@@ -16,13 +16,20 @@ export function patternFromCluster(program: Program, run: Clustering, cluster: N
   const dominant = cluster.label.split(' + ')
   const id = opts.id ?? slugOf(cluster.label)
   const name = opts.name ?? clip(dominant.map((n) => needNames.get(n) ?? n).join(' & '), 100)
-  const description = clip(`Approved from need cluster ${cluster.id} (${cluster.size} of ${run.members.size} people) of the clustering of ${run.computedAt}, run ${run.runId}.`, 1000)
+  const description = clip(
+    `Approved from need cluster ${cluster.id} (${cluster.size} of ${run.members.size} people) of the clustering of ${run.computedAt}, run ${run.runId}.`,
+    1000,
+  )
   return { id, name, description, needs }
 }
 
 /** A pattern id (lower-case letters, digits and dashes, at most 64) from a cluster label. */
 function slugOf(label: string): string {
-  const s = label.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 64).replace(/^-+|-+$/g, '')
+  const s = label
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .slice(0, 64)
+    .replace(/^-+|-+$/g, '')
   return s || 'cluster'
 }
 

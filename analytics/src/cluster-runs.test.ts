@@ -16,10 +16,17 @@ import { TABLES } from './tables.ts'
 import { DAY_MS } from './days.ts'
 
 const program = programSchema.parse({
-  id: 'p1', name: 'P', market: 'DE', timeZone: 'Europe/Berlin',
+  id: 'p1',
+  name: 'P',
+  market: 'DE',
+  timeZone: 'Europe/Berlin',
   demo: true,
   keys: { write: [{ id: 'w', key: 'pk_test_12345678', origins: ['https://example.org'] }], secret: [{ id: 's', key: 'sk_test_12345678', channel: 'server' }] },
-  needs: [{ id: 'a', name: 'A', description: 'a' }, { id: 'b', name: 'B', description: 'b' }, { id: 'c', name: 'C', description: 'c' }],
+  needs: [
+    { id: 'a', name: 'A', description: 'a' },
+    { id: 'b', name: 'B', description: 'b' },
+    { id: 'c', name: 'C', description: 'c' },
+  ],
 })
 const NOW = Date.parse('2026-11-23T12:00:00.000Z')
 
@@ -32,7 +39,11 @@ beforeAll(async () => {
   // 45 people in three groups by what they read (need weights straight into the aggregate the models read).
   const rows = []
   for (let i = 0; i < 45; i++) {
-    const [need, other] = [['a', 'b'], ['b', 'c'], ['c', 'a']][i % 3]!
+    const [need, other] = [
+      ['a', 'b'],
+      ['b', 'c'],
+      ['c', 'a'],
+    ][i % 3]!
     rows.push({ program: 'p1', actor_id: `person-${i}`, need, day: '2026-11-20', weight: 3 + (i % 5) / 10, touches: 3 })
     rows.push({ program: 'p1', actor_id: `person-${i}`, need: other, day: '2026-11-21', weight: 0.5, touches: 1 })
   }
@@ -45,7 +56,13 @@ afterAll(async () => {
 })
 
 const membersOf = async (runId: string) =>
-  new Map((await db.query<{ person_id: string; cluster_id: string }>(`SELECT person_id, cluster_id FROM ${TABLES.needClusterMembers} WHERE run_id = {run:String}`, { run: runId })).map((r) => [r.person_id, r.cluster_id]))
+  new Map(
+    (
+      await db.query<{ person_id: string; cluster_id: string }>(`SELECT person_id, cluster_id FROM ${TABLES.needClusterMembers} WHERE run_id = {run:String}`, {
+        run: runId,
+      })
+    ).map((r) => [r.person_id, r.cluster_id]),
+  )
 
 describe('clustering runs', () => {
   let first: Clustering
@@ -56,11 +73,16 @@ describe('clustering runs', () => {
     expect(first.clusters.map((c) => c.size)).toEqual([15, 15, 15])
     // The same engine, with its membership inserts counted.
     const inserts: number[] = []
-    const counted: Db = { ...db, insertJsonLines: (table, body, token, columns) => (inserts.push(String(body).trim().split('\n').length), db.insertJsonLines(table, body, token, columns)) }
+    const counted: Db = {
+      ...db,
+      insertJsonLines: (table, body, token, columns) => (inserts.push(String(body).trim().split('\n').length), db.insertJsonLines(table, body, token, columns)),
+    }
     await storeClustering(counted, first, { batchRows: 7 })
     expect(inserts).toEqual([7, 7, 7, 7, 7, 7, 3])
     expect(await membersOf(first.runId)).toEqual(first.members)
-    const partitions = await db.query<{ p: string }>(`SELECT DISTINCT partition p FROM system.parts WHERE table = {t:String} AND active`, { t: TABLES.needClusterMembers })
+    const partitions = await db.query<{ p: string }>(`SELECT DISTINCT partition p FROM system.parts WHERE table = {t:String} AND active`, {
+      t: TABLES.needClusterMembers,
+    })
     expect(partitions).toEqual([{ p: '202611' }])
     expect(await latestClustering(db, 'p1')).toEqual(first)
     expect(await latestClustering(db, 'p2')).toBeUndefined()
@@ -74,7 +96,9 @@ describe('clustering runs', () => {
     expect(read!.settings).toEqual({ k: 2, minSize: 1, seed: 7 })
     expect(read!.runId).not.toBe(first.runId)
     // A later run that died after its memberships: only the run row marks a run complete.
-    await db.insertRows(TABLES.needClusterMembers, [{ program: 'p1', run_id: 'torn', computed_at: '2026-11-25 12:00:00.000', person_id: 'person-0', cluster_id: 'cluster-1' }])
+    await db.insertRows(TABLES.needClusterMembers, [
+      { program: 'p1', run_id: 'torn', computed_at: '2026-11-25 12:00:00.000', person_id: 'person-0', cluster_id: 'cluster-1' },
+    ])
     expect((await latestClustering(db, 'p1'))!.runId).toBe(second.runId)
     // Earlier runs stay stored, memberships and all.
     expect(await membersOf(first.runId)).toEqual(first.members)

@@ -23,11 +23,11 @@ export async function storeClustering(db: Db, c: Clustering, opts: { batchRows?:
   for (const [person, cluster] of c.members) {
     lines.push(JSON.stringify([c.program, c.runId, computedAt, person, cluster]))
     if (lines.length === batchRows) {
-      await db.insertJsonLines(TABLES.needClusterMembers, lines.join('\n') + '\n', undefined, MEMBER_COLUMNS)
+      await db.insertJsonLines(TABLES.needClusterMembers, `${lines.join('\n')}\n`, undefined, MEMBER_COLUMNS)
       lines = []
     }
   }
-  if (lines.length > 0) await db.insertJsonLines(TABLES.needClusterMembers, lines.join('\n') + '\n', undefined, MEMBER_COLUMNS)
+  if (lines.length > 0) await db.insertJsonLines(TABLES.needClusterMembers, `${lines.join('\n')}\n`, undefined, MEMBER_COLUMNS)
   await db.insertRows(TABLES.needClusterRuns, [
     {
       program: c.program,
@@ -44,10 +44,18 @@ export async function storeClustering(db: Db, c: Clustering, opts: { batchRows?:
 
 /** The latest stored run of a program with its memberships, or undefined when none is stored. */
 export async function latestClustering(db: Db, program: string): Promise<Clustering | undefined> {
-  const [run] = await db.query<{ run_id: string; computed_at: string; k: number; min_size: number; seed: number; people: number; clusters: NeedCluster[] }>(sql('latest-cluster-run'), { program })
+  const [run] = await db.query<{ run_id: string; computed_at: string; k: number; min_size: number; seed: number; people: number; clusters: NeedCluster[] }>(
+    sql('latest-cluster-run'),
+    { program },
+  )
   if (!run) return undefined
   const rows = await db.query<{ person_id: string; cluster_id: string }>(sql('cluster-members'), { program, run_id: run.run_id, computed_at: run.computed_at })
-  const clusters = run.clusters.map((x) => ({ id: x.id, label: x.label, size: Number(x.size), centroid: Object.fromEntries(Object.entries(x.centroid).map(([need, w]) => [need, Number(w)])) }))
+  const clusters = run.clusters.map((x) => ({
+    id: x.id,
+    label: x.label,
+    size: Number(x.size),
+    centroid: Object.fromEntries(Object.entries(x.centroid).map(([need, w]) => [need, Number(w)])),
+  }))
   return {
     program,
     runId: run.run_id,

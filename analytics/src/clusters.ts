@@ -43,7 +43,11 @@ const dist2 = (a: number[], b: number[]) => a.reduce((s, x, i) => s + (x - b[i]!
  * k-means (k-means++ seeding, Lloyd iterations) over need vectors; clusters smaller than
  * `minSize` are merged into the nearest remaining one, and the centroids recomputed.
  */
-export function kMeans(points: number[][], k: number, opts: { minSize?: number; seed?: number; maxIterations?: number } = {}): { assignment: number[]; centroids: number[][] } {
+export function kMeans(
+  points: number[][],
+  k: number,
+  opts: { minSize?: number; seed?: number; maxIterations?: number } = {},
+): { assignment: number[]; centroids: number[][] } {
   const random = new Random(opts.seed ?? 1)
   const rand = () => random.next()
   const n = points.length
@@ -82,7 +86,9 @@ export function kMeans(points: number[][], k: number, opts: { minSize?: number; 
     if (small < 0) break
     const keep = cs.map((_, j) => j).filter((j) => j !== small)
     const kept = keep.map((j) => cs[j]!)
-    assignment = points.map((p, i) => (assignment[i] === small ? keep[kept.reduce((b, c, x) => (dist2(p, c) < dist2(p, kept[b]!) ? x : b), 0)]! : assignment[i]!))
+    assignment = points.map((p, i) =>
+      assignment[i] === small ? keep[kept.reduce((b, c, x) => (dist2(p, c) < dist2(p, kept[b]!) ? x : b), 0)]! : assignment[i]!,
+    )
     const remap = new Map(keep.map((j, x) => [j, x]))
     assignment = assignment.map((a) => remap.get(a)!)
     cs = kept
@@ -90,7 +96,6 @@ export function kMeans(points: number[][], k: number, opts: { minSize?: number; 
   }
   return { assignment, centroids: cs }
 }
-
 
 /**
  * Clusters a program's people by their need vectors (decayed inferred scores, each person's
@@ -101,7 +106,11 @@ export function kMeans(points: number[][], k: number, opts: { minSize?: number; 
 export async function clusterNeeds(db: Db, program: Program, opts: { k?: number; minSize?: number; seed?: number; now?: number } = {}): Promise<Clustering> {
   const now = opts.now ?? Date.now()
   const needIds = program.needs.map((n) => n.id)
-  const rows = await db.query<{ person: string; needs: string[]; scores: number[] }>(sql('need-vectors'), { program: program.id, now: chTime(now), half_life_days: program.needHalfLifeDays })
+  const rows = await db.query<{ person: string; needs: string[]; scores: number[] }>(sql('need-vectors'), {
+    program: program.id,
+    now: chTime(now),
+    half_life_days: program.needHalfLifeDays,
+  })
   const people: string[] = []
   const points: number[][] = []
   for (const r of rows) {
@@ -114,8 +123,24 @@ export async function clusterNeeds(db: Db, program: Program, opts: { k?: number;
   const settings = { k: opts.k ?? 5, minSize: opts.minSize ?? 20, seed: opts.seed ?? 1 }
   const { assignment, centroids } = kMeans(points, settings.k, settings)
   const clusters = centroids.map((c, j) => {
-    const top = needIds.map((id, i) => ({ id, w: c[i]! })).sort((a, b) => b.w - a.w).slice(0, 2)
-    return { id: `cluster-${j + 1}`, label: top.map((t) => t.id).join(' + '), size: assignment.filter((a) => a === j).length, centroid: Object.fromEntries(needIds.map((id, i) => [id, Math.round(c[i]! * 1000) / 1000])) }
+    const top = needIds
+      .map((id, i) => ({ id, w: c[i]! }))
+      .sort((a, b) => b.w - a.w)
+      .slice(0, 2)
+    return {
+      id: `cluster-${j + 1}`,
+      label: top.map((t) => t.id).join(' + '),
+      size: assignment.filter((a) => a === j).length,
+      centroid: Object.fromEntries(needIds.map((id, i) => [id, Math.round(c[i]! * 1000) / 1000])),
+    }
   })
-  return { program: program.id, runId: randomUUID(), computedAt: new Date(now).toISOString(), k: clusters.length, settings, clusters, members: new Map(people.map((p, i) => [p, clusters[assignment[i]!]!.id])) }
+  return {
+    program: program.id,
+    runId: randomUUID(),
+    computedAt: new Date(now).toISOString(),
+    k: clusters.length,
+    settings,
+    clusters,
+    members: new Map(people.map((p, i) => [p, clusters[assignment[i]!]!.id])),
+  }
 }

@@ -7,10 +7,7 @@ import { localDay } from './zone-time.ts'
  *
  * @example isContentUsable(item, { market: program.market, now: new Date(), timeZone: program.timeZone })
  */
-export function isContentUsable(
-  content: Pick<ContentItem, 'markets' | 'approval'>,
-  at: { market: string; now: Date; timeZone?: string },
-): boolean {
+export function isContentUsable(content: Pick<ContentItem, 'markets' | 'approval'>, at: { market: string; now: Date; timeZone?: string }): boolean {
   if (!content.markets.includes(at.market)) return false
   return localDay(at.now.getTime(), at.timeZone ?? 'UTC') <= content.approval.validUntil
 }

@@ -35,7 +35,10 @@ describe('existingMessageIds', () => {
 
   it('answers for 60,000 ids in one call', async () => {
     const ids = Array.from({ length: 60_000 }, (_, i) => `bulk-${i}`)
-    await db.insertRows('event_ids', ids.filter((_, i) => i % 3 === 0).map((message_id) => ({ program: 'p1', message_id, received_at: '2026-11-23 10:00:00.000' })))
+    await db.insertRows(
+      'event_ids',
+      ids.filter((_, i) => i % 3 === 0).map((message_id) => ({ program: 'p1', message_id, received_at: '2026-11-23 10:00:00.000' })),
+    )
     const found = await existingMessageIds(db, 'p1', ids)
     expect(found.size).toBe(20_000)
     expect(found.has('bulk-0') && found.has('bulk-59997') && !found.has('bulk-1')).toBe(true)
@@ -65,12 +68,22 @@ describe('insertEventLines', () => {
       {},
       { 'key with "quotes"': '}{][', empty: '', big: 1e21, small: -0.000001 },
     ]
-    const rows = objects.map((o, i): EventRow => ({
-      ...blankEventRow(),
-      message_id: `obj-${i}`, program: 'p3', type: 'track', event: 'e', channel: 'web',
-      ts: '2026-11-23 10:00:00.000', original_ts: '2026-11-23 10:00:00.000', received_at: '2026-11-23 10:00:00.000',
-      properties: JSON.stringify(o), traits: JSON.stringify({ t: i }), context: JSON.stringify({ c: o }),
-    }))
+    const rows = objects.map(
+      (o, i): EventRow => ({
+        ...blankEventRow(),
+        message_id: `obj-${i}`,
+        program: 'p3',
+        type: 'track',
+        event: 'e',
+        channel: 'web',
+        ts: '2026-11-23 10:00:00.000',
+        original_ts: '2026-11-23 10:00:00.000',
+        received_at: '2026-11-23 10:00:00.000',
+        properties: JSON.stringify(o),
+        traits: JSON.stringify({ t: i }),
+        context: JSON.stringify({ c: o }),
+      }),
+    )
     // A line spooled before the JSON columns were inlined (strings holding the text) still loads.
     const old: EventRow = { ...rows[1]!, message_id: 'obj-old' }
     const oldStyle = JSON.stringify(EVENT_COLUMNS.map((c) => old[c]))
@@ -80,20 +93,37 @@ describe('insertEventLines', () => {
     const got = await db.query<{ message_id: string; properties: string; traits: string; context: string }>(
       "SELECT message_id, properties, traits, context FROM events WHERE program = 'p3' ORDER BY message_id",
     )
-    expect(got).toEqual([
-      ...rows.map((r) => ({ message_id: r.message_id, properties: r.properties, traits: r.traits, context: r.context })),
-      { message_id: 'obj-old', properties: '{}', traits: '{"t":1}', context: '{"c":{}}' },
-    ].sort((a, b) => a.message_id.localeCompare(b.message_id)))
+    expect(got).toEqual(
+      [
+        ...rows.map((r) => ({ message_id: r.message_id, properties: r.properties, traits: r.traits, context: r.context })),
+        { message_id: 'obj-old', properties: '{}', traits: '{"t":1}', context: '{"c":{}}' },
+      ].sort((a, b) => a.message_id.localeCompare(b.message_id)),
+    )
   })
 })
 
 describe('insertEventFile', () => {
   const row = (i: number, properties: object): EventRow => ({
     ...blankEventRow(),
-    message_id: `file-${i}`, program: 'p4', type: 'page', event: '', channel: 'web', user_id: 'u', anonymous_id: 'a',
-    ts: '2026-11-23 10:00:00.125', original_ts: '2026-11-23 10:00:00.125', received_at: '2026-11-23 10:00:01.000', sent_at: i % 2 ? null : '2026-11-23 10:00:00.500',
-    page_url: 'https://x.example/é', properties: JSON.stringify(properties), traits: '{}', context: JSON.stringify({ page: { path: '/é' } }),
-    content_ids: ['c-1'], need_ids: ['itch', 'sleep'], need_weights: [0.30000001, 1.1], goal_ids: i % 2 ? ['g'] : [],
+    message_id: `file-${i}`,
+    program: 'p4',
+    type: 'page',
+    event: '',
+    channel: 'web',
+    user_id: 'u',
+    anonymous_id: 'a',
+    ts: '2026-11-23 10:00:00.125',
+    original_ts: '2026-11-23 10:00:00.125',
+    received_at: '2026-11-23 10:00:01.000',
+    sent_at: i % 2 ? null : '2026-11-23 10:00:00.500',
+    page_url: 'https://x.example/é',
+    properties: JSON.stringify(properties),
+    traits: '{}',
+    context: JSON.stringify({ page: { path: '/é' } }),
+    content_ids: ['c-1'],
+    need_ids: ['itch', 'sleep'],
+    need_weights: [0.30000001, 1.1],
+    goal_ids: i % 2 ? ['g'] : [],
   })
 
   it('stores rows as an inline insert of the same lines does, views included', async () => {
@@ -107,8 +137,13 @@ describe('insertEventFile', () => {
     const cols = EVENT_COLUMNS.filter((c) => c !== 'message_id' && c !== 'user_id').join(', ')
     const read = (user: string) => db.query(`SELECT ${cols} FROM events WHERE program = 'p4' AND user_id = {user:String} ORDER BY message_id`, { user })
     expect(await read('uf')).toEqual(await read('u'))
-    const touches = await db.query<{ actor_id: string; touches: string }>("SELECT actor_id, sum(touches) AS touches FROM channel_touches WHERE program = 'p4' GROUP BY actor_id ORDER BY actor_id")
-    expect(touches.map((t) => [t.actor_id, Number(t.touches)])).toEqual([['u', 3], ['uf', 3]])
+    const touches = await db.query<{ actor_id: string; touches: string }>(
+      "SELECT actor_id, sum(touches) AS touches FROM channel_touches WHERE program = 'p4' GROUP BY actor_id ORDER BY actor_id",
+    )
+    expect(touches.map((t) => [t.actor_id, Number(t.touches)])).toEqual([
+      ['u', 3],
+      ['uf', 3],
+    ])
   })
 
   it('refuses a file with a value the table cannot take as a data error, and nothing of it lands', async () => {

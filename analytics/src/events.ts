@@ -74,11 +74,15 @@ const FILE_INSERT = `INSERT INTO ${TABLES.events} (${EVENT_COLUMNS.join(', ')}) 
  */
 export async function insertEventFile(db: Db, path: string, dedupToken: string): Promise<void> {
   if (db.mode !== 'embedded') throw new Error('insertEventFile needs the embedded engine: a server reads files on its own machine')
-  await db.command(FILE_INSERT, { path }, {
-    input_format_json_read_objects_as_strings: 1,
-    input_format_json_compact_allow_variable_number_of_columns: 1,
-    deduplicate_blocks_in_dependent_materialized_views: 1,
-    async_insert: 0,
-    insert_deduplication_token: dedupToken,
-  })
+  await db.command(
+    FILE_INSERT,
+    { path },
+    {
+      input_format_json_read_objects_as_strings: 1,
+      input_format_json_compact_allow_variable_number_of_columns: 1,
+      deduplicate_blocks_in_dependent_materialized_views: 1,
+      async_insert: 0,
+      insert_deduplication_token: dedupToken,
+    },
+  )
 }

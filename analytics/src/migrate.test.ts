@@ -20,7 +20,10 @@ afterAll(async () => {
 
 describe('migrations', () => {
   it('split statements on a semicolon at the end of a line', () => {
-    expect(splitStatements("-- why: x\nCREATE TABLE a (s String DEFAULT ';') ENGINE = Memory;\n\nSELECT 1;")).toEqual(["CREATE TABLE a (s String DEFAULT ';') ENGINE = Memory", 'SELECT 1'])
+    expect(splitStatements("-- why: x\nCREATE TABLE a (s String DEFAULT ';') ENGINE = Memory;\n\nSELECT 1;")).toEqual([
+      "CREATE TABLE a (s String DEFAULT ';') ENGINE = Memory",
+      'SELECT 1',
+    ])
   })
 
   it('dry run applies nothing; a run applies in order and records; a second run is a no-op', async () => {
@@ -51,7 +54,7 @@ describe('migrations', () => {
   })
 
   it('uses no Buffer tables and no async inserts (D8)', async () => {
-    const engines = await db.query<{ engine: string }>("SELECT engine FROM system.tables WHERE database = currentDatabase()")
+    const engines = await db.query<{ engine: string }>('SELECT engine FROM system.tables WHERE database = currentDatabase()')
     expect(engines.map((e) => e.engine)).not.toContain('Buffer')
     for (const m of loadMigrations()) for (const s of m.statements) expect(s).not.toMatch(/ENGINE\s*=\s*Buffer|async_insert\s*=\s*1/i)
   })
@@ -66,9 +69,18 @@ describe('migrations', () => {
   })
 
   it('deduplicates a retried events insert in the materialized views too', async () => {
-    const row = { message_id: 'm1', program: 'p', type: 'track', event: 'x', channel: 'web', ts: '2026-11-23 10:00:00.000', original_ts: '2026-11-23 10:00:00.000', received_at: '2026-11-23 10:00:00.000' }
-    await db.insertJsonLines(TABLES.events, JSON.stringify(row) + '\n', 'tok-mv')
-    await db.insertJsonLines(TABLES.events, JSON.stringify(row) + '\n', 'tok-mv')
+    const row = {
+      message_id: 'm1',
+      program: 'p',
+      type: 'track',
+      event: 'x',
+      channel: 'web',
+      ts: '2026-11-23 10:00:00.000',
+      original_ts: '2026-11-23 10:00:00.000',
+      received_at: '2026-11-23 10:00:00.000',
+    }
+    await db.insertJsonLines(TABLES.events, `${JSON.stringify(row)}\n`, 'tok-mv')
+    await db.insertJsonLines(TABLES.events, `${JSON.stringify(row)}\n`, 'tok-mv')
     expect(await db.query(`SELECT count() c FROM ${TABLES.events}`)).toEqual([{ c: 1 }])
     expect(await db.query(`SELECT count() c FROM ${TABLES.eventIds}`)).toEqual([{ c: 1 }])
   })

@@ -1,6 +1,17 @@
 import type { Db } from './client.ts'
 import { nextTurn } from './next-turn.ts'
-import { aggregateSignature, assembleProfile, compareDecisions, emptyAggregates, mergeAggregates, readActorAggregates, type ActivityRow, type ActorAggregates, type DecisionRow, type Profile } from './profiles.ts'
+import {
+  aggregateSignature,
+  assembleProfile,
+  compareDecisions,
+  emptyAggregates,
+  mergeAggregates,
+  readActorAggregates,
+  type ActivityRow,
+  type ActorAggregates,
+  type DecisionRow,
+  type Profile,
+} from './profiles.ts'
 import type { Program } from './programs.ts'
 import { sql } from './sql.ts'
 import { DAY_MS, dayNumber, dayText } from './days.ts'
@@ -22,7 +33,10 @@ export interface LandedActor {
  * and `stage_changed` events, the only writes to the decision and stage aggregates (ingestion
  * refuses both names from keys) — with the time it carries in ClickHouse's text form.
  */
-export type OwnEvent = { messageId: string; ts: string } & ({ kind: 'decision'; rule: string; channel: string; outcome: string } | { kind: 'stage'; stage: string })
+export type OwnEvent = { messageId: string; ts: string } & (
+  | { kind: 'decision'; rule: string; channel: string; outcome: string }
+  | { kind: 'stage'; stage: string }
+)
 
 /** Ids per page when the store loads a program: a page's rows are held in memory at once. */
 const IDS_PER_PAGE = 50_000
@@ -110,7 +124,22 @@ export class ProfileStore {
     if (pending?.loading) return pending.loading
     // After a failed load, reads go to ClickHouse for a while instead of each starting another load.
     if (Date.now() - (this.#failedAt.get(program.id) ?? 0) < RETRY_LOAD_MS) return Promise.resolve()
-    const state: ProgramState = { signature: aggregateSignature(program), anchor: Date.now(), actors: new Map(), activityKeys: new ActivityKeys(), decided: new Map(), links: new Map(), linkedTo: new Map(), ready: false, dirty: new Set(), own: new Map(), reading: new Set(), landedWhileReading: new Map(), refreshing: null, loading: null }
+    const state: ProgramState = {
+      signature: aggregateSignature(program),
+      anchor: Date.now(),
+      actors: new Map(),
+      activityKeys: new ActivityKeys(),
+      decided: new Map(),
+      links: new Map(),
+      linkedTo: new Map(),
+      ready: false,
+      dirty: new Set(),
+      own: new Map(),
+      reading: new Set(),
+      landedWhileReading: new Map(),
+      refreshing: null,
+      loading: null,
+    }
     this.#pending.set(program.id, state)
     state.loading = this.#loadState(program, state)
       .then(() => {
@@ -132,7 +161,9 @@ export class ProfileStore {
 
   async #loadState(program: Program, state: ProgramState): Promise<void> {
     const started = Date.now()
-    const count = await this.#db.query<{ n: number }>('SELECT uniqExact(actor_id) AS n FROM channel_touches WHERE program = {program:String}', { program: program.id })
+    const count = await this.#db.query<{ n: number }>('SELECT uniqExact(actor_id) AS n FROM channel_touches WHERE program = {program:String}', {
+      program: program.id,
+    })
     const pages = Math.max(1, Math.ceil(Number(count[0]?.n ?? 0) / IDS_PER_PAGE))
     for (let page = 0; page < pages && !this.#stopped; page++) {
       const actors = await readActorAggregates(this.#db, program, { page, pages }, state.anchor, Date.now())
@@ -141,7 +172,11 @@ export class ProfileStore {
         put(state, id, agg)
         if (++n % PUT_PER_TURN === 0) await nextTurn()
       }
-      const links = await this.#db.query<{ user_id: string; anonymous_id: string; last_ms: string | number }>(sql('identity-links-page'), { program: program.id, page, pages })
+      const links = await this.#db.query<{ user_id: string; anonymous_id: string; last_ms: string | number }>(sql('identity-links-page'), {
+        program: program.id,
+        page,
+        pages,
+      })
       for (const l of links) this.#link(state, l.user_id, l.anonymous_id, Number(l.last_ms))
     }
     this.#log(`profile store: ${program.id} loaded, ${state.actors.size} ids in ${Date.now() - started} ms`)
@@ -331,7 +366,8 @@ function applyOwnEvent(agg: ActorAggregates, e: OwnEvent): void {
   let i = agg.decisions.length
   while (i > 0 && compareDecisions(agg.decisions[i - 1]!, row) > 0) i--
   const same = i > 0 ? agg.decisions[i - 1]! : undefined
-  if (same && compareDecisions(same, row) === 0) agg.decisions[i - 1] = { ...same, times: same.times + 1, lastAt: row.lastAt > same.lastAt ? row.lastAt : same.lastAt }
+  if (same && compareDecisions(same, row) === 0)
+    agg.decisions[i - 1] = { ...same, times: same.times + 1, lastAt: row.lastAt > same.lastAt ? row.lastAt : same.lastAt }
   else agg.decisions.splice(i, 0, row)
 }
 
@@ -445,8 +481,13 @@ export function unpackTouches(bytes: Buffer, keys: ActivityKeys): ActorAggregate
   const hours = head[2]!
   const { numbers, days, textAt } = layout(bytes, rows, hours)
   const [needs, answers, channels, goals, profiled, consent, firstDay, dates] = JSON.parse(bytes.toString('utf8', textAt)) as [
-    Array<[string, { sum: number; touches: number }]>, Array<[string, { answer: string; ts: string }]>, Array<[string, { touches: number; last: string }]>,
-    Array<[string, { times: number; first: string; last: string }]>, number, Array<[string, { granted: boolean; at: string }]>, string,
+    Array<[string, { sum: number; touches: number }]>,
+    Array<[string, { answer: string; ts: string }]>,
+    Array<[string, { touches: number; last: string }]>,
+    Array<[string, { times: number; first: string; last: string }]>,
+    number,
+    Array<[string, { granted: boolean; at: string }]>,
+    string,
     Array<[string, { value: string; at: string }]>,
   ]
   const activity: ActivityRow[] = new Array(rows)
@@ -455,7 +496,20 @@ export function unpackTouches(bytes: Buffer, keys: ActivityKeys): ActorAggregate
     activity[i] = { day: dayTextOf(days[2 * i]!), channel: pair.channel, event: pair.event, times: numbers[i]! }
   }
   const checkinHours = Array.from(numbers.subarray(rows))
-  return { needs: new Map(needs), answers: new Map(answers), channels: new Map(channels), goals: new Map(goals), profiled, consent: new Map(consent), activity, firstDay, decisions: [], stage: null, dates: new Map(dates), checkinHours }
+  return {
+    needs: new Map(needs),
+    answers: new Map(answers),
+    channels: new Map(channels),
+    goals: new Map(goals),
+    profiled,
+    consent: new Map(consent),
+    activity,
+    firstDay,
+    decisions: [],
+    stage: null,
+    dates: new Map(dates),
+    checkinHours,
+  }
 }
 
 function packDecided(a: ActorAggregates): string {
@@ -468,7 +522,15 @@ function packDecided(a: ActorAggregates): string {
 function unpackDecided(text: string, agg: ActorAggregates): void {
   const [flat, stage] = JSON.parse(text) as [Array<string | number>, ActorAggregates['stage']]
   const decisions: DecisionRow[] = []
-  for (let i = 0; i < flat.length; i += 6) decisions.push({ day: flat[i] as string, rule: flat[i + 1] as string, channel: flat[i + 2] as string, outcome: flat[i + 3] as string, times: flat[i + 4] as number, lastAt: flat[i + 5] as string })
+  for (let i = 0; i < flat.length; i += 6)
+    decisions.push({
+      day: flat[i] as string,
+      rule: flat[i + 1] as string,
+      channel: flat[i + 2] as string,
+      outcome: flat[i + 3] as string,
+      times: flat[i + 4] as number,
+      lastAt: flat[i + 5] as string,
+    })
   agg.decisions = decisions
   agg.stage = stage
 }

@@ -4,10 +4,17 @@ import { programSchema } from './programs.ts'
 
 // Levels 0/20/60/150, left below 15/45/120 (the psoriasis program's thresholds).
 const program = programSchema.parse({
-  id: 'p1', name: 'P', market: 'DE', timeZone: 'Europe/Berlin',
+  id: 'p1',
+  name: 'P',
+  market: 'DE',
+  timeZone: 'Europe/Berlin',
   demo: true,
   keys: { write: [{ id: 'w', key: 'pk_test_12345678', origins: ['https://example.org'] }], secret: [{ id: 's', key: 'sk_test_12345678', channel: 'server' }] },
-  needs: [{ id: 'a', name: 'A', description: 'a' }, { id: 'b', name: 'B', description: 'b' }, { id: 'c', name: 'C', description: 'c' }],
+  needs: [
+    { id: 'a', name: 'A', description: 'a' },
+    { id: 'b', name: 'B', description: 'b' },
+    { id: 'c', name: 'C', description: 'c' },
+  ],
   levels: [
     { level: 0, name: 'Welcome', minValue: 0, unlocks: {} },
     { level: 1, name: 'First needs', minValue: 20, dropBelow: 15, unlocks: {} },
@@ -42,6 +49,12 @@ describe('adherenceOf', () => {
     // Once today's check-in is in, today counts.
     expect(adherenceOf([...days, '2026-11-23'], '2026-11-23', 1)).toMatchObject({ streak: 8, periodsDue: 14, periodsWithCheckin: 13 })
     // Weekly: two check-ins in the first week count once; the third week missed.
-    expect(adherenceOf(['2026-11-01', '2026-11-03', '2026-11-09', '2026-11-23'], '2026-11-23', 7)).toEqual({ rate: 0.75, streak: 1, periodsDue: 4, periodsWithCheckin: 3, lastCheckin: '2026-11-23' })
+    expect(adherenceOf(['2026-11-01', '2026-11-03', '2026-11-09', '2026-11-23'], '2026-11-23', 7)).toEqual({
+      rate: 0.75,
+      streak: 1,
+      periodsDue: 4,
+      periodsWithCheckin: 3,
+      lastCheckin: '2026-11-23',
+    })
   })
 })

@@ -72,7 +72,13 @@ export interface Profile {
 /** Every id of one person: the patient id first, then the anonymous ids linked to it. */
 async function personIds(db: Db, program: string, patientId: string): Promise<string[]> {
   const linked = await db.query<{ id: string }>(sql('profile-ids'), { program, patient: patientId })
-  return [patientId, ...linked.map((r) => r.id).filter((id) => id !== patientId).sort()]
+  return [
+    patientId,
+    ...linked
+      .map((r) => r.id)
+      .filter((id) => id !== patientId)
+      .sort(),
+  ]
 }
 
 /** The patient an id is linked to (the one linked last when several), or null; from ClickHouse, for when profiles are not kept in memory. */
@@ -120,7 +126,8 @@ const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 /** The order of `activity`: day, channel, event. */
 export const compareActivity = (x: ActivityRow, y: ActivityRow) => cmp(x.day, y.day) || cmp(x.channel, y.channel) || cmp(x.event, y.event)
 /** The order of `decisions`: day, rule, channel, outcome. */
-export const compareDecisions = (x: DecisionRow, y: DecisionRow) => cmp(x.day, y.day) || cmp(x.rule, y.rule) || cmp(x.channel, y.channel) || cmp(x.outcome, y.outcome)
+export const compareDecisions = (x: DecisionRow, y: DecisionRow) =>
+  cmp(x.day, y.day) || cmp(x.rule, y.rule) || cmp(x.channel, y.channel) || cmp(x.outcome, y.outcome)
 
 /** Two lists sorted by `compare` as one, rows of the same key added up by `add`; the inputs are not changed. */
 function mergeSorted<T>(a: T[], b: T[], compare: (x: T, y: T) => number, add: (x: T, y: T) => T): T[] {
@@ -161,7 +168,13 @@ const ROWS_PER_TURN = 10_000
  * Reads the aggregates of the selected ids (actor-aggregates.sql), need sums relative to `anchor`.
  * Check-ins come from `now` minus the adherence window on.
  */
-export async function readActorAggregates(db: Db, program: Program, selection: ActorSelection, anchor: number, now: number): Promise<Map<string, ActorAggregates>> {
+export async function readActorAggregates(
+  db: Db,
+  program: Program,
+  selection: ActorSelection,
+  anchor: number,
+  now: number,
+): Promise<Map<string, ActorAggregates>> {
   const all = 'ids' in selection ? 0 : 1
   const rows = await db.query<{ actor: string; part: string; a: string; b: string; num: number; num2: number; ts: string }>(sql('actor-aggregates'), {
     program: program.id,
@@ -235,7 +248,20 @@ export async function readActorAggregates(db: Db, program: Program, selection: A
 
 /** Aggregates of nobody. */
 export function emptyAggregates(): ActorAggregates {
-  return { needs: new Map(), answers: new Map(), channels: new Map(), goals: new Map(), profiled: 0, consent: new Map(), activity: [], firstDay: '', decisions: [], stage: null, dates: new Map(), checkinHours: [] }
+  return {
+    needs: new Map(),
+    answers: new Map(),
+    channels: new Map(),
+    goals: new Map(),
+    profiled: 0,
+    consent: new Map(),
+    activity: [],
+    firstDay: '',
+    decisions: [],
+    stage: null,
+    dates: new Map(),
+    checkinHours: [],
+  }
 }
 
 /** One person's aggregates from those of their ids: sums add up, the latest answer per question wins. */
@@ -268,7 +294,11 @@ export function mergeAggregates(parts: ActorAggregates[]): ActorAggregates {
     for (const h of p.checkinHours) hours.add(h)
     m.activity = mergeSorted(m.activity, p.activity, compareActivity, (x, y) => ({ ...x, times: x.times + y.times }))
     if (p.firstDay !== '' && (m.firstDay === '' || p.firstDay < m.firstDay)) m.firstDay = p.firstDay
-    m.decisions = mergeSorted(m.decisions, p.decisions, compareDecisions, (x, y) => ({ ...x, times: x.times + y.times, lastAt: y.lastAt > x.lastAt ? y.lastAt : x.lastAt }))
+    m.decisions = mergeSorted(m.decisions, p.decisions, compareDecisions, (x, y) => ({
+      ...x,
+      times: x.times + y.times,
+      lastAt: y.lastAt > x.lastAt ? y.lastAt : x.lastAt,
+    }))
     if (p.stage && (!m.stage || p.stage.at > m.stage.at)) m.stage = p.stage
     for (const [k, v] of p.dates) {
       const x = m.dates.get(k)
@@ -292,7 +322,7 @@ export async function readProfile(db: Db, program: Program, patientId: string, n
 
 /** A profile from a person's ids and their merged aggregates (need sums relative to `anchor`), as of `now`. */
 export function assembleProfile(program: Program, patientId: string, ids: string[], agg: ActorAggregates, anchor: number, now: number): Profile {
-  const halfLifeMs = (program.needHalfLifeDays) * DAY_MS
+  const halfLifeMs = program.needHalfLifeDays * DAY_MS
   const oldestDay = new Date(Math.floor(now / DAY_MS) * DAY_MS - 400 * DAY_MS).toISOString().slice(0, 10)
   const rescale = 2 ** ((anchor - now) / halfLifeMs)
   const answers = [...agg.answers]
@@ -308,7 +338,15 @@ export function assembleProfile(program: Program, patientId: string, ids: string
     const inf = agg.needs.get(n.id)
     const exp = explicit.has(n.id) ? explicit.get(n.id)! : null
     const inferredScore = inf ? inf.sum * rescale : 0
-    return { need: n.id, name: n.name, source: exp === null ? 'inferred' : 'explicit', score: exp ?? inferredScore, explicit: exp, inferred: inferredScore, touches: inf?.touches ?? 0 }
+    return {
+      need: n.id,
+      name: n.name,
+      source: exp === null ? 'inferred' : 'explicit',
+      score: exp ?? inferredScore,
+      explicit: exp,
+      inferred: inferredScore,
+      touches: inf?.touches ?? 0,
+    }
   })
   needs.sort((a, b) => (a.source === b.source ? b.score - a.score : a.source === 'explicit' ? -1 : 1))
   const reached = [...agg.goals]
@@ -325,7 +363,12 @@ export function assembleProfile(program: Program, patientId: string, ids: string
     if (h < since) continue
     const d = localDayNumber(h * 1000, program.timeZone)
     if (checkinDays.length === 0 || checkinDays.at(-1)! < d) checkinDays.push(d)
-    else if (!checkinDays.includes(d)) checkinDays.splice(checkinDays.findIndex((x) => x > d), 0, d)
+    else if (!checkinDays.includes(d))
+      checkinDays.splice(
+        checkinDays.findIndex((x) => x > d),
+        0,
+        d,
+      )
   }
   return {
     program: program.id,
@@ -336,8 +379,12 @@ export function assembleProfile(program: Program, patientId: string, ids: string
     answers,
     channels: [...agg.channels].map(([channel, c]) => ({ channel, touches: c.touches, lastTouch: c.last })).sort((x, y) => cmp(y.lastTouch, x.lastTouch)),
     goals: reached,
-    engagement: engagement(program, reached.reduce((s, g) => s + g.points, 0), now),
-    pattern: agg.profiled >= (program.patternMinTouches) ? nearestPattern(program, needs) : null,
+    engagement: engagement(
+      program,
+      reached.reduce((s, g) => s + g.points, 0),
+      now,
+    ),
+    pattern: agg.profiled >= program.patternMinTouches ? nearestPattern(program, needs) : null,
     profiledTouches: agg.profiled,
     adherence: checkin ? adherenceOfDays(checkinDays, localDayNumber(now, program.timeZone), checkin.everyDays) : null,
     consent: Object.fromEntries([...agg.consent].sort(([a], [b]) => a.localeCompare(b))),
@@ -374,7 +421,13 @@ function adherenceOfDays(days: number[], today: number, everyDays: number): Prof
   // The current period counts as due only once it has a check-in (it is still open).
   const periodsDue = withCheckin.has(current) ? current + 1 : Math.max(1, current)
   const periodsWithCheckin = [...withCheckin].filter((x) => x <= current).length
-  return { rate: Math.round((periodsWithCheckin / periodsDue) * 1000) / 1000, streak, periodsDue, periodsWithCheckin, lastCheckin: new Date(days.at(-1)! * DAY_MS).toISOString().slice(0, 10) }
+  return {
+    rate: Math.round((periodsWithCheckin / periodsDue) * 1000) / 1000,
+    streak,
+    periodsDue,
+    periodsWithCheckin,
+    lastCheckin: new Date(days.at(-1)! * DAY_MS).toISOString().slice(0, 10),
+  }
 }
 
 /**
@@ -423,7 +476,13 @@ function unlockedAt(program: Program, level: number | null, now: number): Profil
   const reachedLevels = level === null ? [] : sortedLevels(program).filter((l) => l.level <= level)
   unlocked = Object.freeze({
     content: Object.freeze((program.content ?? []).filter((c) => level !== null && c.level <= level && isContentUsable(c, at)).map((c) => c.id)) as string[],
-    questionnaires: Object.freeze([...new Set(reachedLevels.flatMap((l) => l.unlocks?.questionnaires ?? []).concat((program.questionnaires ?? []).filter((q) => level !== null && q.availableAtLevel <= level).map((q) => q.id)))]) as string[],
+    questionnaires: Object.freeze([
+      ...new Set(
+        reachedLevels
+          .flatMap((l) => l.unlocks?.questionnaires ?? [])
+          .concat((program.questionnaires ?? []).filter((q) => level !== null && q.availableAtLevel <= level).map((q) => q.id)),
+      ),
+    ]) as string[],
   })
   byKey.set(key, unlocked)
   return unlocked
@@ -509,7 +568,12 @@ export interface TimelineEntry {
 }
 
 /** Every touch point of a patient (all their linked ids) across channels, oldest first, within `days`. */
-export async function readTimeline(db: Db, program: Program, patientId: string, opts: { days?: number; limit?: number; now?: number } = {}): Promise<{ ids: string[]; entries: TimelineEntry[] }> {
+export async function readTimeline(
+  db: Db,
+  program: Program,
+  patientId: string,
+  opts: { days?: number; limit?: number; now?: number } = {},
+): Promise<{ ids: string[]; entries: TimelineEntry[] }> {
   const ids = await personIds(db, program.id, patientId)
   const since = chTime((opts.now ?? Date.now()) - (opts.days ?? 90) * DAY_MS)
   const entries = await db.query<TimelineEntry>(sql('profile-timeline'), { program: program.id, ids, since, limit: opts.limit ?? 1000 })

@@ -42,13 +42,19 @@ export const keyValue = (prefix: 'pk_' | 'sk_') =>
   z
     .string()
     .max(200)
-    .refine((k) => secretForm(k) !== 'literal' || (k.startsWith(prefix) && k.length >= 12), `must be env:VARIABLE, sha256:HASH (of the key), or in a demo program a ${prefix}… key of at least 12 characters`)
+    .refine(
+      (k) => secretForm(k) !== 'literal' || (k.startsWith(prefix) && k.length >= 12),
+      `must be env:VARIABLE, sha256:HASH (of the key), or in a demo program a ${prefix}… key of at least 12 characters`,
+    )
 
 /** A secret in a document: `env:NAME`, `sha256:HEX`, or (demo programs) a value of at least 32 characters. */
 export const secretValue = z
   .string()
   .max(500)
-  .refine((s) => secretForm(s) !== 'literal' || (!s.startsWith('env:') && !s.startsWith('sha256:') && s.length >= MIN_SECRET_CHARS), `must be env:VARIABLE, sha256:HASH, or in a demo program a value of at least ${MIN_SECRET_CHARS} characters`)
+  .refine(
+    (s) => secretForm(s) !== 'literal' || (!s.startsWith('env:') && !s.startsWith('sha256:') && s.length >= MIN_SECRET_CHARS),
+    `must be env:VARIABLE, sha256:HASH, or in a demo program a value of at least ${MIN_SECRET_CHARS} characters`,
+  )
 
 /** Where a document holds keys and secrets: the paths the literal check and the redaction visit. */
 interface SecretsOf {
@@ -64,7 +70,8 @@ export function secretFields(doc: SecretsOf): Array<{ path: Array<string | numbe
     const list = doc.keys?.[kind]
     if (Array.isArray(list)) list.forEach((k, i) => typeof k?.key === 'string' && out.push({ path: ['keys', kind, i, 'key'], value: k.key, kind: 'key' }))
   }
-  for (const name of ['linkSecret', 'identitySecret'] as const) if (typeof doc[name] === 'string') out.push({ path: [name], value: doc[name] as string, kind: 'secret' })
+  for (const name of ['linkSecret', 'identitySecret'] as const)
+    if (typeof doc[name] === 'string') out.push({ path: [name], value: doc[name] as string, kind: 'secret' })
   return out
 }
 
@@ -76,10 +83,10 @@ export function redactDocument<T>(doc: T): T {
   if (!doc || typeof doc !== 'object') return doc
   const fields = secretFields(doc as SecretsOf).filter((f) => secretForm(f.value) === 'literal')
   if (fields.length === 0) return doc
-  const out = structuredClone(doc) as Record<string, any>
+  const out = structuredClone(doc) as Record<string | number, unknown>
   for (const f of fields) {
     let at = out
-    for (const p of f.path.slice(0, -1)) at = at[p]
+    for (const p of f.path.slice(0, -1)) at = at[p] as Record<string | number, unknown>
     at[f.path.at(-1)!] = `sha256:${secretHash(f.value)}`
   }
   return out as T

@@ -24,8 +24,25 @@ const complete = () => ({
     { id: 'mood', name: 'Mood', description: 'Emotional wellbeing.' },
   ],
   content: [
-    { id: 'itch-basics', title: 'Calming the itch', urlPatterns: ['/itch*'], needs: { itch: 1 }, level: 0, channels: { web: { headline: 'Itch', text: 'Moisturise.' } }, markets: ['DE'], approval },
-    { id: 'routine-tips', title: 'Routine', needs: { routine: 0.8, mood: 0.2 }, level: 1, channels: { sms: { text: 'Moisturise daily.' } }, markets: ['DE'], approval },
+    {
+      id: 'itch-basics',
+      title: 'Calming the itch',
+      urlPatterns: ['/itch*'],
+      needs: { itch: 1 },
+      level: 0,
+      channels: { web: { headline: 'Itch', text: 'Moisturise.' } },
+      markets: ['DE'],
+      approval,
+    },
+    {
+      id: 'routine-tips',
+      title: 'Routine',
+      needs: { routine: 0.8, mood: 0.2 },
+      level: 1,
+      channels: { sms: { text: 'Moisturise daily.' } },
+      markets: ['DE'],
+      approval,
+    },
   ],
   goals: [{ id: 'diary_downloaded', name: 'Diary', events: [{ event: 'goal_reached', where: { goal: 'diary_downloaded' } }], points: 10 }],
   levels: [
@@ -37,7 +54,16 @@ const complete = () => ({
       id: 'first-needs',
       title: 'First needs',
       availableAtLevel: 0,
-      questions: [{ id: 'main', text: 'What matters most?', answers: [{ id: 'itch', text: 'The itch', needs: { itch: 1 } }, { id: 'mood', text: 'My mood', needs: { mood: 1, itch: -0.2 } }] }],
+      questions: [
+        {
+          id: 'main',
+          text: 'What matters most?',
+          answers: [
+            { id: 'itch', text: 'The itch', needs: { itch: 1 } },
+            { id: 'mood', text: 'My mood', needs: { mood: 1, itch: -0.2 } },
+          ],
+        },
+      ],
     },
   ],
   patterns: [{ id: 'itch-driven', name: 'Itch-driven', description: 'Itch first.', needs: { itch: 1, routine: 0.3 } }],
@@ -91,8 +117,13 @@ describe('program sections', () => {
   })
 
   it('rejects levels of items that do not exist', () => {
-    expect(broken((d) => (d.content[0]!.level = 4))).toEqual(['content.0.level: no level 4', 'levels.0.unlocks.content.0: content "itch-basics" is at level 4, not 0'])
-    expect(broken((d) => ((d.questionnaires[0]!.availableAtLevel = 2), (d.levels[0]!.unlocks.questionnaires = [])))).toEqual(['questionnaires.0.availableAtLevel: no level 2'])
+    expect(broken((d) => (d.content[0]!.level = 4))).toEqual([
+      'content.0.level: no level 4',
+      'levels.0.unlocks.content.0: content "itch-basics" is at level 4, not 0',
+    ])
+    expect(broken((d) => ((d.questionnaires[0]!.availableAtLevel = 2), (d.levels[0]!.unlocks.questionnaires = [])))).toEqual([
+      'questionnaires.0.availableAtLevel: no level 2',
+    ])
     expect(faults({ ...identity, needs: complete().needs, content: [{ ...complete().content[1], level: 1 }] })).toEqual([
       'content.0.level: no level 1: the program defines no levels (only 0)',
     ])
@@ -113,8 +144,12 @@ describe('program sections', () => {
   })
 
   it('rejects levels that are not numbered 0, 1, 2… or whose thresholds do not rise', () => {
-    expect(broken((d) => (d.levels[1]!.level = 2))).toEqual(expect.arrayContaining(['levels.1.level: levels must be numbered 0, 1, 2… in order: expected 1, found 2']))
-    expect(broken((d) => d.levels.reverse())).toEqual(expect.arrayContaining(['levels.0.level: levels must be numbered 0, 1, 2… in order: expected 0, found 1']))
+    expect(broken((d) => (d.levels[1]!.level = 2))).toEqual(
+      expect.arrayContaining(['levels.1.level: levels must be numbered 0, 1, 2… in order: expected 1, found 2']),
+    )
+    expect(broken((d) => d.levels.reverse())).toEqual(
+      expect.arrayContaining(['levels.0.level: levels must be numbered 0, 1, 2… in order: expected 0, found 1']),
+    )
     const descending = broken((d) => d.levels.push({ level: 2, name: 'Deeper', minValue: 10, unlocks: {} } as never))
     expect(descending).toEqual(["levels.2.minValue: must be above the previous level's minValue (20)"])
     expect(broken((d) => (d.levels[0]!.minValue = 5))).toEqual(['levels.0.minValue: must be 0: every patient is at least at the first level'])
@@ -129,12 +164,18 @@ describe('program sections', () => {
 
   it('checks each section’s own shape', () => {
     expect(broken((d) => d.needs.splice(2))).toEqual(expect.arrayContaining([expect.stringMatching(/^needs: Too small/)]))
-    expect(broken((d) => (d.content[0]!.channels = {} as never))).toEqual(['content.0.channels: needs at least one channel variant (web, email, sms, print or call)'])
-    expect(broken((d) => (d.content[1]!.channels = { sms: { text: 'x'.repeat(321) } }))).toEqual([expect.stringMatching(/^content\.1\.channels\.sms\.text: Too big/)])
+    expect(broken((d) => (d.content[0]!.channels = {} as never))).toEqual([
+      'content.0.channels: needs at least one channel variant (web, email, sms, print or call)',
+    ])
+    expect(broken((d) => (d.content[1]!.channels = { sms: { text: 'x'.repeat(321) } }))).toEqual([
+      expect.stringMatching(/^content\.1\.channels\.sms\.text: Too big/),
+    ])
     expect(broken((d) => (d.content[0]!.channels = { web: { headline: 'Hi', text: 'Hi', html: '<p onclick="x()">Hi</p>' } } as never))).toEqual([
       'content.0.channels.web.html: must not contain scripts, frames, styles or event-handler attributes',
     ])
-    expect(broken((d) => (d.content[0]!.approval = { id: 'A-1', validUntil: '30.06.2027' }))).toEqual(['content.0.approval.validUntil: must be an ISO date, YYYY-MM-DD'])
+    expect(broken((d) => (d.content[0]!.approval = { id: 'A-1', validUntil: '30.06.2027' }))).toEqual([
+      'content.0.approval.validUntil: must be an ISO date, YYYY-MM-DD',
+    ])
     expect(broken((d) => (d.content[0]!.markets = ['Germany']))).toEqual(['content.0.markets.0: must be an ISO 3166-1 alpha-2 country code'])
     expect(broken((d) => (d.content[0]!.urlPatterns = ['demo/itch*']))).toEqual([expect.stringMatching(/^content\.0\.urlPatterns\.0: must be a path glob/)])
     expect(broken((d) => (d.content[0]!.needs = { itch: 1.5 }))).toEqual([expect.stringMatching(/^content\.0\.needs\.itch: Too big/)])

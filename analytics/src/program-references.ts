@@ -3,7 +3,6 @@ import { decisionReferenceIssues } from './rules/references.ts'
 import type { ReferenceIssue } from './reference-issue.ts'
 import type { ContactPolicy, Rule, Stage } from './rules/schema.ts'
 
-
 /** The parts of a program the reference checks read. */
 export interface ProgramSections {
   needs: Need[]
@@ -63,7 +62,8 @@ export function programReferenceIssues(p: ProgramSections): ReferenceIssue[] {
     const below = p.levels[i - 1]
     if (below && l.minValue <= below.minValue) add(['levels', i, 'minValue'], `must be above the previous level's minValue (${below.minValue})`)
     else if (l.dropBelow > l.minValue) add(['levels', i, 'dropBelow'], `must be at most minValue (${l.minValue})`)
-    else if (below && l.dropBelow < below.minValue) add(['levels', i, 'dropBelow'], `must be at least the previous level's minValue (${below.minValue}): a patient below it cannot stay at a higher level`)
+    else if (below && l.dropBelow < below.minValue)
+      add(['levels', i, 'dropBelow'], `must be at least the previous level's minValue (${below.minValue}): a patient below it cannot stay at a higher level`)
   })
 
   const levelNumbers = new Set(p.levels.map((l) => l.level))
@@ -88,7 +88,8 @@ export function programReferenceIssues(p: ProgramSections): ReferenceIssue[] {
     l.unlocks.questionnaires.forEach((id, j) => {
       const q = questionnaireById.get(id)
       if (!q) add(['levels', i, 'unlocks', 'questionnaires', j], `unknown questionnaire "${id}"`)
-      else if (q.availableAtLevel !== l.level) add(['levels', i, 'unlocks', 'questionnaires', j], `questionnaire "${id}" is available at level ${q.availableAtLevel}, not ${l.level}`)
+      else if (q.availableAtLevel !== l.level)
+        add(['levels', i, 'unlocks', 'questionnaires', j], `questionnaire "${id}" is available at level ${q.availableAtLevel}, not ${l.level}`)
     })
   })
   issues.push(...decisionReferenceIssues(p))

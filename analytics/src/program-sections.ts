@@ -32,7 +32,10 @@ const sitePath = z
 const vettedHtml = z
   .string()
   .max(20_000)
-  .refine((h) => !/<\s*(script|iframe|object|embed|style)\b|\son[a-z]+\s*=|javascript:/i.test(h), 'must not contain scripts, frames, styles or event-handler attributes')
+  .refine(
+    (h) => !/<\s*(script|iframe|object|embed|style)\b|\son[a-z]+\s*=|javascript:/i.test(h),
+    'must not contain scripts, frames, styles or event-handler attributes',
+  )
 
 // Weights of needs, keyed by need id; that the ids exist is checked across sections.
 const needWeights = (min: number, max: number) => z.record(z.string().max(64), z.number().min(min).max(max))
@@ -50,7 +53,9 @@ export type Need = z.infer<typeof needSchema>
 export const contentChannelsSchema = z
   .object({
     web: z.object({ headline: text(200), text: text(2000), html: vettedHtml.optional() }).optional(),
-    email: z.object({ subject: text(150), preheader: text(200).optional(), text: text(10_000), html: vettedHtml.optional(), link: sitePath.optional() }).optional(),
+    email: z
+      .object({ subject: text(150), preheader: text(200).optional(), text: text(10_000), html: vettedHtml.optional(), link: sitePath.optional() })
+      .optional(),
     sms: z.object({ text: text(320), link: sitePath.optional() }).optional(),
     print: z.object({ headline: text(200), text: text(8000) }).optional(),
     call: z.object({ script: text(5000), talkingPoints: z.array(text(300)).max(12).optional() }).optional(),
@@ -183,7 +188,18 @@ export const programSectionsShape = {
     .optional(),
   /** Personal data the program's sites and backends may name in their own words: property, trait and context keys removed at ingestion besides Attune's list. */
   privacy: z
-    .object({ personalDataKeys: z.array(z.string().min(1).max(64).regex(/^[A-Za-z0-9 _.-]+$/, 'letters, digits, spaces, dots, dashes and underscores')).max(200).default([]) })
+    .object({
+      personalDataKeys: z
+        .array(
+          z
+            .string()
+            .min(1)
+            .max(64)
+            .regex(/^[A-Za-z0-9 _.-]+$/, 'letters, digits, spaces, dots, dashes and underscores'),
+        )
+        .max(200)
+        .default([]),
+    })
     .default({ personalDataKeys: [] }),
   /** Rules, the dialogue plan and the contact policy (the rule language, rules/schema.ts). */
   ...decisionSectionsShape,

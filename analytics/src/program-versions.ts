@@ -52,7 +52,9 @@ export function documentChecksum(canonical: string): string {
 
 /** Every stored version of a program, newest first. */
 export async function programVersions(db: Db, program: string): Promise<ProgramVersion[]> {
-  const rows = await db.query<{ version: number | string; checksum: string; source: string; received_at: string; key_id: string }>(sql('program-versions'), { program })
+  const rows = await db.query<{ version: number | string; checksum: string; source: string; received_at: string; key_id: string }>(sql('program-versions'), {
+    program,
+  })
   return rows.map((r) => ({
     version: Number(r.version),
     checksum: r.checksum,
@@ -71,7 +73,15 @@ export async function programVersionDocument(db: Db, program: string, version: n
 /** Stores one version (a version stored again with the same number replaces the earlier row). */
 export async function storeProgramVersion(db: Db, v: NewProgramVersion): Promise<void> {
   await db.insertRows(TABLES.programVersions, [
-    { program: v.program, version: v.version, document: v.document, checksum: v.checksum, source: v.source, received_at: chTime(v.receivedAt), key_id: v.keyId },
+    {
+      program: v.program,
+      version: v.version,
+      document: v.document,
+      checksum: v.checksum,
+      source: v.source,
+      received_at: chTime(v.receivedAt),
+      key_id: v.keyId,
+    },
   ])
 }
 
@@ -81,14 +91,24 @@ export async function storeProgramVersion(db: Db, v: NewProgramVersion): Promise
  * the table so the earlier rows are gone from disk. Returns how many versions were rewritten.
  */
 export async function redactStoredVersions(db: Db): Promise<number> {
-  const rows = await db.query<{ program: string; version: number | string; document: string; source: string; received_at: string; key_id: string }>(sql('program-version-documents'))
+  const rows = await db.query<{ program: string; version: number | string; document: string; source: string; received_at: string; key_id: string }>(
+    sql('program-version-documents'),
+  )
   let rewritten = 0
   for (const r of rows) {
     const doc = JSON.parse(r.document) as unknown
     const redacted = redactDocument(doc)
     if (redacted === doc) continue
     const document = canonicalJson(redacted)
-    await storeProgramVersion(db, { program: r.program, version: Number(r.version), document, checksum: documentChecksum(document), source: r.source === 'api' ? 'api' : 'file', receivedAt: Date.parse(`${r.received_at.replace(' ', 'T')}Z`), keyId: r.key_id })
+    await storeProgramVersion(db, {
+      program: r.program,
+      version: Number(r.version),
+      document,
+      checksum: documentChecksum(document),
+      source: r.source === 'api' ? 'api' : 'file',
+      receivedAt: Date.parse(`${r.received_at.replace(' ', 'T')}Z`),
+      keyId: r.key_id,
+    })
     rewritten++
   }
   if (rewritten > 0) await db.command(`OPTIMIZE TABLE ${TABLES.programVersions} FINAL`)

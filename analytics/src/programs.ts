@@ -3,7 +3,20 @@ import { join } from 'node:path'
 import { z } from 'zod'
 import { programReferenceIssues } from './program-references.ts'
 import { countryCode, programSectionsShape } from './program-sections.ts'
-import { DEFAULT_SECRET_SCOPES, KEY_SCOPES, keyValue, MIN_SECRET_CHARS, redactDocument, secretFields, secretForm, secretHash, secretValue, WRITE_KEY_SCOPES, type KeyScope, type SecretForm } from './program-keys.ts'
+import {
+  DEFAULT_SECRET_SCOPES,
+  KEY_SCOPES,
+  keyValue,
+  MIN_SECRET_CHARS,
+  redactDocument,
+  secretFields,
+  secretForm,
+  secretHash,
+  secretValue,
+  WRITE_KEY_SCOPES,
+  type KeyScope,
+  type SecretForm,
+} from './program-keys.ts'
 
 export { CHANNELS, type Channel } from './channels.ts'
 import { CHANNELS, type Channel } from './channels.ts'
@@ -53,7 +66,11 @@ export const programSchema = z
             /** The channel of this key's events: a channel key (call, print, sms, email) sends on its channel only; `server` on any. */
             channel: z.enum(CHANNELS).default('server'),
             /** What the key may do; least privilege by default. */
-            scopes: z.array(z.enum(KEY_SCOPES)).min(1).max(KEY_SCOPES.length).default([...DEFAULT_SECRET_SCOPES]),
+            scopes: z
+              .array(z.enum(KEY_SCOPES))
+              .min(1)
+              .max(KEY_SCOPES.length)
+              .default([...DEFAULT_SECRET_SCOPES]),
           }),
         )
         .min(1),
@@ -196,7 +213,13 @@ export function resolveProgram(raw: unknown, env: NodeJS.ProcessEnv, file: strin
   // in a document sent through the admin API, which stores them as their hashes.
   if (!program.demo) {
     const clear = secretFields(program).filter((f) => secretForm(f.value) === 'literal' && !(f.kind === 'key' && opts.literalKeys))
-    if (clear.length) throw new ProgramDocumentError(clear.map((f) => ({ path: f.path.join('.'), message: `a ${f.kind} in clear is allowed only in a demo program ("demo": true); write env:VARIABLE${f.kind === 'key' ? ' or sha256:HASH' : ''}` })))
+    if (clear.length)
+      throw new ProgramDocumentError(
+        clear.map((f) => ({
+          path: f.path.join('.'),
+          message: `a ${f.kind} in clear is allowed only in a demo program ("demo": true); write env:VARIABLE${f.kind === 'key' ? ' or sha256:HASH' : ''}`,
+        })),
+      )
   }
   const minKey = program.demo ? 12 : MIN_KEY_CHARS
   const fromEnv = (written: string, where: string): string => {
@@ -231,13 +254,33 @@ export function resolveProgram(raw: unknown, env: NodeJS.ProcessEnv, file: strin
   }
   const linkSecret = secret('linkSecret')
   const identitySecret = secret('identitySecret')
-  const shared = { ...(linkSecret ? { linkSecret } : {}), ...(identitySecret ? { identitySecret } : {}), ...(program.content?.length || program.goals?.length || program.questionnaires?.length || program.privacy?.personalDataKeys.length ? { catalogue: catalogueOf(program) } : {}) }
+  const shared = {
+    ...(linkSecret ? { linkSecret } : {}),
+    ...(identitySecret ? { identitySecret } : {}),
+    ...(program.content?.length || program.goals?.length || program.questionnaires?.length || program.privacy?.personalDataKeys.length
+      ? { catalogue: catalogueOf(program) }
+      : {}),
+  }
   const keys: ProgramKey[] = [
     ...program.keys.write.map((k, i) => ({
-      program: program.id, kind: 'write' as const, id: k.id, ...key(k.key, `keys.write.${i}.key`, 'pk_'), origins: k.origins, channel: 'web' as const, scopes: WRITE_KEY_SCOPES, ...shared,
+      program: program.id,
+      kind: 'write' as const,
+      id: k.id,
+      ...key(k.key, `keys.write.${i}.key`, 'pk_'),
+      origins: k.origins,
+      channel: 'web' as const,
+      scopes: WRITE_KEY_SCOPES,
+      ...shared,
     })),
     ...program.keys.secret.map((k, i) => ({
-      program: program.id, kind: 'secret' as const, id: k.id, ...key(k.key, `keys.secret.${i}.key`, 'sk_'), origins: [], channel: k.channel, scopes: k.scopes, ...shared,
+      program: program.id,
+      kind: 'secret' as const,
+      id: k.id,
+      ...key(k.key, `keys.secret.${i}.key`, 'sk_'),
+      origins: [],
+      channel: k.channel,
+      scopes: k.scopes,
+      ...shared,
     })),
   ]
   const seen = new Set<string>()
@@ -262,7 +305,9 @@ export function loadPrograms(dir: string, env: NodeJS.ProcessEnv): LoadedProgram
   const owners = new Map<string, string>()
   const seenIds = new Set<string>()
   // `*.schema.json` is the program document's JSON Schema (for editors), not a program.
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json'))
+    .sort()) {
     const path = join(dir, file)
     let raw: unknown
     try {

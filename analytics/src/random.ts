@@ -76,7 +76,10 @@ export class Random {
   /** `n` lower-case hex digits. */
   hex(n: number): string {
     let s = ''
-    while (s.length < n) s += Math.floor(this.next() * 0x10000).toString(16).padStart(4, '0')
+    while (s.length < n)
+      s += Math.floor(this.next() * 0x10000)
+        .toString(16)
+        .padStart(4, '0')
     return s.slice(0, n)
   }
 }

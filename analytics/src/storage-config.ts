@@ -8,7 +8,10 @@ export const storageConfigSchema = z.discriminatedUnion('mode', [
     url: z.string().url(),
     user: z.string().default('default'),
     password: z.string().default(''),
-    database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier').default('default'),
+    database: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier')
+      .default('default'),
     requestTimeoutMs: z.number().int().positive().default(30_000),
   }),
 ])

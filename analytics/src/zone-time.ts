@@ -20,7 +20,15 @@ const zones = new Map<string, Zone>()
 function zone(timeZone: string): Zone {
   let z = zones.get(timeZone)
   if (!z) {
-    const format = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+    const format = new Intl.DateTimeFormat('en-CA', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    })
     zones.set(timeZone, (z = { format, offsets: new Map() }))
   }
   return z

@@ -6,7 +6,12 @@ import type { KeyIndex } from './keys.ts'
  * The key a request names, checked as every endpoint checks it: none → 401 `missing_key`,
  * unknown → 401 `unknown_key`, a write key from an origin it does not allow → 403.
  */
-export function authenticateKey(keys: KeyIndex, value: string | undefined, origin: string | undefined, missing = { field: 'writeKey', message: 'a key (HTTP Basic user name, or writeKey for a write key) is required' }): ProgramKey {
+export function authenticateKey(
+  keys: KeyIndex,
+  value: string | undefined,
+  origin: string | undefined,
+  missing = { field: 'writeKey', message: 'a key (HTTP Basic user name, or writeKey for a write key) is required' },
+): ProgramKey {
   const { field } = missing
   if (!value) throw new ApiError(401, 'missing_key', missing.message, { field })
   const key = keys.find(value)
@@ -25,7 +30,8 @@ export function basicUser(authorization: string | undefined): string | undefined
 
 /** 403 `scope_required` naming the scope, unless the key has it. */
 export function requireScope(key: ProgramKey, scope: KeyScope): void {
-  if (!key.scopes.includes(scope)) throw new ApiError(403, 'scope_required', `key ${key.id} does not have the ${scope} scope`, { field: 'authorization', extra: { scope } })
+  if (!key.scopes.includes(scope))
+    throw new ApiError(403, 'scope_required', `key ${key.id} does not have the ${scope} scope`, { field: 'authorization', extra: { scope } })
 }
 
 /**
@@ -34,10 +40,20 @@ export function requireScope(key: ProgramKey, scope: KeyScope): void {
  * 403 `secret_key_required`; a key without the scope → 403 `scope_required`; another program's
  * key → 403 `wrong_program` naming `programField`.
  */
-export function programSecretKey(keys: KeyIndex, authorization: string | undefined, program: string | undefined, programField: string, scope: KeyScope): ProgramKey {
-  const key = authenticateKey(keys, basicUser(authorization), undefined, { field: 'authorization', message: 'a secret key of the program (HTTP Basic user name) is required' })
+export function programSecretKey(
+  keys: KeyIndex,
+  authorization: string | undefined,
+  program: string | undefined,
+  programField: string,
+  scope: KeyScope,
+): ProgramKey {
+  const key = authenticateKey(keys, basicUser(authorization), undefined, {
+    field: 'authorization',
+    message: 'a secret key of the program (HTTP Basic user name) is required',
+  })
   if (key.kind !== 'secret') throw new ApiError(403, 'secret_key_required', 'this endpoint takes a secret key of the program', { field: 'authorization' })
   requireScope(key, scope)
-  if (program !== undefined && program !== key.program) throw new ApiError(403, 'wrong_program', `the key belongs to program ${key.program}`, { field: programField })
+  if (program !== undefined && program !== key.program)
+    throw new ApiError(403, 'wrong_program', `the key belongs to program ${key.program}`, { field: programField })
   return key
 }

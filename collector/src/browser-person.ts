@@ -19,7 +19,13 @@ export async function browserPerson(d: PersonSources, program: string, anonymous
 }
 
 /** A person's profile from memory, else from ClickHouse within `timeoutMs`; null when neither answers in time. */
-export async function profileWithin(d: PersonSources, program: Program, person: string, now: number, timeoutMs: number): Promise<{ profile: Profile | null; source: 'memory' | 'clickhouse' | 'unavailable' }> {
+export async function profileWithin(
+  d: PersonSources,
+  program: Program,
+  person: string,
+  now: number,
+  timeoutMs: number,
+): Promise<{ profile: Profile | null; source: 'memory' | 'clickhouse' | 'unavailable' }> {
   const held = d.profiles?.read(program, person, now)
   if (held) return { profile: held, source: 'memory' }
   let timer: NodeJS.Timeout | undefined

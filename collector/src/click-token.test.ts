@@ -6,7 +6,14 @@ import { MAX_CLICK_TOKEN_CHARS, safeEqual, signClickToken, verifyClickToken, typ
 const SECRET = 'test_link_secret_0123456789abcdef0123'
 const NOW = Date.parse('2026-11-23T12:00:00.000Z')
 const DAY = 86_400
-const claims: ClickClaims = { program: 'psoriasis-demo', patient: 'p-000123', message: 'msg-1', campaign: 'itch-tips', channel: 'email', expires: NOW / 1000 + 30 * DAY }
+const claims: ClickClaims = {
+  program: 'psoriasis-demo',
+  patient: 'p-000123',
+  message: 'msg-1',
+  campaign: 'itch-tips',
+  channel: 'email',
+  expires: NOW / 1000 + 30 * DAY,
+}
 const secretFor = (program: string) => (program === 'psoriasis-demo' ? SECRET : undefined)
 const verify = (token: string, now = NOW) => verifyClickToken(token, secretFor, now)
 
@@ -53,7 +60,11 @@ describe('click tokens', () => {
     for (const [name, token] of Object.entries(cases)) expect(verify(token), name).toEqual({ valid: false, failure: 'malformed' })
     expect(cases['too long']!.length).toBeGreaterThan(MAX_CLICK_TOKEN_CHARS)
     // The longest fields allowed still make a token within the limit.
-    const longest = signClickToken({ ...claims, program: `p${'-'.repeat(62)}`, patient: 'u'.repeat(200), message: 'm'.repeat(100), campaign: 'c'.repeat(200) }, SECRET, NOW)
+    const longest = signClickToken(
+      { ...claims, program: `p${'-'.repeat(62)}`, patient: 'u'.repeat(200), message: 'm'.repeat(100), campaign: 'c'.repeat(200) },
+      SECRET,
+      NOW,
+    )
     expect(longest.length).toBeLessThanOrEqual(MAX_CLICK_TOKEN_CHARS)
     expect(verifyClickToken(longest, () => SECRET, NOW).valid).toBe(true)
     expect(verify(forge({ ...payload, exp: NOW / 1000 + 180 * DAY })).valid).toBe(true)

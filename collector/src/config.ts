@@ -6,7 +6,11 @@ import { DEFAULT_INGEST_LIMITS, type IngestLimits } from './pipeline/limits.ts'
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def)
 
-const flag = (def: '0' | '1') => z.enum(['0', '1', 'true', 'false']).default(def).transform((v) => v === '1' || v === 'true')
+const flag = (def: '0' | '1') =>
+  z
+    .enum(['0', '1', 'true', 'false'])
+    .default(def)
+    .transform((v) => v === '1' || v === 'true')
 
 const envSchema = z.object({
   PORT: int(8080, 0, 65535),
@@ -22,7 +26,10 @@ const envSchema = z.object({
   ATTUNE_TRUST_PROXY: flag('0'),
   ATTUNE_DEMO_SEED: flag('1'),
   ATTUNE_CLUSTER_SCHEDULE: flag('1'),
-  ATTUNE_PROFILE_STORE: z.enum(['0', '1', 'true', 'false']).optional().transform((v) => (v === undefined ? undefined : v === '1' || v === 'true')),
+  ATTUNE_PROFILE_STORE: z
+    .enum(['0', '1', 'true', 'false'])
+    .optional()
+    .transform((v) => (v === undefined ? undefined : v === '1' || v === 'true')),
   ATTUNE_SHUTDOWN_TIMEOUT_MS: int(15_000, 0, 600_000),
   ATTUNE_INGEST_WORKERS: z.coerce.number().int().min(0).max(64).optional(),
   ATTUNE_INGEST_WORKER_MIN_BYTES: int(0, 0, 1024 ** 2),
@@ -94,7 +101,14 @@ export function configFromEnv(env: NodeJS.ProcessEnv): CollectorConfig {
     programsDir: resolve(e.ATTUNE_PROGRAMS),
     storage,
     spool: { dir: `${dataDir}/spool`, maxBytes: e.ATTUNE_SPOOL_MAX_BYTES, segmentBytes: e.ATTUNE_SPOOL_SEGMENT_BYTES },
-    writer: { maxRows: e.ATTUNE_BATCH_MAX_ROWS, maxAgeMs: e.ATTUNE_BATCH_MAX_AGE_MS, maxBytes: 64 * 1024 ** 2, insertTimeoutMs: e.ATTUNE_INSERT_TIMEOUT_MS, retryMinMs: 1000, retryMaxMs: 30_000 },
+    writer: {
+      maxRows: e.ATTUNE_BATCH_MAX_ROWS,
+      maxAgeMs: e.ATTUNE_BATCH_MAX_AGE_MS,
+      maxBytes: 64 * 1024 ** 2,
+      insertTimeoutMs: e.ATTUNE_INSERT_TIMEOUT_MS,
+      retryMinMs: 1000,
+      retryMaxMs: 30_000,
+    },
     trustProxy: e.ATTUNE_TRUST_PROXY,
     shutdownTimeoutMs: e.ATTUNE_SHUTDOWN_TIMEOUT_MS,
     // As many workers as cores: the event loop mostly waits on sockets, the spool and hand-offs
@@ -107,7 +121,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv): CollectorConfig {
     clusterSchedule: e.ATTUNE_CLUSTER_SCHEDULE,
     profileStore: e.ATTUNE_PROFILE_STORE ?? storage.mode === 'embedded',
     decideProfileTimeoutMs: e.ATTUNE_DECIDE_PROFILE_TIMEOUT_MS,
-    ingestLimits: { liveDays: e.ATTUNE_LIVE_WINDOW_DAYS, importDays: Math.max(e.ATTUNE_IMPORT_WINDOW_DAYS, e.ATTUNE_LIVE_WINDOW_DAYS), maxMonths: e.ATTUNE_IMPORT_MAX_MONTHS },
+    ingestLimits: {
+      liveDays: e.ATTUNE_LIVE_WINDOW_DAYS,
+      importDays: Math.max(e.ATTUNE_IMPORT_WINDOW_DAYS, e.ATTUNE_LIVE_WINDOW_DAYS),
+      maxMonths: e.ATTUNE_IMPORT_MAX_MONTHS,
+    },
     sdkDir: resolve(e.ATTUNE_SDK_DIR ?? `${ROOT}/sdk/dist`),
     demoDir: resolve(e.ATTUNE_DEMO_DIR ?? `${ROOT}/collector/demo`),
     requestTimeoutMs: Math.max(e.ATTUNE_REQUEST_TIMEOUT_MS, e.ATTUNE_HEADERS_TIMEOUT_MS),

@@ -14,7 +14,10 @@ const out: DecideOutput = {
     { rule: 'itch-hero', class: 'education', channel: 'web', slot: 'home-hero', outcome: 'shown' },
     { rule: 'unlock-2', class: 'education', channel: 'none', outcome: 'held_out', reason: 'holdout', holdout: 'rule' },
   ],
-  stageChanges: [{ from: null, to: 'welcome', reason: 'start' }, { from: 'welcome', to: 'first-needs', reason: 'entry' }],
+  stageChanges: [
+    { from: null, to: 'welcome', reason: 'start' },
+    { from: 'welcome', to: 'first-needs', reason: 'entry' },
+  ],
   stage: 'first-needs',
 }
 const noLog = () => {}
@@ -22,7 +25,10 @@ const request = { program: 'p1', person: 'pt-1', patient: true, keyId: 'k', requ
 
 function recorder() {
   const calls: Array<{ what: 'apply'; events: OwnEvent[] } | { what: 'discard'; ids: string[] }> = []
-  const store: OwnEventStore = { apply: (_p, _who, events) => calls.push({ what: 'apply', events }), discard: (_p, _who, ids) => calls.push({ what: 'discard', ids }) }
+  const store: OwnEventStore = {
+    apply: (_p, _who, events) => calls.push({ what: 'apply', events }),
+    discard: (_p, _who, ids) => calls.push({ what: 'discard', ids }),
+  }
   return { calls, store }
 }
 /** The header of each spooled record: [partition, program, messageId, userId, anonymousId, linkedId]. */
@@ -50,7 +56,11 @@ describe('DecisionLog', () => {
 
   it('takes back what it applied when the spool refuses the records, and throws', () => {
     const { calls, store } = recorder()
-    const spool = { queue: () => { throw new Error('spool holds 10 bytes, limit 10') } } as unknown as Spool
+    const spool = {
+      queue: () => {
+        throw new Error('spool holds 10 bytes, limit 10')
+      },
+    } as unknown as Spool
     expect(() => new DecisionLog(spool, noLog, store).record(request)).toThrow('limit 10')
     expect(calls.map((c) => c.what)).toEqual(['apply', 'discard'])
     expect((calls[1] as { ids: string[] }).ids).toEqual((calls[0] as { events: OwnEvent[] }).events.map((e) => e.messageId))

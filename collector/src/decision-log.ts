@@ -52,7 +52,9 @@ export class DecisionLog {
       shownUpTo.set(k, Math.max(shownUpTo.get(k) ?? 0, Date.parse(`${d.lastAt.replace(' ', 'T')}Z`)))
     }
     const recent = r.decisions.filter((d) => d.at > (shownUpTo.get(`${d.rule}\u0000${d.channel}\u0000${d.outcome}`) ?? 0))
-    const stored = profile.stage ? Date.parse(profile.stage.enteredAt.includes('T') ? profile.stage.enteredAt : `${profile.stage.enteredAt.replace(' ', 'T')}Z`) : 0
+    const stored = profile.stage
+      ? Date.parse(profile.stage.enteredAt.includes('T') ? profile.stage.enteredAt : `${profile.stage.enteredAt.replace(' ', 'T')}Z`)
+      : 0
     const stage = r.stage && r.stage.at > stored ? { id: r.stage.id, enteredAt: new Date(r.stage.at).toISOString() } : profile.stage
     return { profile: stage === profile.stage ? profile : { ...profile, stage }, recent }
   }
@@ -75,7 +77,21 @@ export class DecisionLog {
     const add = (event: string, channel: string, properties: Record<string, unknown>, at: number): string => {
       const ts = chTime(at)
       const row = blankEventRow()
-      Object.assign(row, { message_id: randomUUID(), program: p.program, type: 'track', event, channel, user_id: who.userId, anonymous_id: who.anonymousId, ts, original_ts: ts, received_at: ts, key_id: p.keyId, library_name: 'attune-decide', properties: JSON.stringify(properties) })
+      Object.assign(row, {
+        message_id: randomUUID(),
+        program: p.program,
+        type: 'track',
+        event,
+        channel,
+        user_id: who.userId,
+        anonymous_id: who.anonymousId,
+        ts,
+        original_ts: ts,
+        received_at: ts,
+        key_id: p.keyId,
+        library_name: 'attune-decide',
+        properties: JSON.stringify(properties),
+      })
       rows.push(payloadText(ts.slice(0, 7).replace('-', ''), p.program, row.message_id, encodeEventRow(row), who))
       return row.message_id
     }
@@ -84,7 +100,12 @@ export class DecisionLog {
     const changes = out.stageChanges.length
     out.stageChanges.forEach((c, i) => {
       const at = now - (changes - 1 - i)
-      own.push({ kind: 'stage', stage: c.to, ts: chTime(at), messageId: add('stage_changed', 'server', { stage: c.to, from: c.from, reason: c.reason, requestId: p.requestId }, at) })
+      own.push({
+        kind: 'stage',
+        stage: c.to,
+        ts: chTime(at),
+        messageId: add('stage_changed', 'server', { stage: c.to, from: c.from, reason: c.reason, requestId: p.requestId }, at),
+      })
     })
     const ts = chTime(now)
     for (const r of out.records) {

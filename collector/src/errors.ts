@@ -32,7 +32,15 @@ export type ErrorCode =
  * raises on a missing `code`, and then retries a permanent 400 for ever).
  */
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string; field?: string; scope?: string; requestId?: string; rejected?: unknown[]; issues?: Array<{ path: string; message: string }> }
+  error: {
+    code: ErrorCode
+    message: string
+    field?: string
+    scope?: string
+    requestId?: string
+    rejected?: unknown[]
+    issues?: Array<{ path: string; message: string }>
+  }
   code: ErrorCode
   message: string
 }
@@ -49,7 +57,12 @@ export class ApiError extends HTTPException {
   readonly extra: Partial<ErrorBody['error']>
   readonly headers: Record<string, string>
 
-  constructor(status: ContentfulStatusCode, code: ErrorCode, message: string, opts: { field?: string; extra?: Partial<ErrorBody['error']>; headers?: Record<string, string>; cause?: unknown } = {}) {
+  constructor(
+    status: ContentfulStatusCode,
+    code: ErrorCode,
+    message: string,
+    opts: { field?: string; extra?: Partial<ErrorBody['error']>; headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
     super(status, { message, ...(opts.cause !== undefined ? { cause: opts.cause } : {}) })
     this.code = code
     this.field = opts.field
@@ -65,7 +78,9 @@ export class ApiError extends HTTPException {
 export function describeError(e: unknown): string {
   const err = e as { type?: unknown; code?: unknown; name?: string; message?: string }
   if (typeof err.type === 'string') return `ClickHouse ${err.type}${err.code !== undefined ? ` (code ${String(err.code)})` : ''}`
-  const first = String(err.message ?? e).split(/[:\n]/)[0]!.slice(0, 120)
+  const first = String(err.message ?? e)
+    .split(/[:\n]/)[0]!
+    .slice(0, 120)
   return `${err.name ?? 'Error'}${typeof err.code === 'string' ? ` ${err.code}` : ''}: ${first}`
 }
 

@@ -42,9 +42,14 @@ export interface IdentityClaims {
  * @example signIdentityToken({ program: 'psoriasis-demo', patient: 'p-000123', expires: Math.floor(Date.now() / 1000) + 86_400 }, process.env.PSORIASIS_IDENTITY_SECRET!)
  */
 export function signIdentityToken(claims: IdentityClaims, secret: string, nowMs = Date.now()): string {
-  if (claims.expires * 1000 > nowMs + MAX_IDENTITY_TOKEN_DAYS * DAY_MS) throw new Error(`identity token: expiry more than ${MAX_IDENTITY_TOKEN_DAYS} days ahead`)
+  if (claims.expires * 1000 > nowMs + MAX_IDENTITY_TOKEN_DAYS * DAY_MS)
+    throw new Error(`identity token: expiry more than ${MAX_IDENTITY_TOKEN_DAYS} days ahead`)
   try {
-    return signToken({ v: 1, p: claims.program, u: claims.patient, exp: claims.expires }, identitySchema, secret, MAX_IDENTITY_TOKEN_CHARS, { p: 'program', u: 'patient', exp: 'expires' })
+    return signToken({ v: 1, p: claims.program, u: claims.patient, exp: claims.expires }, identitySchema, secret, MAX_IDENTITY_TOKEN_CHARS, {
+      p: 'program',
+      u: 'patient',
+      exp: 'expires',
+    })
   } catch (e) {
     throw new Error(`identity token: ${(e as Error).message}`)
   }
@@ -75,13 +80,30 @@ const ticketSchema = z.strictObject({
 const ticketKey = (identitySecret: string): string => createHmac('sha256', identitySecret).update('attune questionnaire ticket v1').digest('base64url')
 
 /** A ticket for one browser (`anonymousId`) to answer one questionnaire, valid for a day. */
-export function signQuestionnaireTicket(t: { program: string; questionnaire: string; anonymousId: string }, identitySecret: string, nowMs = Date.now()): string {
-  return signToken({ v: 1, p: t.program, q: t.questionnaire, a: t.anonymousId, exp: Math.floor(nowMs / 1000) + QUESTIONNAIRE_TICKET_DAYS * 86_400 }, ticketSchema, ticketKey(identitySecret), 1000)
+export function signQuestionnaireTicket(
+  t: { program: string; questionnaire: string; anonymousId: string },
+  identitySecret: string,
+  nowMs = Date.now(),
+): string {
+  return signToken(
+    { v: 1, p: t.program, q: t.questionnaire, a: t.anonymousId, exp: Math.floor(nowMs / 1000) + QUESTIONNAIRE_TICKET_DAYS * 86_400 },
+    ticketSchema,
+    ticketKey(identitySecret),
+    1000,
+  )
 }
 
 /** Whether a ticket lets this browser answer this questionnaire of the program now. */
-export function questionnaireTicketValid(ticket: unknown, t: { program: string; questionnaire: string; anonymousId: string }, identitySecret: string | undefined, nowMs: number): boolean {
+export function questionnaireTicketValid(
+  ticket: unknown,
+  t: { program: string; questionnaire: string; anonymousId: string },
+  identitySecret: string | undefined,
+  nowMs: number,
+): boolean {
   if (!identitySecret) return false
-  const check = verifyToken(ticket, ticketSchema, (p) => (p === t.program ? ticketKey(identitySecret) : undefined), nowMs, { maxChars: 1000, maxDays: QUESTIONNAIRE_TICKET_DAYS + 1 })
+  const check = verifyToken(ticket, ticketSchema, (p) => (p === t.program ? ticketKey(identitySecret) : undefined), nowMs, {
+    maxChars: 1000,
+    maxDays: QUESTIONNAIRE_TICKET_DAYS + 1,
+  })
   return check.valid && check.payload.q === t.questionnaire && check.payload.a === t.anonymousId
 }

@@ -32,7 +32,10 @@ export function validBody<T>(schema: z.ZodType<T>, raw: unknown): T {
   const parsed = schema.safeParse(raw)
   if (parsed.success) return parsed.data
   const issue = parsed.error.issues[0]!
-  const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '')
+  const path = issue.path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+    .join('')
+    .replace(/^\./, '')
   const field = issue.code === 'unrecognized_keys' ? [path, issue.keys[0]!].filter(Boolean).join('.') : path
   throw new ApiError(400, 'invalid_body', `${field || '(body)'}: ${issue.message}`, field ? { field } : {})
 }

@@ -2,7 +2,7 @@ import { secretHash, type LoadedProgram, type ProgramKey, type ProgramVersionSou
 import type { KeyIndex } from './keys.ts'
 
 /** A key (any of the program's) or a named secret of a loaded program, when it has this hash: what a document naming it by hash resolves to. */
-export function valueOf(p: LoadedProgram, hash: string, name: 'key' | 'linkSecret' | 'identitySecret'): string | undefined {
+export function knownSecretValue(p: LoadedProgram, hash: string, name: 'key' | 'linkSecret' | 'identitySecret'): string | undefined {
   if (name !== 'key') return p[name] && secretHash(p[name]!) === hash ? p[name] : undefined
   return p.keys.find((k) => k.hash === hash)?.value
 }
@@ -60,7 +60,7 @@ export class ProgramRegistry {
   /** A key or named secret the active version of `program` holds, by its SHA-256 (how a stored document, or one read back from the admin API, names it). */
   knownValue(program: string, hash: string, name: 'key' | 'linkSecret' | 'identitySecret'): string | undefined {
     const active = this.#active.get(program)
-    return active ? valueOf(active.loaded, hash, name) : undefined
+    return active ? knownSecretValue(active.loaded, hash, name) : undefined
   }
 
   /** Calls `listener` with every key after each activation (the ingestion workers hold their own copy). */

@@ -11,7 +11,7 @@ import {
   type LoadedProgram,
   type ProgramVersion,
 } from '../../analytics/index.ts'
-import { valueOf, type ActiveProgram, type ProgramRegistry } from './program-registry.ts'
+import { knownSecretValue, type ActiveProgram, type ProgramRegistry } from './program-registry.ts'
 
 /** The stored versions cannot be read or written yet (ClickHouse not reachable, migrations pending). */
 export class VersionsUnavailableError extends Error {
@@ -88,7 +88,15 @@ export class ProgramVersionStore {
         const lastFromFile = versions.find((v) => v.source === 'file')
         if (!lastFromFile || lastFromFile.checksum !== fromFile.checksum) {
           const version = (versions[0]?.version ?? 0) + 1
-          await storeProgramVersion(this.#db, { program: id, version, document: canonicalJson(file.document), checksum: fromFile.checksum, source: 'file', receivedAt: now, keyId: '' })
+          await storeProgramVersion(this.#db, {
+            program: id,
+            version,
+            document: canonicalJson(file.document),
+            checksum: fromFile.checksum,
+            source: 'file',
+            receivedAt: now,
+            keyId: '',
+          })
           const active = { ...fromFile, version }
           candidates.set(id, active)
           fallbacks.set(id, active)
@@ -114,7 +122,9 @@ export class ProgramVersionStore {
         const revert = [...clashing].filter((id) => candidates.get(id) !== fallbacks.get(id))
         if (revert.length === 0) break
         for (const id of revert) {
-          this.#log(`program ${id} version ${candidates.get(id)!.version} cannot be activated: a key is used by another program; the file's version stays active`)
+          this.#log(
+            `program ${id} version ${candidates.get(id)!.version} cannot be activated: a key is used by another program; the file's version stays active`,
+          )
           candidates.set(id, fallbacks.get(id)!)
         }
       }
@@ -127,13 +137,17 @@ export class ProgramVersionStore {
   async #stored(file: LoadedProgram, v: ProgramVersion): Promise<ActiveProgram | undefined> {
     const raw = await programVersionDocument(this.#db, file.program.id, v.version)
     try {
-      const loaded = resolveProgram(raw, this.#env, file.file, { knownValue: (hash, name) => valueOf(file, hash, name) ?? this.#registry.knownValue(file.program.id, hash, name) })
+      const loaded = resolveProgram(raw, this.#env, file.file, {
+        knownValue: (hash, name) => knownSecretValue(file, hash, name) ?? this.#registry.knownValue(file.program.id, hash, name),
+      })
       if (loaded.program.id !== file.program.id) throw new ProgramDocumentError([{ path: 'id', message: `must be ${file.program.id}` }])
       return { loaded, version: v.version, checksum: v.checksum, source: v.source }
     } catch (e) {
       if (!(e instanceof ProgramDocumentError)) throw e
       // The issue's path and message name no value, so no secret reaches the log.
-      this.#log(`program ${file.program.id} version ${v.version} cannot be activated (${e.issues[0]?.path || '(root)'}: ${e.issues[0]?.message}); the file's version stays active`)
+      this.#log(
+        `program ${file.program.id} version ${v.version} cannot be activated (${e.issues[0]?.path || '(root)'}: ${e.issues[0]?.message}); the file's version stays active`,
+      )
       return undefined
     }
   }
@@ -166,13 +180,14 @@ export class ProgramVersionStore {
   async #put(program: string, raw: unknown, keyId: string): Promise<PutResult> {
     const current = this.#registry.get(program)
     if (!this.#loaded || !current) throw new VersionsUnavailableError(`the versions of program ${program} are not loaded yet`)
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ProgramDocumentError([{ path: '', message: 'must be a JSON object (a whole program document)' }])
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+      throw new ProgramDocumentError([{ path: '', message: 'must be a JSON object (a whole program document)' }])
     const id = (raw as { id?: unknown }).id
     if (id !== program) throw new ProgramDocumentError([{ path: 'id', message: `must be ${program}, the program in the path` }])
     const file = this.#files.find((f) => f.program.id === program)
     const loaded = resolveProgram(raw, this.#env, current.loaded.file, {
       keyOwner: (hash) => this.#registry.keyOwner(hash),
-      knownValue: (hash, name) => this.#registry.knownValue(program, hash, name) ?? (file && valueOf(file, hash, name)),
+      knownValue: (hash, name) => this.#registry.knownValue(program, hash, name) ?? (file && knownSecretValue(file, hash, name)),
       // A key sent in clear is stored as its hash: the API may add or rotate keys without the environment.
       literalKeys: true,
     })

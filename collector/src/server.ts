@@ -16,7 +16,10 @@ const config = configFromEnv(process.env)
 // something to show (skipped when the program already has events; ATTUNE_DEMO_SEED=0 turns it off).
 if (config.demoSeed && config.storage.mode === 'embedded' && !existsSync(config.storage.path)) {
   const seeded = await seedDemo({ dataDir: config.dataDir, programsDir: config.programsDir, env: process.env })
-  if (!seeded.skipped) log(`demo data: ${seeded.patients} synthetic patients, ${seeded.stats!.inserted} events; e.g. GET /v1/profiles/${seeded.examples[0]} with the program's secret key`)
+  if (!seeded.skipped)
+    log(
+      `demo data: ${seeded.patients} synthetic patients, ${seeded.stats!.inserted} events; e.g. GET /v1/profiles/${seeded.examples[0]} with the program's secret key`,
+    )
 }
 const service = await createService(config, { log })
 
@@ -37,7 +40,9 @@ const server = serve({ fetch: service.app.fetch, port: config.port, hostname: co
   const demos = service.programs.filter((p) => p.program.demo).map((p) => p.program.id)
   const lines = [
     `Attune collector listening on ${bound}${everyInterface ? ' (every network interface)' : loopback(config.host) ? ' (this machine only; HOST opens it)' : ''}`,
-    ...(demos.length && !loopback(config.host) ? [`  WARNING     demo programs ${demos.join(', ')} are reachable from the network and their keys are public in the repository`] : []),
+    ...(demos.length && !loopback(config.host)
+      ? [`  WARNING     demo programs ${demos.join(', ')} are reachable from the network and their keys are public in the repository`]
+      : []),
     `  ingestion   ${base}/v1/batch  (also /v1/track, /v1/page, /v1/screen, /v1/identify, /v1/alias, /v1/group)`,
     `  demo site   ${base}/demo/`,
     `  script tag  <script async src="${base}/attune.js" data-key="WRITE_KEY"></script>`,
@@ -49,18 +54,27 @@ const server = serve({ fetch: service.app.fetch, port: config.port, hostname: co
   // A demo program's keys written in its document are public and printed whole; any other key is a secret, named by its id.
   const fromApi = (p: (typeof service.programs)[number]) => service.registry.get(p.program.id)?.source === 'api'
   const shown = (p: (typeof service.programs)[number], k: (typeof p.keys)[number]) =>
-    p.program.demo && k.form === 'literal' && k.value ? k.value : `(${k.form === 'env' ? 'from the environment' : k.form === 'hash' ? 'known by its hash' : 'in the document'})`
+    p.program.demo && k.form === 'literal' && k.value
+      ? k.value
+      : `(${k.form === 'env' ? 'from the environment' : k.form === 'hash' ? 'known by its hash' : 'in the document'})`
   for (const p of service.programs) {
     const version = service.registry.get(p.program.id)?.version
-    lines.push(`  program     ${p.program.id} (${p.program.name})${p.program.demo ? ' DEMO: its keys are public' : ''} ${version ? `version ${version} ` : ''}${fromApi(p) ? 'from the admin API' : `from ${p.file}`}`)
+    lines.push(
+      `  program     ${p.program.id} (${p.program.name})${p.program.demo ? ' DEMO: its keys are public' : ''} ${version ? `version ${version} ` : ''}${fromApi(p) ? 'from the admin API' : `from ${p.file}`}`,
+    )
     for (const k of p.keys) {
-      lines.push(`    ${k.kind === 'write' ? 'write key ' : 'secret key'}  ${shown(p, k)}  [${k.id}${k.kind === 'write' ? `; origins ${k.origins.join(' ')}` : `; channel ${k.channel}; ${k.scopes.join(', ')}`}]`)
+      lines.push(
+        `    ${k.kind === 'write' ? 'write key ' : 'secret key'}  ${shown(p, k)}  [${k.id}${k.kind === 'write' ? `; origins ${k.origins.join(' ')}` : `; channel ${k.channel}; ${k.scopes.join(', ')}`}]`,
+      )
     }
   }
   const demo = service.programs.flatMap((p) => (p.program.demo ? p.keys.filter((k) => k.kind === 'secret' && k.form === 'literal' && k.value) : []))[0]
   lines.push(`Try: curl -u ${demo?.value ?? 'sk_...'}: -H 'content-type: application/json' -d '{"userId":"p-1","event":"diary_downloaded"}' ${base}/v1/track`)
   const linked = service.programs.find((p) => p.linkSecret)
-  if (linked) lines.push(`E-mail landing link: npm run click-link -- --program ${linked.program.id} --patient p-000123 --message msg-1 --campaign welcome --channel email --url ${base}/demo/`)
+  if (linked)
+    lines.push(
+      `E-mail landing link: npm run click-link -- --program ${linked.program.id} --patient p-000123 --message msg-1 --campaign welcome --channel email --url ${base}/demo/`,
+    )
   console.log(lines.join('\n'))
 })
 
@@ -99,10 +113,13 @@ async function shutdown(signal: string): Promise<void> {
   log(`${signal}: no longer accepting; draining the spool to ClickHouse`)
   // A hung disk or ClickHouse must not keep the process for ever: the drain has its timeout,
   // and this is the backstop past it.
-  setTimeout(() => {
-    log('shutdown did not finish in time; exiting, the spool keeps what was not written')
-    process.exit(1)
-  }, config.shutdownTimeoutMs + CLOSE_GRACE_MS + 10_000).unref()
+  setTimeout(
+    () => {
+      log('shutdown did not finish in time; exiting, the spool keeps what was not written')
+      process.exit(1)
+    },
+    config.shutdownTimeoutMs + CLOSE_GRACE_MS + 10_000,
+  ).unref()
   const http = server instanceof HttpServer ? server : null
   http?.on('request', (_req: IncomingMessage, res: ServerResponse) => {
     if (!res.headersSent) res.setHeader('connection', 'close')

@@ -142,7 +142,13 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
         },
       }
     : undefined
-  const base = clickhouseSink(db, count, new Quarantine(join(config.dataDir, 'quarantine')), landed, profiles ? (program, who) => profiles.landed(program, who, programById) : undefined)
+  const base = clickhouseSink(
+    db,
+    count,
+    new Quarantine(join(config.dataDir, 'quarantine')),
+    landed,
+    profiles ? (program, who) => profiles.landed(program, who, programById) : undefined,
+  )
   const described: BatchSink = (payloads) =>
     base(payloads).catch((e: unknown) => {
       // The writer logs and shows on /health what it is given: the code, never the row.
@@ -175,10 +181,32 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
   // The stored runs are read even without the schedule: a restart keeps every profile's cluster.
   void ready.then(() => clusters.start(() => registry.programs().map((p) => p.program), { schedule: config.clusterSchedule }))
   const app = createApp({
-    keys, spool, metrics, trustProxy: config.trustProxy, storage: config.storage, pool, poolMinBytes: config.ingestWorkerMinBytes, ingestLimits: config.ingestLimits,
-    ping: () => db.ping(), migrated: () => migrated, migrationError: () => migrationError, spoolMaxBytes: config.spool.maxBytes, writer, sink: sinkStats, log,
-    sdkDir: config.sdkDir, demoDir: config.demoDir, demoWriteKey: () => registry.demoWriteKey(), programs: () => registry.programs(), db, clusters, profiles,
-    registry, versions, decisions: new DecisionLog(spool, log, ownEvents), decideProfileTimeoutMs: config.decideProfileTimeoutMs,
+    keys,
+    spool,
+    metrics,
+    trustProxy: config.trustProxy,
+    storage: config.storage,
+    pool,
+    poolMinBytes: config.ingestWorkerMinBytes,
+    ingestLimits: config.ingestLimits,
+    ping: () => db.ping(),
+    migrated: () => migrated,
+    migrationError: () => migrationError,
+    spoolMaxBytes: config.spool.maxBytes,
+    writer,
+    sink: sinkStats,
+    log,
+    sdkDir: config.sdkDir,
+    demoDir: config.demoDir,
+    demoWriteKey: () => registry.demoWriteKey(),
+    programs: () => registry.programs(),
+    db,
+    clusters,
+    profiles,
+    registry,
+    versions,
+    decisions: new DecisionLog(spool, log, ownEvents),
+    decideProfileTimeoutMs: config.decideProfileTimeoutMs,
   })
   // Requests should meet the stored versions, not the files, where they differ (a key revoked
   // through the API stays revoked across a restart): wait for the first attempt to load them, but
@@ -187,7 +215,16 @@ export async function createService(config: CollectorConfig, hooks: ServiceHooks
   await Promise.race([firstAttemptDone, new Promise<void>((r) => (waited = setTimeout(r, PROGRAM_VERSIONS_WAIT_MS)))])
   clearTimeout(waited)
   return {
-    app, db, spool, writer, metrics, registry, pool, sink: sinkStats, ready, profiles,
+    app,
+    db,
+    spool,
+    writer,
+    metrics,
+    registry,
+    pool,
+    sink: sinkStats,
+    ready,
+    profiles,
     get programs() {
       return registry.programs()
     },

@@ -36,9 +36,16 @@ export function safeEqual(a: string, b: string): boolean {
 }
 
 /** Signs a payload that `schema` accepts; throws naming the first field at fault otherwise, or when the token would be over `maxChars`. */
-export function signToken<T extends SignedPayload>(payload: T, schema: z.ZodType<T>, secret: string, maxChars: number, names: Record<string, string> = {}): string {
+export function signToken<T extends SignedPayload>(
+  payload: T,
+  schema: z.ZodType<T>,
+  secret: string,
+  maxChars: number,
+  names: Record<string, string> = {},
+): string {
   const parsed = schema.safeParse(payload)
-  if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${names[String(i.path[0])] ?? String(i.path[0] ?? '(payload)')}: ${i.message}`).join('; '))
+  if (!parsed.success)
+    throw new Error(parsed.error.issues.map((i) => `${names[String(i.path[0])] ?? String(i.path[0] ?? '(payload)')}: ${i.message}`).join('; '))
   const body = Buffer.from(JSON.stringify(payload)).toString('base64url')
   const token = `${body}.${mac(secret, body)}`
   if (token.length > maxChars) throw new Error(`the token would be longer than ${maxChars} characters`)
@@ -52,7 +59,13 @@ const fail = <T>(failure: TokenFailure): TokenCheck<T> => ({ valid: false, failu
  * signature (compared in constant time), its expiry against `nowMs`, and an expiry no further
  * ahead than `maxDays` (no token of ours lives that long: a misconfigured signer or a leaked secret).
  */
-export function verifyToken<T extends SignedPayload>(token: unknown, schema: z.ZodType<T>, secretFor: (program: string) => string | undefined, nowMs: number, limits: { maxChars: number; maxDays: number }): TokenCheck<T> {
+export function verifyToken<T extends SignedPayload>(
+  token: unknown,
+  schema: z.ZodType<T>,
+  secretFor: (program: string) => string | undefined,
+  nowMs: number,
+  limits: { maxChars: number; maxDays: number },
+): TokenCheck<T> {
   if (typeof token !== 'string' || token.length > limits.maxChars) return fail('malformed')
   const dot = token.indexOf('.')
   const body = token.slice(0, dot)

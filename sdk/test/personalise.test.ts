@@ -49,7 +49,8 @@ afterEach(() => vi.restoreAllMocks())
 
 describe('slots', () => {
   it('are filled from the decision (text as text, catalogue HTML as HTML), with an impression once seen', async () => {
-    document.body.innerHTML = '<div data-attune-slot="hero">Default hero</div><div data-attune-slot="tip">Default tip</div><div data-attune-slot="none">Stays</div>'
+    document.body.innerHTML =
+      '<div data-attune-slot="hero">Default hero</div><div data-attune-slot="tip">Default tip</div><div data-attune-slot="none">Stays</div>'
     const calls = fetchDouble({
       requestId: 'req-1',
       decisions: [
@@ -58,7 +59,17 @@ describe('slots', () => {
       ],
     })
     await fillSlots(api)
-    expect(calls[0]).toEqual({ url: 'http://127.0.0.1:8080/v1/decide', body: { writeKey: api.writeKey, anonymousId: 'a-1', userId: 'p-000123', channel: 'web', slots: ['hero', 'tip', 'none'], context: { page: { path: '/itch' } } } })
+    expect(calls[0]).toEqual({
+      url: 'http://127.0.0.1:8080/v1/decide',
+      body: {
+        writeKey: api.writeKey,
+        anonymousId: 'a-1',
+        userId: 'p-000123',
+        channel: 'web',
+        slots: ['hero', 'tip', 'none'],
+        context: { page: { path: '/itch' } },
+      },
+    })
     const [hero, tip, none] = Array.from(document.querySelectorAll('[data-attune-slot]'))
     expect(hero!.innerHTML).toBe('<h2>Calm the itch</h2><p>Five steps.</p>')
     expect(tip!.textContent).toBe('<b>not markup</b>')
@@ -96,8 +107,22 @@ describe('questionnaire', () => {
       id: 'first-needs',
       title: 'What matters to you now?',
       questions: [
-        { id: 'q-itch', text: 'How much does itching bother you?', answers: [{ id: 'a-lot', text: 'A lot' }, { id: 'little', text: 'A little' }] },
-        { id: 'q-mood', text: 'Does psoriasis affect your mood?', answers: [{ id: 'yes', text: 'Yes' }, { id: 'no', text: 'No' }] },
+        {
+          id: 'q-itch',
+          text: 'How much does itching bother you?',
+          answers: [
+            { id: 'a-lot', text: 'A lot' },
+            { id: 'little', text: 'A little' },
+          ],
+        },
+        {
+          id: 'q-mood',
+          text: 'Does psoriasis affect your mood?',
+          answers: [
+            { id: 'yes', text: 'Yes' },
+            { id: 'no', text: 'No' },
+          ],
+        },
       ],
     })
     await renderQuestionnaires(api)
@@ -106,7 +131,18 @@ describe('questionnaire', () => {
     ;(document.querySelector('input[name="q-itch"][value="a-lot"]') as HTMLInputElement).click()
     ;(document.querySelector('input[name="q-mood"][value="no"]') as HTMLInputElement).click()
     document.querySelector('form')!.dispatchEvent(new Event('submit', { cancelable: true }))
-    expect(tracked).toEqual([['questionnaire_answered', { questionnaire: 'first-needs', answers: [{ question: 'q-itch', answer: 'a-lot' }, { question: 'q-mood', answer: 'no' }] }]])
+    expect(tracked).toEqual([
+      [
+        'questionnaire_answered',
+        {
+          questionnaire: 'first-needs',
+          answers: [
+            { question: 'q-itch', answer: 'a-lot' },
+            { question: 'q-mood', answer: 'no' },
+          ],
+        },
+      ],
+    ])
     expect(document.querySelector('section')!.textContent).toBe('Thank you.')
   })
 })

@@ -57,7 +57,12 @@ describe('wire payload', () => {
         .replace(/2026-11-23T12:00:0\d\.\d{3}Z/g, 'TIME'),
     )
     const context = {
-      page: { path: '/living-with-psoriasis', url: 'http://localhost:3000/living-with-psoriasis?utm_source=newsletter', title: 'Living with psoriasis', referrer: '' },
+      page: {
+        path: '/living-with-psoriasis',
+        url: 'http://localhost:3000/living-with-psoriasis?utm_source=newsletter',
+        title: 'Living with psoriasis',
+        referrer: '',
+      },
       locale: navigator.language,
       library: { name: 'attune.js', version: '0.1.0' },
       sessionId: 'UUID',
@@ -71,8 +76,25 @@ describe('wire payload', () => {
         batch: [
           { type: 'page', properties: { content: ['itch-basics', 'flare-plan'] }, messageId: 'UUID', timestamp: 'TIME', anonymousId: 'UUID', context },
           // The identity token rides in every message that names the patient, never as a trait.
-          { type: 'identify', traits: { plan: 'standard' }, messageId: 'UUID', timestamp: 'TIME', anonymousId: 'UUID', userId: 'p-000123', context: { ...context, identityToken: 'ITK.SIGNED' } },
-          { type: 'track', event: 'goal_reached', properties: { value: 5, goal: 'diary_downloaded' }, messageId: 'UUID', timestamp: 'TIME', anonymousId: 'UUID', userId: 'p-000123', context: { ...context, identityToken: 'ITK.SIGNED' } },
+          {
+            type: 'identify',
+            traits: { plan: 'standard' },
+            messageId: 'UUID',
+            timestamp: 'TIME',
+            anonymousId: 'UUID',
+            userId: 'p-000123',
+            context: { ...context, identityToken: 'ITK.SIGNED' },
+          },
+          {
+            type: 'track',
+            event: 'goal_reached',
+            properties: { value: 5, goal: 'diary_downloaded' },
+            messageId: 'UUID',
+            timestamp: 'TIME',
+            anonymousId: 'UUID',
+            userId: 'p-000123',
+            context: { ...context, identityToken: 'ITK.SIGNED' },
+          },
         ],
       },
     })
@@ -95,7 +117,10 @@ describe('identity', () => {
     const sent = t.events()
     const anon = (event: string) => sent.find((m) => m.event === event)!.anonymousId
     expect(anon('first')).not.toBe(anon('second'))
-    expect(sent.filter((m) => m.type === 'identify').map((m) => [m.userId, m.anonymousId])).toEqual([['p-000123', anon('first')], ['p-000456', anon('second')]])
+    expect(sent.filter((m) => m.type === 'identify').map((m) => [m.userId, m.anonymousId])).toEqual([
+      ['p-000123', anon('first')],
+      ['p-000456', anon('second')],
+    ])
   })
 
   it('keeps the identity token on the device, forgets it on reset, and drops it with an identify that brings none', async () => {
@@ -110,7 +135,12 @@ describe('identity', () => {
     expect(store.get('attune_itk')).toBeNull()
     api.track('c')
     await api.flush()
-    const byEvent = Object.fromEntries(t.events().filter((m) => m.type === 'track').map((m) => [m.event, [m.userId ?? null, m.context.identityToken ?? null]]))
+    const byEvent = Object.fromEntries(
+      t
+        .events()
+        .filter((m) => m.type === 'track')
+        .map((m) => [m.event, [m.userId ?? null, m.context.identityToken ?? null]]),
+    )
     expect(byEvent).toEqual({ a: ['p-000123', 'ITK.ONE'], b: ['p-000456', null], c: [null, null] })
   })
 })
@@ -210,7 +240,7 @@ describe('consent', () => {
     expect(document.cookie).toBe('')
     api.consent({ analytics: true })
     await vi.advanceTimersByTimeAsync(0)
-    expect(t.events().map((e) => e.type + ':' + (e.event ?? ''))).toEqual(['page:', 'track:before_consent'])
+    expect(t.events().map((e) => `${e.type}:${e.event ?? ''}`)).toEqual(['page:', 'track:before_consent'])
     expect(localStorage.getItem('attune_aid')).toBe(t.events()[0]!.anonymousId)
     // Withdrawn: nothing more is sent and the device forgets the ids.
     api.consent({ analytics: false })
@@ -271,13 +301,18 @@ describe('capture', () => {
   })
 
   it('sends an e-mail or SMS link token once and takes it out of the address bar', async () => {
-    const payload = (ch: string) => Buffer.from(JSON.stringify({ v: 1, p: 'psoriasis-demo', u: 'p-000123', m: 'msg-1', c: 'itch-tips', ch, exp: 2_000_000_000 })).toString('base64url')
+    const payload = (ch: string) =>
+      Buffer.from(JSON.stringify({ v: 1, p: 'psoriasis-demo', u: 'p-000123', m: 'msg-1', c: 'itch-tips', ch, exp: 2_000_000_000 })).toString('base64url')
     setUrl(`http://localhost:3000/itch?utm_campaign=itch-tips&atn=${payload('sms')}.c2lnbmF0dXJl#top`)
     const { t } = boot()
     expect(location.href).toBe('http://localhost:3000/itch?utm_campaign=itch-tips#top')
     await vi.advanceTimersByTimeAsync(1000)
     const [click, page] = t.events()
-    expect(click).toMatchObject({ type: 'track', event: 'sms_click', properties: { token: `${payload('sms')}.c2lnbmF0dXJl`, url: 'http://localhost:3000/itch?utm_campaign=itch-tips#top' } })
+    expect(click).toMatchObject({
+      type: 'track',
+      event: 'sms_click',
+      properties: { token: `${payload('sms')}.c2lnbmF0dXJl`, url: 'http://localhost:3000/itch?utm_campaign=itch-tips#top' },
+    })
     expect(page!.type).toBe('page')
     expect(JSON.stringify(page)).not.toContain('atn=')
     // A token whose payload cannot be read is still sent (the collector says it is invalid).
@@ -305,8 +340,25 @@ describe('capture', () => {
   })
 
   it('never throws into the host page', async () => {
-    const { api } = boot({}, { sent: [], send: vi.fn(() => { throw new Error('boom') }) as never, events: () => [] })
-    expect(() => api.track(undefined as never, { circular: (() => { const o: any = {}; o.o = o; return o })() })).not.toThrow()
+    const { api } = boot(
+      {},
+      {
+        sent: [],
+        send: vi.fn(() => {
+          throw new Error('boom')
+        }) as never,
+        events: () => [],
+      },
+    )
+    expect(() =>
+      api.track(undefined as never, {
+        circular: (() => {
+          const o: any = {}
+          o.o = o
+          return o
+        })(),
+      }),
+    ).not.toThrow()
     expect(() => api.identify(null as never)).not.toThrow()
     await vi.advanceTimersByTimeAsync(5000)
   })

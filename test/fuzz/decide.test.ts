@@ -15,7 +15,21 @@ import { waitFor } from '../helpers.ts'
 import { type BodySpec, decideFieldsOf, deepBody, junkBody, sized, sizedText, ODD_IDS } from './bodies.ts'
 import { type Collector, failure, leavesNothingBehind, phase, quarantined, SCALE, scrape, tallies, total, seededCollector } from './harness.ts'
 import { bytesOf, field, json } from './hostile-text.ts'
-import { ADMIN_KEYS, contentType, encode, encoding, headersOf, keyOf, keyValueArb, origin, otherHeaders, refusedOrigin, senderAuthorization, userAgent, WRITE_KEYS } from './requests.ts'
+import {
+  ADMIN_KEYS,
+  contentType,
+  encode,
+  encoding,
+  headersOf,
+  keyOf,
+  keyValueArb,
+  origin,
+  otherHeaders,
+  refusedOrigin,
+  senderAuthorization,
+  userAgent,
+  WRITE_KEYS,
+} from './requests.ts'
 
 let svc: Collector
 let service: Service
@@ -32,7 +46,10 @@ afterAll(async () => {
 describe('fuzz: decide answers 2xx or a JSON 4xx, whatever it is sent', () => {
   it('decide: 10,000 hostile requests; a browser is answered content only, a key without the decide scope nothing', { timeout: 120_000 * SCALE }, async () => {
     const decideRequest = fc.record({
-      path: fc.oneof({ weight: 60, arbitrary: fc.constant('/v1/decide') }, { weight: 1, arbitrary: fc.constantFrom('/v1/decide/', '/v1/Decide', '/v1/decide?writeKey=pk_demo_psoriasis_7f3a9c2e', '/v1/decide?channel=web') }),
+      path: fc.oneof(
+        { weight: 60, arbitrary: fc.constant('/v1/decide') },
+        { weight: 1, arbitrary: fc.constantFrom('/v1/decide/', '/v1/Decide', '/v1/decide?writeKey=pk_demo_psoriasis_7f3a9c2e', '/v1/decide?channel=web') },
+      ),
       authorization: fc.oneof({ weight: 1, arbitrary: fc.constant(undefined) }, { weight: 6, arbitrary: senderAuthorization }),
       origin,
       contentType,
@@ -40,7 +57,11 @@ describe('fuzz: decide answers 2xx or a JSON 4xx, whatever it is sent', () => {
       encoding,
       other: otherHeaders,
       fields: fc.oneof({ weight: 9, arbitrary: decideFieldsOf(80) }, { weight: 1, arbitrary: decideFieldsOf(2) }),
-      writeKey: fc.oneof({ weight: 24, arbitrary: fc.constant(undefined) }, { weight: 8, arbitrary: json(keyValueArb) }, { weight: 1, arbitrary: field(fc.constant('null'), 1) }),
+      writeKey: fc.oneof(
+        { weight: 24, arbitrary: fc.constant(undefined) },
+        { weight: 8, arbitrary: json(keyValueArb) },
+        { weight: 1, arbitrary: field(fc.constant('null'), 1) },
+      ),
       body: fc.oneof(
         { weight: 400, arbitrary: fc.constant<BodySpec>({ aligned: true }) },
         { weight: 10, arbitrary: deepBody.map((text): BodySpec => ({ text })) },
@@ -58,7 +79,10 @@ describe('fuzz: decide answers 2xx or a JSON 4xx, whatever it is sent', () => {
       decideRequest,
       (g) => {
         let plain: Buffer
-        if ('aligned' in g.body) plain = bytesOf(g.writeKey === undefined ? g.fields : g.fields === '{}' ? `{"writeKey":${g.writeKey}}` : `{"writeKey":${g.writeKey},${g.fields.slice(1)}`)
+        if ('aligned' in g.body)
+          plain = bytesOf(
+            g.writeKey === undefined ? g.fields : g.fields === '{}' ? `{"writeKey":${g.writeKey}}` : `{"writeKey":${g.writeKey},${g.fields.slice(1)}`,
+          )
         else if ('text' in g.body) plain = bytesOf(g.body.text)
         else if ('bytes' in g.body) plain = Buffer.from(g.body.bytes)
         else plain = Buffer.from(sizedText(g.body.sized, 'decide', g.body.spaces))
@@ -70,12 +94,21 @@ describe('fuzz: decide answers 2xx or a JSON 4xx, whatever it is sent', () => {
         if (refusedOrigin(r, key)) throw failure('a write key answered from an origin it does not allow', r, a)
         if (!key || (!WRITE_KEYS.includes(key) && !Object.values(ADMIN_KEYS).includes(key))) throw failure('decided for a key without the decide scope', r, a)
         const out = body as { program: unknown; requestId: unknown; channel: unknown; decidedAt: unknown; decisions: Array<Record<string, unknown>> }
-        if (typeof out.program !== 'string' || typeof out.requestId !== 'string' || typeof out.decidedAt !== 'string' || !Array.isArray(out.decisions) || out.decisions.length === 0) throw failure('a decide answer not in the documented shape', r, a)
+        if (
+          typeof out.program !== 'string' ||
+          typeof out.requestId !== 'string' ||
+          typeof out.decidedAt !== 'string' ||
+          !Array.isArray(out.decisions) ||
+          out.decisions.length === 0
+        )
+          throw failure('a decide answer not in the documented shape', r, a)
         if (WRITE_KEYS.includes(key)) {
           // A browser's answer: content only, nothing of the profile.
-          if (JSON.stringify(Object.keys(out).sort()) !== JSON.stringify(BROWSER_ANSWER)) throw failure('a browser’s decide answer holds more than the content', r, a)
+          if (JSON.stringify(Object.keys(out).sort()) !== JSON.stringify(BROWSER_ANSWER))
+            throw failure('a browser’s decide answer holds more than the content', r, a)
           if (out.channel !== 'web') throw failure('a write key decided for another channel than the web', r, a)
-          for (const dcs of out.decisions) for (const k of Object.keys(dcs)) if (!BROWSER_DECISION.has(k)) throw failure(`a browser’s decision holds ${k}`, r, a)
+          for (const dcs of out.decisions)
+            for (const k of Object.keys(dcs)) if (!BROWSER_DECISION.has(k)) throw failure(`a browser’s decision holds ${k}`, r, a)
         }
         shown += out.decisions.filter((x) => x.outcome === 'shown').length
       },

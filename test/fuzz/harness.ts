@@ -47,7 +47,8 @@ export interface Answer {
 
 /** A request as a short text for failure messages (long bodies cut). */
 function show(r: Req): string {
-  const body = r.body === undefined ? '' : ` body (${r.body.length} bytes): ${JSON.stringify(r.body.subarray(0, 400).toString('latin1'))}${r.body.length > 400 ? '…' : ''}`
+  const body =
+    r.body === undefined ? '' : ` body (${r.body.length} bytes): ${JSON.stringify(r.body.subarray(0, 400).toString('latin1'))}${r.body.length > 400 ? '…' : ''}`
   return `${r.method} ${r.path.length > 300 ? `${r.path.slice(0, 300)}…` : r.path} headers ${JSON.stringify(r.headers, (_, v: unknown) => (typeof v === 'string' && v.length > 200 ? `${v.slice(0, 200)}…(${v.length})` : v))}${body}`
 }
 
@@ -55,14 +56,22 @@ function show(r: Req): string {
 async function within<T>(p: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${REQUEST_TIMEOUT_MS} ms`)), REQUEST_TIMEOUT_MS)))])
+    return await Promise.race([
+      p,
+      new Promise<never>(
+        (_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${REQUEST_TIMEOUT_MS} ms`)), REQUEST_TIMEOUT_MS)),
+      ),
+    ])
   } finally {
     clearTimeout(timer)
   }
 }
 
 async function send(service: Service, r: Req): Promise<Answer> {
-  const res = await within(Promise.resolve(service.app.request(r.path, { method: r.method, headers: r.headers, ...(r.body !== undefined ? { body: r.body } : {}) })), show(r))
+  const res = await within(
+    Promise.resolve(service.app.request(r.path, { method: r.method, headers: r.headers, ...(r.body !== undefined ? { body: r.body } : {}) })),
+    show(r),
+  )
   const text = await within(res.text(), show(r))
   return { status: res.status, contentType: res.headers.get('content-type'), text }
 }
@@ -86,7 +95,9 @@ function count(phase: string, a: Answer, body: unknown): void {
   const t = tallies.get(phase) ?? new Map<string, number>()
   tallies.set(phase, t)
   const e = a.status >= 400 ? (body as ErrorAnswer).error : undefined
-  const k = e ? `${a.status} ${e.code}${e.code === 'invalid_body' && e.field ? ` ${/^[\w()]+$/.test(e.field.split(/[.[]/)[0]!) ? e.field.split(/[.[]/)[0] : '…'}` : ''}` : `${a.status} ok`
+  const k = e
+    ? `${a.status} ${e.code}${e.code === 'invalid_body' && e.field ? ` ${/^[\w()]+$/.test(e.field.split(/[.[]/)[0]!) ? e.field.split(/[.[]/)[0] : '…'}` : ''}`
+    : `${a.status} ok`
   t.set(k, (t.get(k) ?? 0) + 1)
 }
 
@@ -176,7 +187,15 @@ export function quarantined(svc: Collector): string {
  * Fuzzes one endpoint family: every answer checked (see `checked`), then by `verify`; the error
  * answers seen must be exactly the increase of `attune_requests_rejected_total`.
  */
-export async function phase<G>(service: Service, name: string, arb: fc.Arbitrary<G>, build: (g: G) => { r: Req; plain?: Buffer }, verify: (g: G, r: Req, a: Answer, body: unknown, plain: Buffer | undefined) => void, numRuns: number, lanes: number) {
+export async function phase<G>(
+  service: Service,
+  name: string,
+  arb: fc.Arbitrary<G>,
+  build: (g: G) => { r: Req; plain?: Buffer },
+  verify: (g: G, r: Req, a: Answer, body: unknown, plain: Buffer | undefined) => void,
+  numRuns: number,
+  lanes: number,
+) {
   let errors = 0
   let requests = 0
   const before = await scrape(service)
@@ -211,7 +230,12 @@ export async function leavesNothingBehind(svc: Collector): Promise<void> {
   const service = svc.service
   await waitFor(() => service.spool.depthBytes() === 0, 30_000, 'the spool to drain')
   // Each checked on its own: one failing does not hide the others.
-  expect.soft(svc.logs.filter((l) => l.includes('internal') || l.startsWith('5')), 'server errors logged').toEqual([])
+  expect
+    .soft(
+      svc.logs.filter((l) => l.includes('internal') || l.startsWith('5')),
+      'server errors logged',
+    )
+    .toEqual([])
   expect.soft(service.writer.state.lastError).toBeNull()
   const end = await scrape(service)
   expect.soft(total(end, 'attune_events_received_total')).toBe(total(end, 'attune_events_accepted_total') + total(end, 'attune_events_rejected_total'))
@@ -228,19 +252,39 @@ export async function seedPeople(service: Service, oddIds: readonly string[]): P
   const day = DAY_MS
   const at = (days: number) => new Date(Date.now() - days * day).toISOString()
   const history = (userId: string) => [
-    ...['diary_downloaded', 'nurse_callback_requested', 'appointment_checklist_downloaded'].map((goal, i) => ({ type: 'track', userId, event: 'goal_reached', timestamp: at(i + 1), properties: { goal } })),
-    { type: 'track', userId, event: 'questionnaire_answered', timestamp: at(4), properties: { questionnaire: 'first-needs', answers: [{ question: 'mood', answer: 'coping' }] } },
+    ...['diary_downloaded', 'nurse_callback_requested', 'appointment_checklist_downloaded'].map((goal, i) => ({
+      type: 'track',
+      userId,
+      event: 'goal_reached',
+      timestamp: at(i + 1),
+      properties: { goal },
+    })),
+    {
+      type: 'track',
+      userId,
+      event: 'questionnaire_answered',
+      timestamp: at(4),
+      properties: { questionnaire: 'first-needs', answers: [{ question: 'mood', answer: 'coping' }] },
+    },
     { type: 'track', userId, event: 'medication_checkin', timestamp: at(2) },
     { type: 'track', userId, event: 'medication_checkin', timestamp: at(1) },
     { type: 'track', userId, event: 'print_delivered', timestamp: at(5), context: { channel: 'print' }, properties: { content: ['itch-basics'] } },
   ]
   const patients = ['p-1', 'p-2', ...oddIds.filter((id) => id.trim() !== '' && !id.includes('\u0000'))]
   const send = async (key: string, batch: object[], origin?: string) => {
-    const res = await service.app.request('/v1/batch', { method: 'POST', headers: { authorization: basic(key), 'content-type': 'application/json', ...(origin ? { origin } : {}) }, body: JSON.stringify({ batch }) })
+    const res = await service.app.request('/v1/batch', {
+      method: 'POST',
+      headers: { authorization: basic(key), 'content-type': 'application/json', ...(origin ? { origin } : {}) },
+      body: JSON.stringify({ batch }),
+    })
     if (res.status !== 200) throw new Error(`seeding the fuzzed collector: ${res.status} ${await res.text()}`)
   }
   for (const p of patients) await send(DEMO.secretKey, history(p))
-  await send(DEMO.writeKey, [{ type: 'identify', userId: 'p-1', anonymousId: 'a-1', context: { identityToken: identityToken('p-1') } }], 'http://localhost:5173')
+  await send(
+    DEMO.writeKey,
+    [{ type: 'identify', userId: 'p-1', anonymousId: 'a-1', context: { identityToken: identityToken('p-1') } }],
+    'http://localhost:5173',
+  )
   await waitFor(() => service.spool.depthBytes() === 0 && (service.profiles?.current(DEMO.program) ?? true), 30_000, 'the seeded people to land')
 }
 

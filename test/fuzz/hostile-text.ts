@@ -20,10 +20,10 @@ function macroText(name: string): string | undefined {
   let text: string | undefined
   if (what === 'deep') {
     if (kind === 'arr') text = '['.repeat(n) + ']'.repeat(n)
-    else if (kind === 'obj') text = '{"a":'.repeat(n - 1) + '{}' + '}'.repeat(n - 1)
-    else if (kind === 'proto') text = '{"__proto__":'.repeat(n - 1) + '{"constructor":{"prototype":{"polluted":1}}}' + '}'.repeat(n - 1)
-    else if (kind === 'mixed') text = '[{"k":'.repeat(Math.floor(n / 2)) + 'null' + '}]'.repeat(Math.floor(n / 2))
-    else if (kind === 'nulls') text = '[null,'.repeat(n - 1) + 'null' + ']'.repeat(n - 1)
+    else if (kind === 'obj') text = `${'{"a":'.repeat(n - 1)}{}${'}'.repeat(n - 1)}`
+    else if (kind === 'proto') text = `${'{"__proto__":'.repeat(n - 1)}{"constructor":{"prototype":{"polluted":1}}}${'}'.repeat(n - 1)}`
+    else if (kind === 'mixed') text = `${'[{"k":'.repeat(Math.floor(n / 2))}null${'}]'.repeat(Math.floor(n / 2))}`
+    else if (kind === 'nulls') text = `${'[null,'.repeat(n - 1)}null${']'.repeat(n - 1)}`
   } else if (what === 'long') {
     if (kind === 'x') text = 'x'.repeat(n)
     else if (kind === 'emoji') text = '😀'.repeat(Math.ceil(n / 2))
@@ -55,9 +55,50 @@ export function bytesOf(text: string): Buffer {
 
 export const PROTO_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', '__defineGetter__', 'then', 'toJSON']
 const ODD_STRINGS = [
-  '', ' ', '\u0000', 'a\u0000b', '\ud800', '\udfff', 'x\udc00y', '\udbff\ud800', '\u202e', '\u200f\u200e', 'abc\u202edef', '\u2028\u2029', '\ufeff', '\uffff', '\ufffd',
-  '😀', '👩‍⚕️', 'e\u0301', '𝕏', '\t\n\r', '\\', '"', '\\u0000', '%00', '%', '../../etc/passwd', '<script>alert(1)</script>', "'; DROP TABLE events; --", '{{WRITE_KEY}}',
-  'null', 'undefined', 'true', '0', '-0', 'NaN', 'Infinity', '1e308', 'jane@example.com', '+49 170 1234567', 'p-1', 'a-1', 'sha256:00', 'env:HOME', ...PROTO_KEYS,
+  '',
+  ' ',
+  '\u0000',
+  'a\u0000b',
+  '\ud800',
+  '\udfff',
+  'x\udc00y',
+  '\udbff\ud800',
+  '\u202e',
+  '\u200f\u200e',
+  'abc\u202edef',
+  '\u2028\u2029',
+  '\ufeff',
+  '\uffff',
+  '\ufffd',
+  '😀',
+  '👩‍⚕️',
+  'e\u0301',
+  '𝕏',
+  '\t\n\r',
+  '\\',
+  '"',
+  '\\u0000',
+  '%00',
+  '%',
+  '../../etc/passwd',
+  '<script>alert(1)</script>',
+  "'; DROP TABLE events; --",
+  '{{WRITE_KEY}}',
+  'null',
+  'undefined',
+  'true',
+  '0',
+  '-0',
+  'NaN',
+  'Infinity',
+  '1e308',
+  'jane@example.com',
+  '+49 170 1234567',
+  'p-1',
+  'a-1',
+  'sha256:00',
+  'env:HOME',
+  ...PROTO_KEYS,
 ]
 const LONG_KINDS = ['x', 'emoji', 'nul', 'surrogate', 'rawsurrogate', 'rtl', 'quote', 'combining']
 
@@ -66,7 +107,10 @@ export const oddString: fc.Arbitrary<string> = fc.oneof(
   { weight: 4, arbitrary: fc.string({ maxLength: 16 }) },
   { weight: 3, arbitrary: fc.string({ unit: 'binary', maxLength: 16 }) },
   { weight: 6, arbitrary: fc.constantFrom(...ODD_STRINGS) },
-  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...ODD_STRINGS), fc.string({ maxLength: 8 }), fc.constantFrom(...ODD_STRINGS)).map(([a, b, c]) => a + b + c) },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(fc.constantFrom(...ODD_STRINGS), fc.string({ maxLength: 8 }), fc.constantFrom(...ODD_STRINGS)).map(([a, b, c]) => a + b + c),
+  },
 )
 
 /** A JSON string literal (text): an odd string, a long one, or one holding bytes that are not UTF-8. */
@@ -76,7 +120,29 @@ export const stringLit: fc.Arbitrary<string> = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom('\uE000', '\uE001', '\uE002', '\uE003', '\uE004').map((b) => `"x${b}y"`) },
 )
 
-const NUMBERS = ['0', '-0', '1', '-1', '42', '1e308', '-1e308', '1.7976931348623157e308', '5e-324', '1e-400', '1e999', '-1e999', '9007199254740993', '-9007199254740993', '18446744073709551616', '1E+2', '0.1', '3.14', '1e-7', '123456789012345678901234567890.5', '1e21']
+const NUMBERS = [
+  '0',
+  '-0',
+  '1',
+  '-1',
+  '42',
+  '1e308',
+  '-1e308',
+  '1.7976931348623157e308',
+  '5e-324',
+  '1e-400',
+  '1e999',
+  '-1e999',
+  '9007199254740993',
+  '-9007199254740993',
+  '18446744073709551616',
+  '1E+2',
+  '0.1',
+  '3.14',
+  '1e-7',
+  '123456789012345678901234567890.5',
+  '1e21',
+]
 /** Invalid JSON number tokens: NaN and Infinity as text, and other spellings JSON does not have. */
 const BAD_NUMBERS = ['NaN', 'Infinity', '-Infinity', '+1', '01', '.5', '1.', '0x1F', '1e', '--1', '−1']
 export const numberText: fc.Arbitrary<string> = fc.oneof(
@@ -89,10 +155,42 @@ export const numberText: fc.Arbitrary<string> = fc.oneof(
 const DEPTHS = [2, 31, 32, 33, 34, 63, 64, 65, 66, 100, 1_000, 10_000, 12_000]
 /** A value nested deep (a macro): around the limits (32 an event, 64 a body) and far beyond. */
 export const deepText: fc.Arbitrary<string> = fc
-  .tuple(fc.constantFrom('arr', 'obj', 'proto', 'mixed', 'nulls'), fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...DEPTHS) }, { weight: 1, arbitrary: fc.constant(60_000) }))
+  .tuple(
+    fc.constantFrom('arr', 'obj', 'proto', 'mixed', 'nulls'),
+    fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...DEPTHS) }, { weight: 1, arbitrary: fc.constant(60_000) }),
+  )
   .map(([k, n]) => macro(`deep:${k}:${n}`))
 
-const FIELD_NAMES = ['type', 'event', 'name', 'userId', 'anonymousId', 'previousId', 'groupId', 'messageId', 'timestamp', 'sentAt', 'context', 'properties', 'traits', 'writeKey', 'batch', 'channel', 'slots', 'program', 'id', 'keys', 'rules', 'ip', 'email', 'token', 'identityToken', 'ticket', 'url', 'page']
+const FIELD_NAMES = [
+  'type',
+  'event',
+  'name',
+  'userId',
+  'anonymousId',
+  'previousId',
+  'groupId',
+  'messageId',
+  'timestamp',
+  'sentAt',
+  'context',
+  'properties',
+  'traits',
+  'writeKey',
+  'batch',
+  'channel',
+  'slots',
+  'program',
+  'id',
+  'keys',
+  'rules',
+  'ip',
+  'email',
+  'token',
+  'identityToken',
+  'ticket',
+  'url',
+  'page',
+]
 export const keyText: fc.Arbitrary<string> = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...FIELD_NAMES).map((k) => JSON.stringify(k)) },
   { weight: 3, arbitrary: fc.constantFrom(...PROTO_KEYS).map((k) => JSON.stringify(k)) },
@@ -113,7 +211,9 @@ export const anyJson: fc.Arbitrary<string> = (
   fc.letrec((tie) => ({
     value: fc.oneof({ maxDepth: 3, depthIdentifier: 'json' }, scalarText, tie('array'), tie('object')),
     array: fc.array(tie('value'), { maxLength: 4, depthIdentifier: 'json' }).map((xs) => `[${(xs as string[]).join(',')}]`),
-    object: fc.array(fc.tuple(keyText, tie('value')), { maxLength: 4, depthIdentifier: 'json' }).map((es) => `{${(es as Array<[string, string]>).map(([k, v]) => `${k}:${v}`).join(',')}}`),
+    object: fc
+      .array(fc.tuple(keyText, tie('value')), { maxLength: 4, depthIdentifier: 'json' })
+      .map((es) => `{${(es as Array<[string, string]>).map(([k, v]) => `${k}:${v}`).join(',')}}`),
   })) as { value: fc.Arbitrary<string> }
 ).value
 
@@ -128,8 +228,24 @@ export function field(good: fc.Arbitrary<string>, goodWeight = 10): fc.Arbitrary
 export const ABSENT = '\uE0FF'
 
 /** An object as text: each listed field absent (1 in `absent`) or present; then now and then odd extra keys (prototype keys among them). */
-export function objectText(fields: Record<string, fc.Arbitrary<string>>, opts: { absent?: number; extra?: number; extraOdds?: number } = {}): fc.Arbitrary<string> {
-  const entries = Object.entries(fields).map(([k, arb]) => fc.option(arb.map((v) => `${JSON.stringify(k)}:${v}`), { nil: undefined, freq: opts.absent ?? 3 }))
-  const extras = fc.oneof({ weight: opts.extraOdds ?? 6, arbitrary: fc.constant([] as Array<[string, string]>) }, { weight: 1, arbitrary: fc.array(fc.tuple(keyText, anyJson), { minLength: 1, maxLength: opts.extra ?? 3 }) })
-  return fc.tuple(fc.tuple(...entries), extras).map(([present, more]) => `{${[...present.filter((e): e is string => e !== undefined && !e.endsWith(`:${ABSENT}`)), ...more.map(([k, v]) => `${k}:${v}`)].join(',')}}`)
+export function objectText(
+  fields: Record<string, fc.Arbitrary<string>>,
+  opts: { absent?: number; extra?: number; extraOdds?: number } = {},
+): fc.Arbitrary<string> {
+  const entries = Object.entries(fields).map(([k, arb]) =>
+    fc.option(
+      arb.map((v) => `${JSON.stringify(k)}:${v}`),
+      { nil: undefined, freq: opts.absent ?? 3 },
+    ),
+  )
+  const extras = fc.oneof(
+    { weight: opts.extraOdds ?? 6, arbitrary: fc.constant([] as Array<[string, string]>) },
+    { weight: 1, arbitrary: fc.array(fc.tuple(keyText, anyJson), { minLength: 1, maxLength: opts.extra ?? 3 }) },
+  )
+  return fc
+    .tuple(fc.tuple(...entries), extras)
+    .map(
+      ([present, more]) =>
+        `{${[...present.filter((e): e is string => e !== undefined && !e.endsWith(`:${ABSENT}`)), ...more.map(([k, v]) => `${k}:${v}`)].join(',')}}`,
+    )
 }

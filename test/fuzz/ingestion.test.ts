@@ -13,7 +13,19 @@ import type { Service } from '../../collector/index.ts'
 import { MAX_BODY_BYTES } from '../../collector/index.ts'
 import { startService, waitFor } from '../helpers.ts'
 import { batchEnvelope, batchText, type BodySpec, deepBody, junkBody, message, messageText, sized, sizedText } from './bodies.ts'
-import { type Collector, type ErrorAnswer, failure, leavesNothingBehind, phase, quarantined, type Rejected, SCALE, scrape, total, workersReady } from './harness.ts'
+import {
+  type Collector,
+  type ErrorAnswer,
+  failure,
+  leavesNothingBehind,
+  phase,
+  quarantined,
+  type Rejected,
+  SCALE,
+  scrape,
+  total,
+  workersReady,
+} from './harness.ts'
 import { bytesOf } from './hostile-text.ts'
 import { contentType, encode, encoding, headersOf, keyOf, origin, otherHeaders, refusedOrigin, senderAuthorization, userAgent } from './requests.ts'
 
@@ -35,7 +47,21 @@ afterAll(async () => {
 describe('fuzz: every ingestion endpoint answers 2xx or a JSON 4xx, whatever it is sent', () => {
   it('ingestion: 10,000 hostile requests; the counters reconcile and everything accepted lands', { timeout: 150_000 * SCALE }, async () => {
     const ingestRequest = fc.record({
-      path: fc.oneof({ weight: 40, arbitrary: fc.constantFrom(...INGEST_PATHS) }, { weight: 1, arbitrary: fc.constantFrom('/v1/Track', '/v1/track/', '/v1//batch', '/v1/batch?writeKey=pk_demo_psoriasis_7f3a9c2e', '/v1/trackx', '/v1/batch/..', '/v1/%62atch') }),
+      path: fc.oneof(
+        { weight: 40, arbitrary: fc.constantFrom(...INGEST_PATHS) },
+        {
+          weight: 1,
+          arbitrary: fc.constantFrom(
+            '/v1/Track',
+            '/v1/track/',
+            '/v1//batch',
+            '/v1/batch?writeKey=pk_demo_psoriasis_7f3a9c2e',
+            '/v1/trackx',
+            '/v1/batch/..',
+            '/v1/%62atch',
+          ),
+        },
+      ),
       authorization: senderAuthorization,
       origin,
       contentType,
@@ -80,7 +106,8 @@ describe('fuzz: every ingestion endpoint answers 2xx or a JSON 4xx, whatever it 
         try {
           const parsed = JSON.parse(plain!.toString('utf8')) as unknown
           if (single(g.path)) events = 1
-          else if (parsed && typeof parsed === 'object' && Array.isArray((parsed as { batch?: unknown }).batch)) events = (parsed as { batch: unknown[] }).batch.length
+          else if (parsed && typeof parsed === 'object' && Array.isArray((parsed as { batch?: unknown }).batch))
+            events = (parsed as { batch: unknown[] }).batch.length
         } catch {
           // not JSON: nothing was received
         }
@@ -94,8 +121,10 @@ describe('fuzz: every ingestion endpoint answers 2xx or a JSON 4xx, whatever it 
         const wellFormed = (rejected: Rejected[]) => {
           let last = -1
           for (const x of rejected) {
-            if (!Number.isInteger(x.index) || x.index <= last || (events !== undefined && x.index >= events)) throw failure('rejected events out of order or out of range', r, a)
-            if (typeof x.reason !== 'string' || typeof x.field !== 'string' || typeof x.message !== 'string') throw failure('a rejected event not in the documented shape', r, a)
+            if (!Number.isInteger(x.index) || x.index <= last || (events !== undefined && x.index >= events))
+              throw failure('rejected events out of order or out of range', r, a)
+            if (typeof x.reason !== 'string' || typeof x.field !== 'string' || typeof x.message !== 'string')
+              throw failure('a rejected event not in the documented shape', r, a)
             last = x.index
           }
         }
@@ -111,10 +140,12 @@ describe('fuzz: every ingestion endpoint answers 2xx or a JSON 4xx, whatever it 
         }
         if (a.status !== 200) throw failure(`an ingestion answer of ${a.status}`, r, a)
         const ok = body as { success: boolean; accepted: number; rejected: Rejected[] }
-        if (ok.success !== true || !Number.isInteger(ok.accepted) || ok.accepted < 1 || !Array.isArray(ok.rejected)) throw failure('a 200 not in the documented shape', r, a)
+        if (ok.success !== true || !Number.isInteger(ok.accepted) || ok.accepted < 1 || !Array.isArray(ok.rejected))
+          throw failure('a 200 not in the documented shape', r, a)
         wellFormed(ok.rejected)
         if (refusedOrigin(r, keyOf(r.headers, plain))) throw failure('a write key accepted from an origin it does not allow', r, a)
-        if (events !== undefined && ok.accepted + ok.rejected.length !== events) throw failure(`${ok.accepted} accepted and ${ok.rejected.length} rejected of ${events} events`, r, a)
+        if (events !== undefined && ok.accepted + ok.rejected.length !== events)
+          throw failure(`${ok.accepted} accepted and ${ok.rejected.length} rejected of ${events} events`, r, a)
         acceptedSeen += ok.accepted
         tally(ok.rejected)
       },
@@ -122,7 +153,10 @@ describe('fuzz: every ingestion endpoint answers 2xx or a JSON 4xx, whatever it 
       4,
     )
     const d = (name: string) => total(after, name) - total(before, name)
-    console.log(`ingestion: ${acceptedSeen} events accepted, ${rejectedEventsSeen} rejected, ${errors} error answers; rejections by reason and field:`, Object.fromEntries([...reasons].sort((x, y) => y[1] - x[1]).slice(0, 25)))
+    console.log(
+      `ingestion: ${acceptedSeen} events accepted, ${rejectedEventsSeen} rejected, ${errors} error answers; rejections by reason and field:`,
+      Object.fromEntries([...reasons].sort((x, y) => y[1] - x[1]).slice(0, 25)),
+    )
     expect(acceptedSeen).toBeGreaterThan(2_000)
     expect(rejectedEventsSeen).toBeGreaterThan(1_000)
     expect(d('attune_events_received_total')).toBe(d('attune_events_accepted_total') + d('attune_events_rejected_total'))

@@ -22,14 +22,32 @@ const leaf: fc.Arbitrary<Condition> = fc.oneof(
   fc.record({ answer: fc.record({ questionnaire: marker, question: marker, in: fc.array(marker, { minLength: 1, maxLength: 3 }) }) }),
   fc.record({ level: cmp }),
   fc.record({ goal: marker, reached: fc.boolean(), withinDays: fc.integer({ min: 1, max: 365 }) }),
-  fc.record({ daysSince: fc.oneof(fc.constant({ enrolment: true as const }), marker.map((event) => ({ event })), marker.map((goal) => ({ goal })), marker.map((date) => ({ date })), fc.constant({ stage: true as const })), is: cmp }),
+  fc.record({
+    daysSince: fc.oneof(
+      fc.constant({ enrolment: true as const }),
+      marker.map((event) => ({ event })),
+      marker.map((goal) => ({ goal })),
+      marker.map((date) => ({ date })),
+      fc.constant({ stage: true as const }),
+    ),
+    is: cmp,
+  }),
   fc.record({ stage: fc.array(marker, { minLength: 1, maxLength: 3 }) }),
-  fc.record({ touches: fc.record({ channel: fc.constantFrom('web', 'email', 'sms', 'call', 'print', 'app', 'server' as const), withinDays: fc.integer({ min: 1, max: 365 }), event: marker }), count: cmp }),
+  fc.record({
+    touches: fc.record({
+      channel: fc.constantFrom('web', 'email', 'sms', 'call', 'print', 'app', 'server' as const),
+      withinDays: fc.integer({ min: 1, max: 365 }),
+      event: marker,
+    }),
+    count: cmp,
+  }),
   fc.record({ consent: fc.constantFrom('analytics', 'web', 'email', 'sms', 'call', 'print', 'app' as const) }),
   fc.record({ pattern: fc.array(marker, { minLength: 1, maxLength: 3 }) }),
   fc.record({ cluster: fc.array(marker, { minLength: 1, maxLength: 3 }) }),
 ) as fc.Arbitrary<Condition>
-const condition = fc.array(leaf, { minLength: 1, maxLength: 8 }).chain((leaves) => fc.constantFrom<Condition>({ all: leaves }, { any: leaves }, { not: { all: leaves } }))
+const condition = fc
+  .array(leaf, { minLength: 1, maxLength: 8 })
+  .chain((leaves) => fc.constantFrom<Condition>({ all: leaves }, { any: leaves }, { not: { all: leaves } }))
 
 /** Every string and number a condition holds. */
 function values(c: unknown): Array<string | number> {
@@ -47,7 +65,9 @@ describe('compileAudience', () => {
         for (const v of values(c)) if (typeof v === 'string' ? v.startsWith('ZQX') : v > 1000) expect(sql).not.toContain(String(v))
         expect(sql).not.toContain('ZQX')
         // String literals in the query: a time zone, a date part and the language's own outcome name.
-        expect(new Set(sql.match(/'[^']*'/g) ?? [])).toEqual(new Set([...(sql.includes("'UTC'") ? ["'UTC'"] : []), ...(sql.includes("'day'") ? ["'day'"] : []), ...(sql.includes("'shown'") ? ["'shown'"] : [])]))
+        expect(new Set(sql.match(/'[^']*'/g) ?? [])).toEqual(
+          new Set([...(sql.includes("'UTC'") ? ["'UTC'"] : []), ...(sql.includes("'day'") ? ["'day'"] : []), ...(sql.includes("'shown'") ? ["'shown'"] : [])]),
+        )
         const bound = JSON.stringify(params)
         for (const v of values(c)) if (typeof v === 'string' && v.startsWith('ZQX')) expect(bound).toContain(JSON.stringify(v).slice(1, -1))
       }),

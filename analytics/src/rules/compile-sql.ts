@@ -131,7 +131,10 @@ function compileLeaf(c: Condition, s: Scope): string {
   if ('score' in c) {
     const i = needIndex(c.need)
     // A need the program does not have scores 0 in the profile.
-    const value = i < 0 ? plan.bind('Float64', 0) : `if(length(${plan.use('needScores', 'scores')}) = 0, 0, ${plan.use('needScores', 'scores')}[${plan.bind('UInt32', i + 1)}])`
+    const value =
+      i < 0
+        ? plan.bind('Float64', 0)
+        : `if(length(${plan.use('needScores', 'scores')}) = 0, 0, ${plan.use('needScores', 'scores')}[${plan.bind('UInt32', i + 1)}])`
     return compare(plan, value, c.score)
   }
   if ('rankAtMost' in c) {
@@ -140,7 +143,10 @@ function compileLeaf(c: Condition, s: Scope): string {
     return `indexOf(${plan.use('needScores', 'ranked')}, ${plan.bind('UInt32', i + 1)}) BETWEEN 1 AND ${plan.bind('UInt32', c.rankAtMost)}`
   }
   if ('answer' in c) {
-    const answer = plan.column('answers', `argMaxIfOrNull(t.answer, t.ts, t.questionnaire = ${str(c.answer.questionnaire)} AND t.question = ${str(c.answer.question)})`)
+    const answer = plan.column(
+      'answers',
+      `argMaxIfOrNull(t.answer, t.ts, t.questionnaire = ${str(c.answer.questionnaire)} AND t.question = ${str(c.answer.question)})`,
+    )
     return `has(${strs(c.answer.in)}, ${answer})`
   }
   if ('level' in c) return compare(plan, plan.use('levels', 'level'), c.level)
@@ -210,7 +216,9 @@ function buildQuery(plan: Plan, where: string): string {
     if (!cols) continue
     const g = GENERATED[part]
     const select = [...cols].map(([aggregate, name]) => `${aggregate} AS ${name}`).join(',\n       ')
-    ctes.push(`${g.cte} AS (\nSELECT ids.person AS person,\n       ${select}\nFROM ${g.table} AS t\nINNER JOIN person_ids AS ids ON t.actor_id = ids.actor\nWHERE t.program = {program:String}\nGROUP BY ids.person\n)`)
+    ctes.push(
+      `${g.cte} AS (\nSELECT ids.person AS person,\n       ${select}\nFROM ${g.table} AS t\nINNER JOIN person_ids AS ids ON t.actor_id = ids.actor\nWHERE t.program = {program:String}\nGROUP BY ids.person\n)`,
+    )
     joins.push(`LEFT JOIN ${g.cte} AS ${g.alias} ON ${g.alias}.person = p.person`)
   }
   return `WITH\n${ctes.join(',\n')}\nSELECT p.person AS person\nFROM persons AS p\n${joins.join('\n')}${joins.length ? '\n' : ''}WHERE ${where}\nORDER BY person\nSETTINGS join_use_nulls = 1`
@@ -220,7 +228,11 @@ function buildQuery(plan: Plan, where: string): string {
 function fixedParams(program: Program, plan: Plan, now: number, today: number): Record<string, unknown> {
   const p: Record<string, unknown> = { program: program.id }
   if (plan.fixed.has('needScores')) {
-    const weights = program.questionnaires.flatMap((q) => q.questions.flatMap((question) => question.answers.flatMap((a) => Object.entries(a.needs).map(([need, w]) => [q.id, question.id, a.id, need, w] as const))))
+    const weights = program.questionnaires.flatMap((q) =>
+      q.questions.flatMap((question) =>
+        question.answers.flatMap((a) => Object.entries(a.needs).map(([need, w]) => [q.id, question.id, a.id, need, w] as const)),
+      ),
+    )
     Object.assign(p, {
       now_ms: now,
       half_life_days: program.needHalfLifeDays,

@@ -7,7 +7,7 @@ import { anchorDay, effectiveLevel, evaluate, type ConditionTrace } from './eval
 import { inProgramHoldout, inRuleHoldout } from './holdout.ts'
 import { localDay as localDayOf, localHourMinute } from '../zone-time.ts'
 import { RULE_CLASSES, type Action, type Condition, type ContentChoice, type RuleClass } from './schema.ts'
-import { DAY_MS, dayNumber, dayText, utcDayNumber } from '../days.ts'
+import { DAY_MS, dayText, utcDayNumber } from '../days.ts'
 
 // The decision engine: given a profile, the dialogue plan moves the person on, the program's
 // rules and the current stage's steps are tested, and arbitration picks at most one intervention
@@ -19,7 +19,16 @@ export type { DecisionChannel } from '../channels.ts'
 const OUTBOUND: readonly DecisionChannel[] = OUTBOUND_CHANNELS
 
 /** Why a matching candidate was not shown. */
-export type SuppressionReason = 'holdout' | 'program_holdout' | 'cap' | 'budget' | 'quiet_hours' | 'consent' | 'unapproved_content' | 'no_content' | 'arbitration'
+export type SuppressionReason =
+  | 'holdout'
+  | 'program_holdout'
+  | 'cap'
+  | 'budget'
+  | 'quiet_hours'
+  | 'consent'
+  | 'unapproved_content'
+  | 'no_content'
+  | 'arbitration'
 
 /** A decision as it is recorded (a `decision` event). */
 export interface DecisionRecord {
@@ -140,28 +149,62 @@ export function decide(input: DecideInput): DecideOutput {
   }
 
   // 2. Candidates: active rules of the market whose conditions hold, and the current stage's due steps.
-  const shownOf = (rule: string) => profile.decisions.filter((d) => d.rule === rule && d.outcome === 'shown').reduce((n, d) => n + d.times, 0) + recent.filter((r) => r.rule === rule && r.outcome === 'shown').length
+  const shownOf = (rule: string) =>
+    profile.decisions.filter((d) => d.rule === rule && d.outcome === 'shown').reduce((n, d) => n + d.times, 0) +
+    recent.filter((r) => r.rule === rule && r.outcome === 'shown').length
   const candidates: Candidate[] = []
   program.rules.forEach((r, order) => {
     if (r.active?.from && localDay < r.active.from) return
     if (r.active?.until && localDay > r.active.until) return
     if (r.markets && !r.markets.includes(program.market)) return
     const trace = evalOn(r.when)
-    if (trace.result) candidates.push({ id: r.id, description: r.description, class: r.class, priority: r.priority, order, action: r.action, caps: r.caps, holdout: r.holdout, trace })
+    if (trace.result)
+      candidates.push({
+        id: r.id,
+        description: r.description,
+        class: r.class,
+        priority: r.priority,
+        order,
+        action: r.action,
+        caps: r.caps,
+        holdout: r.holdout,
+        trace,
+      })
   })
   const stage = stages.find((s) => s.id === profile.stage?.id)
   stage?.steps.forEach((step, i) => {
-    const anchor = step.from === 'enrolment' ? anchorDay(profile, { enrolment: true }) : step.from === 'stage' ? anchorDay(profile, { stage: true }) : anchorDay(profile, { date: step.from.date })
+    const anchor =
+      step.from === 'enrolment'
+        ? anchorDay(profile, { enrolment: true })
+        : step.from === 'stage'
+          ? anchorDay(profile, { stage: true })
+          : anchorDay(profile, { date: step.from.date })
     // Steps are done once: a step shown before is no longer a candidate.
     if (anchor === null || today - anchor < step.day || shownOf(`${stage.id}.${step.id}`) > 0) return
     // A step without a condition is due by its day alone.
     const trace: ConditionTrace = step.when ? evalOn(step.when) : { condition: { all: [] }, result: true }
     if (!trace.result) return
-    candidates.push({ id: `${stage.id}.${step.id}`, description: `Dialogue plan, stage ${stage.name}: day ${step.day} step ${step.id}`, class: step.class, priority: step.priority, order: program.rules.length + i, action: step.action, caps: [], holdout: 0, trace })
+    candidates.push({
+      id: `${stage.id}.${step.id}`,
+      description: `Dialogue plan, stage ${stage.name}: day ${step.day} step ${step.id}`,
+      class: step.class,
+      priority: step.priority,
+      order: program.rules.length + i,
+      action: step.action,
+      caps: [],
+      holdout: 0,
+      trace,
+    })
   })
   const rank = (c: Candidate) => RULE_CLASSES.indexOf(c.class)
   const preferred = preferredChannel(profile)
-  candidates.sort((a, b) => rank(a) - rank(b) || b.priority - a.priority || Number(actionChannel(b.action) === preferred) - Number(actionChannel(a.action) === preferred) || a.order - b.order)
+  candidates.sort(
+    (a, b) =>
+      rank(a) - rank(b) ||
+      b.priority - a.priority ||
+      Number(actionChannel(b.action) === preferred) - Number(actionChannel(a.action) === preferred) ||
+      a.order - b.order,
+  )
 
   // Checks every candidate passes before it is shown, in this order; the first that fails is its outcome.
   const programHeld = inProgramHoldout(input.person, program.id, program.contactPolicy.programHoldout)
@@ -197,7 +240,8 @@ export function decide(input: DecideInput): DecideOutput {
       if (quiet.channels.includes(channel) && inQuietHours(now, program.timeZone, quiet.from, quiet.to)) return { outcome: 'suppressed', reason: 'quiet_hours' }
       const budget = program.contactPolicy.budget
       if (budget && !exempt(c) && budget.channels.includes(channel)) {
-        if (shownWithin(budget.days, (rule, ch) => budgeted.has(rule) && (budget.channels as string[]).includes(ch)) >= budget.contacts) return { outcome: 'suppressed', reason: 'budget' }
+        if (shownWithin(budget.days, (rule, ch) => budgeted.has(rule) && (budget.channels as string[]).includes(ch)) >= budget.contacts)
+          return { outcome: 'suppressed', reason: 'budget' }
       }
     }
     return null
@@ -254,7 +298,14 @@ export function decide(input: DecideInput): DecideOutput {
       }
       records.push({ ...base, outcome: 'shown', ...(rendered.contentId ? { contentId: rendered.contentId } : {}) })
       answer.considered.push({ rule: c.id, outcome: 'shown' })
-      Object.assign(answer, { outcome: 'shown', rule: c.id, class: c.class, action: c.action.type, ...rendered.answer, explanation: { rule: c.id, description: c.description, when: c.trace } })
+      Object.assign(answer, {
+        outcome: 'shown',
+        rule: c.id,
+        class: c.class,
+        action: c.action.type,
+        ...rendered.answer,
+        explanation: { rule: c.id, description: c.description, when: c.trace },
+      })
       return
     }
   }
@@ -263,12 +314,20 @@ export function decide(input: DecideInput): DecideOutput {
     const slots = input.slots?.length ? input.slots : [null]
     for (const slot of slots) {
       const answer: DecisionAnswer = { channel: 'web', outcome: 'none', considered: [], ...(slot ? { slot } : {}) }
-      pick(web.filter((c) => slot === null || (c.action as { slot: string }).slot === slot), answer, false)
+      pick(
+        web.filter((c) => slot === null || (c.action as { slot: string }).slot === slot),
+        answer,
+        false,
+      )
       answers.push(answer)
     }
   } else {
     const answer: DecisionAnswer = { channel: input.channel, outcome: 'none', considered: [] }
-    pick(candidates.filter((c) => (OUTBOUND as string[]).includes(actionChannel(c.action))), answer, true)
+    pick(
+      candidates.filter((c) => (OUTBOUND as string[]).includes(actionChannel(c.action))),
+      answer,
+      true,
+    )
     answers.push(answer)
   }
   return { answers, records, stageChanges, stage: profile.stage?.id ?? null }
@@ -280,7 +339,10 @@ function budgetedIds(program: Program): Set<string> {
   let ids = budgetCache.get(program)
   if (!ids) {
     const counted = (x: { class: RuleClass }) => x.class !== 'safety' && x.class !== 'service'
-    ids = new Set([...program.rules.filter(counted).map((r) => r.id), ...(program.dialoguePlan?.stages ?? []).flatMap((st) => st.steps.filter(counted).map((x) => `${st.id}.${x.id}`))])
+    ids = new Set([
+      ...program.rules.filter(counted).map((r) => r.id),
+      ...(program.dialoguePlan?.stages ?? []).flatMap((st) => st.steps.filter(counted).map((x) => `${st.id}.${x.id}`)),
+    ])
     budgetCache.set(program, ids)
   }
   return ids
@@ -308,7 +370,12 @@ export function inQuietHours(now: number, timeZone: string, from: string, to: st
 }
 
 /** The content an action shows, rendered for the person; or why there is none. */
-function render(program: Program, profile: Profile, action: Action, now: number): { answer: Partial<DecisionAnswer>; contentId?: string } | { missing: 'unapproved_content' | 'no_content' } {
+function render(
+  program: Program,
+  profile: Profile,
+  action: Action,
+  now: number,
+): { answer: Partial<DecisionAnswer>; contentId?: string } | { missing: 'unapproved_content' | 'no_content' } {
   const at = { market: program.market, now: new Date(now), timeZone: program.timeZone }
   const level = effectiveLevel(program, profile)
   const fill = (variant: Record<string, unknown>): Record<string, unknown> => {
@@ -319,7 +386,8 @@ function render(program: Program, profile: Profile, action: Action, now: number)
       points_to_next_level: String(profile.engagement.next?.toGo ?? 0),
       top_need_name: top?.name ?? '',
     }
-    const sub = (v: unknown): unknown => (typeof v === 'string' ? v.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (m, k: string) => values[k] ?? m) : Array.isArray(v) ? v.map(sub) : v)
+    const sub = (v: unknown): unknown =>
+      typeof v === 'string' ? v.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (m, k: string) => values[k] ?? m) : Array.isArray(v) ? v.map(sub) : v
     return Object.fromEntries(Object.entries(variant).map(([k, v]) => [k, sub(v)]))
   }
   const variantOf = (item: ContentItem, channel: keyof ContentItem['channels']) => item.channels[channel] as Record<string, unknown> | undefined
@@ -348,10 +416,25 @@ function render(program: Program, profile: Profile, action: Action, now: number)
     }
     case 'print': {
       const named = (action.items ?? []).map((id) => program.content.find((c) => c.id === id)!).filter((c) => c && isContentUsable(c, at))
-      const picked = action.bestFor ? [...named, ...bestFor(program, profile, 'print', level, named.map((c) => c.id), now)] : named
+      const picked = action.bestFor
+        ? [
+            ...named,
+            ...bestFor(
+              program,
+              profile,
+              'print',
+              level,
+              named.map((c) => c.id),
+              now,
+            ),
+          ]
+        : named
       const items = picked.slice(0, action.maxItems)
       if (items.length === 0) return { missing: action.items?.length ? 'unapproved_content' : 'no_content' }
-      return { answer: { items: items.map((i) => ({ id: i.id, title: i.title, variant: fill(variantOf(i, 'print')!) })) }, contentId: items.map((i) => i.id).join(',') }
+      return {
+        answer: { items: items.map((i) => ({ id: i.id, title: i.title, variant: fill(variantOf(i, 'print')!) })) },
+        contentId: items.map((i) => i.id).join(','),
+      }
     }
     default:
       return { answer: {} }
@@ -359,7 +442,14 @@ function render(program: Program, profile: Profile, action: Action, now: number)
 }
 
 /** Usable items with a variant for the channel at or below the person's level, best fit to their needs first (catalogue order on ties). */
-export function bestFor(program: Program, profile: Profile, channel: keyof ContentItem['channels'], level: number, exclude: string[], now: number): ContentItem[] {
+export function bestFor(
+  program: Program,
+  profile: Profile,
+  channel: keyof ContentItem['channels'],
+  level: number,
+  exclude: string[],
+  now: number,
+): ContentItem[] {
   const at = { market: program.market, now: new Date(now), timeZone: program.timeZone }
   const score = new Map(profile.needs.map((n) => [n.need, Math.max(0, n.score)]))
   return program.content

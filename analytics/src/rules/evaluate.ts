@@ -36,7 +36,13 @@ export interface ConditionTrace {
 
 /** Whether a number meets every bound of a comparison. */
 export function compare(value: number, c: Comparison): boolean {
-  return (c.gt === undefined || value > c.gt) && (c.gte === undefined || value >= c.gte) && (c.lt === undefined || value < c.lt) && (c.lte === undefined || value <= c.lte) && (c.eq === undefined || value === c.eq)
+  return (
+    (c.gt === undefined || value > c.gt) &&
+    (c.gte === undefined || value >= c.gte) &&
+    (c.lt === undefined || value < c.lt) &&
+    (c.lte === undefined || value <= c.lte) &&
+    (c.eq === undefined || value === c.eq)
+  )
 }
 
 const unlockCache = new WeakMap<Program, Map<string, number>>()
@@ -134,7 +140,8 @@ export function evaluate(condition: Condition, input: EvaluationInput): Conditio
   if ('touches' in c) {
     const from = dayText(today - c.touches.withinDays + 1)
     let n = 0
-    for (const a of profile.activity) if (a.day >= from && a.channel === c.touches.channel && (c.touches.event === undefined || a.event === c.touches.event)) n += a.times
+    for (const a of profile.activity)
+      if (a.day >= from && a.channel === c.touches.channel && (c.touches.event === undefined || a.event === c.touches.event)) n += a.times
     return traced(condition, compare(n, c.count), n)
   }
   if ('consent' in c) {

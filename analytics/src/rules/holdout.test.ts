@@ -57,14 +57,20 @@ describe('holdouts', () => {
 
   it('gives the same answer for the same person, rule and share, and keeps people held out when the share grows', () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 1, maxLength: 64 }), ruleId, fc.double({ min: 0, max: 0.5, noNaN: true }), fc.double({ min: 0, max: 0.5, noNaN: true }), (person, rule, s1, s2) => {
-        expect(inRuleHoldout(person, rule, s1)).toBe(inRuleHoldout(person, rule, s1))
-        expect(holdoutDraw(person, 'rule', rule)).toBe(holdoutDraw(person, 'rule', rule))
-        const [lo, hi] = s1 < s2 ? [s1, s2] : [s2, s1]
-        if (inRuleHoldout(person, rule, lo)) expect(inRuleHoldout(person, rule, hi)).toBe(true)
-        const d = holdoutDraw(person, 'program', rule)
-        expect(d >= 0 && d < 1).toBe(true)
-      }),
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 64 }),
+        ruleId,
+        fc.double({ min: 0, max: 0.5, noNaN: true }),
+        fc.double({ min: 0, max: 0.5, noNaN: true }),
+        (person, rule, s1, s2) => {
+          expect(inRuleHoldout(person, rule, s1)).toBe(inRuleHoldout(person, rule, s1))
+          expect(holdoutDraw(person, 'rule', rule)).toBe(holdoutDraw(person, 'rule', rule))
+          const [lo, hi] = s1 < s2 ? [s1, s2] : [s2, s1]
+          if (inRuleHoldout(person, rule, lo)) expect(inRuleHoldout(person, rule, hi)).toBe(true)
+          const d = holdoutDraw(person, 'program', rule)
+          expect(d >= 0 && d < 1).toBe(true)
+        },
+      ),
     )
   })
 

@@ -42,7 +42,10 @@ export function decisionReferenceIssues(p: DecisionSections): ReferenceIssue[] {
       const question = q?.questions.find((x) => x.id === c.answer.question)
       if (!q) add([...path, 'answer', 'questionnaire'], `unknown questionnaire "${c.answer.questionnaire}"`)
       else if (!question) add([...path, 'answer', 'question'], `questionnaire "${q.id}" has no question "${c.answer.question}"`)
-      else c.answer.in.forEach((a, i) => question.answers.some((x) => x.id === a) || add([...path, 'answer', 'in', i], `question "${question.id}" has no answer "${a}"`))
+      else
+        c.answer.in.forEach(
+          (a, i) => question.answers.some((x) => x.id === a) || add([...path, 'answer', 'in', i], `question "${question.id}" has no answer "${a}"`),
+        )
     }
     if ('daysSince' in c) {
       const s = c.daysSince

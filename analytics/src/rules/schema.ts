@@ -94,7 +94,12 @@ export const actionSchema = z.discriminatedUnion('type', [
   // A nurse's outbound call with the reason shown in the call queue; a content item's call variant is the script.
   z.strictObject({ type: z.literal('call'), reason: text(300), content: contentChoiceSchema.optional() }),
   // A personalised print magazine: these items, or the best fits for the person's needs.
-  z.strictObject({ type: z.literal('print'), items: z.array(slug).max(20).optional(), bestFor: z.literal('needs').optional(), maxItems: z.number().int().min(1).max(20).default(6) }),
+  z.strictObject({
+    type: z.literal('print'),
+    items: z.array(slug).max(20).optional(),
+    bestFor: z.literal('needs').optional(),
+    maxItems: z.number().int().min(1).max(20).default(6),
+  }),
   // Deeper content: the person's unlocked level is raised to at least this one.
   z.strictObject({ type: z.literal('unlock_level'), level: z.number().int().min(0) }),
   // A move to a dialogue-plan stage.
@@ -126,7 +131,11 @@ export const ruleSchema = z.strictObject({
   /** Active from / until these days (inclusive, in the program's time zone). */
   active: z.strictObject({ from: z.iso.date().optional(), until: z.iso.date().optional() }).optional(),
   /** Markets the rule applies in (default: the program's). */
-  markets: z.array(z.string().regex(/^[A-Z]{2}$/)).min(1).max(50).optional(),
+  markets: z
+    .array(z.string().regex(/^[A-Z]{2}$/))
+    .min(1)
+    .max(50)
+    .optional(),
 })
 /** A rule. */
 export type Rule = z.infer<typeof ruleSchema>
@@ -166,9 +175,20 @@ const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM')
 /** One contact-pressure budget across channels, quiet hours and the program-level holdout. */
 export const contactPolicySchema = z.strictObject({
   /** At most `contacts` interventions shown per person within `days` on these channels; safety and service rules are exempt. */
-  budget: z.strictObject({ contacts: z.number().int().min(1).max(100), days, channels: z.array(z.enum(ACTION_CHANNELS)).min(1).default([...OUTBOUND_CHANNELS]) }).optional(),
+  budget: z
+    .strictObject({
+      contacts: z.number().int().min(1).max(100),
+      days,
+      channels: z
+        .array(z.enum(ACTION_CHANNELS))
+        .min(1)
+        .default([...OUTBOUND_CHANNELS]),
+    })
+    .optional(),
   /** No SMS, call or e-mail between these local times (program time zone); default 21:00–08:00. */
-  quietHours: z.strictObject({ from: clock, to: clock, channels: z.array(z.enum(ACTION_CHANNELS)).default(['sms', 'call', 'email']) }).prefault({ from: '21:00', to: '08:00' }),
+  quietHours: z
+    .strictObject({ from: clock, to: clock, channels: z.array(z.enum(ACTION_CHANNELS)).default(['sms', 'call', 'email']) })
+    .prefault({ from: '21:00', to: '08:00' }),
   /** Share of patients who get only the basic service (safety and service rules): the program's control group. */
   programHoldout: z.number().min(0).max(0.5).default(0),
 })

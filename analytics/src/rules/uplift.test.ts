@@ -31,7 +31,10 @@ const RULE_SHARE = { 'rule-a': 0.3, 'rule-b': 0.1 } as const
 const PROGRAM_SHARE = 0.2
 
 const program: Program = programSchema.parse({
-  id: P, name: 'Uplift', market: 'DE', timeZone: 'Europe/Berlin',
+  id: P,
+  name: 'Uplift',
+  market: 'DE',
+  timeZone: 'Europe/Berlin',
   demo: true,
   keys: { write: [{ id: 'w', key: 'pk_test_12345678', origins: ['https://example.org'] }], secret: [{ id: 's', key: 'sk_test_12345678', channel: 'server' }] },
   goals: [{ id: GOAL, name: 'Still on treatment', events: [{ event: 'treatment_checkin' }], points: 1 }],
@@ -91,7 +94,15 @@ function generate(): Ev[] {
       p = 0.5
     }
     // A small rule: few held out.
-    if (i < 60 && !programHeld) decision(user, anonId, t0 + 60_000, 'rule-b', inRuleHoldout(actor, 'rule-b', RULE_SHARE['rule-b']) ? 'held_out' : 'shown', inRuleHoldout(actor, 'rule-b', RULE_SHARE['rule-b']) ? { reason: 'holdout', holdout: 'rule' } : {})
+    if (i < 60 && !programHeld)
+      decision(
+        user,
+        anonId,
+        t0 + 60_000,
+        'rule-b',
+        inRuleHoldout(actor, 'rule-b', RULE_SHARE['rule-b']) ? 'held_out' : 'shown',
+        inRuleHoldout(actor, 'rule-b', RULE_SHARE['rule-b']) ? { reason: 'holdout', holdout: 'rule' } : {},
+      )
     if (r.chance(p)) {
       // Reached within the window; every 10th (i % 10 === 7) checks in from the browser linked to them.
       const [gu, ga] = i % 10 === 7 ? ['', anon] : [patient, '']
@@ -110,8 +121,11 @@ function generate(): Ev[] {
     if (r.chance(0.1)) decision(user, anonId, TO + DAY_MS, 'rule-a', 'held_out', { reason: 'holdout', holdout: 'rule' })
   }
   // People in both groups of rule-a: a held-out decision under a second browser linked to a treated patient.
-  const shownInWindow = (i: number) => ev.some((e) => e.event === 'decision' && e.user === `pt-${i}` && e.props!.outcome === 'shown' && e.props!.rule === 'rule-a' && e.ts >= FROM && e.ts < TO)
-  for (const i of Array.from({ length: 100 }, (_, k) => k).filter(shownInWindow).slice(0, 6)) {
+  const shownInWindow = (i: number) =>
+    ev.some((e) => e.event === 'decision' && e.user === `pt-${i}` && e.props!.outcome === 'shown' && e.props!.rule === 'rule-a' && e.ts >= FROM && e.ts < TO)
+  for (const i of Array.from({ length: 100 }, (_, k) => k)
+    .filter(shownInWindow)
+    .slice(0, 6)) {
     ev.push({ type: 'identify', event: '', user: `pt-${i}`, anon: `second-${i}`, ts: TO + DAY_MS })
     decision('', `second-${i}`, TO - DAY_MS, 'rule-a', 'held_out', { reason: 'holdout', holdout: 'rule' })
   }
@@ -132,7 +146,8 @@ function generate(): Ev[] {
 
 // ---- The reference: an independent computation from the generated events. ----
 
-const dayIn = (ts: number) => new Intl.DateTimeFormat('en-CA', { timeZone: program.timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(ts))
+const dayIn = (ts: number) =>
+  new Intl.DateTimeFormat('en-CA', { timeZone: program.timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(ts))
 
 function people(ev: Ev[]) {
   const linked = new Map<string, string>()
@@ -146,7 +161,8 @@ function people(ev: Ev[]) {
     if (!e.goal || e.bot || e.ts < FROM || e.ts >= TO + W * DAY_MS) continue
     goalTimes.set(person(e), [...(goalTimes.get(person(e)) ?? []), e.ts])
   }
-  const reached = (who: string, start: number, minDays: number) => new Set((goalTimes.get(who) ?? []).filter((t) => t >= start && t < start + W * DAY_MS).map(dayIn)).size >= minDays
+  const reached = (who: string, start: number, minDays: number) =>
+    new Set((goalTimes.get(who) ?? []).filter((t) => t >= start && t < start + W * DAY_MS).map(dayIn)).size >= minDays
   return { person, isPatient, reached }
 }
 
@@ -158,7 +174,12 @@ function referenceRules(ev: Ev[], minDays: number, treatedBy: 'shown' | 'assigne
   for (const e of ev) {
     if (e.event !== 'decision' || e.ts < FROM || e.ts >= TO) continue
     const { outcome, holdout, reason, rule } = e.props as Record<string, string>
-    const arm = outcome === 'shown' || (treatedBy === 'assigned' && (outcome === 'capped' || outcome === 'suppressed') && reason !== 'already_applied') ? 'treated' : outcome === 'held_out' && holdout === 'rule' ? 'held' : null
+    const arm =
+      outcome === 'shown' || (treatedBy === 'assigned' && (outcome === 'capped' || outcome === 'suppressed') && reason !== 'already_applied')
+        ? 'treated'
+        : outcome === 'held_out' && holdout === 'rule'
+          ? 'held'
+          : null
     if (!arm) continue
     const k = `${rule}|${person(e)}`
     const cur = byKey.get(k) ?? { rule: rule!, who: person(e), first: Infinity, arms: new Set<string>() }
@@ -171,8 +192,8 @@ function referenceRules(ev: Ev[], minDays: number, treatedBy: 'shown' | 'assigne
     const c = out.get(x.rule) ?? { treated: 0, treatedReached: 0, held: 0, heldReached: 0, mixed: 0 }
     const hit = reached(x.who, x.first, minDays) ? 1 : 0
     if (x.arms.size > 1) c.mixed++
-    else if (x.arms.has('treated')) (c.treated++, (c.treatedReached += hit))
-    else (c.held++, (c.heldReached += hit))
+    else if (x.arms.has('treated')) c.treated++, (c.treatedReached += hit)
+    else c.held++, (c.heldReached += hit)
     out.set(x.rule, c)
   }
   return out
@@ -188,8 +209,8 @@ function referenceProgram(ev: Ev[], minDays: number) {
   const c = { treated: 0, treatedReached: 0, held: 0, heldReached: 0 }
   for (const [who, t] of first) {
     const hit = reached(who, t, minDays) ? 1 : 0
-    if (hash32(`${who}|program|${P}`) / 2 ** 32 < PROGRAM_SHARE) (c.held++, (c.heldReached += hit))
-    else (c.treated++, (c.treatedReached += hit))
+    if (hash32(`${who}|program|${P}`) / 2 ** 32 < PROGRAM_SHARE) c.held++, (c.heldReached += hit)
+    else c.treated++, (c.treatedReached += hit)
   }
   return c
 }
@@ -222,7 +243,12 @@ function referenceInterval(x1: number, n1: number, x2: number, n2: number): [num
 }
 
 function expectComparison(got: UpliftComparison, want: { treated: number; treatedReached: number; held: number; heldReached: number }) {
-  expect({ t: got.treated.people, tr: got.treated.reached, h: got.heldOut.people, hr: got.heldOut.reached }).toEqual({ t: want.treated, tr: want.treatedReached, h: want.held, hr: want.heldReached })
+  expect({ t: got.treated.people, tr: got.treated.reached, h: got.heldOut.people, hr: got.heldOut.reached }).toEqual({
+    t: want.treated,
+    tr: want.treatedReached,
+    h: want.held,
+    hr: want.heldReached,
+  })
   expect(got.treated.rate).toBeCloseTo(want.treatedReached / want.treated, 12)
   expect(got.heldOut.rate).toBeCloseTo(want.heldReached / want.held, 12)
   expect(got.uplift).toBeCloseTo(want.treatedReached / want.treated - want.heldReached / want.held, 12)
@@ -246,13 +272,34 @@ beforeAll(async () => {
   // One insert per month partition, as the writer does.
   const byMonth = new Map<string, string[]>()
   events.forEach((e, i) => {
-    const row = { ...blankEventRow(), message_id: `m-${i}`, program: P, type: e.type, event: e.type === 'track' ? e.event : '', channel: e.event === 'decision' ? 'call' : 'web', user_id: e.user, anonymous_id: e.anon, ts: chTime(e.ts), original_ts: chTime(e.ts), received_at: chTime(e.ts), is_bot: (e.bot ? 1 : 0) as 0 | 1, properties: JSON.stringify(e.props ?? {}), goal_ids: e.goal ? [GOAL] : [] }
+    const row = {
+      ...blankEventRow(),
+      message_id: `m-${i}`,
+      program: P,
+      type: e.type,
+      event: e.type === 'track' ? e.event : '',
+      channel: e.event === 'decision' ? 'call' : 'web',
+      user_id: e.user,
+      anonymous_id: e.anon,
+      ts: chTime(e.ts),
+      original_ts: chTime(e.ts),
+      received_at: chTime(e.ts),
+      is_bot: (e.bot ? 1 : 0) as 0 | 1,
+      properties: JSON.stringify(e.props ?? {}),
+      goal_ids: e.goal ? [GOAL] : [],
+    }
     const month = row.ts.slice(0, 7)
     byMonth.set(month, [...(byMonth.get(month) ?? []), encodeEventRow(row)])
   })
-  for (const [month, lines] of byMonth) await insertEventLines(db, Buffer.from(lines.join('\n') + '\n'), `uplift-${month}`)
+  for (const [month, lines] of byMonth) await insertEventLines(db, Buffer.from(`${lines.join('\n')}\n`), `uplift-${month}`)
   // Another program's events are not read.
-  await insertEventLines(db, Buffer.from(encodeEventRow({ ...blankEventRow(), message_id: 'other', program: 'other', type: 'track', event: 'decision', user_id: 'pt-1', ts: chTime(FROM + DAY_MS), original_ts: chTime(FROM + DAY_MS), received_at: chTime(FROM + DAY_MS), properties: JSON.stringify({ rule: 'rule-a', outcome: 'shown' }) }) + '\n'), 'uplift-other')
+  await insertEventLines(
+    db,
+    Buffer.from(
+      `${encodeEventRow({ ...blankEventRow(), message_id: 'other', program: 'other', type: 'track', event: 'decision', user_id: 'pt-1', ts: chTime(FROM + DAY_MS), original_ts: chTime(FROM + DAY_MS), received_at: chTime(FROM + DAY_MS), properties: JSON.stringify({ rule: 'rule-a', outcome: 'shown' }) })}\n`,
+    ),
+    'uplift-other',
+  )
 })
 afterAll(async () => {
   await db?.close()
@@ -351,7 +398,10 @@ describe('uplift report', () => {
 
   it('passes EXPLAIN, and reads decisions and goals by primary-key ranges', async () => {
     const params = { program: P, from: chTime(FROM), to: chTime(TO), window_days: W, goal: GOAL, min_days: 1, tz: program.timeZone }
-    for (const [name, extra] of [['uplift-rules', { rules: [], assigned: 0 }], ['uplift-program', {}]] as const) {
+    for (const [name, extra] of [
+      ['uplift-rules', { rules: [], assigned: 0 }],
+      ['uplift-program', {}],
+    ] as const) {
       await expect(db.query(`EXPLAIN ${sql(name)}`, { ...params, ...extra })).resolves.toBeDefined()
       const plan = (await db.query<{ explain: string }>(`EXPLAIN indexes = 1 ${sql(name)}`, { ...params, ...extra })).map((r) => r.explain).join('\n')
       expect(plan, name).toMatch(/PrimaryKey[\s\S]*Keys:[\s\S]*program/)

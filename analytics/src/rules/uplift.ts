@@ -147,7 +147,8 @@ export async function upliftReport(db: Db, program: Program, options: UpliftOpti
 export function parseUpliftOptions(program: Program, options: UpliftOptions): z.output<typeof upliftOptionsSchema> {
   return upliftOptionsSchema
     .superRefine((o, ctx) => {
-      if (!program.goals.some((g) => g.id === o.outcomeGoal)) ctx.addIssue({ code: 'custom', path: ['outcomeGoal'], message: `"${o.outcomeGoal}" is not a goal of program ${program.id}` })
+      if (!program.goals.some((g) => g.id === o.outcomeGoal))
+        ctx.addIssue({ code: 'custom', path: ['outcomeGoal'], message: `"${o.outcomeGoal}" is not a goal of program ${program.id}` })
     })
     .parse(options)
 }

@@ -17,7 +17,15 @@ function stop(message: string): never {
 let values: Record<string, string | undefined>
 try {
   values = parseArgs({
-    options: { program: { type: 'string' }, patient: { type: 'string' }, message: { type: 'string' }, campaign: { type: 'string' }, channel: { type: 'string' }, url: { type: 'string' }, days: { type: 'string', default: '30' } },
+    options: {
+      program: { type: 'string' },
+      patient: { type: 'string' },
+      message: { type: 'string' },
+      campaign: { type: 'string' },
+      channel: { type: 'string' },
+      url: { type: 'string' },
+      days: { type: 'string', default: '30' },
+    },
     strict: true,
   }).values
 } catch (e) {
@@ -43,7 +51,14 @@ const now = Date.now()
 let token: string
 try {
   token = signClickToken(
-    { program: program.program.id, patient: values.patient!, message: values.message!, campaign: values.campaign!, channel, expires: Math.floor(now / 1000) + days * 86_400 },
+    {
+      program: program.program.id,
+      patient: values.patient!,
+      message: values.message!,
+      campaign: values.campaign!,
+      channel,
+      expires: Math.floor(now / 1000) + days * 86_400,
+    },
     program.linkSecret,
     now,
   )

@@ -77,8 +77,15 @@ const keys: ProgramKey[] = loaded.keys
 // scope (--key, else the program's first such key), browser events with their address and agent.
 let importKey: string | undefined
 if (values.url) {
-  const k = values.key ? loaded.keys.find((x) => x.value === values.key) : loaded.keys.find((x) => x.kind === 'secret' && x.scopes.includes('import') && x.value)
-  if (!k || k.kind !== 'secret' || !k.scopes.includes('import')) stop(values.key ? `--key must be a secret key of ${loaded.program.id} with the import scope` : `program ${loaded.program.id} has no secret key with the import scope whose value is known: give --key`)
+  const k = values.key
+    ? loaded.keys.find((x) => x.value === values.key)
+    : loaded.keys.find((x) => x.kind === 'secret' && x.scopes.includes('import') && x.value)
+  if (k?.kind !== 'secret' || !k.scopes.includes('import'))
+    stop(
+      values.key
+        ? `--key must be a secret key of ${loaded.program.id} with the import scope`
+        : `program ${loaded.program.id} has no secret key with the import scope whose value is known: give --key`,
+    )
   importKey = k.value
 }
 
@@ -96,7 +103,9 @@ if (values.url) {
 const population = generatePopulation({ program: loaded.program, keys, patients, days, seed, now, ...(origin ? { origin } : {}) })
 const bar = progressBar(process.stderr)
 const show = (p: { patientsDone: number; events: number; ms: number }) => bar.update({ done: p.patientsDone, total: patients, events: p.events, ms: p.ms })
-console.error(`demo: ${patients} patients × ${days} days of ${loaded.program.id} (seed ${seed}, ending ${new Date(now).toISOString()}) ${direct ? 'straight into ClickHouse' : `to ${String(values.url)}`}`)
+console.error(
+  `demo: ${patients} patients × ${days} days of ${loaded.program.id} (seed ${seed}, ending ${new Date(now).toISOString()}) ${direct ? 'straight into ClickHouse' : `to ${String(values.url)}`}`,
+)
 
 let summary: Record<string, unknown>
 let problems: Array<unknown>
@@ -120,7 +129,21 @@ if (direct) {
     })
     bar.finish({ done: patients, total: patients, events: stats.events, ms: stats.ms })
     problems = [...stats.refused, ...stats.rejected]
-    summary = { mode: 'direct', data: dataDir, workers: workers ?? availableParallelism(), requests: stats.requests, events: stats.events, accepted: stats.accepted, rejected: stats.rejected.length, refused: stats.refused.length, inserted: stats.inserted, duplicates: stats.duplicates, quarantined: stats.quarantined, seconds: +(stats.ms / 1000).toFixed(1), eventsPerSecond: Math.round((stats.events / stats.ms) * 1000) }
+    summary = {
+      mode: 'direct',
+      data: dataDir,
+      workers: workers ?? availableParallelism(),
+      requests: stats.requests,
+      events: stats.events,
+      accepted: stats.accepted,
+      rejected: stats.rejected.length,
+      refused: stats.refused.length,
+      inserted: stats.inserted,
+      duplicates: stats.duplicates,
+      quarantined: stats.quarantined,
+      seconds: +(stats.ms / 1000).toFixed(1),
+      eventsPerSecond: Math.round((stats.events / stats.ms) * 1000),
+    }
   } finally {
     await storage.close()
   }
@@ -128,7 +151,18 @@ if (direct) {
   const stats = await sendHttp(population.requests(), { url: String(values.url), concurrency, onProgress: show, ...(importKey ? { importKey } : {}) })
   bar.finish({ done: patients, total: patients, events: stats.events, ms: stats.ms })
   problems = [...stats.failed, ...stats.rejected]
-  summary = { mode: 'http', url: values.url, requests: stats.requests, events: stats.events, accepted: stats.accepted, rejected: stats.rejected.length, failed: stats.failed.length, retries: stats.retries, seconds: +(stats.ms / 1000).toFixed(1), eventsPerSecond: Math.round((stats.events / stats.ms) * 1000) }
+  summary = {
+    mode: 'http',
+    url: values.url,
+    requests: stats.requests,
+    events: stats.events,
+    accepted: stats.accepted,
+    rejected: stats.rejected.length,
+    failed: stats.failed.length,
+    retries: stats.retries,
+    seconds: +(stats.ms / 1000).toFixed(1),
+    eventsPerSecond: Math.round((stats.events / stats.ms) * 1000),
+  }
 }
 for (const p of problems.slice(0, 10)) console.error(`demo: ${JSON.stringify(p)}`)
 const enrolled = population.patients.filter((p) => p.enrolled).length

@@ -22,14 +22,17 @@ try {
 }
 for (const name of ['program', 'patient']) if (!values[name]) stop(`--${name} is required`)
 const hours = Number(values.hours)
-if (!Number.isInteger(hours) || hours < 1 || hours > MAX_IDENTITY_TOKEN_DAYS * 24) stop(`--hours must be a whole number from 1 to ${MAX_IDENTITY_TOKEN_DAYS * 24}`)
+if (!Number.isInteger(hours) || hours < 1 || hours > MAX_IDENTITY_TOKEN_DAYS * 24)
+  stop(`--hours must be a whole number from 1 to ${MAX_IDENTITY_TOKEN_DAYS * 24}`)
 
 const program = programArg(values.program, stop)
 if (!program.identitySecret) stop(`program ${program.program.id} has no identitySecret (${program.file})`)
 
 const now = Date.now()
 try {
-  console.log(signIdentityToken({ program: program.program.id, patient: values.patient!, expires: Math.floor(now / 1000) + hours * 3600 }, program.identitySecret, now))
+  console.log(
+    signIdentityToken({ program: program.program.id, patient: values.patient!, expires: Math.floor(now / 1000) + hours * 3600 }, program.identitySecret, now),
+  )
 } catch (e) {
   stop((e as Error).message)
 }

@@ -1,7 +1,6 @@
 import { BROWSER_CHANNELS, CHANNELS, channelOfEvent, type Channel } from '../../../analytics/index.ts'
 import type { Draft, Drop, RequestFacts } from './types.ts'
 
-
 /**
  * Step 8: the touch point's channel: `context.channel` when valid for the key, else the
  * event name's prefix (`email_click`, `sms_click`, `call_completed`, `print_delivered`),

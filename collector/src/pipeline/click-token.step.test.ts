@@ -5,7 +5,15 @@ import { processEvent, type Accepted } from './pipeline.ts'
 import type { Drop, RequestFacts } from './types.ts'
 
 const SECRET = 'test_link_secret_0123456789abcdef0123'
-const writeKey: ProgramKey = programKey({ program: 'p1', kind: 'write', id: 'web', key: 'pk_x', origins: ['http://localhost:*'], channel: 'web', linkSecret: SECRET })
+const writeKey: ProgramKey = programKey({
+  program: 'p1',
+  kind: 'write',
+  id: 'web',
+  key: 'pk_x',
+  origins: ['http://localhost:*'],
+  channel: 'web',
+  linkSecret: SECRET,
+})
 const backendKey: ProgramKey = programKey({ program: 'p1', kind: 'secret', id: 'be', key: 'sk_x', origins: [], channel: 'server', linkSecret: SECRET })
 const NOW = Date.parse('2026-11-23T12:00:00.000Z')
 const CHROME = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
@@ -17,14 +25,26 @@ const accepted = (r: Accepted | Drop): Accepted['row'] => {
 }
 const claims: ClickClaims = { program: 'p1', patient: 'p-000123', message: 'msg-1', campaign: 'itch-tips', channel: 'email', expires: NOW / 1000 + 30 * 86_400 }
 const token = (over: Partial<ClickClaims> = {}, secret = SECRET) => signClickToken({ ...claims, ...over }, secret, NOW)
-const click = (tok: unknown, over: Record<string, unknown> = {}) => ({ type: 'track', event: 'email_click', anonymousId: 'anon-1', properties: { token: tok, url: 'https://care.example/itch' }, ...over })
+const click = (tok: unknown, over: Record<string, unknown> = {}) => ({
+  type: 'track',
+  event: 'email_click',
+  anonymousId: 'anon-1',
+  properties: { token: tok, url: 'https://care.example/itch' },
+  ...over,
+})
 const props = (row: Accepted['row']) => JSON.parse(row.properties) as Record<string, unknown>
 
 describe('click token step', () => {
   it('links the browser to the token’s patient and records message and campaign; the token is not stored', () => {
     const t = token()
     const row = accepted(processEvent(click(t), facts(), ''))
-    expect(row).toMatchObject({ user_id: 'p-000123', anonymous_id: 'browser:anon-1', channel: 'email', utm_campaign: 'itch-tips', page_url: 'https://care.example/itch' })
+    expect(row).toMatchObject({
+      user_id: 'p-000123',
+      anonymous_id: 'browser:anon-1',
+      channel: 'email',
+      utm_campaign: 'itch-tips',
+      page_url: 'https://care.example/itch',
+    })
     expect(props(row)).toEqual({ url: 'https://care.example/itch', attune_message: 'msg-1', attune_campaign: 'itch-tips', token_status: 'verified' })
     expect(JSON.stringify(row)).not.toContain(t)
     // The row's message id is the event's own.

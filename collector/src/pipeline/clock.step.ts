@@ -33,15 +33,23 @@ export function clockStep(d: Draft, facts: RequestFacts): Draft | Drop {
   const sentText = m.sentAt ?? facts.sentAt
   const original = originalText ? Date.parse(originalText) : facts.receivedAt
   const sent = sentText ? parseSent(sentText) : NaN
-  if (original < MIN_TS || original > MAX_TS) return { drop: 'invalid_timestamp', step: 'clock', field: originalField, message: 'must be between 1970-01-02 and 2299-12-31' }
+  if (original < MIN_TS || original > MAX_TS)
+    return { drop: 'invalid_timestamp', step: 'clock', field: originalField, message: 'must be between 1970-01-02 and 2299-12-31' }
   if (sent < MIN_TS || sent > MAX_TS) return { drop: 'invalid_timestamp', step: 'clock', field: 'sentAt', message: 'must be between 1970-01-02 and 2299-12-31' }
   const ts = Number.isNaN(sent) || !originalText ? original : original + (facts.receivedAt - sent)
   if (ts - facts.receivedAt > MAX_FUTURE_MS) {
-    return { drop: 'future_timestamp', step: 'clock', field: originalField, message: `is ${Math.round((ts - facts.receivedAt) / 3600_000)} h in the future after clock correction; at most 24 h is accepted` }
+    return {
+      drop: 'future_timestamp',
+      step: 'clock',
+      field: originalField,
+      message: `is ${Math.round((ts - facts.receivedAt) / 3600_000)} h in the future after clock correction; at most 24 h is accepted`,
+    }
   }
   const age = facts.receivedAt - ts
   if (facts.maxAgeDays !== undefined && age > facts.maxAgeDays * DAY_MS) {
-    const why = facts.mayImport ? `at most ${facts.maxAgeDays} days are accepted` : `events older than ${facts.maxAgeDays} days need a secret key with the import scope`
+    const why = facts.mayImport
+      ? `at most ${facts.maxAgeDays} days are accepted`
+      : `events older than ${facts.maxAgeDays} days need a secret key with the import scope`
     return { drop: 'too_old', step: 'clock', field: originalField, message: `is ${Math.floor(age / DAY_MS)} days old after clock correction; ${why}` }
   }
   if (ts < MIN_TS) return { drop: 'invalid_timestamp', step: 'clock', field: originalField, message: 'is before 1970-01-02 after clock correction' }

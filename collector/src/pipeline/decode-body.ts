@@ -12,7 +12,6 @@ const decoders: Record<string, (buf: Uint8Array, opts: { maxOutputLength: number
   br: brotliDecompressSync,
 }
 
-
 /**
  * Whether a text may hold an e-mail address or a phone number: an `@`, a `+`, a \\u escape
  * (memchr-fast scans), or the start of a national number, a non-ASCII or percent-encoded form (CONTACT_HINT).

@@ -6,7 +6,15 @@ import type { RequestFacts } from './types.ts'
 
 const SECRET = 'identity_secret_for_tests_0123456789abcdef'
 const NOW = Date.parse('2026-12-06T10:00:00Z')
-const writeKey = programKey({ program: 'p1', kind: 'write', id: 'web', key: 'pk_identity_test', origins: ['http://localhost:*'], channel: 'web', identitySecret: SECRET })
+const writeKey = programKey({
+  program: 'p1',
+  kind: 'write',
+  id: 'web',
+  key: 'pk_identity_test',
+  origins: ['http://localhost:*'],
+  channel: 'web',
+  identitySecret: SECRET,
+})
 const backend = programKey({ program: 'p1', kind: 'secret', id: 'be', key: 'sk_identity_test', origins: [], channel: 'server', identitySecret: SECRET })
 const facts = (key = writeKey): RequestFacts => ({ key, receivedAt: NOW, userAgent: '', ip: '' })
 const token = (patient: string, over: { program?: string; expires?: number; secret?: string } = {}) =>
@@ -51,15 +59,25 @@ describe('identity step', () => {
   })
 
   it('refuses a claim with neither proof nor an anonymous id, and alias and group from a write key', () => {
-    expect(processEvent({ type: 'track', event: 'x', userId: 'p-7' }, facts(), 'batch[0]')).toMatchObject({ drop: 'identity_unproven', step: 'identity', field: 'batch[0].userId' })
-    expect(processEvent({ type: 'alias', userId: 'p-7', previousId: 'a-3', context: { identityToken: token('p-7') } }, facts(), '')).toMatchObject({ drop: 'not_allowed', field: 'type' })
+    expect(processEvent({ type: 'track', event: 'x', userId: 'p-7' }, facts(), 'batch[0]')).toMatchObject({
+      drop: 'identity_unproven',
+      step: 'identity',
+      field: 'batch[0].userId',
+    })
+    expect(processEvent({ type: 'alias', userId: 'p-7', previousId: 'a-3', context: { identityToken: token('p-7') } }, facts(), '')).toMatchObject({
+      drop: 'not_allowed',
+      field: 'type',
+    })
     expect(processEvent({ type: 'group', anonymousId: 'a-3', groupId: 'clinic-1' }, facts(), '')).toMatchObject({ drop: 'not_allowed', field: 'type' })
   })
 
   it('lets a vendor’s channel key name its patient only: no alias, group or anonymous id beside the patient', () => {
     const print = programKey({ program: 'p1', kind: 'secret', id: 'print', key: 'sk_identity_print', origins: [], channel: 'print' })
     expect(processEvent({ type: 'alias', userId: 'p-7', previousId: 'browser:a-9' }, facts(print), '')).toMatchObject({ drop: 'not_allowed', field: 'type' })
-    expect(processEvent({ type: 'identify', userId: 'p-7', anonymousId: 'browser:a-9' }, facts(print), '')).toMatchObject({ drop: 'not_allowed', field: 'anonymousId' })
+    expect(processEvent({ type: 'identify', userId: 'p-7', anonymousId: 'browser:a-9' }, facts(print), '')).toMatchObject({
+      drop: 'not_allowed',
+      field: 'anonymousId',
+    })
     expect(row(processEvent({ type: 'track', event: 'print_delivered', userId: 'p-7' }, facts(print), '')).user_id).toBe('p-7')
   })
 
@@ -72,8 +90,14 @@ describe('identity step', () => {
   it('leaves a proven patient to a click token of another patient as it was (user_mismatch), and lets a click token prove an unproven claim', async () => {
     const { signClickToken } = await import('../click-token.ts')
     const linkKey = programKey({ ...writeKey, key: 'pk_identity_test', linkSecret: 'link_secret_for_tests_0123456789abcdef' })
-    const click = signClickToken({ program: 'p1', patient: 'p-5', message: 'm', campaign: 'c', channel: 'email', expires: Math.floor(NOW / 1000) + 3600 }, 'link_secret_for_tests_0123456789abcdef', NOW)
-    const claimed = row(processEvent({ type: 'track', event: 'email_click', userId: 'p-7', anonymousId: 'a-5', properties: { token: click } }, facts(linkKey), ''))
+    const click = signClickToken(
+      { program: 'p1', patient: 'p-5', message: 'm', campaign: 'c', channel: 'email', expires: Math.floor(NOW / 1000) + 3600 },
+      'link_secret_for_tests_0123456789abcdef',
+      NOW,
+    )
+    const claimed = row(
+      processEvent({ type: 'track', event: 'email_click', userId: 'p-7', anonymousId: 'a-5', properties: { token: click } }, facts(linkKey), ''),
+    )
     expect(claimed).toMatchObject({ user_id: 'p-5', claimed_user_id: 'p-7' })
     expect(JSON.parse(claimed.properties)).toMatchObject({ token_status: 'verified' })
   })

@@ -21,7 +21,12 @@ export function identityStep(d: Draft, facts: RequestFacts): Draft | Drop {
   if (r.anonymous_id) r.anonymous_id = browserId(r.anonymous_id)
   const type = d.msg.type
   if (type === 'alias' || type === 'group') {
-    return { drop: 'not_allowed', step: 'identity', field: 'type', message: `a write key may not send ${type}: a browser becomes a patient with an identity token, attune('identify', id, {token})` }
+    return {
+      drop: 'not_allowed',
+      step: 'identity',
+      field: 'type',
+      message: `a write key may not send ${type}: a browser becomes a patient with an identity token, attune('identify', id, {token})`,
+    }
   }
   if (!r.user_id) return d
   const key = facts.key
@@ -33,7 +38,13 @@ export function identityStep(d: Draft, facts: RequestFacts): Draft | Drop {
   r.identity_status = !check ? 'missing' : check.valid ? 'user_mismatch' : check.failure
   r.claimed_user_id = r.user_id
   r.user_id = ''
-  if (!r.anonymous_id) return { drop: 'identity_unproven', step: 'identity', field: 'userId', message: 'a write key may name a userId only with an identity token for it (context.identityToken), or beside an anonymousId' }
+  if (!r.anonymous_id)
+    return {
+      drop: 'identity_unproven',
+      step: 'identity',
+      field: 'userId',
+      message: 'a write key may name a userId only with an identity token for it (context.identityToken), or beside an anonymousId',
+    }
   return d
 }
 
@@ -46,7 +57,19 @@ export function identityStep(d: Draft, facts: RequestFacts): Draft | Drop {
 function channelKeyIds(d: Draft, facts: RequestFacts): Draft | Drop {
   if (facts.key.channel === 'server') return d
   const type = d.msg.type
-  if (type === 'alias' || type === 'group') return { drop: 'not_allowed', step: 'identity', field: 'type', message: `key ${facts.key.id} sends on the ${facts.key.channel} channel: ${type} is for the program's backend (a server key)` }
-  if (d.row.user_id && d.row.anonymous_id) return { drop: 'not_allowed', step: 'identity', field: 'anonymousId', message: `key ${facts.key.id} sends on the ${facts.key.channel} channel: it names the patient (userId) only; linking an anonymous id is for the program's backend` }
+  if (type === 'alias' || type === 'group')
+    return {
+      drop: 'not_allowed',
+      step: 'identity',
+      field: 'type',
+      message: `key ${facts.key.id} sends on the ${facts.key.channel} channel: ${type} is for the program's backend (a server key)`,
+    }
+  if (d.row.user_id && d.row.anonymous_id)
+    return {
+      drop: 'not_allowed',
+      step: 'identity',
+      field: 'anonymousId',
+      message: `key ${facts.key.id} sends on the ${facts.key.channel} channel: it names the patient (userId) only; linking an anonymous id is for the program's backend`,
+    }
   return d
 }

@@ -62,11 +62,23 @@ export function ingestBody(req: RawIngestRequest, keys: KeyIndex): IngestOutcome
   const out: IngestOutcome = { records: 0, rejected: [], received: 0, drops: [], scrubbed: { personal_data_key: 0, email: 0, phone: 0 } }
   try {
     const read = decodeJsonBody(req.body, req.contentEncoding)
-    const key = authenticateKey(keys, keyValue(req.authorization, read.json), req.origin, { field: 'writeKey', message: 'a write key (HTTP Basic user name or writeKey in the body) is required' })
+    const key = authenticateKey(keys, keyValue(req.authorization, read.json), req.origin, {
+      field: 'writeKey',
+      message: 'a write key (HTTP Basic user name or writeKey in the body) is required',
+    })
     if (key.kind === 'secret') requireScope(key, 'ingest')
     const limits = req.limits ?? DEFAULT_INGEST_LIMITS
     const mayImport = limits.history === true || (key.kind === 'secret' && key.scopes.includes('import'))
-    const facts: RequestFacts = { key, receivedAt: req.receivedAt, userAgent: req.userAgent, ip: req.ip, bodyBytes: read.bytes, mayContainContact: read.mayContainContact, mayImport, maxAgeDays: mayImport ? limits.importDays : limits.liveDays }
+    const facts: RequestFacts = {
+      key,
+      receivedAt: req.receivedAt,
+      userAgent: req.userAgent,
+      ip: req.ip,
+      bodyBytes: read.bytes,
+      mayContainContact: read.mayContainContact,
+      mayImport,
+      maxAgeDays: mayImport ? limits.importDays : limits.liveDays,
+    }
     let events: unknown[]
     let prefix: (i: number) => string
     if (req.impliedType) {
@@ -99,18 +111,31 @@ export function ingestBody(req: RawIngestRequest, keys: KeyIndex): IngestOutcome
       if (!months.has(month)) {
         if (months.size >= limits.maxMonths) {
           out.drops.push({ step: 'clock', reason: 'too_many_months' })
-          out.rejected.push({ index, reason: 'too_many_months', field: `${prefix(index) ? `${prefix(index)}.` : ''}timestamp`, message: `one request may hold events of at most ${limits.maxMonths} months; send ${month} in another request` })
+          out.rejected.push({
+            index,
+            reason: 'too_many_months',
+            field: `${prefix(index) ? `${prefix(index)}.` : ''}timestamp`,
+            message: `one request may hold events of at most ${limits.maxMonths} months; send ${month} in another request`,
+          })
           return
         }
         months.add(month)
       }
       const linkedId = row.user_id === '' ? '' : row.type === 'alias' ? row.previous_id : row.anonymous_id
-      const who = { userId: row.user_id, anonymousId: row.anonymous_id, linkedId, ...(linkedId ? { linkedAt: Date.parse(`${row.ts.replace(' ', 'T')}Z`) } : {}) }
+      const who = {
+        userId: row.user_id,
+        anonymousId: row.anonymous_id,
+        linkedId,
+        ...(linkedId ? { linkedAt: Date.parse(`${row.ts.replace(' ', 'T')}Z`) } : {}),
+      }
       payloads.push(payloadText(row.ts.slice(0, 7).replace('-', ''), row.program, row.message_id, r.json, who))
     })
     if (payloads.length === 0) {
       const first = out.rejected[0]!
-      throw new ApiError(400, 'no_valid_events', req.impliedType ? `${first.field}: ${first.message}` : 'no event in the batch is valid', { field: first.field, extra: { rejected: out.rejected } })
+      throw new ApiError(400, 'no_valid_events', req.impliedType ? `${first.field}: ${first.message}` : 'no event in the batch is valid', {
+        field: first.field,
+        extra: { rejected: out.rejected },
+      })
     }
     out.frames = encodeFrames(payloads)
     out.records = payloads.length
@@ -118,7 +143,13 @@ export function ingestBody(req: RawIngestRequest, keys: KeyIndex): IngestOutcome
     return out
   } catch (e) {
     if (!(e instanceof ApiError)) throw e
-    out.error = { status: e.status as 400, code: e.code, message: e.message, ...(e.field ? { field: e.field } : {}), ...(e.extra.rejected ? { rejected: e.extra.rejected as Rejection[] } : {}) }
+    out.error = {
+      status: e.status as 400,
+      code: e.code,
+      message: e.message,
+      ...(e.field ? { field: e.field } : {}),
+      ...(e.extra.rejected ? { rejected: e.extra.rejected as Rejection[] } : {}),
+    }
     return out
   }
 }

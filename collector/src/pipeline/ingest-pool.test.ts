@@ -8,7 +8,9 @@ import { ingestBody, type RawIngestRequest } from './ingest-body.ts'
 import { IngestPool } from './ingest-pool.ts'
 
 const LINK_SECRET = 'test_link_secret_0123456789abcdef0123'
-const keys: ProgramKey[] = [programKey({ program: 'p1', kind: 'secret', id: 'be', key: 'sk_test_1234567', origins: [], channel: 'server', linkSecret: LINK_SECRET })]
+const keys: ProgramKey[] = [
+  programKey({ program: 'p1', kind: 'secret', id: 'be', key: 'sk_test_1234567', origins: [], channel: 'server', linkSecret: LINK_SECRET }),
+]
 const pool = new IngestPool(keys, 2)
 afterAll(() => pool.close())
 
@@ -45,7 +47,18 @@ describe('IngestPool', () => {
 
   it('gives exactly what ingesting inline gives, for batches, errors and compressed bodies', async () => {
     await whenReady(pool)
-    const batch = { batch: [...Array.from({ length: 50 }, (_, i) => ({ type: 'track', userId: `p-${i}`, event: 'diary_saved', messageId: `m-${i}`, properties: { pad: 'x'.repeat(300) } })), { type: 'track', userId: 'p' }] }
+    const batch = {
+      batch: [
+        ...Array.from({ length: 50 }, (_, i) => ({
+          type: 'track',
+          userId: `p-${i}`,
+          event: 'diary_saved',
+          messageId: `m-${i}`,
+          properties: { pad: 'x'.repeat(300) },
+        })),
+        { type: 'track', userId: 'p' },
+      ],
+    }
     const cases: RawIngestRequest[] = [
       request(batch),
       request(batch, { contentEncoding: 'gzip', body: gzipSync(Buffer.from(JSON.stringify(batch))) }),
@@ -57,7 +70,10 @@ describe('IngestPool', () => {
     for (const req of cases) {
       const viaPool = await pool.run(req)!
       const here = ingestBody(req, inline)
-      expect({ ...viaPool, frames: viaPool.frames && Buffer.from(viaPool.frames).toString('base64') }).toEqual({ ...here, frames: here.frames && Buffer.from(here.frames).toString('base64') })
+      expect({ ...viaPool, frames: viaPool.frames && Buffer.from(viaPool.frames).toString('base64') }).toEqual({
+        ...here,
+        frames: here.frames && Buffer.from(here.frames).toString('base64'),
+      })
     }
     const ok = await pool.run(cases[0]!)!
     expect(ok).toMatchObject({ records: 50, received: 51, program: 'p1', rejected: [{ index: 50, reason: 'invalid_schema', field: 'batch[50].event' }] })
@@ -66,7 +82,11 @@ describe('IngestPool', () => {
   it('verifies click tokens in the workers as inline (the link secret travels with the keys)', async () => {
     await whenReady(pool)
     const receivedAt = Date.parse('2026-11-23T12:00:00Z')
-    const token = signClickToken({ program: 'p1', patient: 'p-7', message: 'msg-1', campaign: 'c', channel: 'sms', expires: receivedAt / 1000 + 86_400 }, LINK_SECRET, receivedAt)
+    const token = signClickToken(
+      { program: 'p1', patient: 'p-7', message: 'msg-1', campaign: 'c', channel: 'sms', expires: receivedAt / 1000 + 86_400 },
+      LINK_SECRET,
+      receivedAt,
+    )
     const req = request({ type: 'track', anonymousId: 'a', event: 'sms_click', messageId: 'k-1', properties: { token } }, { impliedType: 'track' })
     const viaPool = await pool.run(req)!
     const text = Buffer.from(viaPool.frames!).toString()
@@ -78,7 +98,8 @@ describe('IngestPool', () => {
 
   it('gives its workers new keys at once, and a worker that replaces a dead one starts with the latest keys', async () => {
     const p = new IngestPool(keys, 1)
-    const as = (key: string) => request({ type: 'track', userId: 'u', event: 'x' }, { impliedType: 'track', authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}` })
+    const as = (key: string) =>
+      request({ type: 'track', userId: 'u', event: 'x' }, { impliedType: 'track', authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}` })
     try {
       await whenReady(p)
       expect(await p.run(as('sk_test_other_7654'))!).toMatchObject({ error: { status: 401, code: 'unknown_key' } })
@@ -102,7 +123,9 @@ describe('IngestPool', () => {
 
   it('answers each of many concurrent requests (sent to a worker together)', async () => {
     await whenReady(pool)
-    const outcomes = await Promise.all(Array.from({ length: 40 }, (_, i) => pool.run(request({ type: 'track', userId: `u-${i}`, event: 'x', messageId: `c-${i}` }, { impliedType: 'track' }))!))
+    const outcomes = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => pool.run(request({ type: 'track', userId: `u-${i}`, event: 'x', messageId: `c-${i}` }, { impliedType: 'track' }))!),
+    )
     expect(outcomes.map((o) => o.records)).toEqual(Array(40).fill(1))
   })
 })

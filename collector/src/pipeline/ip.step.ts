@@ -7,13 +7,16 @@ import type { Draft, RequestFacts } from './types.ts'
  */
 export function anonymiseIp(ip: string): string {
   const v4 = ip.startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip
-  if (isIPv4(v4)) return v4.split('.').slice(0, 3).join('.') + '.0'
+  if (isIPv4(v4)) return `${v4.split('.').slice(0, 3).join('.')}.0`
   if (isIPv6(ip)) {
     const [head = '', tail = ''] = ip.split('::')
     const left = head ? head.split(':') : []
     const right = tail ? tail.split(':') : []
     const groups = ip.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left
-    return groups.slice(0, 3).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':') + '::'
+    return `${groups
+      .slice(0, 3)
+      .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
+      .join(':')}::`
   }
   return ''
 }

@@ -15,32 +15,104 @@ export const SCRUB_REASONS = ['personal_data_key', 'email', 'phone'] as const
  */
 export const PERSONAL_DATA_KEYS: ReadonlySet<string> = new Set([
   // e-mail
-  'email', 'emailaddress', 'mail', 'mailaddress',
+  'email',
+  'emailaddress',
+  'mail',
+  'mailaddress',
   // phone
-  'phone', 'phonenumber', 'mobile', 'mobilenumber', 'mobilephone', 'cell', 'cellphone', 'tel', 'telephone', 'telephonenumber', 'fax', 'faxnumber',
+  'phone',
+  'phonenumber',
+  'mobile',
+  'mobilenumber',
+  'mobilephone',
+  'cell',
+  'cellphone',
+  'tel',
+  'telephone',
+  'telephonenumber',
+  'fax',
+  'faxnumber',
   // postal address
-  'address', 'addressline', 'addressline1', 'addressline2', 'streetaddress', 'street', 'housenumber', 'postalcode', 'postcode', 'zip', 'zipcode',
+  'address',
+  'addressline',
+  'addressline1',
+  'addressline2',
+  'streetaddress',
+  'street',
+  'housenumber',
+  'postalcode',
+  'postcode',
+  'zip',
+  'zipcode',
   // name
-  'name', 'firstname', 'lastname', 'surname', 'familyname', 'givenname', 'fullname', 'middlename', 'maidenname',
+  'name',
+  'firstname',
+  'lastname',
+  'surname',
+  'familyname',
+  'givenname',
+  'fullname',
+  'middlename',
+  'maidenname',
   // birth
-  'birthday', 'birthdate', 'dateofbirth', 'dob',
+  'birthday',
+  'birthdate',
+  'dateofbirth',
+  'dob',
   // identity, insurance and payment numbers
-  'insurancenumber', 'insuranceid', 'healthinsurancenumber', 'policynumber', 'ssn', 'socialsecuritynumber', 'nationalid', 'nationalidnumber', 'nhsnumber', 'passport', 'passportnumber', 'taxid', 'iban', 'creditcard', 'cardnumber',
+  'insurancenumber',
+  'insuranceid',
+  'healthinsurancenumber',
+  'policynumber',
+  'ssn',
+  'socialsecuritynumber',
+  'nationalid',
+  'nationalidnumber',
+  'nhsnumber',
+  'passport',
+  'passportnumber',
+  'taxid',
+  'iban',
+  'creditcard',
+  'cardnumber',
   // network
-  'ip', 'ipaddress',
+  'ip',
+  'ipaddress',
 ])
 
 /** A key as the list holds it. */
 export const normaliseKey = (k: string): string => k.toLowerCase().replace(/[ _.-]/g, '')
 
 /** Endings that make a key personal data whatever it starts with (`customer_email`, `patient_lastname`). */
-const PERSONAL_DATA_ENDINGS = ['email', 'emailaddress', 'phone', 'phonenumber', 'mobilenumber', 'firstname', 'lastname', 'fullname', 'surname', 'dateofbirth', 'birthdate', 'insurancenumber', 'postalcode', 'zipcode', 'streetaddress', 'addressline']
+const PERSONAL_DATA_ENDINGS = [
+  'email',
+  'emailaddress',
+  'phone',
+  'phonenumber',
+  'mobilenumber',
+  'firstname',
+  'lastname',
+  'fullname',
+  'surname',
+  'dateofbirth',
+  'birthdate',
+  'insurancenumber',
+  'postalcode',
+  'zipcode',
+  'streetaddress',
+  'addressline',
+]
 /** Names of people under a role (`patient_name`): `name` alone on its own is a view's or a thing's name. */
 const PERSON_NAMES = new Set(['patientname', 'customername', 'contactname', 'username', 'membername', 'caregivername', 'doctorname', 'nursename'])
 
 /** Whether a (normalised) key names personal data: Attune's list, its endings, or `extra` (a program's own). */
 export function isPersonalDataKey(normalised: string, extra?: ReadonlySet<string> | null): boolean {
-  return PERSONAL_DATA_KEYS.has(normalised) || PERSON_NAMES.has(normalised) || PERSONAL_DATA_ENDINGS.some((e) => normalised.endsWith(e)) || (extra?.has(normalised) ?? false)
+  return (
+    PERSONAL_DATA_KEYS.has(normalised) ||
+    PERSON_NAMES.has(normalised) ||
+    PERSONAL_DATA_ENDINGS.some((e) => normalised.endsWith(e)) ||
+    (extra?.has(normalised) ?? false)
+  )
 }
 
 // Events of one site repeat the same few dozen keys: each raw key's answer (Attune's list) is
@@ -102,8 +174,7 @@ function maskPlain(text: string): Masked {
 export function maskContacts(text: string): Masked {
   const plain = maskPlain(text)
   if (plain.emails + plain.phones > 0) return plain
-  // eslint-disable-next-line no-control-regex
-  if (/[^\x00-\x7f]/.test(text)) {
+  if (NON_ASCII.test(text)) {
     const normal = maskPlain(text.normalize('NFKC'))
     if (normal.emails + normal.phones > 0) return normal
   }
@@ -126,9 +197,10 @@ export function maskContacts(text: string): Masked {
 export const holdsContact = (text: string): boolean => CONTACT_HINT.test(text) && maskContacts(text).text !== text
 
 /** Cheap test for text that may hold an e-mail address or a phone number (most strings hold neither): worth masking. */
-export const CONTACT_HINT = /@|\+\d|(?<![A-Za-z0-9.+/-])0\d[\d ()/.-]{6,}\d|\d{3}[-.) ] ?\d{3}[-. ]\d{4}|[^\x00-\x7f]|%(40|2b)/i
+export const CONTACT_HINT = /@|\+\d|(?<![A-Za-z0-9.+/-])0\d[\d ()/.-]{6,}\d|\d{3}[-.) ] ?\d{3}[-. ]\d{4}|[\u0080-\uffff]|%(40|2b)/i
 
-const NON_ASCII = /[^\x00-\x7f]/
+/** Any character outside ASCII (where full-width digits and look-alike @ signs hide). */
+const NON_ASCII = /[\u0080-\uffff]/
 const PERCENT = /%(40|2b)/i
 const NUMBER_HINT = /(?<![A-Za-z0-9.+/-])0\d[\d ()/.-]{6,}\d|\d{3}[-.) ] ?\d{3}[-. ]\d{4}/
 

@@ -32,7 +32,6 @@ const STEPS: ReadonlyArray<[StepName, Step]> = [
   ['ip', ipStep],
 ]
 
-
 // A lone UTF-16 surrogate (e.g. an emoji cut in half by a client) is escaped by JSON.stringify
 // as \udXXX, which ClickHouse refuses, failing the whole insert and every retry of it.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g

@@ -1,7 +1,6 @@
 import { classifyKey, CONTACT_HINT, maskContacts, SCRUB_REASONS, type ScrubReason } from './personal-data.ts'
 import type { Draft, RequestFacts } from './types.ts'
 
-
 // Context keys that are no contact detail there: Segment's context names things (library, app,
 // campaign, device, os `name`), and the patient's address a backend forwards is reduced to a
 // prefix by the ip step. Context traits are scrubbed as traits.

@@ -28,7 +28,12 @@ function answers(d: Draft, facts: RequestFacts): Draft | Drop {
   // The browser's id: its anonymous id, or a proven patient id when the message has no other.
   const t = { program: facts.key.program, questionnaire, anonymousId: d.row.anonymous_id || d.row.user_id }
   if (questionnaireTicketValid(ticket, t, facts.key.identitySecret, facts.receivedAt)) return d
-  return { drop: 'questionnaire_locked', step: 'records', field: 'properties.ticket', message: `questionnaire ${questionnaire.slice(0, 100)} opens at level ${level}: a browser's answers need the ticket served with it to this browser` }
+  return {
+    drop: 'questionnaire_locked',
+    step: 'records',
+    field: 'properties.ticket',
+    message: `questionnaire ${questionnaire.slice(0, 100)} opens at level ${level}: a browser's answers need the ticket served with it to this browser`,
+  }
 }
 
 /**
@@ -45,10 +50,12 @@ export function recordsStep(d: Draft, facts: RequestFacts): Draft | Drop {
   if (d.msg.type === 'identify') {
     const dates = (d.msg as { traits?: Record<string, unknown> }).traits?.dates
     if (dates === undefined) return d
-    if (!dates || typeof dates !== 'object' || Array.isArray(dates)) return drop('traits.dates', 'must be an object of date name → YYYY-MM-DD, e.g. {"therapy_start": "2026-10-01"}')
+    if (!dates || typeof dates !== 'object' || Array.isArray(dates))
+      return drop('traits.dates', 'must be an object of date name → YYYY-MM-DD, e.g. {"therapy_start": "2026-10-01"}')
     for (const [name, value] of Object.entries(dates)) {
       if (!NAME.test(name)) return drop(`traits.dates.${name.slice(0, 50)}`, 'a date name is lower-case letters, digits, dashes and underscores (at most 64)')
-      if (typeof value !== 'string' || !DATE.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) return drop(`traits.dates.${name}`, 'must be a date, YYYY-MM-DD')
+      if (typeof value !== 'string' || !DATE.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`)))
+        return drop(`traits.dates.${name}`, 'must be a date, YYYY-MM-DD')
     }
     return d
   }
@@ -57,15 +64,18 @@ export function recordsStep(d: Draft, facts: RequestFacts): Draft | Drop {
   if (d.row.event === 'questionnaire_answered') return answers(d, facts)
   if (d.row.event !== 'consent_updated') return d
   const consent = (d.msg as { properties?: Record<string, unknown> }).properties?.consent
-  if (!consent || typeof consent !== 'object' || Array.isArray(consent)) return drop('properties.consent', 'must be an object of scope → true/false, e.g. {"email": true, "sms": false}')
+  if (!consent || typeof consent !== 'object' || Array.isArray(consent))
+    return drop('properties.consent', 'must be an object of scope → true/false, e.g. {"email": true, "sms": false}')
   const entries = Object.entries(consent)
   if (entries.length === 0) return drop('properties.consent', 'names no scope')
   for (const [scope, granted] of entries) {
     if (!SCOPES.has(scope)) return drop(`properties.consent.${scope.slice(0, 50)}`, `is not a consent scope; scopes are ${CONSENT_SCOPES.join(', ')}`)
     if (typeof granted !== 'boolean') return drop(`properties.consent.${scope}`, 'must be true or false')
-    if (facts.key.kind === 'write' && !BROWSER_CONSENT_SCOPES.has(scope as ConsentScope)) return drop(`properties.consent.${scope}`, 'a write key sets only analytics and web consent; channel consent comes from a backend with the secret key')
+    if (facts.key.kind === 'write' && !BROWSER_CONSENT_SCOPES.has(scope as ConsentScope))
+      return drop(`properties.consent.${scope}`, 'a write key sets only analytics and web consent; channel consent comes from a backend with the secret key')
     // A vendor's channel key records consent for its own channel only (a print house cannot opt a patient into SMS).
-    if (facts.key.kind === 'secret' && facts.key.channel !== 'server' && scope !== facts.key.channel) return drop(`properties.consent.${scope}`, `key ${facts.key.id} records consent for the ${facts.key.channel} channel only`)
+    if (facts.key.kind === 'secret' && facts.key.channel !== 'server' && scope !== facts.key.channel)
+      return drop(`properties.consent.${scope}`, `key ${facts.key.id} records consent for the ${facts.key.channel} channel only`)
   }
   if (d.row.user_id === '' && d.row.anonymous_id === '') return drop('userId', 'consent needs the person it is for')
   return d

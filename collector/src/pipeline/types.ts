@@ -3,10 +3,34 @@ import type { Message } from '../schemas/segment.schema.ts'
 import type { ScrubReason } from './personal-data.ts'
 
 /** The named steps of ingestion; pipeline.ts runs them in this order. */
-export type StepName = 'validate' | 'privacy' | 'resolve_program' | 'identity' | 'clock' | 'user_agent' | 'bot' | 'campaign' | 'channel' | 'click_token' | 'needs' | 'records' | 'ip'
+export type StepName =
+  | 'validate'
+  | 'privacy'
+  | 'resolve_program'
+  | 'identity'
+  | 'clock'
+  | 'user_agent'
+  | 'bot'
+  | 'campaign'
+  | 'channel'
+  | 'click_token'
+  | 'needs'
+  | 'records'
+  | 'ip'
 
 /** Why a step dropped an event: a closed set, each a metric label and an answer to the sender. */
-export type DropReason = 'invalid_schema' | 'event_too_large' | 'too_deep' | 'future_timestamp' | 'channel_not_allowed' | 'not_allowed' | 'identity_unproven' | 'too_old' | 'invalid_timestamp' | 'too_many_months' | 'questionnaire_locked'
+export type DropReason =
+  | 'invalid_schema'
+  | 'event_too_large'
+  | 'too_deep'
+  | 'future_timestamp'
+  | 'channel_not_allowed'
+  | 'not_allowed'
+  | 'identity_unproven'
+  | 'too_old'
+  | 'invalid_timestamp'
+  | 'too_many_months'
+  | 'questionnaire_locked'
 
 /** An event a step refused, with the field at fault. */
 export interface Drop {

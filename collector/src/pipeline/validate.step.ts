@@ -76,7 +76,13 @@ function jsonBytesBound(v: unknown, budget: number, depth: number): number {
 export function validateEvent(raw: unknown, prefix: string, impliedType?: string, bodyBytes = Infinity): Message | Drop {
   // First: measuring the size stringifies the event, which overflows the stack on deep nesting.
   const deep = pathBeyondDepth(raw, MAX_EVENT_DEPTH)
-  if (deep) return { drop: 'too_deep', step: 'validate', field: formatPath(prefix, deep), message: `is nested more than ${MAX_EVENT_DEPTH} levels deep; flatten the event` }
+  if (deep)
+    return {
+      drop: 'too_deep',
+      step: 'validate',
+      field: formatPath(prefix, deep),
+      message: `is nested more than ${MAX_EVENT_DEPTH} levels deep; flatten the event`,
+    }
   raw = withoutNulls(raw)
   const bytes = bodyBytes <= MAX_EVENT_BYTES || jsonBytesAtMost(raw, MAX_EVENT_BYTES) ? 0 : Buffer.byteLength(JSON.stringify(raw) ?? '')
   if (bytes > MAX_EVENT_BYTES) {

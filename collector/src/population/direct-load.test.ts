@@ -27,7 +27,13 @@ describe('loadDirect', () => {
   // least `patternMinTouches` times in a month, and a share needs a few dozen of them to mean much.
   const now = Date.now()
   const population = generatePopulation({ program: demo.program, keys: demo.keys, patients: 150, days: 30, seed: 4, now })
-  const load = () => loadDirect(population.requests(), { db: storage.db, keys: allKeys, quarantineDir: quarantineDirOf(tmp.dir), ...(storage.landed ? { landed: storage.landed } : {}) })
+  const load = () =>
+    loadDirect(population.requests(), {
+      db: storage.db,
+      keys: allKeys,
+      quarantineDir: quarantineDirOf(tmp.dir),
+      ...(storage.landed ? { landed: storage.landed } : {}),
+    })
 
   it('lands every event once, and a rerun of the same seed only finds duplicates', async () => {
     const first = await load()
@@ -35,7 +41,9 @@ describe('loadDirect', () => {
     expect(first.rejected).toEqual([])
     expect(first.events).toBeGreaterThan(1000)
     expect(first).toMatchObject({ accepted: first.events, inserted: first.events, duplicates: 0, quarantined: 0 })
-    const [row] = await storage.db.query<{ n: string; users: string }>("SELECT count() AS n, uniqExact(user_id) AS users FROM events WHERE program = 'psoriasis-demo' AND user_id != ''")
+    const [row] = await storage.db.query<{ n: string; users: string }>(
+      "SELECT count() AS n, uniqExact(user_id) AS users FROM events WHERE program = 'psoriasis-demo' AND user_id != ''",
+    )
     expect(Number(row!.users)).toBeGreaterThan(50)
     const again = await load()
     expect(again).toMatchObject({ accepted: first.events, inserted: 0, duplicates: first.events })
@@ -53,14 +61,19 @@ describe('loadDirect', () => {
       // Like pattern matching, judge only people with enough touches of catalogued content.
       if (profile.profiledTouches < program.patternMinTouches) continue
       measured++
-      const top2 = [...profile.needs].sort((a, b) => b.inferred - a.inferred).slice(0, 2).map((n) => n.need)
+      const top2 = [...profile.needs]
+        .sort((a, b) => b.inferred - a.inferred)
+        .slice(0, 2)
+        .map((n) => n.need)
       if (top2.includes(p.topNeed)) found++
       if (p.pattern) {
         withPattern++
         if (profile.pattern?.id === p.pattern) patternFound++
       }
     }
-    console.log(`hidden top need among the top 2 inferred needs: ${found}/${measured} = ${(found / measured).toFixed(2)}; nearest pattern card = hidden pattern: ${patternFound}/${withPattern} = ${(patternFound / withPattern).toFixed(2)}`)
+    console.log(
+      `hidden top need among the top 2 inferred needs: ${found}/${measured} = ${(found / measured).toFixed(2)}; nearest pattern card = hidden pattern: ${patternFound}/${withPattern} = ${(patternFound / withPattern).toFixed(2)}`,
+    )
     expect(measured).toBeGreaterThanOrEqual(25)
     expect(found / measured).toBeGreaterThanOrEqual(0.7)
   })

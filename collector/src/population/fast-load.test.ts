@@ -27,10 +27,25 @@ afterAll(async () => {
 
 // Small inserts and chunks, so one load makes many inserts over several partitions and both workers' chunks interleave.
 const load = (onProgress?: (p: { patientsDone: number }) => void) =>
-  loadFast({ population: options, db: storage.db, keys: allKeys, quarantineDir: quarantineDirOf(tmp.dir), ...(storage.landed ? { landed: storage.landed } : {}), workers: 2, insertRows: 1500, maxPendingRows: 3000, chunkRows: 400, ...(onProgress ? { onProgress } : {}) })
+  loadFast({
+    population: options,
+    db: storage.db,
+    keys: allKeys,
+    quarantineDir: quarantineDirOf(tmp.dir),
+    ...(storage.landed ? { landed: storage.landed } : {}),
+    workers: 2,
+    insertRows: 1500,
+    maxPendingRows: 3000,
+    chunkRows: 400,
+    ...(onProgress ? { onProgress } : {}),
+  })
 // Weights are Float32 in ClickHouse; the JSON columns are stored as the text they came as (a row line holds them as objects).
 const comparable = (column: string, v: unknown) =>
-  column === 'need_weights' ? (v as number[]).map((w) => Math.fround(w)) : ['properties', 'traits', 'context'].includes(column) && typeof v === 'object' ? JSON.stringify(v) : v
+  column === 'need_weights'
+    ? (v as number[]).map((w) => Math.fround(w))
+    : ['properties', 'traits', 'context'].includes(column) && typeof v === 'object'
+      ? JSON.stringify(v)
+      : v
 
 describe('loadFast', () => {
   it('lands every event once, as the collector’s ingestion makes its row, and a rerun only finds duplicates', async () => {
@@ -50,7 +65,9 @@ describe('loadFast', () => {
     }
     const ingestionTime = new Set(['received_at', 'historical'])
     const columns = EVENT_COLUMNS.filter((c) => !ingestionTime.has(c))
-    const stored = await storage.db.query<Record<string, unknown>>(`SELECT ${columns.join(', ')}, historical = (toUnixTimestamp64Milli(received_at) - toUnixTimestamp64Milli(ts) > 86400000) AS historical_follows FROM events`)
+    const stored = await storage.db.query<Record<string, unknown>>(
+      `SELECT ${columns.join(', ')}, historical = (toUnixTimestamp64Milli(received_at) - toUnixTimestamp64Milli(ts) > 86400000) AS historical_follows FROM events`,
+    )
     expect(stored).toHaveLength(expected.size)
     for (const row of stored) {
       const want = expected.get(String(row.message_id))!.filter((_, i) => !ingestionTime.has(EVENT_COLUMNS[i]!))
@@ -67,8 +84,12 @@ describe('loadFast', () => {
 
   it('gives the always adherent a rate of 1 and a streak of every period, and the irregular less', async () => {
     const population = generatePopulation(options)
-    const steady = population.patients.filter((p) => p.adherence?.propensity === 1 && p.adherence.stopDay === null && p.dropoutDay === null && p.startDay < options.days - 2)
-    const irregular = population.patients.filter((p) => p.adherence && p.adherence.propensity < 0.6 && p.adherence.stopDay === null && p.dropoutDay === null && p.startDay < options.days - 20)
+    const steady = population.patients.filter(
+      (p) => p.adherence?.propensity === 1 && p.adherence.stopDay === null && p.dropoutDay === null && p.startDay < options.days - 2,
+    )
+    const irregular = population.patients.filter(
+      (p) => p.adherence && p.adherence.propensity < 0.6 && p.adherence.stopDay === null && p.dropoutDay === null && p.startDay < options.days - 20,
+    )
     expect(steady.length).toBeGreaterThan(5)
     expect(irregular.length).toBeGreaterThan(3)
     for (const p of steady) {

@@ -86,7 +86,10 @@ async function send(type: 'chunk' | 'done'): Promise<void> {
     parts.push({ program: g.program, partition: g.partition, ids: g.ids, lines })
   }
   const out = { ...report, type, parts }
-  parentPort!.postMessage(out, parts.map((p) => p.lines.buffer as ArrayBuffer))
+  parentPort!.postMessage(
+    out,
+    parts.map((p) => p.lines.buffer as ArrayBuffer),
+  )
   const patientsDone = report.patientsDone
   report = fresh()
   report.patientsDone = patientsDone

@@ -13,8 +13,16 @@ async function* only(...reqs: PopulationRequest[]): AsyncGenerator<PopulationReq
   yield* reqs
 }
 const request = (over: Partial<PopulationRequest> = {}): PopulationRequest => ({
-  key: 'pk_demo_psoriasis_7f3a9c2e', keyId: 'web-demo', kind: 'write', origin: 'http://localhost:8080', userAgent: 'Mozilla/5.0 Test', ip: '10.1.2.3',
-  body: { batch: [{ type: 'track', messageId: 'm-1', timestamp: new Date(NOW - 60_000).toISOString(), anonymousId: 'a-1', event: 'x' }] }, patientsDone: 1, arrivesAt: NOW, ...over,
+  key: 'pk_demo_psoriasis_7f3a9c2e',
+  keyId: 'web-demo',
+  kind: 'write',
+  origin: 'http://localhost:8080',
+  userAgent: 'Mozilla/5.0 Test',
+  ip: '10.1.2.3',
+  body: { batch: [{ type: 'track', messageId: 'm-1', timestamp: new Date(NOW - 60_000).toISOString(), anonymousId: 'a-1', event: 'x' }] },
+  patientsDone: 1,
+  arrivesAt: NOW,
+  ...over,
 })
 const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => new Response(JSON.stringify(body), { status, headers })
 
@@ -39,7 +47,11 @@ describe('sendHttp', () => {
       sleep: async (ms) => void waits.push(ms),
     })
     expect(seen[0]!.url).toBe('http://collector.test/v1/batch')
-    expect(seen[0]!.headers).toMatchObject({ authorization: `Basic ${Buffer.from('pk_demo_psoriasis_7f3a9c2e:').toString('base64')}`, origin: 'http://localhost:8080', 'user-agent': 'Mozilla/5.0 Test' })
+    expect(seen[0]!.headers).toMatchObject({
+      authorization: `Basic ${Buffer.from('pk_demo_psoriasis_7f3a9c2e:').toString('base64')}`,
+      origin: 'http://localhost:8080',
+      'user-agent': 'Mozilla/5.0 Test',
+    })
     expect(stats).toMatchObject({ requests: 1, events: 1, accepted: 1, rejected: [], failed: [], retries: 3 })
     expect(waits[0]).toBe(5000)
     expect(waits[1]).toBeGreaterThanOrEqual(2000)
@@ -68,7 +80,11 @@ describe('sendHttp to a collector', () => {
     const population = generatePopulation({ program: demo.program, keys: demo.keys, patients: 40, days: 20, seed: 12, now: NOW })
     const app = svc.service.app
     // Twenty days of history: older than the live window, so it goes as an import.
-    const stats = await sendHttp(population.requests(), { url: 'http://localhost:8080', importKey: DEMO.secretKey, fetch: ((url: string, init: RequestInit) => app.request(url, init)) as typeof fetch })
+    const stats = await sendHttp(population.requests(), {
+      url: 'http://localhost:8080',
+      importKey: DEMO.secretKey,
+      fetch: ((url: string, init: RequestInit) => app.request(url, init)) as typeof fetch,
+    })
     expect(stats).toMatchObject({ failed: [], rejected: [], retries: 0, accepted: stats.events })
     expect(stats.events).toBeGreaterThan(100)
     await waitFor(() => svc.service.sink.inserted === stats.events, 20_000, 'every event to land')

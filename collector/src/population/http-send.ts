@@ -55,7 +55,11 @@ export async function sendHttp(requests: AsyncIterable<PopulationRequest>, opts:
   const sendOne = async (req: PopulationRequest): Promise<void> => {
     const imported = opts.importKey !== undefined && req.kind === 'write'
     // A backend names a browser by its stored id (browser:<anonymousId>), as ingestion stores a write key's.
-    const asBackend = (m: SyntheticMessage) => ({ ...m, ...(typeof m.anonymousId === 'string' ? { anonymousId: browserId(m.anonymousId) } : {}), context: { channel: 'web', ...(m.context as object), ip: req.ip, userAgent: req.userAgent } })
+    const asBackend = (m: SyntheticMessage) => ({
+      ...m,
+      ...(typeof m.anonymousId === 'string' ? { anonymousId: browserId(m.anonymousId) } : {}),
+      context: { channel: 'web', ...(m.context as object), ip: req.ip, userAgent: req.userAgent },
+    })
     const body = JSON.stringify(imported ? { batch: req.body.batch.map(asBackend) } : req.body)
     const headers: Record<string, string> = {
       authorization: `Basic ${Buffer.from(`${opts.importKey ?? req.key}:`).toString('base64')}`,

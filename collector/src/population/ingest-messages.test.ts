@@ -17,7 +17,16 @@ const NOW = Date.parse('2026-11-23T15:00:00Z')
 /** The request as the HTTP route ingests it: rows (as spooled, header dropped), rejections, refusal. */
 function overHttp(req: PopulationRequest) {
   const out = ingestBody(
-    { body: Buffer.from(JSON.stringify(req.body)), contentEncoding: '', authorization: `Basic ${Buffer.from(`${req.key}:`).toString('base64')}`, origin: req.origin, userAgent: req.userAgent, ip: req.ip, receivedAt: NOW, limits: HISTORY_LIMITS },
+    {
+      body: Buffer.from(JSON.stringify(req.body)),
+      contentEncoding: '',
+      authorization: `Basic ${Buffer.from(`${req.key}:`).toString('base64')}`,
+      origin: req.origin,
+      userAgent: req.userAgent,
+      ip: req.ip,
+      receivedAt: NOW,
+      limits: HISTORY_LIMITS,
+    },
     keys,
   )
   const rows = out.frames ? decodeFrames(Buffer.from(out.frames), true).records.map((r) => r.subarray(r.indexOf(0x0a) + 1).toString()) : []
@@ -38,7 +47,11 @@ describe('ingestMessages', () => {
       expect(inProcess(req)).toEqual(overHttp(req))
       for (const r of mine.rows) {
         const cells = JSON.parse(r.json) as string[]
-        expect([r.messageId, r.program, r.partition]).toEqual([cells[EVENT_COLUMNS.indexOf('message_id')], id, cells[EVENT_COLUMNS.indexOf('ts')]!.slice(0, 7).replace('-', '')])
+        expect([r.messageId, r.program, r.partition]).toEqual([
+          cells[EVENT_COLUMNS.indexOf('message_id')],
+          id,
+          cells[EVENT_COLUMNS.indexOf('ts')]!.slice(0, 7).replace('-', ''),
+        ])
       }
       rows += mine.rows.length
     }
@@ -52,7 +65,15 @@ describe('ingestMessages', () => {
     const base = { keyId: secret.id, kind: 'secret' as const, userAgent: 'test', ip: '10.1.2.3', patientsDone: 0, arrivesAt: NOW }
     const ts = new Date(NOW - 3_600_000).toISOString()
     const batch = [
-      { type: 'track', messageId: 'm1', userId: 'p-1', timestamp: ts, event: 'note', properties: { text: 'write to jane@example.com or +49 170 1234567', name: 'x' }, context: { address: 'Main St 1' } },
+      {
+        type: 'track',
+        messageId: 'm1',
+        userId: 'p-1',
+        timestamp: ts,
+        event: 'note',
+        properties: { text: 'write to jane@example.com or +49 170 1234567', name: 'x' },
+        context: { address: 'Main St 1' },
+      },
       { type: 'track', messageId: 'm2', userId: 'p-1', timestamp: ts, event: 'note', properties: { n: 1e21 } },
       { type: 'track', messageId: 'm3', timestamp: ts, event: 'no-user' },
       { type: 'track', messageId: 'm4', userId: 'p-1', timestamp: new Date(NOW + 3 * DAY_MS).toISOString(), event: 'future' },
@@ -64,9 +85,18 @@ describe('ingestMessages', () => {
     expect(out.rows[0]).not.toContain('jane@example.com')
     expect(out.rejected.map((r) => r.index)).toEqual([2, 3])
     // A body without @ or + skips the contact scan in both.
-    const plain: PopulationRequest = { ...base, key: secret.value!, body: { batch: [{ type: 'track', messageId: 'm5', userId: 'p-1', timestamp: ts, event: 'note', context: { address: 'Main St 1' } }] } as unknown as PopulationRequest['body'] }
+    const plain: PopulationRequest = {
+      ...base,
+      key: secret.value!,
+      body: {
+        batch: [{ type: 'track', messageId: 'm5', userId: 'p-1', timestamp: ts, event: 'note', context: { address: 'Main St 1' } }],
+      } as unknown as PopulationRequest['body'],
+    }
     expect(inProcess(plain)).toEqual(overHttp(plain))
-    for (const bad of [{ ...req, key: 'pk_nope_0000000000' }, { ...req, key: write.value!, kind: 'write' as const, origin: 'https://evil.example' }]) {
+    for (const bad of [
+      { ...req, key: 'pk_nope_0000000000' },
+      { ...req, key: write.value!, kind: 'write' as const, origin: 'https://evil.example' },
+    ]) {
       expect(inProcess(bad).refused).toBe(overHttp(bad).refused)
       expect(inProcess(bad).refused).toBeDefined()
     }

@@ -51,7 +51,15 @@ export function ingestMessages(req: PopulationRequest, keys: KeyIndex, receivedA
   let facts: RequestFacts
   try {
     const key = authenticateKey(keys, req.key, req.origin)
-    facts = { key, receivedAt, userAgent: req.userAgent, ip: req.ip, mayContainContact: mayHoldContact(req.body), mayImport: true, maxAgeDays: HISTORY_LIMITS.importDays }
+    facts = {
+      key,
+      receivedAt,
+      userAgent: req.userAgent,
+      ip: req.ip,
+      mayContainContact: mayHoldContact(req.body),
+      mayImport: true,
+      maxAgeDays: HISTORY_LIMITS.importDays,
+    }
   } catch (e) {
     if (!(e instanceof ApiError)) throw e
     return { rows: [], rejected: [], refused: { code: e.code, message: e.message } }

@@ -85,7 +85,13 @@ class Simulation {
   identityToken(): string | null {
     if (this.#token === undefined) {
       const secret = this.world.browser.identitySecret
-      this.#token = secret ? signIdentityToken({ program: this.world.program.id, patient: this.p.patientId, expires: Math.floor(this.world.now / 1000) + 86_400 }, secret, this.world.now) : null
+      this.#token = secret
+        ? signIdentityToken(
+            { program: this.world.program.id, patient: this.p.patientId, expires: Math.floor(this.world.now / 1000) + 86_400 },
+            secret,
+            this.world.now,
+          )
+        : null
     }
     return this.#token
   }
@@ -182,7 +188,10 @@ class Simulation {
         this.out.browser[device]!.push(this.message(type, at, { ...who, ...fields, context: { ...context, ...proof } }))
       }
       const content = page.primary >= 0 ? [world.content[page.primary]!.id] : []
-      push('page', t, { name: page.title, properties: { title: page.title, path: page.path, url, ...(referrer ? { referrer } : {}), ...(content.length ? { content } : {}) } })
+      push('page', t, {
+        name: page.title,
+        properties: { title: page.title, path: page.path, url, ...(referrer ? { referrer } : {}), ...(content.length ? { content } : {}) },
+      })
       if (v === 0 && login) {
         t += 5_000 + r.int(0, 60_000)
         push('identify', t, { userId: p.patientId, traits: { synthetic: true } })
@@ -195,7 +204,10 @@ class Simulation {
           const properties = { questionnaire: q.id, answers: this.answer(q) }
           // A questionnaire above level 0 came with a ticket for this browser, which the answers carry.
           const secret = world.browser.identitySecret
-          const ticket = q.availableAtLevel > 0 && secret ? { ticket: signQuestionnaireTicket({ program: world.program.id, questionnaire: q.id, anonymousId: browserId(anonymousId) }, secret, world.now) } : {}
+          const ticket =
+            q.availableAtLevel > 0 && secret
+              ? { ticket: signQuestionnaireTicket({ program: world.program.id, questionnaire: q.id, anonymousId: browserId(anonymousId) }, secret, world.now) }
+              : {}
           push('track', t, { event: 'questionnaire_answered', properties: { ...properties, ...ticket } })
           this.answered.add(q.id)
           this.credit('questionnaire_answered', properties)
@@ -234,7 +246,8 @@ class Simulation {
     const { r, p } = this
     const campaign = `sms-${Math.floor(day / 14) + 1}`
     this.backend('sms', t, 'sms_delivered', { campaign })
-    for (const g of this.world.goals) if (g.channel === 'sms' && r.chance(0.3 * p.propensity)) this.backend('sms', t + r.int(MINUTE, 2 * HOUR), g.event, g.properties)
+    for (const g of this.world.goals)
+      if (g.channel === 'sms' && r.chance(0.3 * p.propensity)) this.backend('sms', t + r.int(MINUTE, 2 * HOUR), g.event, g.properties)
     if (r.chance(p.propensity * (0.05 + 0.5 * this.itemSimilarity(item)))) this.click('sms', day, t + r.int(MINUTE, 3 * HOUR), item, campaign)
   }
 
@@ -256,7 +269,11 @@ class Simulation {
     // The nurse talks about what the patient brings up: items chosen by need.
     const pool = world.byChannel.call.filter((i) => world.usable[day]![i])
     const item = pool[r.weighted(pool.map((i) => Math.exp(BETA * this.itemSimilarity(i))))]
-    this.backend('call', t, 'call_completed', { outcome: 'reached', duration_s: r.int(180, 1500), ...(item !== undefined ? { content: [world.content[item]!.id] } : {}) })
+    this.backend('call', t, 'call_completed', {
+      outcome: 'reached',
+      duration_s: r.int(180, 1500),
+      ...(item !== undefined ? { content: [world.content[item]!.id] } : {}),
+    })
   }
 
   print(day: number, t: number, issue: number): void {
@@ -266,7 +283,8 @@ class Simulation {
     this.backend('print', t, 'print_delivered', { content: ids, issue: `issue-${issue}` })
     const best = items.reduce((a, b) => (this.itemSimilarity(b) > this.itemSimilarity(a) ? b : a))
     for (const g of this.world.goals) {
-      if (g.channel === 'print' && this.r.chance(0.25 * this.p.propensity * this.itemSimilarity(best))) this.backend('print', t + this.r.int(2, 10) * 24 * HOUR, g.event, { ...g.properties, content: this.world.content[best]!.id })
+      if (g.channel === 'print' && this.r.chance(0.25 * this.p.propensity * this.itemSimilarity(best)))
+        this.backend('print', t + this.r.int(2, 10) * 24 * HOUR, g.event, { ...g.properties, content: this.world.content[best]!.id })
     }
   }
 

@@ -25,10 +25,21 @@ async function collect(lp: LoadedProgram, opts: { patients: number; days: number
 /** Each request through the collector's ingestion, as the HTTP route would run it. */
 function ingest(req: PopulationRequest, receivedAt = NOW) {
   const out = ingestBody(
-    { body: Buffer.from(JSON.stringify(req.body)), contentEncoding: '', authorization: `Basic ${Buffer.from(`${req.key}:`).toString('base64')}`, origin: req.origin, userAgent: req.userAgent, ip: req.ip, receivedAt, limits: HISTORY_LIMITS },
+    {
+      body: Buffer.from(JSON.stringify(req.body)),
+      contentEncoding: '',
+      authorization: `Basic ${Buffer.from(`${req.key}:`).toString('base64')}`,
+      origin: req.origin,
+      userAgent: req.userAgent,
+      ip: req.ip,
+      receivedAt,
+      limits: HISTORY_LIMITS,
+    },
     keys,
   )
-  const rows = out.frames ? decodeFrames(Buffer.from(out.frames), true).records.map((r) => JSON.parse(r.subarray(r.indexOf(0x0a) + 1).toString()) as unknown[]) : []
+  const rows = out.frames
+    ? decodeFrames(Buffer.from(out.frames), true).records.map((r) => JSON.parse(r.subarray(r.indexOf(0x0a) + 1).toString()) as unknown[])
+    : []
   return { out, rows }
 }
 
@@ -39,7 +50,9 @@ describe('generatePopulation', () => {
     const b = await collect(lp, { patients: 40, days: 30, seed: 7 })
     const c = await collect(lp, { patients: 40, days: 30, seed: 8 })
     expect(JSON.stringify(b)).toBe(JSON.stringify(a))
-    expect(generatePopulation({ program: lp.program, patients: 40, days: 30, seed: 7, now: NOW }).patients).toEqual(generatePopulation({ program: lp.program, patients: 40, days: 30, seed: 7, now: NOW }).patients)
+    expect(generatePopulation({ program: lp.program, patients: 40, days: 30, seed: 7, now: NOW }).patients).toEqual(
+      generatePopulation({ program: lp.program, patients: 40, days: 30, seed: 7, now: NOW }).patients,
+    )
     expect(JSON.stringify(c)).not.toBe(JSON.stringify(a))
     const ids = (reqs: PopulationRequest[]) => new Set(reqs.flatMap((r) => r.body.batch.map((m) => m.messageId)))
     const idsA = ids(a)
@@ -75,7 +88,14 @@ describe('generatePopulation', () => {
       expect(rows).toHaveLength(req.body.batch.length)
       for (const row of rows) {
         const col = (name: (typeof EVENT_COLUMNS)[number]) => row[EVENT_COLUMNS.indexOf(name)]
-        const [type, event, channel, isBot, contentIds, needIds] = [col('type'), col('event'), col('channel'), col('is_bot'), col('content_ids'), col('need_ids')] as [string, string, string, number, string[], string[]]
+        const [type, event, channel, isBot, contentIds, needIds] = [
+          col('type'),
+          col('event'),
+          col('channel'),
+          col('is_bot'),
+          col('content_ids'),
+          col('need_ids'),
+        ] as [string, string, string, number, string[], string[]]
         types.set(type === 'track' ? event : type, (types.get(type === 'track' ? event : type) ?? 0) + 1)
         channels.add(channel)
         expect(isBot).toBe(0)
@@ -85,7 +105,8 @@ describe('generatePopulation', () => {
         }
       }
     }
-    for (const t of ['page', 'identify', 'questionnaire_answered', 'email_opened', 'email_click', 'call_completed', 'goal_reached']) expect(types.get(t), t).toBeGreaterThan(0)
+    for (const t of ['page', 'identify', 'questionnaire_answered', 'email_opened', 'email_click', 'call_completed', 'goal_reached'])
+      expect(types.get(t), t).toBeGreaterThan(0)
     expect([...channels].sort()).toEqual(expect.arrayContaining(['call', 'email', 'sms', 'web']))
     expect(pagesWithNeeds / pages).toBeGreaterThan(0.95)
   })
@@ -123,7 +144,12 @@ describe('generatePopulation', () => {
     const lp = byId('psoriasis-demo')
     const pop = generatePopulation({ program: lp.program, keys: lp.keys, patients: 400, days: 60, seed: 9, now: NOW })
     const byAnon = new Map(pop.patients.flatMap((p) => p.anonymousIds.map((a) => [a, p] as const)))
-    const expected: Record<string, string> = { 'itch-and-flares': 'itch', 'treatment-understanding': 'treatment', stigma: 'appearance', 'skin-care-routine': 'routine' }
+    const expected: Record<string, string> = {
+      'itch-and-flares': 'itch',
+      'treatment-understanding': 'treatment',
+      stigma: 'appearance',
+      'skin-care-routine': 'routine',
+    }
     let fitting = 0
     let asked = 0
     for await (const req of pop.requests()) {
@@ -141,78 +167,88 @@ describe('generatePopulation', () => {
     expect(fitting / asked).toBeGreaterThan(0.7)
   })
 
-  it.each([1, 3])('checks in on the adherence schedule (every %i days): every due day for the always adherent, about their propensity for others, none after stopping', async (everyDays) => {
-    const lp = byId('psoriasis-demo')
-    const program = { ...lp.program, adherence: { ...lp.program.adherence!, everyDays } }
-    const { adherence, timeZone } = program
-    const days = 60
-    const pop = generatePopulation({ program, keys: lp.keys, patients: 400, days, seed: 13, now: NOW })
-    const checkin = pop.world.checkin!
-    expect(checkin.goal.goal.id).toBe(adherence!.goal)
-    const dayOf = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' })
-    const dayIndex = new Map(pop.world.midnights.map((m, i) => [dayOf.format(m + 12 * 3_600_000), i]))
-    const checkins = new Map<string, number[]>()
-    for await (const req of pop.requests()) {
-      const { rows, rejected } = ingestMessages(req, keys, NOW)
-      expect(rejected).toEqual([])
-      for (const row of rows) {
-        const cells = JSON.parse(row.json) as unknown[]
-        const col = (name: (typeof EVENT_COLUMNS)[number]) => cells[EVENT_COLUMNS.indexOf(name)]
-        if (col('event') !== checkin.goal.event) continue
-        // The collector's needs step stamps the goal the profile's adherence counts.
-        expect(col('goal_ids')).toContain(adherence!.goal)
-        const day = dayIndex.get(dayOf.format(Date.parse(`${String(col('ts')).replace(' ', 'T')}Z`)))!
-        checkins.set(String(col('user_id')), [...(checkins.get(String(col('user_id'))) ?? []), day])
-      }
-    }
-    const today = days - 1
-    const byClass = { always: [0, 0], mostly: [0, 0, 0], irregular: [0, 0, 0] }
-    let stopped = 0
-    for (const p of pop.patients) {
-      const got = checkins.get(p.patientId) ?? []
-      if (!p.adherence) {
-        expect(got).toEqual([])
-        continue
-      }
-      const end = Math.min(p.dropoutDay ?? days, p.adherence.stopDay ?? days)
-      const allowed = Array.from({ length: Math.max(0, end - p.startDay) }, (_, i) => p.startDay + i).filter((d) => (d - p.startDay) % everyDays === 0)
-      // Only on due days, never after stopping or dropping out, at most once a day.
-      for (const d of got) expect(allowed).toContain(d)
-      expect(new Set(got).size).toBe(got.length)
-      // Today's check-in may still be ahead of `now`: the figures count the days before.
-      const due = allowed.filter((d) => d < today)
-      if (p.adherence.stopDay !== null && p.adherence.stopDay < today) stopped++
-      if (due.length === 0) continue
-      const share = got.filter((d) => d < today).length / due.length
-      if (p.adherence.propensity === 1) {
-        expect(share).toBe(1)
-        // The profile's figures from these days: every period has its check-in, the streak runs through all of them.
-        if (p.adherence.stopDay === null && p.dropoutDay === null) {
-          const a = adherenceOf([...got].sort((x, y) => x - y).map((d) => dayOf.format(pop.world.midnights[d]! + 12 * 3_600_000)), dayOf.format(NOW), everyDays)!
-          expect(a.rate).toBe(1)
-          expect(a.streak).toBe(a.periodsDue)
-          byClass.always[0]!++
+  it.each([1, 3])(
+    'checks in on the adherence schedule (every %i days): every due day for the always adherent, about their propensity for others, none after stopping',
+    async (everyDays) => {
+      const lp = byId('psoriasis-demo')
+      const program = { ...lp.program, adherence: { ...lp.program.adherence!, everyDays } }
+      const { adherence, timeZone } = program
+      const days = 60
+      const pop = generatePopulation({ program, keys: lp.keys, patients: 400, days, seed: 13, now: NOW })
+      const checkin = pop.world.checkin!
+      expect(checkin.goal.goal.id).toBe(adherence!.goal)
+      const dayOf = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' })
+      const dayIndex = new Map(pop.world.midnights.map((m, i) => [dayOf.format(m + 12 * 3_600_000), i]))
+      const checkins = new Map<string, number[]>()
+      for await (const req of pop.requests()) {
+        const { rows, rejected } = ingestMessages(req, keys, NOW)
+        expect(rejected).toEqual([])
+        for (const row of rows) {
+          const cells = JSON.parse(row.json) as unknown[]
+          const col = (name: (typeof EVENT_COLUMNS)[number]) => cells[EVENT_COLUMNS.indexOf(name)]
+          if (col('event') !== checkin.goal.event) continue
+          // The collector's needs step stamps the goal the profile's adherence counts.
+          expect(col('goal_ids')).toContain(adherence!.goal)
+          const day = dayIndex.get(dayOf.format(Date.parse(`${String(col('ts')).replace(' ', 'T')}Z`)))!
+          checkins.set(String(col('user_id')), [...(checkins.get(String(col('user_id'))) ?? []), day])
         }
-        byClass.always[1]!++
-      } else {
-        const c = p.adherence.propensity >= 0.8 ? byClass.mostly : byClass.irregular
-        c[0]! += share * due.length
-        c[1]! += p.adherence.propensity * due.length
-        c[2]! += due.length
       }
-    }
-    expect(byClass.always[0]).toBeGreaterThan(everyDays === 1 ? 20 : 15)
-    expect(stopped).toBeGreaterThan(5)
-    // Over every due day of a class, the share checked in is the class's propensity.
-    for (const c of [byClass.mostly, byClass.irregular]) {
-      expect(c[2]).toBeGreaterThan(500)
-      expect(Math.abs(c[0]! / c[2]! - c[1]! / c[2]!)).toBeLessThan(0.03)
-    }
-  })
+      const today = days - 1
+      const byClass = { always: [0, 0], mostly: [0, 0, 0], irregular: [0, 0, 0] }
+      let stopped = 0
+      for (const p of pop.patients) {
+        const got = checkins.get(p.patientId) ?? []
+        if (!p.adherence) {
+          expect(got).toEqual([])
+          continue
+        }
+        const end = Math.min(p.dropoutDay ?? days, p.adherence.stopDay ?? days)
+        const allowed = Array.from({ length: Math.max(0, end - p.startDay) }, (_, i) => p.startDay + i).filter((d) => (d - p.startDay) % everyDays === 0)
+        // Only on due days, never after stopping or dropping out, at most once a day.
+        for (const d of got) expect(allowed).toContain(d)
+        expect(new Set(got).size).toBe(got.length)
+        // Today's check-in may still be ahead of `now`: the figures count the days before.
+        const due = allowed.filter((d) => d < today)
+        if (p.adherence.stopDay !== null && p.adherence.stopDay < today) stopped++
+        if (due.length === 0) continue
+        const share = got.filter((d) => d < today).length / due.length
+        if (p.adherence.propensity === 1) {
+          expect(share).toBe(1)
+          // The profile's figures from these days: every period has its check-in, the streak runs through all of them.
+          if (p.adherence.stopDay === null && p.dropoutDay === null) {
+            const a = adherenceOf(
+              [...got].sort((x, y) => x - y).map((d) => dayOf.format(pop.world.midnights[d]! + 12 * 3_600_000)),
+              dayOf.format(NOW),
+              everyDays,
+            )!
+            expect(a.rate).toBe(1)
+            expect(a.streak).toBe(a.periodsDue)
+            byClass.always[0]!++
+          }
+          byClass.always[1]!++
+        } else {
+          const c = p.adherence.propensity >= 0.8 ? byClass.mostly : byClass.irregular
+          c[0]! += share * due.length
+          c[1]! += p.adherence.propensity * due.length
+          c[2]! += due.length
+        }
+      }
+      expect(byClass.always[0]).toBeGreaterThan(everyDays === 1 ? 20 : 15)
+      expect(stopped).toBeGreaterThan(5)
+      // Over every due day of a class, the share checked in is the class's propensity.
+      for (const c of [byClass.mostly, byClass.irregular]) {
+        expect(c[2]).toBeGreaterThan(500)
+        expect(Math.abs(c[0]! / c[2]! - c[1]! / c[2]!)).toBeLessThan(0.03)
+      }
+    },
+  )
 
   it('copes with a program that only has its identity and keys', async () => {
     const program = programSchema.parse({
-      id: 'bare-program', name: 'Bare', market: 'GB', timeZone: 'UTC',
+      id: 'bare-program',
+      name: 'Bare',
+      market: 'GB',
+      timeZone: 'UTC',
       demo: true,
       keys: { write: [{ id: 'web', key: 'pk_bare_0123456789', origins: ['https://*.example.com'] }], secret: [{ id: 'backend', key: 'sk_bare_0123456789' }] },
     })
@@ -223,7 +259,19 @@ describe('generatePopulation', () => {
     let events = 0
     for await (const req of generatePopulation({ program, patients: 30, days: 20, seed: 1, now: NOW }).requests()) {
       expect(req.origin ?? 'https://www.example.com').toBe('https://www.example.com')
-      const out = ingestBody({ body: Buffer.from(JSON.stringify(req.body)), contentEncoding: '', authorization: `Basic ${Buffer.from(`${req.key}:`).toString('base64')}`, origin: req.origin, userAgent: req.userAgent, ip: req.ip, receivedAt: NOW, limits: HISTORY_LIMITS }, bareKeys)
+      const out = ingestBody(
+        {
+          body: Buffer.from(JSON.stringify(req.body)),
+          contentEncoding: '',
+          authorization: `Basic ${Buffer.from(`${req.key}:`).toString('base64')}`,
+          origin: req.origin,
+          userAgent: req.userAgent,
+          ip: req.ip,
+          receivedAt: NOW,
+          limits: HISTORY_LIMITS,
+        },
+        bareKeys,
+      )
       expect(out.error).toBeUndefined()
       expect(out.rejected).toEqual([])
       events += req.body.batch.length
@@ -232,6 +280,8 @@ describe('generatePopulation', () => {
   })
 
   it('shows progress as one line', () => {
-    expect(formatProgress({ done: 2500, total: 10_000, events: 60_000, ms: 3000 })).toBe('[███████░░░░░░░░░░░░░░░░░░░░░]  25% 2,500/10,000 patients · 60,000 events · 20,000 events/s · ETA 9 s')
+    expect(formatProgress({ done: 2500, total: 10_000, events: 60_000, ms: 3000 })).toBe(
+      '[███████░░░░░░░░░░░░░░░░░░░░░]  25% 2,500/10,000 patients · 60,000 events · 20,000 events/s · ETA 9 s',
+    )
   })
 })

@@ -103,7 +103,8 @@ export function generatePopulation(opts: PopulationOptions): Population {
   const prefix = messageIdPrefix(opts.seed, opts.days)
 
   async function* requests(part?: PopulationPart): AsyncGenerator<PopulationRequest> {
-    if (part && !(Number.isInteger(part.of) && part.of >= 1 && Number.isInteger(part.index) && part.index >= 0 && part.index < part.of)) throw new RangeError('part must have 0 ≤ index < of')
+    if (part && !(Number.isInteger(part.of) && part.of >= 1 && Number.isInteger(part.index) && part.index >= 0 && part.index < part.of))
+      throw new RangeError('part must have 0 ≤ index < of')
     // Backend messages of many patients share a request per key; a browser sends its own.
     const pending = new Map<string, { channel: SenderChannel; batch: SyntheticMessage[] }>()
     const backendRequest = (channel: SenderChannel, batch: SyntheticMessage[], patientsDone: number): PopulationRequest => {
@@ -121,7 +122,17 @@ export function generatePopulation(opts: PopulationOptions): Population {
         const ip = `10.${r.int(1, 254)}.${r.int(0, 255)}.${r.int(1, 254)}`
         for (let i = 0; i < messages.length; i += batchSize) {
           const last = d === events.browser.length - 1 && i + batchSize >= messages.length
-          yield { key: world.browser.key, keyId: world.browser.keyId, kind: 'write', origin: world.browser.origin, userAgent, ip, body: { batch: messages.slice(i, i + batchSize) }, patientsDone: last ? done + 1 : done, arrivesAt: world.now }
+          yield {
+            key: world.browser.key,
+            keyId: world.browser.keyId,
+            kind: 'write',
+            origin: world.browser.origin,
+            userAgent,
+            ip,
+            body: { batch: messages.slice(i, i + batchSize) },
+            patientsDone: last ? done + 1 : done,
+            arrivesAt: world.now,
+          }
         }
       }
       for (const channel of Object.keys(events.senders) as SenderChannel[]) {

@@ -57,7 +57,14 @@ export async function seedDemo(opts: SeedDemoOptions): Promise<SeedDemoResult> {
       const any = await db.query<{ one: number }>('SELECT 1 AS one FROM events WHERE program = {program:String} LIMIT 1', { program: id })
       if (any.length > 0) return { skipped: true, patients: 0, examples: [] }
     }
-    const population = generatePopulation({ program: loaded.program, keys: loaded.keys, patients, days: opts.days ?? 30, seed: opts.seed ?? 1, now: opts.now ?? Date.now() })
+    const population = generatePopulation({
+      program: loaded.program,
+      keys: loaded.keys,
+      patients,
+      days: opts.days ?? 30,
+      seed: opts.seed ?? 1,
+      now: opts.now ?? Date.now(),
+    })
     const stats = await loadDirect(population.requests(), {
       db,
       keys: programs.flatMap((p) => p.keys),

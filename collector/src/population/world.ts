@@ -1,4 +1,13 @@
-import { isContentUsable, matchesUrlPattern, programKey, secretForm, type ContentItem, type Goal, type Program, type ProgramKey } from '../../../analytics/index.ts'
+import {
+  isContentUsable,
+  matchesUrlPattern,
+  programKey,
+  secretForm,
+  type ContentItem,
+  type Goal,
+  type Program,
+  type ProgramKey,
+} from '../../../analytics/index.ts'
 import { localMidnights } from './local-days.ts'
 
 /** Offline and messaging channels whose events a backend sends with a secret key. */
@@ -77,14 +86,24 @@ function keysOf(program: Program, keys?: readonly ProgramKey[]): ProgramKey[] {
   for (const kind of ['write', 'secret'] as const) {
     for (const k of program.keys[kind]) {
       if (secretForm(k.key) !== 'literal') throw new Error(`key ${k.id} of ${program.id} is not in the document: pass the loaded keys (loadPrograms(...).keys)`)
-      out.push(programKey({ program: program.id, kind, id: k.id, key: k.key, origins: 'origins' in k ? k.origins : [], channel: 'channel' in k ? k.channel : 'web', ...('scopes' in k ? { scopes: k.scopes } : {}) }))
+      out.push(
+        programKey({
+          program: program.id,
+          kind,
+          id: k.id,
+          key: k.key,
+          origins: 'origins' in k ? k.origins : [],
+          channel: 'channel' in k ? k.channel : 'web',
+          ...('scopes' in k ? { scopes: k.scopes } : {}),
+        }),
+      )
     }
   }
   return out
 }
 
 /** The value of a key the population sends with; a key given only as its hash cannot send. */
-function valueOf(k: ProgramKey): string {
+function sendingValue(k: ProgramKey): string {
   if (!k.value) throw new Error(`key ${k.id} of ${k.program} is given as its hash: the population needs the key itself (env:NAME)`)
   return k.value
 }
@@ -96,7 +115,9 @@ export function buildWorld(program: Program, days: number, now: number, loadedKe
   const vector = (w: Record<string, number>) => needs.map((n) => w[n] ?? 0)
   const contentWeights = content.map((c) => vector(c.needs))
   const midnights = localMidnights(program.timeZone, now, days)
-  const usable = midnights.map((m) => content.map((c) => isContentUsable(c, { market: program.market, now: new Date(m + 12 * 3_600_000), timeZone: program.timeZone })))
+  const usable = midnights.map((m) =>
+    content.map((c) => isContentUsable(c, { market: program.market, now: new Date(m + 12 * 3_600_000), timeZone: program.timeZone })),
+  )
   const cache = new Map<string, Page>()
   const pageOf = (path: string, primary = -1): Page => {
     let page = cache.get(path)
@@ -119,7 +140,9 @@ export function buildWorld(program: Program, days: number, now: number, loadedKe
     }
   })
   // The home page: the shallowest page of the site (`/demo/`), else the root.
-  const home = [...pages].sort((a, b) => a.path.split('/').filter(Boolean).length - b.path.split('/').filter(Boolean).length || a.path.length - b.path.length)[0] ?? pageOf('/')
+  const home =
+    [...pages].sort((a, b) => a.path.split('/').filter(Boolean).length - b.path.split('/').filter(Boolean).length || a.path.length - b.path.length)[0] ??
+    pageOf('/')
   const withVariant = (ch: 'email' | 'sms' | 'call' | 'print') => content.flatMap((c, i) => (c.channels[ch] ? [i] : []))
 
   const keys = keysOf(program, loadedKeys)
@@ -130,7 +153,7 @@ export function buildWorld(program: Program, days: number, now: number, loadedKe
   if (!server) throw new Error(`program ${program.id} has no secret key`)
   const sender = (ch: SenderChannel) => {
     const k = secret.find((s) => s.channel === ch) ?? server
-    return { key: valueOf(k), keyId: k.id, channel: ch }
+    return { key: sendingValue(k), keyId: k.id, channel: ch }
   }
 
   const goals: EmittedGoal[] = []
@@ -148,9 +171,23 @@ export function buildWorld(program: Program, days: number, now: number, loadedKe
   const checkin = checkinGoal && program.adherence ? { goal: checkinGoal, everyDays: program.adherence.everyDays } : null
 
   return {
-    program, needs, days, now, midnights, content, contentWeights, usable, pages, home,
+    program,
+    needs,
+    days,
+    now,
+    midnights,
+    content,
+    contentWeights,
+    usable,
+    pages,
+    home,
     byChannel: { email: withVariant('email'), sms: withVariant('sms'), call: withVariant('call'), print: withVariant('print') },
-    browser: { key: valueOf(write), keyId: write.id, origin: siteOrigin ?? originFor(write.origins[0] ?? 'http://localhost:8080'), ...(write.identitySecret ? { identitySecret: write.identitySecret } : {}) },
+    browser: {
+      key: sendingValue(write),
+      keyId: write.id,
+      origin: siteOrigin ?? originFor(write.origins[0] ?? 'http://localhost:8080'),
+      ...(write.identitySecret ? { identitySecret: write.identitySecret } : {}),
+    },
     senders: { server: sender('server'), email: sender('email'), sms: sender('sms'), call: sender('call'), print: sender('print') },
     goals,
     checkin,

@@ -32,7 +32,10 @@ function storeFailure(e: unknown): never {
     throw new ApiError(400, 'invalid_program', `${first.path || '(root)'}: ${first.message}`, { field: first.path, extra: { issues: e.issues } })
   }
   // The error handler logs the cause once, with the request id.
-  throw new ApiError(503, 'storage_unavailable', 'program versions cannot be read or stored now (ClickHouse not reachable); retry', { headers: { 'Retry-After': '5' }, ...(e instanceof VersionsUnavailableError ? {} : { cause: e }) })
+  throw new ApiError(503, 'storage_unavailable', 'program versions cannot be read or stored now (ClickHouse not reachable); retry', {
+    headers: { 'Retry-After': '5' },
+    ...(e instanceof VersionsUnavailableError ? {} : { cause: e }),
+  })
 }
 
 /** The optional body of a cluster approval: nothing, or `{id?, name?}`; 400 naming the field otherwise. */
@@ -55,28 +58,20 @@ export function adminProgramRoutes(d: AdminProgramDeps): Hono<SecretKeyEnv> {
   app.put('/programs/:id', admin, limitBody(MAX_PROGRAM_BYTES, 'a program document'), async (c) => {
     const key = c.get('key')
     const raw = parseJsonBody(await bodyText(c, MAX_PROGRAM_BYTES), 'a JSON program document')
-    let result
-    try {
-      result = await d.versions.put(key.program, raw, key.id)
-    } catch (e) {
-      storeFailure(e)
-    }
+    const result = await d.versions.put(key.program, raw, key.id).catch(storeFailure)
     return c.json({ program: result.program, version: result.version, checksum: result.checksum }, 200, { 'Cache-Control': 'no-store' })
   })
   app.get('/programs/:id', admin, (c) => {
     const key = c.get('key')
     const active = d.registry.get(key.program)
     if (!d.versions.loaded || !active || active.version === null) storeFailure(new VersionsUnavailableError('not loaded'))
-    return c.json({ program: key.program, version: active.version, checksum: active.checksum, source: active.source, document: active.loaded.document }, 200, { 'Cache-Control': 'no-store' })
+    return c.json({ program: key.program, version: active.version, checksum: active.checksum, source: active.source, document: active.loaded.document }, 200, {
+      'Cache-Control': 'no-store',
+    })
   })
   app.get('/programs/:id/versions', admin, async (c) => {
     const key = c.get('key')
-    let versions
-    try {
-      versions = await d.versions.versions(key.program)
-    } catch (e) {
-      storeFailure(e)
-    }
+    const versions = await d.versions.versions(key.program).catch(storeFailure)
     return c.json({ program: key.program, active: d.registry.get(key.program)?.version ?? null, versions }, 200, { 'Cache-Control': 'no-store' })
   })
   // A discovered cluster approved as a pattern card is a change of the program document: versioned,
@@ -90,31 +85,39 @@ export function adminProgramRoutes(d: AdminProgramDeps): Hono<SecretKeyEnv> {
     const clusterId = c.req.param('clusterId')
     const cluster = run?.clusters.find((x) => x.id === clusterId)
     if (!run || !cluster) {
-      const why = run ? `the latest clustering of program ${key.program} (run ${run.runId}) has no cluster ${clusterId.slice(0, 100)}` : `program ${key.program} has no clustering yet (GET /v1/admin/programs/${key.program}/clusters computes one)`
+      const why = run
+        ? `the latest clustering of program ${key.program} (run ${run.runId}) has no cluster ${clusterId.slice(0, 100)}`
+        : `program ${key.program} has no clustering yet (GET /v1/admin/programs/${key.program}/clusters computes one)`
       throw new ApiError(404, 'not_found', why, { field: 'clusterId' })
     }
     let pattern!: Pattern
-    let result
-    try {
-      // Built in the store's turn, from the document and program active then, so a change sent
-      // meanwhile is kept and an id taken meanwhile is a conflict.
-      result = await d.versions.amend(
+    // Built in the store's turn, from the document and program active then, so a change sent
+    // meanwhile is kept and an id taken meanwhile is a conflict.
+    const result = await d.versions
+      .amend(
         key.program,
         (document) => {
           const card = patternFromCluster(d.registry.get(key.program)!.loaded.program, run, cluster, body)
           const patterns = Array.isArray(document.patterns) ? (document.patterns as Array<{ id?: unknown }>) : []
-          if (patterns.some((p) => p.id === card.id)) throw new ApiError(409, 'pattern_exists', `program ${key.program} already has a pattern ${card.id}; send another "id"`, { field: 'id' })
+          if (patterns.some((p) => p.id === card.id))
+            throw new ApiError(409, 'pattern_exists', `program ${key.program} already has a pattern ${card.id}; send another "id"`, { field: 'id' })
           pattern = card
           return { ...document, patterns: [...patterns, card] }
         },
         key.id,
       )
-    } catch (e) {
-      if (e instanceof ApiError) throw e
-      storeFailure(e)
-    }
+      .catch((e: unknown) => {
+        if (e instanceof ApiError) throw e
+        return storeFailure(e)
+      })
     return c.json(
-      { program: result.program, version: result.version, checksum: result.checksum, pattern, cluster: { runId: run.runId, computedAt: run.computedAt, id: cluster.id, label: cluster.label, size: cluster.size } },
+      {
+        program: result.program,
+        version: result.version,
+        checksum: result.checksum,
+        pattern,
+        cluster: { runId: run.runId, computedAt: run.computedAt, id: cluster.id, label: cluster.label, size: cluster.size },
+      },
       201,
       { 'Cache-Control': 'no-store' },
     )

@@ -29,7 +29,6 @@ export interface DecideDeps {
 /** Largest decide request (ids, slots and a page context). */
 export const MAX_DECIDE_BYTES = 64 * 1024
 
-
 /**
  * `POST /v1/decide`: the next intervention per web slot, or the person's next contact on a channel,
  * with the rule and the profile values that chose it; every decision is recorded as an event. A
@@ -46,7 +45,8 @@ export function decideRoutes(d: DecideDeps): Hono {
     const body = { ...raw, ...(raw.userId ? { userId: wellFormed(raw.userId) } : {}), ...(raw.anonymousId ? { anonymousId: wellFormed(raw.anonymousId) } : {}) }
     const key = authenticateKey(d.keys, basicUser(c.req.header('authorization')) ?? body.writeKey, c.req.header('origin'))
     if (key.kind === 'secret') requireScope(key, 'decide')
-    if (body.program !== undefined && body.program !== key.program) throw new ApiError(403, 'wrong_program', `the key belongs to program ${key.program}`, { field: 'program' })
+    if (body.program !== undefined && body.program !== key.program)
+      throw new ApiError(403, 'wrong_program', `the key belongs to program ${key.program}`, { field: 'program' })
     if (!body.userId && !body.anonymousId) throw new ApiError(400, 'invalid_body', 'userId or anonymousId is required', { field: 'userId' })
     const loaded = d.programs().find((p) => p.program.id === key.program)!
     const program = loaded.program
@@ -68,15 +68,38 @@ export function decideRoutes(d: DecideDeps): Hono {
 
     const { profile, source } = await profileWithin(d, program, person, now, d.decideProfileTimeoutMs)
     const requestId = randomUUID()
-    const base = { program: program.id, requestId, person: { id: person, kind: patient ? 'patient' : 'anonymous' }, channel: body.channel, decidedAt: new Date(now).toISOString() }
+    const base = {
+      program: program.id,
+      requestId,
+      person: { id: person, kind: patient ? 'patient' : 'anonymous' },
+      channel: body.channel,
+      decidedAt: new Date(now).toISOString(),
+    }
     if (!profile) {
       const slots = body.channel === 'web' && body.slots?.length ? body.slots : [undefined]
-      const decisions = slots.map((slot) => ({ ...(slot ? { slot } : {}), channel: body.channel, outcome: 'default', reason: 'profile_unavailable', considered: [] }))
-      return c.json(key.kind === 'write' ? forBrowser(base, decisions) : { ...base, profile: source, stage: null, decisions }, 200, { 'Cache-Control': 'no-store' })
+      const decisions = slots.map((slot) => ({
+        ...(slot ? { slot } : {}),
+        channel: body.channel,
+        outcome: 'default',
+        reason: 'profile_unavailable',
+        considered: [],
+      }))
+      return c.json(key.kind === 'write' ? forBrowser(base, decisions) : { ...base, profile: source, stage: null, decisions }, 200, {
+        'Cache-Control': 'no-store',
+      })
     }
     const { profile: current, recent } = d.decisions.overlay(program.id, person, profile)
     const clustering = d.clusters.latest(program.id)
-    const out: DecideOutput = decide({ program, profile: current, person, cluster: clustering?.members.get(person) ?? null, now, channel: body.channel, slots: body.slots, recent })
+    const out: DecideOutput = decide({
+      program,
+      profile: current,
+      person,
+      cluster: clustering?.members.get(person) ?? null,
+      now,
+      channel: body.channel,
+      slots: body.slots,
+      recent,
+    })
     let recorded = true
     try {
       d.decisions.record({ program: program.id, person, patient, keyId: key.id, requestId, now, out, remember: source !== 'memory' })
@@ -85,7 +108,11 @@ export function decideRoutes(d: DecideDeps): Hono {
       recorded = false
       d.log(`decisions of request ${requestId} could not be recorded: ${(e as Error).message.slice(0, 200)}`)
     }
-    const decisions = out.answers.map((a) => ({ ...a, ...(a.content ? { content: { id: a.content.id, title: a.content.title, ...a.content.variant } } : {}), ...(a.items ? { items: a.items.map((i) => ({ id: i.id, title: i.title, ...i.variant })) } : {}) }))
+    const decisions = out.answers.map((a) => ({
+      ...a,
+      ...(a.content ? { content: { id: a.content.id, title: a.content.title, ...a.content.variant } } : {}),
+      ...(a.items ? { items: a.items.map((i) => ({ id: i.id, title: i.title, ...i.variant })) } : {}),
+    }))
     if (key.kind === 'write') return c.json(forBrowser(base, decisions), 200, { 'Cache-Control': 'no-store' })
     return c.json({ ...base, profile: source, recorded, stage: out.stage, stageChanges: out.stageChanges, decisions }, 200, { 'Cache-Control': 'no-store' })
   })
@@ -97,7 +124,10 @@ export function decideRoutes(d: DecideDeps): Hono {
  * person, no stage, no rule, no explanation with profile values, no list of rules considered. The page is
  * public; the full answer is for secret keys with the decide scope.
  */
-function forBrowser(base: { program: string; requestId: string; channel: string; decidedAt: string }, decisions: Array<{ slot?: string; channel: string; outcome: string; reason?: string; rule?: string; content?: object }>) {
+function forBrowser(
+  base: { program: string; requestId: string; channel: string; decidedAt: string },
+  decisions: Array<{ slot?: string; channel: string; outcome: string; reason?: string; rule?: string; content?: object }>,
+) {
   return {
     program: base.program,
     requestId: base.requestId,
@@ -105,6 +135,11 @@ function forBrowser(base: { program: string; requestId: string; channel: string;
     decidedAt: base.decidedAt,
     // No rule id either: a rule's name says what it inferred (`low-mood-support`). An impression
     // names the request and slot, which the recorded decisions carry.
-    decisions: decisions.map((d) => ({ ...(d.slot ? { slot: d.slot } : {}), outcome: d.outcome, ...(d.outcome === 'default' && d.reason ? { reason: d.reason } : {}), ...(d.content ? { content: d.content } : {}) })),
+    decisions: decisions.map((d) => ({
+      ...(d.slot ? { slot: d.slot } : {}),
+      outcome: d.outcome,
+      ...(d.outcome === 'default' && d.reason ? { reason: d.reason } : {}),
+      ...(d.content ? { content: d.content } : {}),
+    })),
   }
 }

@@ -3,11 +3,24 @@ import { openApiDocument } from '../openapi.ts'
 
 const esc = (s: unknown): string => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
-type Operation = { tags?: string[]; summary?: string; description?: string; security?: Array<Record<string, unknown>>; parameters?: Array<{ name: string; in: string; description?: string }>; requestBody?: { content: Record<string, { schema: unknown }> }; responses: Record<string, { description: string; content?: Record<string, { schema: unknown }> }> }
+type Operation = {
+  tags?: string[]
+  summary?: string
+  description?: string
+  security?: Array<Record<string, unknown>>
+  parameters?: Array<{ name: string; in: string; description?: string }>
+  requestBody?: { content: Record<string, { schema: unknown }> }
+  responses: Record<string, { description: string; content?: Record<string, { schema: unknown }> }>
+}
 
 /** The OpenAPI document as one page: every operation by tag, with its keys, parameters and schemas. */
 export function referencePage(doc: ReturnType<typeof openApiDocument>): string {
-  const d = doc as { info: { title: string; version: string; description: string }; tags: Array<{ name: string }>; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown> } }
+  const d = doc as {
+    info: { title: string; version: string; description: string }
+    tags: Array<{ name: string }>
+    paths: Record<string, Record<string, Operation>>
+    components: { schemas: Record<string, unknown> }
+  }
   const schema = (s: unknown) => `<details><summary>schema</summary><pre>${esc(JSON.stringify(s, null, 2))}</pre></details>`
   const ops = Object.entries(d.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method, op })))
   const section = (tag: string) => {
@@ -16,9 +29,26 @@ export function referencePage(doc: ReturnType<typeof openApiDocument>): string {
       .map(({ path, method, op }) => {
         const id = `${method}-${path}`.replace(/[^a-z0-9]+/gi, '-')
         const keys = op.security?.length ? op.security.map((s) => Object.keys(s)[0]).join(' or ') : 'none'
-        const params = op.parameters?.length ? `<table><tr><th>parameter</th><th>in</th><th></th></tr>${op.parameters.map((p) => `<tr><td><code>${esc(p.name)}</code></td><td>${esc(p.in)}</td><td>${esc(p.description)}</td></tr>`).join('')}</table>` : ''
-        const body = op.requestBody ? `<h4>body</h4>${Object.entries(op.requestBody.content).map(([type, c]) => `<code>${esc(type)}</code>${schema(c.schema)}`).join('')}` : ''
-        const answers = Object.entries(op.responses).map(([status, r]) => `<li><strong>${esc(status)}</strong> ${esc(r.description)}${r.content ? Object.values(r.content).map((c) => schema(c.schema)).join('') : ''}</li>`).join('')
+        const params = op.parameters?.length
+          ? `<table><tr><th>parameter</th><th>in</th><th></th></tr>${op.parameters.map((p) => `<tr><td><code>${esc(p.name)}</code></td><td>${esc(p.in)}</td><td>${esc(p.description)}</td></tr>`).join('')}</table>`
+          : ''
+        const body = op.requestBody
+          ? `<h4>body</h4>${Object.entries(op.requestBody.content)
+              .map(([type, c]) => `<code>${esc(type)}</code>${schema(c.schema)}`)
+              .join('')}`
+          : ''
+        const answers = Object.entries(op.responses)
+          .map(
+            ([status, r]) =>
+              `<li><strong>${esc(status)}</strong> ${esc(r.description)}${
+                r.content
+                  ? Object.values(r.content)
+                      .map((c) => schema(c.schema))
+                      .join('')
+                  : ''
+              }</li>`,
+          )
+          .join('')
         return `<article class="op" id="${esc(id)}"><h3><span class="method ${esc(method)}">${esc(method.toUpperCase())}</span> <code>${esc(path)}</code></h3><p>${esc(op.summary)}</p>${op.description ? `<p>${esc(op.description)}</p>` : ''}<p class="keys">keys: ${esc(keys)}</p>${params}${body}<h4>answers</h4><ul>${answers}</ul></article>`
       })
       .join('')}</section>`

@@ -22,7 +22,11 @@ describe('GET /health with a migration that cannot be applied', () => {
       expect(res.status).toBe(200)
       expect(body.status).toBe('degraded')
       expect(body.clickhouse).toMatchObject({ migrated: false, migrationError: 'migration 1_events changed after it was applied; add a new migration instead' })
-      const post = await svc.app.request('/v1/track', { method: 'POST', headers: { authorization: basic(DEMO.secretKey), 'content-type': 'application/json' }, body: JSON.stringify({ userId: 'p-1', event: 'kept' }) })
+      const post = await svc.app.request('/v1/track', {
+        method: 'POST',
+        headers: { authorization: basic(DEMO.secretKey), 'content-type': 'application/json' },
+        body: JSON.stringify({ userId: 'p-1', event: 'kept' }),
+      })
       expect(post.status).toBe(200)
       expect(svc.spool.depthBytes()).toBeGreaterThan(0)
       expect(logs.filter((l) => l.startsWith('ClickHouse not ready'))).toEqual([])

@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest'
 import { basic, DEMO, tempDir, testConfig, waitFor } from '../../../test/helpers.ts'
 import { createService, type Service } from '../service.ts'
 
-async function health(s: Service): Promise<{ status: number; body: { status: string; spool: { accepting: boolean }; writer: { lastError: string | null; lastErrorAt: string | null } } }> {
+async function health(
+  s: Service,
+): Promise<{ status: number; body: { status: string; spool: { accepting: boolean }; writer: { lastError: string | null; lastErrorAt: string | null } } }> {
   const res = await s.app.request('/health')
   return { status: res.status, body: (await res.json()) as never }
 }
@@ -38,7 +40,10 @@ describe('GET /health under failure', () => {
       expect(Date.now() - Date.parse(degraded.body.writer.lastErrorAt!)).toBeLessThan(30_000)
       const statuses: number[] = []
       for (let i = 0; i < 20 && !statuses.includes(503); i++) statuses.push((await post()).status)
-      expect(statuses.filter((s) => s !== 200 && s !== 503), `statuses ${statuses.join(',')}`).toEqual([])
+      expect(
+        statuses.filter((s) => s !== 200 && s !== 503),
+        `statuses ${statuses.join(',')}`,
+      ).toEqual([])
       expect(statuses.at(-1), `statuses ${statuses.join(',')}`).toBe(503)
       let full = await health(svc2)
       await waitFor(async () => (full = await health(svc2)).status === 503, 5_000, `503, last seen ${JSON.stringify(full.body)}`)

@@ -23,7 +23,15 @@ interface Health {
   status: string
   clickhouse: { mode: string; reachable: boolean; migrated: boolean; url?: string }
   spool: { depthBytes: number; maxBytes: number; segments: number; damagedStretches: number; accepting: boolean }
-  writer: { running: boolean; batches: number; rows: number; consecutiveFailures: number; lastError: string | null; lastErrorAt: string | null; lastSuccessAt: string | null }
+  writer: {
+    running: boolean
+    batches: number
+    rows: number
+    consecutiveFailures: number
+    lastError: string | null
+    lastErrorAt: string | null
+    lastSuccessAt: string | null
+  }
   events: { inserted: number; duplicates: number; quarantined: number }
 }
 
@@ -56,7 +64,11 @@ function spoolFileBytes(dir: string): number {
 }
 
 const send = (body: unknown, path = '/v1/track', headers: Record<string, string> = {}) =>
-  service.app.request(path, { method: 'POST', headers: { authorization: basic(DEMO.secretKey), 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
+  service.app.request(path, {
+    method: 'POST',
+    headers: { authorization: basic(DEMO.secretKey), 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  })
 
 const eventCount = async () => Number((await service.db.query<{ c: string }>('SELECT count() c FROM events'))[0]!.c)
 
@@ -102,13 +114,25 @@ describe('GET /health', () => {
       for (const q of quiet) q.mockRestore()
     }
   })
-
 })
 
 describe('GET /metrics', () => {
   it('counts rejected events by step and reason, and refused requests by reason', async () => {
     const future = new Date(Date.now() + 30 * 3600_000).toISOString()
-    expect((await send({ batch: [{ type: 'track', event: 'no_person' }, { type: 'track', userId: 'p-1', event: 'big', properties: { x: 'x'.repeat(40_000) } }, { type: 'track', userId: 'p-1', event: 'late', timestamp: future }] }, '/v1/batch')).status).toBe(400)
+    expect(
+      (
+        await send(
+          {
+            batch: [
+              { type: 'track', event: 'no_person' },
+              { type: 'track', userId: 'p-1', event: 'big', properties: { x: 'x'.repeat(40_000) } },
+              { type: 'track', userId: 'p-1', event: 'late', timestamp: future },
+            ],
+          },
+          '/v1/batch',
+        )
+      ).status,
+    ).toBe(400)
     expect((await send({ type: 'track', event: 'no_person' })).status).toBe(400)
     expect((await service.app.request('/v1/track', { method: 'POST', body: '{"userId":"p-1","event":"e"}' })).status).toBe(401)
     expect((await send({ userId: 'p-1', event: 'e' }, '/v1/track', { 'content-encoding': 'compress' })).status).toBe(415)

@@ -37,9 +37,23 @@ export function healthRoutes(d: HealthDeps): Hono {
     return c.json(
       {
         status,
-        clickhouse: { mode: d.storage.mode, reachable, migrated: d.migrated(), ...(d.migrationError() ? { migrationError: d.migrationError() } : {}), ...(d.storage.mode === 'server' ? { url: d.storage.url } : {}) },
+        clickhouse: {
+          mode: d.storage.mode,
+          reachable,
+          migrated: d.migrated(),
+          ...(d.migrationError() ? { migrationError: d.migrationError() } : {}),
+          ...(d.storage.mode === 'server' ? { url: d.storage.url } : {}),
+        },
         spool: { depthBytes: spool.depthBytes, maxBytes: d.spoolMaxBytes, segments: spool.segments, damagedStretches: spool.damagedStretches, accepting },
-        writer: { running: w.running, batches: w.batches, rows: w.rows, consecutiveFailures: w.consecutiveFailures, lastError: w.lastError, lastErrorAt: w.lastErrorAt && new Date(w.lastErrorAt).toISOString(), lastSuccessAt: w.lastSuccessAt && new Date(w.lastSuccessAt).toISOString() },
+        writer: {
+          running: w.running,
+          batches: w.batches,
+          rows: w.rows,
+          consecutiveFailures: w.consecutiveFailures,
+          lastError: w.lastError,
+          lastErrorAt: w.lastErrorAt && new Date(w.lastErrorAt).toISOString(),
+          lastSuccessAt: w.lastSuccessAt && new Date(w.lastSuccessAt).toISOString(),
+        },
         events: { ...d.sink },
         // Profiles come from memory once their program is ready there, from ClickHouse before.
         profiles: d.profiles ? { store: 'memory', programs: d.profiles.status() } : { store: 'off' },

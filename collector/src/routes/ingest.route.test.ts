@@ -78,7 +78,11 @@ function batchOfSize(bytes: number): { text: string; events: number } {
 /** `bytes` zeros compressed without ever holding them in memory at once. */
 async function bomb(encoding: 'gzip' | 'deflate' | 'br', bytes: number): Promise<Buffer> {
   const z: Transform =
-    encoding === 'gzip' ? createGzip({ level: 9 }) : encoding === 'deflate' ? createDeflate({ level: 9 }) : createBrotliCompress({ params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 5 } })
+    encoding === 'gzip'
+      ? createGzip({ level: 9 })
+      : encoding === 'deflate'
+        ? createDeflate({ level: 9 })
+        : createBrotliCompress({ params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 5 } })
   const chunks: Buffer[] = []
   z.on('data', (c: Buffer) => chunks.push(c))
   const ended = once(z, 'end')
@@ -105,7 +109,11 @@ describe('ingestion endpoints', () => {
       expect(await answer(await post(`/v1/${type}`, { ...msg, type, messageId: `${msg.messageId}-typed` })), type).toEqual(ok(1))
     }
     const ids = messages.flatMap(([, m]) => [m.messageId as string, `${m.messageId}-typed`])
-    await waitFor(async () => (await service.db.query<{ c: number }>('SELECT count() c FROM events WHERE message_id IN {ids:Array(String)}', { ids }))[0]!.c === ids.length, 20_000, 'endpoint events')
+    await waitFor(
+      async () => (await service.db.query<{ c: number }>('SELECT count() c FROM events WHERE message_id IN {ids:Array(String)}', { ids }))[0]!.c === ids.length,
+      20_000,
+      'endpoint events',
+    )
     const rows = await service.db.query<{ message_id: string; type: string; event: string; previous_id: string; group_id: string }>(
       "SELECT message_id, type, event, previous_id, group_id FROM events WHERE message_id IN {ids:Array(String)} AND message_id NOT LIKE '%-typed' ORDER BY message_id",
       { ids },
@@ -156,11 +164,21 @@ describe('request errors', () => {
     expect(await answer(await post('/v1/track', null, { raw: '{"userId": "p-1",' }))).toEqual(
       err(400, { code: 'invalid_json', message: expect.stringMatching(/^body is not valid JSON: .*position 17/), field: '(body)' }),
     )
-    expect(await answer(await post('/v1/batch', null, { raw: '' }))).toEqual(err(400, { code: 'invalid_json', message: 'body is empty; expected a JSON object', field: '(body)' }))
+    expect(await answer(await post('/v1/batch', null, { raw: '' }))).toEqual(
+      err(400, { code: 'invalid_json', message: 'body is empty; expected a JSON object', field: '(body)' }),
+    )
   })
 
   it('400 with the rejected list when no event of the request is valid', async () => {
-    const res = await answer(await post('/v1/batch', { batch: [{ type: 'track', userId: 'p-1' }, { type: 'track', event: 'x' }, { type: 'nonsense', userId: 'p-1' }] }))
+    const res = await answer(
+      await post('/v1/batch', {
+        batch: [
+          { type: 'track', userId: 'p-1' },
+          { type: 'track', event: 'x' },
+          { type: 'nonsense', userId: 'p-1' },
+        ],
+      }),
+    )
     expect(res).toEqual(
       err(400, {
         code: 'no_valid_events',
@@ -169,7 +187,12 @@ describe('request errors', () => {
         rejected: [
           { index: 0, reason: 'invalid_schema', field: 'batch[0].event', message: 'Invalid input: expected string, received undefined' },
           { index: 1, reason: 'invalid_schema', field: 'batch[1].userId', message: 'userId or anonymousId is required' },
-          { index: 2, reason: 'invalid_schema', field: 'batch[2].type', message: "Invalid discriminator value. Expected 'track' | 'page' | 'screen' | 'identify' | 'alias' | 'group'" },
+          {
+            index: 2,
+            reason: 'invalid_schema',
+            field: 'batch[2].type',
+            message: "Invalid discriminator value. Expected 'track' | 'page' | 'screen' | 'identify' | 'alias' | 'group'",
+          },
         ],
       }),
     )
@@ -187,10 +210,16 @@ describe('request errors', () => {
     expect(await answer(await post('/v1/batch', { events: [track()] }))).toEqual(
       err(400, { code: 'invalid_body', message: 'Invalid input: expected array, received undefined', field: 'batch' }),
     )
-    expect(await answer(await post('/v1/batch', [track()]))).toEqual(err(400, { code: 'invalid_body', message: 'Invalid input: expected object, received array', field: '(body)' }))
-    expect(await answer(await post('/v1/import', { batch: [] }))).toEqual(err(400, { code: 'invalid_body', message: 'must hold at least one event', field: 'batch' }))
+    expect(await answer(await post('/v1/batch', [track()]))).toEqual(
+      err(400, { code: 'invalid_body', message: 'Invalid input: expected object, received array', field: '(body)' }),
+    )
+    expect(await answer(await post('/v1/import', { batch: [] }))).toEqual(
+      err(400, { code: 'invalid_body', message: 'must hold at least one event', field: 'batch' }),
+    )
     const batch = Array.from({ length: 501 }, (_, i) => track({ messageId: `over-${i}` }))
-    expect(await answer(await post('/v1/batch', { batch }))).toEqual(err(400, { code: 'invalid_body', message: 'must hold at most 500 events', field: 'batch' }))
+    expect(await answer(await post('/v1/batch', { batch }))).toEqual(
+      err(400, { code: 'invalid_body', message: 'must hold at most 500 events', field: 'batch' }),
+    )
     expect(await answer(await post('/v1/batch', { batch: [track()], sentAt: 'yesterday-ish' }))).toEqual(
       err(400, { code: 'invalid_body', message: 'must be an ISO 8601 date-time', field: 'sentAt' }),
     )
@@ -203,7 +232,11 @@ describe('request errors', () => {
   it('masks an e-mail address written with a JSON escape (no @ in the body text)', async () => {
     const body = '{"type":"track","userId":"p-1","event":"x","messageId":"esc-1","properties":{"note":"jane\\u0040example.com"}}'
     expect(body).not.toContain('@')
-    const res = await service.app.request('/v1/track', { method: 'POST', headers: { authorization: basic(DEMO.secretKey), 'content-type': 'application/json' }, body })
+    const res = await service.app.request('/v1/track', {
+      method: 'POST',
+      headers: { authorization: basic(DEMO.secretKey), 'content-type': 'application/json' },
+      body,
+    })
     expect(res.status).toBe(200)
     await waitFor(async () => (await service.db.query<{ c: number }>("SELECT count() c FROM events WHERE message_id = 'esc-1'"))[0]!.c === 1)
     expect(await service.db.query("SELECT properties FROM events WHERE message_id = 'esc-1'")).toEqual([{ properties: '{"note":"[redacted]"}' }])
@@ -226,13 +259,27 @@ describe('request errors', () => {
     expect(await answer(await post('/v1/track', track(), { key: DEMO.writeKey }))).toEqual(ok(1))
     // Segment's libraries send `key:` with an empty password; a password is ignored.
     // A channel key names its patient only (no anonymous id beside it).
-    expect(await answer(await post('/v1/track', track({ anonymousId: undefined }), { key: null, headers: { authorization: `basic ${Buffer.from(`${DEMO.callKey}:ignored`).toString('base64')}` } }))).toEqual(ok(1))
+    expect(
+      await answer(
+        await post('/v1/track', track({ anonymousId: undefined }), {
+          key: null,
+          headers: { authorization: `basic ${Buffer.from(`${DEMO.callKey}:ignored`).toString('base64')}` },
+        }),
+      ),
+    ).toEqual(ok(1))
     expect(await answer(await post('/v1/track', { ...track(), writeKey: DEMO.writeKey }, { key: null }))).toEqual(ok(1))
     expect(await answer(await post('/v1/batch', { batch: [track()], writeKey: DEMO.secretKey }, { key: null }))).toEqual(ok(1))
   })
 
   it('403 for an origin outside the write key allowlist; allowed origins pass', async () => {
-    for (const origin of ['https://evil.example', 'https://localhost:3000', 'http://localhost.evil.example:3000', 'http://127.0.0.2:8080', 'null', 'http://[::2]:3000']) {
+    for (const origin of [
+      'https://evil.example',
+      'https://localhost:3000',
+      'http://localhost.evil.example:3000',
+      'http://127.0.0.2:8080',
+      'null',
+      'http://[::2]:3000',
+    ]) {
       expect(await answer(await post('/v1/track', track(), { key: DEMO.writeKey, headers: { origin } })), origin).toEqual(
         err(403, { code: 'origin_not_allowed', message: `origin ${origin} is not allowed for this write key`, field: 'origin' }),
       )
@@ -240,7 +287,14 @@ describe('request errors', () => {
         err(403, { code: 'origin_not_allowed', message: `origin ${origin} is not allowed for this write key`, field: 'origin' }),
       )
     }
-    for (const origin of ['http://localhost:3000', 'http://localhost:5173', 'http://localhost', 'http://127.0.0.1:8080', 'http://127.0.0.1:65535', 'http://[::1]:4000']) {
+    for (const origin of [
+      'http://localhost:3000',
+      'http://localhost:5173',
+      'http://localhost',
+      'http://127.0.0.1:8080',
+      'http://127.0.0.1:65535',
+      'http://[::1]:4000',
+    ]) {
       const res = await post('/v1/track', track(), { key: DEMO.writeKey, headers: { origin } })
       expect(await answer(res), origin).toEqual(ok(1))
       expect(res.headers.get('access-control-allow-origin'), origin).toBe(origin)
@@ -251,13 +305,18 @@ describe('request errors', () => {
 
   it('answers a CORS preflight for an allowed origin with that exact origin, and not for another', async () => {
     const preflight = (origin: string) =>
-      service.app.request('/v1/batch', { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' } })
+      service.app.request('/v1/batch', {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' },
+      })
     for (const origin of ['http://localhost:5173', 'http://127.0.0.1:3000']) {
       const res = await preflight(origin)
       expect(res.status).toBe(204)
       expect(res.headers.get('access-control-allow-origin')).toBe(origin)
       expect(res.headers.get('access-control-allow-methods')!.split(',')).toContain('POST')
-      expect(res.headers.get('access-control-allow-headers')!.toLowerCase().split(',')).toEqual(expect.arrayContaining(['content-type', 'authorization', 'content-encoding']))
+      expect(res.headers.get('access-control-allow-headers')!.toLowerCase().split(',')).toEqual(
+        expect.arrayContaining(['content-type', 'authorization', 'content-encoding']),
+      )
       expect(res.headers.get('vary')).toContain('Origin')
     }
     for (const origin of ['https://evil.example', 'null', 'http://localhost.evil.example']) {
@@ -278,7 +337,9 @@ describe('request errors', () => {
     expect(await answer(await service.app.request('/nope'))).toEqual(notFound)
     expect(await answer(await service.app.request('/v1/nope', { method: 'POST', body: '{}' }))).toEqual(notFound)
     expect(await answer(await service.app.request('/v1/track'))).toEqual(notFound)
-    expect(await answer(await service.app.request('/v2/batch', { method: 'POST', headers: { authorization: basic(DEMO.secretKey) }, body: '{"batch":[]}' }))).toEqual(notFound)
+    expect(
+      await answer(await service.app.request('/v2/batch', { method: 'POST', headers: { authorization: basic(DEMO.secretKey) }, body: '{"batch":[]}' })),
+    ).toEqual(notFound)
   })
 })
 
@@ -304,7 +365,11 @@ describe('size limits and encodings (L1)', () => {
     expect(gz.length).toBeLessThan(20_000)
     expect(await answer(await post('/v1/batch', null, { raw: gz, headers: { 'content-encoding': 'gzip' } }))).toEqual(ok(exact.events))
     const over = batchOfSize(MAX_BODY_BYTES + 1)
-    for (const [encoding, data] of [['gzip', gzipSync(over.text)], ['deflate', deflateSync(over.text)], ['br', brotliCompressSync(over.text)]] as const) {
+    for (const [encoding, data] of [
+      ['gzip', gzipSync(over.text)],
+      ['deflate', deflateSync(over.text)],
+      ['br', brotliCompressSync(over.text)],
+    ] as const) {
       expect(await answer(await post('/v1/batch', null, { raw: data, headers: { 'content-encoding': encoding } })), encoding).toEqual(tooLargeInflated)
     }
   })
@@ -365,9 +430,19 @@ describe('partly valid batches', () => {
       ok(2, [
         { index: 1, reason: 'invalid_schema', field: 'batch[1].userId', message: 'userId or anonymousId is required' },
         { index: 2, reason: 'event_too_large', field: 'batch[2]', message: `event is ${bigBytes} bytes; at most ${MAX_EVENT_BYTES} are accepted` },
-        { index: 3, reason: 'future_timestamp', field: 'batch[3].timestamp', message: 'is 48 h in the future after clock correction; at most 24 h is accepted' },
+        {
+          index: 3,
+          reason: 'future_timestamp',
+          field: 'batch[3].timestamp',
+          message: 'is 48 h in the future after clock correction; at most 24 h is accepted',
+        },
         { index: 5, reason: 'invalid_schema', field: 'batch[5].traits', message: 'Invalid input: expected record, received string' },
-        { index: 6, reason: 'future_timestamp', field: 'batch[6].originalTimestamp', message: 'is 30 h in the future after clock correction; at most 24 h is accepted' },
+        {
+          index: 6,
+          reason: 'future_timestamp',
+          field: 'batch[6].originalTimestamp',
+          message: 'is 30 h in the future after clock correction; at most 24 h is accepted',
+        },
       ]),
     )
     expect(bigBytes).toBeGreaterThan(MAX_EVENT_BYTES)
@@ -385,7 +460,9 @@ describe('partly valid batches', () => {
         code: 'no_valid_events',
         message: `(body): event is ${MAX_EVENT_BYTES + 1} bytes; at most ${MAX_EVENT_BYTES} are accepted`,
         field: '(body)',
-        rejected: [{ index: 0, reason: 'event_too_large', field: '(body)', message: `event is ${MAX_EVENT_BYTES + 1} bytes; at most ${MAX_EVENT_BYTES} are accepted` }],
+        rejected: [
+          { index: 0, reason: 'event_too_large', field: '(body)', message: `event is ${MAX_EVENT_BYTES + 1} bytes; at most ${MAX_EVENT_BYTES} are accepted` },
+        ],
       }),
     )
   })
@@ -417,7 +494,20 @@ describe('counters reconcile (D11)', () => {
     const text = fc.oneof(
       fc.string({ maxLength: 12 }),
       fc.string({ unit: 'binary', maxLength: 12 }),
-      fc.constantFrom('', 'p-1', 'a-1', 'email_click', 'sms_click', 'jane@example.com', '\ud800', 'x\udfff', '😀', '\u0000', 'https://x.example/?a=1&utm_source=s#h', '__proto__'),
+      fc.constantFrom(
+        '',
+        'p-1',
+        'a-1',
+        'email_click',
+        'sms_click',
+        'jane@example.com',
+        '\ud800',
+        'x\udfff',
+        '😀',
+        '\u0000',
+        'https://x.example/?a=1&utm_source=s#h',
+        '__proto__',
+      ),
     )
     const time = fc.oneof(
       fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
@@ -426,7 +516,11 @@ describe('counters reconcile (D11)', () => {
     )
     const id = fc.oneof(text, fc.integer(), fc.double(), fc.constant(null))
     const json = fc.jsonValue({ maxDepth: 2 })
-    const obj = fc.dictionary(fc.oneof(text, fc.constantFrom('url', 'email', 'ip', 'channel', 'userAgent', 'page', 'library', 'traits', 'referrer', 'path', 'title')), json, { maxKeys: 4 })
+    const obj = fc.dictionary(
+      fc.oneof(text, fc.constantFrom('url', 'email', 'ip', 'channel', 'userAgent', 'page', 'library', 'traits', 'referrer', 'path', 'title')),
+      json,
+      { maxKeys: 4 },
+    )
     // Each field is mostly valid, so that many events pass and the rest fail one field at a time.
     const mostly = <T, U>(good: fc.Arbitrary<T>, any: fc.Arbitrary<U>) => fc.oneof({ weight: 4, arbitrary: good }, { weight: 1, arbitrary: any })
     const recent = fc.integer({ min: -72 * 3600, max: 3600 }).map((s) => new Date(now + s * 1000).toISOString())
@@ -447,7 +541,15 @@ describe('counters reconcile (D11)', () => {
         properties: mostly(obj, json),
         traits: mostly(obj, json),
         context: mostly(
-          fc.record({ ip: fc.constantFrom('203.0.113.9', '::1', 'nonsense'), channel: text, userAgent: text, page: fc.record({ url: text, referrer: text, title: text }) }, { requiredKeys: [] }),
+          fc.record(
+            {
+              ip: fc.constantFrom('203.0.113.9', '::1', 'nonsense'),
+              channel: text,
+              userAgent: text,
+              page: fc.record({ url: text, referrer: text, title: text }),
+            },
+            { requiredKeys: [] },
+          ),
           obj,
         ),
       },
@@ -494,13 +596,36 @@ describe('counters reconcile (D11)', () => {
           payload = { ...payload, writeKey: r.auth === 'body-write' ? DEMO.writeKey : DEMO.secretKey }
         }
         const textBody = 'text' in r.payload ? r.payload.text : (JSON.stringify(payload) ?? 'null')
-        const bytes = r.encoding === 'gzip' ? gzipSync(textBody) : r.encoding === 'deflate' ? deflateSync(textBody) : r.encoding === 'br' ? brotliCompressSync(textBody) : Buffer.from(textBody)
-        const key = { secret: DEMO.secretKey, write: DEMO.writeKey, call: DEMO.callKey, unknown: 'sk_unknown_key_000', none: null, 'body-write': null, 'body-secret': null }[r.auth]
-        const headers: Record<string, string> = { ...(r.origin ? { origin: r.origin } : {}), ...(r.encoding === 'identity' ? {} : { 'content-encoding': r.encoding }) }
+        const bytes =
+          r.encoding === 'gzip'
+            ? gzipSync(textBody)
+            : r.encoding === 'deflate'
+              ? deflateSync(textBody)
+              : r.encoding === 'br'
+                ? brotliCompressSync(textBody)
+                : Buffer.from(textBody)
+        const key = {
+          secret: DEMO.secretKey,
+          write: DEMO.writeKey,
+          call: DEMO.callKey,
+          unknown: 'sk_unknown_key_000',
+          none: null,
+          'body-write': null,
+          'body-secret': null,
+        }[r.auth]
+        const headers: Record<string, string> = {
+          ...(r.origin ? { origin: r.origin } : {}),
+          ...(r.encoding === 'identity' ? {} : { 'content-encoding': r.encoding }),
+        }
         const res = await post(r.path, null, { key, raw: bytes, headers })
         expect(res.status === 200 || (res.status >= 400 && res.status < 500), `status ${res.status}`).toBe(true)
         expect(res.headers.get('content-type')).toMatch(/^application\/json/)
-        const b = (await res.json()) as { success?: true; accepted?: number; rejected?: unknown[]; error?: { code: string; message: string; rejected?: unknown[] } }
+        const b = (await res.json()) as {
+          success?: true
+          accepted?: number
+          rejected?: unknown[]
+          error?: { code: string; message: string; rejected?: unknown[] }
+        }
         if (res.status === 200) {
           expect(b.success).toBe(true)
           expect(b.accepted).toBeGreaterThan(0)

@@ -75,7 +75,8 @@ export function ingestRoutes(deps: IngestDeps): Hono {
       await spool.appendFrames(frames, outcome.records)
     } catch (e) {
       metrics.rejected.inc({ step: 'spool', reason: e instanceof SpoolFullError ? 'spool_full' : 'spool_error' }, outcome.records)
-      if (e instanceof SpoolFullError) throw new ApiError(503, 'spool_full', 'the collector is at its spool limit; retry later', { headers: { 'Retry-After': '5' } })
+      if (e instanceof SpoolFullError)
+        throw new ApiError(503, 'spool_full', 'the collector is at its spool limit; retry later', { headers: { 'Retry-After': '5' } })
       throw new ApiError(500, 'spool_unavailable', 'the event could not be stored; retry', { headers: { 'Retry-After': '1' }, cause: e })
     }
     metrics.accepted.inc({ program: outcome.program! }, outcome.records)

@@ -25,7 +25,8 @@ function requestKey(c: Context, keys: KeyIndex) {
   const basic = basicUser(c.req.header('authorization'))
   const key = authenticateKey(keys, basic ?? c.req.query('writeKey'), c.req.header('origin'))
   // A secret key in a URL ends up in proxy and browser logs: it is taken only as HTTP Basic.
-  if (key.kind === 'secret' && !basic) throw new ApiError(401, 'missing_key', 'a secret key goes in the Authorization header (HTTP Basic), never in the URL', { field: 'authorization' })
+  if (key.kind === 'secret' && !basic)
+    throw new ApiError(401, 'missing_key', 'a secret key goes in the Authorization header (HTTP Basic), never in the URL', { field: 'authorization' })
   return key
 }
 
@@ -48,14 +49,24 @@ export function programRoutes(d: ProgramRouteDeps): Hono<SecretKeyEnv> {
     let ticket: string | undefined
     if (key.kind === 'write' && q.availableAtLevel > 0) {
       const sent = c.req.query('anonymousId')
-      if (!sent || sent.length > 200) throw new ApiError(400, 'invalid_body', 'anonymousId (the browser’s id, at most 200 characters) is required for a questionnaire above level 0', { field: 'anonymousId' })
+      if (!sent || sent.length > 200)
+        throw new ApiError(400, 'invalid_body', 'anonymousId (the browser’s id, at most 200 characters) is required for a questionnaire above level 0', {
+          field: 'anonymousId',
+        })
       const anonymousId = browserId(sent)
       const now = Date.now()
       const { person } = await browserPerson(d, program.program.id, anonymousId)
       const { profile } = await profileWithin(d, program.program, person, now, QUESTIONNAIRE_PROFILE_TIMEOUT_MS)
       const level = profile ? effectiveLevel(program.program, profile) : 0
       if (level < q.availableAtLevel || !program.identitySecret) {
-        throw new ApiError(403, 'questionnaire_locked', program.identitySecret ? `questionnaire ${q.id} opens at level ${q.availableAtLevel}` : `questionnaire ${q.id} is above level 0 and program ${program.program.id} has no identitySecret to issue tickets with`, { field: 'id' })
+        throw new ApiError(
+          403,
+          'questionnaire_locked',
+          program.identitySecret
+            ? `questionnaire ${q.id} opens at level ${q.availableAtLevel}`
+            : `questionnaire ${q.id} is above level 0 and program ${program.program.id} has no identitySecret to issue tickets with`,
+          { field: 'id' },
+        )
       }
       ticket = signQuestionnaireTicket({ program: program.program.id, questionnaire: q.id, anonymousId }, program.identitySecret, now)
     }
@@ -64,7 +75,11 @@ export function programRoutes(d: ProgramRouteDeps): Hono<SecretKeyEnv> {
         id: q.id,
         title: q.title,
         availableAtLevel: q.availableAtLevel,
-        questions: q.questions.map((question) => ({ id: question.id, text: question.text, answers: question.answers.map((a) => ({ id: a.id, text: a.text })) })),
+        questions: q.questions.map((question) => ({
+          id: question.id,
+          text: question.text,
+          answers: question.answers.map((a) => ({ id: a.id, text: a.text })),
+        })),
         ...(ticket ? { ticket } : {}),
       },
       200,
@@ -93,10 +108,20 @@ export function programRoutes(d: ProgramRouteDeps): Hono<SecretKeyEnv> {
     // Right after a start the stored run may still be on its way: wait for it rather than recompute.
     await d.clusters.loaded()
     let result = d.clusters.latest(program.id)
-    if (!result || result.settings.k !== k || result.settings.minSize !== minSize || c.req.query('refresh') === '1' || Date.now() - Date.parse(result.computedAt) > CLUSTER_REFRESH_MS) {
+    if (
+      !result ||
+      result.settings.k !== k ||
+      result.settings.minSize !== minSize ||
+      c.req.query('refresh') === '1' ||
+      Date.now() - Date.parse(result.computedAt) > CLUSTER_REFRESH_MS
+    ) {
       result = await d.clusters.compute(program, { k, minSize })
     }
-    return c.json({ program: result.program, runId: result.runId, computedAt: result.computedAt, k, minSize, people: result.members.size, clusters: result.clusters }, 200, { 'Cache-Control': 'no-store' })
+    return c.json(
+      { program: result.program, runId: result.runId, computedAt: result.computedAt, k, minSize, people: result.members.size, clusters: result.clusters },
+      200,
+      { 'Cache-Control': 'no-store' },
+    )
   })
   app.get('/profiles/:patientId', profiles, async (c) => {
     const { program, patientId } = profileRequest(c)
@@ -105,7 +130,14 @@ export function programRoutes(d: ProgramRouteDeps): Hono<SecretKeyEnv> {
     await d.clusters.loaded()
     const clustering = d.clusters.latest(program.id)
     const cluster = clustering?.members.get(patientId)
-    return c.json({ ...profile, cluster: cluster ? { id: cluster, label: clustering!.clusters.find((x) => x.id === cluster)!.label, computedAt: clustering!.computedAt } : null }, 200, { 'Cache-Control': 'no-store' })
+    return c.json(
+      {
+        ...profile,
+        cluster: cluster ? { id: cluster, label: clustering!.clusters.find((x) => x.id === cluster)!.label, computedAt: clustering!.computedAt } : null,
+      },
+      200,
+      { 'Cache-Control': 'no-store' },
+    )
   })
   app.get('/profiles/:patientId/timeline', profiles, async (c) => {
     const { program, patientId } = profileRequest(c)

@@ -80,7 +80,11 @@ export function siteRoutes(d: SiteDeps): Hono {
     const pages = new Map<string, Asset>()
     for (const [name, file] of files) {
       const body = name.endsWith('.html') ? Buffer.from(file.toString('utf8').replaceAll('{{WRITE_KEY}}', key ?? '')) : file
-      pages.set(name, { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"`, type: TYPES[extname(name)] ?? 'application/octet-stream' })
+      pages.set(name, {
+        body,
+        etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"`,
+        type: TYPES[extname(name)] ?? 'application/octet-stream',
+      })
     }
     rendered = { key, pages }
     return pages

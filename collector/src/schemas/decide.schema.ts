@@ -14,7 +14,10 @@ export const decideSchema = z.strictObject({
   userId: id.optional(),
   anonymousId: id.optional(),
   channel: z.enum(DECISION_CHANNELS),
-  slots: z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be a slot id: lower-case letters, digits and dashes')).max(20).optional(),
+  slots: z
+    .array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be a slot id: lower-case letters, digits and dashes'))
+    .max(20)
+    .optional(),
   context: z.record(z.string(), z.unknown()).optional(),
 })
 

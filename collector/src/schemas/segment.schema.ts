@@ -37,7 +37,12 @@ const userIdField = idField.refine((v) => !v.startsWith(BROWSER_ID_PREFIX), `mus
 const jsonObject = z.record(z.string(), z.unknown())
 
 const common = {
-  messageId: z.string().min(1).max(100).refine((v) => !(v.includes('@') && EMAIL_LIKE.test(v)), 'must not be an e-mail address').optional(),
+  messageId: z
+    .string()
+    .min(1)
+    .max(100)
+    .refine((v) => !(v.includes('@') && EMAIL_LIKE.test(v)), 'must not be an e-mail address')
+    .optional(),
   anonymousId: idField.optional(),
   userId: userIdField.optional(),
   timestamp: isoTime.optional(),
@@ -52,15 +57,36 @@ const identityIssue = { message: 'userId or anonymousId is required', path: ['us
 
 /** `track`: an action, named by `event`. */
 export const trackSchema = z
-  .object({ ...common, type: z.literal('track'), event: z.string().min(1).max(200).refine((v) => !holdsContact(v), 'must be an event name, holding no e-mail address or phone number'), properties: jsonObject.optional() })
+  .object({
+    ...common,
+    type: z.literal('track'),
+    event: z
+      .string()
+      .min(1)
+      .max(200)
+      .refine((v) => !holdsContact(v), 'must be an event name, holding no e-mail address or phone number'),
+    properties: jsonObject.optional(),
+  })
   .refine(needsIdentity, identityIssue)
 /** `page`: a web page view. */
 export const pageSchema = z
-  .object({ ...common, type: z.literal('page'), name: z.string().max(500).optional(), category: z.string().max(200).optional(), properties: jsonObject.optional() })
+  .object({
+    ...common,
+    type: z.literal('page'),
+    name: z.string().max(500).optional(),
+    category: z.string().max(200).optional(),
+    properties: jsonObject.optional(),
+  })
   .refine(needsIdentity, identityIssue)
 /** `screen`: an app screen view. */
 export const screenSchema = z
-  .object({ ...common, type: z.literal('screen'), name: z.string().max(500).optional(), category: z.string().max(200).optional(), properties: jsonObject.optional() })
+  .object({
+    ...common,
+    type: z.literal('screen'),
+    name: z.string().max(500).optional(),
+    category: z.string().max(200).optional(),
+    properties: jsonObject.optional(),
+  })
   .refine(needsIdentity, identityIssue)
 /** `identify`: who the person is (a pseudonymous patient id) and their traits. */
 export const identifySchema = z.object({ ...common, type: z.literal('identify'), traits: jsonObject.optional() }).refine(needsIdentity, identityIssue)
@@ -92,7 +118,8 @@ export const batchEnvelopeSchema = z.object({
     .superRefine((c, ctx) => {
       const deep = pathBeyondDepth(c, MAX_EVENT_DEPTH - 1)
       if (deep) ctx.addIssue({ code: 'custom', path: deep, message: `is nested more than ${MAX_EVENT_DEPTH} levels deep in each event; flatten the context` })
-      else if (Buffer.byteLength(JSON.stringify(c)) > MAX_BATCH_CONTEXT_BYTES) ctx.addIssue({ code: 'custom', message: `must be at most ${8 * 1024} bytes of JSON` })
+      else if (Buffer.byteLength(JSON.stringify(c)) > MAX_BATCH_CONTEXT_BYTES)
+        ctx.addIssue({ code: 'custom', message: `must be at most ${8 * 1024} bytes of JSON` })
     })
     .optional(),
 })

@@ -19,7 +19,25 @@ afterAll(async () => {
 })
 
 const row = (id: string, over: Record<string, unknown> = {}) =>
-  Buffer.from(payloadText('202611', 'p1', id, encodeEventRow({ ...blankEventRow(), message_id: id, program: 'p1', type: 'track', event: 'x', channel: 'web', ts: '2026-11-23 10:00:00.000', original_ts: '2026-11-23 10:00:00.000', received_at: '2026-11-23 10:00:00.000', ...over } as EventRow)))
+  Buffer.from(
+    payloadText(
+      '202611',
+      'p1',
+      id,
+      encodeEventRow({
+        ...blankEventRow(),
+        message_id: id,
+        program: 'p1',
+        type: 'track',
+        event: 'x',
+        channel: 'web',
+        ts: '2026-11-23 10:00:00.000',
+        original_ts: '2026-11-23 10:00:00.000',
+        received_at: '2026-11-23 10:00:00.000',
+        ...over,
+      } as EventRow),
+    ),
+  )
 const stats = (): SinkStats => ({ inserted: 0, duplicates: 0, quarantined: 0 })
 const counter = (s: SinkStats) => (what: keyof SinkStats, n: number) => void (s[what] += n)
 
@@ -36,7 +54,13 @@ describe('clickhouseSink', () => {
     expect(s).toEqual({ inserted: 40, duplicates: 0, quarantined: 3 })
     expect(await db.query(`SELECT count() c FROM ${TABLES.events} WHERE message_id LIKE 'g-%'`)).toEqual([{ c: 40 }])
     const files = readdirSync(join(tmp.dir, 'quarantine'))
-    const kept = files.flatMap((f) => readFileSync(join(tmp.dir, 'quarantine', f), 'utf8').trim().split('\n')).map((l) => JSON.parse(l) as { reason: string; record: string })
+    const kept = files
+      .flatMap((f) =>
+        readFileSync(join(tmp.dir, 'quarantine', f), 'utf8')
+          .trim()
+          .split('\n'),
+      )
+      .map((l) => JSON.parse(l) as { reason: string; record: string })
     expect(kept).toHaveLength(3)
     expect(kept.map((k) => k.record).join('\n')).toContain('"bad-time"')
     expect(kept.map((k) => k.record).join('\n')).toContain('"bad-flag"')
@@ -49,9 +73,32 @@ describe('clickhouseSink', () => {
 
   it('names whose events landed, per program, only once ClickHouse took them (quarantined and duplicate rows not)', async () => {
     const told: Array<[string, string[]]> = []
-    const sink = clickhouseSink(db, counter(stats()), new Quarantine(join(tmp.dir, 'q2')), undefined, (program, who) => told.push([program, who.map((w) => `${w.userId}|${w.anonymousId}|${w.linkedId}`)]))
+    const sink = clickhouseSink(db, counter(stats()), new Quarantine(join(tmp.dir, 'q2')), undefined, (program, who) =>
+      told.push([program, who.map((w) => `${w.userId}|${w.anonymousId}|${w.linkedId}`)]),
+    )
     const withWho = (id: string, program: string, who: { userId: string; anonymousId: string; linkedId: string }, over: Record<string, unknown> = {}) =>
-      Buffer.from(payloadText('202611', program, id, encodeEventRow({ ...blankEventRow(), message_id: id, program, type: 'track', event: 'x', channel: 'web', ts: '2026-11-23 10:00:00.000', original_ts: '2026-11-23 10:00:00.000', received_at: '2026-11-23 10:00:00.000', user_id: who.userId, anonymous_id: who.anonymousId, ...over } as EventRow), who))
+      Buffer.from(
+        payloadText(
+          '202611',
+          program,
+          id,
+          encodeEventRow({
+            ...blankEventRow(),
+            message_id: id,
+            program,
+            type: 'track',
+            event: 'x',
+            channel: 'web',
+            ts: '2026-11-23 10:00:00.000',
+            original_ts: '2026-11-23 10:00:00.000',
+            received_at: '2026-11-23 10:00:00.000',
+            user_id: who.userId,
+            anonymous_id: who.anonymousId,
+            ...over,
+          } as EventRow),
+          who,
+        ),
+      )
     await sink([
       withWho('w-1', 'p1', { userId: 'u1', anonymousId: 'a1', linkedId: 'a1' }),
       withWho('w-2', 'p2', { userId: '', anonymousId: 'a2', linkedId: '' }),
@@ -59,7 +106,10 @@ describe('clickhouseSink', () => {
       // A record spooled before the header named its ids still lands; nobody is named for it.
       row('w-old'),
     ])
-    expect(told.sort()).toEqual([['p1', ['u1|a1|a1']], ['p2', ['|a2|']]])
+    expect(told.sort()).toEqual([
+      ['p1', ['u1|a1|a1']],
+      ['p2', ['|a2|']],
+    ])
     told.length = 0
     await sink([withWho('w-1', 'p1', { userId: 'u1', anonymousId: 'a1', linkedId: 'a1' })])
     expect(told).toEqual([])
@@ -75,9 +125,30 @@ describe('clickhouseSink', () => {
       setImmediate(tick)
     }
     const calls: Array<{ at: number; ids: string[] }> = []
-    const sink = clickhouseSink(db, counter(stats()), new Quarantine(join(tmp.dir, 'q3')), undefined, (_program, who) => calls.push({ at: turns, ids: who.map((w) => w.userId) }))
+    const sink = clickhouseSink(db, counter(stats()), new Quarantine(join(tmp.dir, 'q3')), undefined, (_program, who) =>
+      calls.push({ at: turns, ids: who.map((w) => w.userId) }),
+    )
     const payloads = Array.from({ length: 2_000 }, (_, i) =>
-      Buffer.from(payloadText('202611', 'p1', `y-${i}`, encodeEventRow({ ...blankEventRow(), message_id: `y-${i}`, program: 'p1', type: 'track', event: 'x', channel: 'web', ts: '2026-11-23 10:00:00.000', original_ts: '2026-11-23 10:00:00.000', received_at: '2026-11-23 10:00:00.000', user_id: `u-${i}` } as EventRow), { userId: `u-${i}`, anonymousId: '', linkedId: '' })),
+      Buffer.from(
+        payloadText(
+          '202611',
+          'p1',
+          `y-${i}`,
+          encodeEventRow({
+            ...blankEventRow(),
+            message_id: `y-${i}`,
+            program: 'p1',
+            type: 'track',
+            event: 'x',
+            channel: 'web',
+            ts: '2026-11-23 10:00:00.000',
+            original_ts: '2026-11-23 10:00:00.000',
+            received_at: '2026-11-23 10:00:00.000',
+            user_id: `u-${i}`,
+          } as EventRow),
+          { userId: `u-${i}`, anonymousId: '', linkedId: '' },
+        ),
+      ),
     )
     setImmediate(tick)
     await sink(payloads).finally(() => (done = true))

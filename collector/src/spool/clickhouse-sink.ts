@@ -11,7 +11,9 @@ import type { BatchSink } from './writer.ts'
  * `linkedAt` a six-item one).
  */
 export function payloadText(partition: string, program: string, messageId: string, rowJson: string, who?: LandedActor): string {
-  const header = who ? [partition, program, messageId, who.userId, who.anonymousId, who.linkedId, ...(who.linkedAt !== undefined ? [who.linkedAt] : [])] : [partition, program, messageId]
+  const header = who
+    ? [partition, program, messageId, who.userId, who.anonymousId, who.linkedId, ...(who.linkedAt !== undefined ? [who.linkedAt] : [])]
+    : [partition, program, messageId]
   return `${JSON.stringify(header)}\n${rowJson}`
 }
 
@@ -22,7 +24,8 @@ export type SinkCounter = (what: keyof SinkStats, n: number) => void
 
 // ClickHouse errors that blame the data rather than the server: retrying the same rows can
 // never succeed, so the batch is split to find the rows at fault.
-const DATA_ERROR = /^(CANNOT_PARSE|CANNOT_READ|INCORRECT_DATA|INCORRECT_JSON|TYPE_MISMATCH|CANNOT_CONVERT|TOO_LARGE_STRING|ARGUMENT_OUT_OF_BOUND|VALUE_IS_OUT_OF_RANGE|CANNOT_INSERT_NULL)/
+const DATA_ERROR =
+  /^(CANNOT_PARSE|CANNOT_READ|INCORRECT_DATA|INCORRECT_JSON|TYPE_MISMATCH|CANNOT_CONVERT|TOO_LARGE_STRING|ARGUMENT_OUT_OF_BOUND|VALUE_IS_OUT_OF_RANGE|CANNOT_INSERT_NULL)/
 
 /** Whether ClickHouse refused an insert because of a value in it. */
 export function isDataError(e: unknown): boolean {
@@ -85,7 +88,15 @@ export function clickhouseSink(db: Db, count: SinkCounter, quarantine: Quarantin
       let ids = byProgram.get(program)
       if (!ids) byProgram.set(program, (ids = new Map()))
       if (ids.has(messageId)) count('duplicates', 1)
-      else ids.set(messageId, { partition, row: p.subarray(nl + 1), who: userId === undefined ? null : { userId, anonymousId: anonymousId!, linkedId: linkedId!, messageId, ...(typeof linkedAt === 'number' ? { linkedAt } : {}) } })
+      else
+        ids.set(messageId, {
+          partition,
+          row: p.subarray(nl + 1),
+          who:
+            userId === undefined
+              ? null
+              : { userId, anonymousId: anonymousId!, linkedId: linkedId!, messageId, ...(typeof linkedAt === 'number' ? { linkedAt } : {}) },
+        })
     }
     const byPartition = new Map<string, { ids: string[]; rows: Buffer[]; who: Whose[] }>()
     for (const [program, ids] of byProgram) {

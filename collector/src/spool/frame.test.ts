@@ -142,7 +142,7 @@ describe('frame', () => {
           expect(r.consumed).toBe(d.buf.length)
           // Every byte is either part of a recovered frame or counted as skipped.
           expect(r.skippedBytes).toBe(d.buf.length - r.records.reduce((n, p) => n + HEADER_BYTES + p.length, 0))
-          const lost = l.spans.some(([s, e], i) => s < d.cut && !intact.includes(i))
+          const lost = l.spans.some(([s], i) => s < d.cut && !intact.includes(i))
           expect(r.damaged > 0).toBe(lost)
           expect(r.damaged).toBeLessThanOrEqual(payloads.length - intact.length)
         },
@@ -165,7 +165,7 @@ describe('frame', () => {
           const r = decodeStreaming(d.buf, cuts)
           expect(r.records).toEqual(intact.map((i) => payloads[i]))
           expect(r.skippedBytes).toBe(d.buf.length - r.records.reduce((n, p) => n + HEADER_BYTES + p.length, 0))
-          const lost = l.spans.some(([s, e], i) => s < d.cut && !intact.includes(i))
+          const lost = l.spans.some(([s], i) => s < d.cut && !intact.includes(i))
           expect(r.damaged > 0).toBe(lost)
         },
       ),

@@ -42,7 +42,24 @@ afterAll(async () => {
 })
 
 const payload = (program: string, id: string) =>
-  Buffer.from(payloadText('202611', program, id, encodeEventRow({ ...blankEventRow(), message_id: id, program, type: 'track', event: 'x', channel: 'web', ts: '2026-11-23 10:00:00.000', original_ts: '2026-11-23 10:00:00.000', received_at: '2026-11-23 10:00:00.000' } as EventRow)))
+  Buffer.from(
+    payloadText(
+      '202611',
+      program,
+      id,
+      encodeEventRow({
+        ...blankEventRow(),
+        message_id: id,
+        program,
+        type: 'track',
+        event: 'x',
+        channel: 'web',
+        ts: '2026-11-23 10:00:00.000',
+        original_ts: '2026-11-23 10:00:00.000',
+        received_at: '2026-11-23 10:00:00.000',
+      } as EventRow),
+    ),
+  )
 
 /** The database, counting the message ids the sink asks ClickHouse about. */
 function counting(inner: Db) {
@@ -51,7 +68,11 @@ function counting(inner: Db) {
     ...inner,
     mode: inner.mode,
     query: async (q, params, settings) => {
-      if (q.includes('splitByChar')) asked.ids += String(params?.ids ?? '').split('\n').filter(Boolean).length + ((params?.odd as string[] | undefined)?.length ?? 0)
+      if (q.includes('splitByChar'))
+        asked.ids +=
+          String(params?.ids ?? '')
+            .split('\n')
+            .filter(Boolean).length + ((params?.odd as string[] | undefined)?.length ?? 0)
       return inner.query(q, params, settings)
     },
   }
@@ -64,7 +85,11 @@ describe('LandedIds with the sink', () => {
     const count = (w: keyof SinkStats, n: number) => void (stats[w] += n)
     const q = new Quarantine(join(tmp.dir, 'quarantine'))
     // Before: 3,000 ids landed without a filter, in two programs.
-    await clickhouseSink(db, count, q)([...Array.from({ length: 2000 }, (_, i) => payload('p1', `old-${i}`)), ...Array.from({ length: 1000 }, (_, i) => payload('p2', `old-${i}`))])
+    await clickhouseSink(
+      db,
+      count,
+      q,
+    )([...Array.from({ length: 2000 }, (_, i) => payload('p1', `old-${i}`)), ...Array.from({ length: 1000 }, (_, i) => payload('p2', `old-${i}`))])
     expect(stats.inserted).toBe(3000)
 
     // "Restart": a fresh filter filled from ClickHouse.

@@ -27,7 +27,10 @@ async function open(opts: Partial<SpoolOptions> & { dir: string }): Promise<Spoo
 
 const rec = (i: number, pad = 0) => Buffer.from(JSON.stringify({ i, pad: 'x'.repeat(pad) }))
 const idOf = (b: Buffer) => (JSON.parse(b.toString()) as { i: number }).i
-const segFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.seg')).sort()
+const segFiles = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.seg'))
+    .sort()
 
 /** Reads everything readable now, without committing. */
 async function readAll(s: Spool): Promise<number[]> {

@@ -395,7 +395,9 @@ export class Spool extends EventEmitter {
     await fsyncDir(this.#dir)
     this.#checkpoint = { ...pos }
     this.refusingSince = null
-    const drop = this.#segments.filter((s) => s.sealed && (s.id < pos.segment || (s.id === pos.segment && pos.offset >= s.size && this.#segments.some((t) => t.id > s.id))))
+    const drop = this.#segments.filter(
+      (s) => s.sealed && (s.id < pos.segment || (s.id === pos.segment && pos.offset >= s.size && this.#segments.some((t) => t.id > s.id))),
+    )
     for (const s of drop) {
       if (this.#readFh?.id === s.id) {
         await this.#readFh.fh.close().catch(() => {})

@@ -184,7 +184,12 @@ describe('SpoolWriter', () => {
     // A new writer on the same spool (the next start) delivers them.
     down = false
     const again = new SpoolWriter(u.spool, async (p) => void u.batches.push(p.map((b) => Number(b.toString()))), {
-      maxRows: 1000, maxAgeMs: 10, maxBytes: 1 << 20, retryMinMs: 10, retryMaxMs: 20, insertTimeoutMs: 1000,
+      maxRows: 1000,
+      maxAgeMs: 10,
+      maxBytes: 1 << 20,
+      retryMinMs: 10,
+      retryMaxMs: 20,
+      insertTimeoutMs: 1000,
     })
     again.start()
     await again.stop({ drain: true, timeoutMs: 5000 })

@@ -156,7 +156,10 @@ export class SpoolWriter {
       try {
         // Giving up abandons an insert in flight: nothing is checkpointed, so the next start
         // reads the batch again and the sink drops whatever of it did land.
-        const stored = await Promise.race([withTimeout(this.#sink(records), this.#opts.insertTimeoutMs).then(() => true), this.#giveUp.promise.then(() => false)])
+        const stored = await Promise.race([
+          withTimeout(this.#sink(records), this.#opts.insertTimeoutMs).then(() => true),
+          this.#giveUp.promise.then(() => false),
+        ])
         if (!stored) return false
         const ms = performance.now() - t0
         this.state.batches++

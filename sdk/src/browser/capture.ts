@@ -4,8 +4,7 @@ import { doc, win } from './globals.ts'
 export function contentIds(): string[] {
   const ids = new Set<string>()
   doc?.querySelectorAll('[data-attune-content]').forEach((el) => {
-    if (!el.closest('[hidden]'))
-    for (const id of (el.getAttribute('data-attune-content') ?? '').split(/[\s,]+/)) if (id) ids.add(id)
+    if (!el.closest('[hidden]')) for (const id of (el.getAttribute('data-attune-content') ?? '').split(/[\s,]+/)) if (id) ids.add(id)
   })
   return [...ids]
 }
@@ -62,7 +61,7 @@ export function watchGoals(onGoal: (name: string, props: Record<string, unknown>
  */
 export function takeClickToken(): { token: string; channel: 'email' | 'sms'; url: string } | null {
   const l = win?.location
-  if (!l || !l.search.includes('atn=')) return null
+  if (!l?.search.includes('atn=')) return null
   const url = new URL(l.href)
   const token = url.searchParams.get('atn')
   if (!token) return null

@@ -56,7 +56,11 @@ function onceVisible(el: Element, seen: () => void): void {
 export async function fillSlots(api: PersonalisationApi, timeoutMs = DECIDE_TIMEOUT_MS): Promise<void> {
   const els = Array.from(doc?.querySelectorAll('[data-attune-slot]') ?? [])
   if (!els.length) return
-  const answer = await postJson<{ requestId?: string; decisions?: Decision[] }>(`${api.host}/v1/decide`, { writeKey: api.writeKey, ...api.ids(), channel: 'web', slots: els.map((e) => e.getAttribute('data-attune-slot')), context: api.page() }, timeoutMs)
+  const answer = await postJson<{ requestId?: string; decisions?: Decision[] }>(
+    `${api.host}/v1/decide`,
+    { writeKey: api.writeKey, ...api.ids(), channel: 'web', slots: els.map((e) => e.getAttribute('data-attune-slot')), context: api.page() },
+    timeoutMs,
+  )
   for (const d of answer?.decisions ?? []) {
     const el = els.find((e) => e.getAttribute('data-attune-slot') === d.slot)
     const c = d.content
@@ -65,7 +69,9 @@ export async function fillSlots(api: PersonalisationApi, timeoutMs = DECIDE_TIME
     else el.textContent = c.text!
     el.setAttribute('data-attune-decided', c.id ?? '')
     // The request and slot name the decision recorded for it (the browser is never told the rule).
-    onceVisible(el, () => api.track('slot_impression', { slot: d.slot, ...(answer!.requestId ? { requestId: answer!.requestId } : {}), ...(c.id ? { content: c.id } : {}) }))
+    onceVisible(el, () =>
+      api.track('slot_impression', { slot: d.slot, ...(answer!.requestId ? { requestId: answer!.requestId } : {}), ...(c.id ? { content: c.id } : {}) }),
+    )
   }
 }
 
@@ -75,7 +81,10 @@ export async function renderQuestionnaires(api: PersonalisationApi): Promise<voi
     const id = host.getAttribute('data-attune-questionnaire')!
     let q: Questionnaire | null = null
     try {
-      const r = await win!.fetch(`${api.host}/v1/questionnaires/${encodeURIComponent(id)}?writeKey=${encodeURIComponent(api.writeKey)}&anonymousId=${encodeURIComponent(api.ids().anonymousId)}`, { credentials: 'omit' })
+      const r = await win!.fetch(
+        `${api.host}/v1/questionnaires/${encodeURIComponent(id)}?writeKey=${encodeURIComponent(api.writeKey)}&anonymousId=${encodeURIComponent(api.ids().anonymousId)}`,
+        { credentials: 'omit' },
+      )
       q = r.ok ? ((await r.json()) as Questionnaire) : null
     } catch {
       q = null
@@ -108,7 +117,9 @@ export async function renderQuestionnaires(api: PersonalisationApi): Promise<voi
     form.appendChild(submit)
     form.addEventListener('submit', (e) => {
       e.preventDefault()
-      const answers = q!.questions.map((qq) => ({ question: qq.id, answer: (form.querySelector(`input[name="${CSS.escape(qq.id)}"]:checked`) as HTMLInputElement | null)?.value })).filter((a) => a.answer)
+      const answers = q!.questions
+        .map((qq) => ({ question: qq.id, answer: (form.querySelector(`input[name="${CSS.escape(qq.id)}"]:checked`) as HTMLInputElement | null)?.value }))
+        .filter((a) => a.answer)
       if (!answers.length) return
       api.track('questionnaire_answered', { questionnaire: q!.id, answers, ...(q!.ticket ? { ticket: q!.ticket } : {}) })
       form.replaceChildren(el('p', 'Thank you.'))

@@ -64,7 +64,13 @@ export function start(o: StartOptions): Attune {
   }
   const analytics = () => stated?.analytics ?? (!o.requireConsent && !privacySignal())
   const store = consentStore(device, analytics)
-  const tracker = new Tracker({ writeKey: o.writeKey, host: o.host, send: o.send ?? browserSend, store, context: () => ({ ...pageContext(), locale: nav?.language }) })
+  const tracker = new Tracker({
+    writeKey: o.writeKey,
+    host: o.host,
+    send: o.send ?? browserSend,
+    store,
+    context: () => ({ ...pageContext(), locale: nav?.language }),
+  })
   tracker._queue._enabled = analytics()
   const guard =
     <A extends unknown[]>(f: (...a: A) => void) =>

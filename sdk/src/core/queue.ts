@@ -1,5 +1,5 @@
 import { retryable, retryDelay } from './retry.ts'
-import type { Message, Sender, Store } from './types.ts'
+import type { Message, Sender, SendResult, Store } from './types.ts'
 
 /** Where and how the queue sends. */
 export interface QueueOptions {
@@ -85,7 +85,7 @@ export class Queue {
     try {
       while (this._q.length && this._enabled) {
         const batch = this._q.slice(0, FLUSH_AT)
-        let r
+        let r: SendResult
         try {
           r = await this._o.send(this._o.url, this._body(batch), false)
         } catch {

@@ -32,7 +32,9 @@ export const SESSION_MS = 30 * 60 * 1000
 export function uuid(): string {
   const c = globalThis.crypto
   // randomUUID exists only in secure contexts (https, localhost); getRandomValues everywhere.
-  return c.randomUUID ? c.randomUUID() : '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (d) => (+d ^ (c.getRandomValues(new Uint8Array(1))[0]! & (15 >> (+d / 4)))).toString(16))
+  return c.randomUUID
+    ? c.randomUUID()
+    : '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (d) => (+d ^ (c.getRandomValues(new Uint8Array(1))[0]! & (15 >> (+d / 4)))).toString(16))
 }
 
 /**
@@ -108,9 +110,10 @@ export class Tracker {
     // Another patient on this browser (a shared computer, no logout): a new anonymous id and
     // session, so what this browser does from now on is never the first patient's.
     const before = this._uid()
+    // biome-ignore lint/suspicious/noDoubleEquals: a page may pass a number; the stored id is its text, and 42 is the same patient as '42'
     if (before && before != userId) for (const k of [ANON_KEY, SESSION_KEY]) this._o.store.del(k)
     this._o.store.set(USER_KEY, String(userId))
-    if (typeof token == 'string') this._o.store.set(TOKEN_KEY, token)
+    if (typeof token === 'string') this._o.store.set(TOKEN_KEY, token)
     else this._o.store.del(TOKEN_KEY)
     this._send({ type: 'identify', traits: rest })
   }

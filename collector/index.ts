@@ -15,6 +15,7 @@ export { signIdentityToken, verifyIdentityToken, signQuestionnaireTicket, MAX_ID
 export type { IdentityClaims } from './src/identity-token.ts'
 export type { ClickClaims, ClickTokenCheck, ClickTokenFailure } from './src/click-token.ts'
 export type { IngestResponse, Message } from './src/schemas/segment.schema.ts'
+export { batchEnvelopeSchema, messageSchema } from './src/schemas/segment.schema.ts'
 export {
   generatePopulation,
   loadDirect,

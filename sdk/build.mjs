@@ -1,5 +1,5 @@
 // Builds the SDK into dist/: attune.js (script tag, IIFE), attune-personalise.js (its lazily
-// loaded chunk), attune.mjs (+ its chunk) and attune.d.ts, and dist/manifest.json (version,
+// loaded chunk), attune.mjs (+ its chunk) and its types, attune.d.mts and attune.d.ts (generated from the sources), and dist/manifest.json (version,
 // sizes, content hashes) that the collector serves from.
 // `node sdk/build.mjs` builds; `--if-stale` builds only when a source is newer than dist.
 import { createHash } from 'node:crypto'
@@ -10,6 +10,7 @@ import { gzipSync } from 'node:zlib'
 import { rollup } from 'rollup'
 import esbuild from 'rollup-plugin-esbuild'
 import terser from '@rollup/plugin-terser'
+import { generateDtsBundle } from 'dts-bundle-generator'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const defaultDist = join(here, 'dist')
@@ -57,7 +58,10 @@ export async function build(dist = defaultDist) {
   const esm = await rollup({ input: join(src, 'entrypoints/esm.ts'), plugins: [ts(), minify()] })
   await esm.write({ dir: dist, format: 'es', entryFileNames: 'attune.mjs', chunkFileNames: 'attune-[name].mjs' })
   await esm.close()
-  writeFileSync(join(dist, 'attune.d.ts'), declarations())
+  // TypeScript reads the types of attune.mjs from attune.d.mts; attune.d.ts is the same file for
+  // sites that reference it by that name.
+  const types = declarations()
+  for (const f of ['attune.d.mts', 'attune.d.ts']) writeFileSync(join(dist, f), types)
   const version = /version: '([^']+)'/.exec(readFileSync(join(src, 'core/tracker.ts'), 'utf8'))[1]
   const files = {}
   for (const f of readdirSync(dist)) {
@@ -73,38 +77,12 @@ export async function build(dist = defaultDist) {
   return manifest
 }
 
-/** The ESM build's types, written from the public surface (sdk/test/build.test.ts checks them against the API). */
+/** The ESM build's types, generated from the sources of its entry point (one file, no imports). */
 function declarations() {
-  return `// Types of attune.mjs. See sdk/README.md.
-export interface Consent { analytics?: boolean; personalisation?: boolean }
-export interface PersonalisationApi {
-  host: string
-  writeKey: string
-  ids(): { anonymousId: string; userId?: string }
-  track(event: string, props: Record<string, unknown>): void
-  page(): Record<string, unknown>
-}
-export interface StartOptions {
-  writeKey: string
-  host: string
-  cookie?: boolean
-  requireConsent?: boolean
-  autocapture?: boolean
-  loadPersonalisation?: (api: PersonalisationApi) => void
-}
-export interface Attune {
-  page(properties?: Record<string, unknown>): void
-  track(event: string, properties?: Record<string, unknown>): void
-  goal(name: string, properties?: Record<string, unknown>): void
-  identify(patientId: string, traits?: Record<string, unknown>): void
-  reset(): void
-  consent(c: Consent): void
-  flush(): Promise<void>
-}
-export declare function createAttune(o: StartOptions): Attune
-export declare function retryable(status: number): boolean
-export declare function retryDelay(attempt: number, retryAfterS?: number | null, rand?: () => number): number
-`
+  const [dts] = generateDtsBundle([{ filePath: join(src, 'entrypoints/esm.ts'), output: { noBanner: true } }], {
+    preferredConfigPath: join(here, 'tsconfig.json'),
+  })
+  return `// Types of attune.mjs, generated from sdk/src by sdk/build.mjs. See sdk/README.md.\n${dts}`
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -1,8 +1,9 @@
 // The built SDK: size budget (a failing test, not a report), the artifacts the
 // collector serves, and types that match the API.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import ts from 'typescript'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 // @ts-expect-error build.mjs is plain JavaScript
 import { build } from '../build.mjs'
@@ -31,7 +32,9 @@ describe('SDK build', () => {
   })
 
   it('writes the script build, its lazy chunk, the ESM build with types, and a manifest', () => {
-    expect(Object.keys(manifest.files).sort()).toEqual(expect.arrayContaining(['attune.js', 'attune-personalise.js', 'attune.mjs', 'attune.d.ts']))
+    expect(Object.keys(manifest.files).sort()).toEqual(
+      expect.arrayContaining(['attune.js', 'attune-personalise.js', 'attune.mjs', 'attune.d.mts', 'attune.d.ts']),
+    )
     expect(manifest.version).toMatch(/^\d+\.\d+\.\d+$/)
     const core = readFileSync(join(out, 'attune.js'), 'utf8')
     // The core never carries the personalisation code; it only knows where to load it from.
@@ -42,10 +45,42 @@ describe('SDK build', () => {
 
   it('declares exactly the commands the API has', async () => {
     const dts = readFileSync(join(out, 'attune.d.ts'), 'utf8')
-    const declared = [.../export interface Attune \{([^}]*)\}/.exec(dts)![1]!.matchAll(/^\s+(\w+)\(/gm)].map((m) => m[1]).sort()
+    const file = ts.createSourceFile('attune.d.ts', dts, ts.ScriptTarget.ES2022)
+    const attune = file.statements.find((s): s is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(s) && s.name.text === 'Attune')!
+    const declared = attune.members.map((m) => m.name!.getText(file)).sort()
     const { memoryStore } = await import('../src/browser/storage.ts')
     const { start } = await import('../src/browser/start.ts')
     const api = start({ writeKey: 'pk_x', host: 'http://127.0.0.1', autocapture: false, store: memoryStore(), send: async () => ({ status: 200 }) })
     expect(declared).toEqual(Object.keys(api).sort())
+  })
+
+  it('types a site’s code against the ESM build, and refuses a wrong call', () => {
+    const site = join(out, 'site.ts')
+    writeFileSync(
+      site,
+      [
+        "import { createAttune, type Message } from './attune.mjs'",
+        "const attune = createAttune({ writeKey: 'pk_x', host: 'https://collect.example.org' })",
+        "attune.identify('p-1', { token: 't' })",
+        "attune.goal('diary_downloaded', { format: 'pdf' })",
+        "const m: Message = { type: 'track', event: 'x', messageId: 'm', timestamp: 't', anonymousId: 'a', context: {} }",
+        '// @ts-expect-error a track message names its event',
+        "const n: Message = { type: 'track', messageId: 'm', timestamp: 't', anonymousId: 'a', context: {} }",
+        '// @ts-expect-error goal takes a name',
+        'attune.goal()',
+        'export { m, n }',
+      ].join('\n'),
+    )
+    const program = ts.createProgram([site], {
+      strict: true,
+      noEmit: true,
+      module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler,
+      target: ts.ScriptTarget.ES2022,
+      lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
+      types: [],
+    })
+    const problems = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))
+    expect(problems).toEqual([])
   })
 })

@@ -1,5 +1,5 @@
 import { Queue } from './queue.ts'
-import type { Message, Sender, Store } from './types.ts'
+import type { MessageBody, Sender, Store } from './types.ts'
 
 /** The SDK's name and version, on every message (the wire payload is pinned by a golden test). */
 export const LIBRARY = { name: 'attune.js', version: '0.1.0' }
@@ -70,7 +70,7 @@ export class Tracker {
     return current
   }
 
-  _send(m: Omit<Message, 'messageId' | 'timestamp' | 'anonymousId' | 'context'> & { context?: Record<string, unknown> }): void {
+  _send(m: MessageBody & { context?: Record<string, unknown> }): void {
     const userId = this._uid()
     // The collector takes the patient id only with the token the site's backend signed for it.
     const token = userId && this._o.store.get(TOKEN_KEY)

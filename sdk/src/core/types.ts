@@ -1,15 +1,18 @@
-/** One Segment-format message as the SDK sends it (see the collector's README, HTTP API). */
-export interface Message {
-  type: 'page' | 'track' | 'identify' | 'alias'
+/** What a message says, by type: the three kinds the SDK sends. */
+export type MessageBody =
+  | { type: 'page'; name?: string; properties?: Record<string, unknown> }
+  | { type: 'track'; event: string; properties?: Record<string, unknown> }
+  | { type: 'identify'; traits?: Record<string, unknown> }
+
+/**
+ * One Segment-format message as the SDK sends it (docs/api.md, "Ingestion"). A test checks at
+ * compile time that every such message is one the collector's schema accepts.
+ */
+export type Message = MessageBody & {
   messageId: string
   timestamp: string
   anonymousId: string
   userId?: string
-  event?: string
-  name?: string
-  properties?: Record<string, unknown>
-  traits?: Record<string, unknown>
-  previousId?: string
   context: Record<string, unknown>
 }
 

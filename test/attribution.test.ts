@@ -2,7 +2,7 @@
 // independent computation here from the stored events, across web, e-mail, SMS and the call
 // centre, with a browser linked to its patient only after some of its touches.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { goalAttribution, DAY_MS } from '../analytics/index.ts'
+import { DAY_MS, goalAttribution, sql } from '../analytics/index.ts'
 import { basic, DEMO, identityToken, startService, waitFor } from './helpers.ts'
 
 let svc: Awaited<ReturnType<typeof startService>>
@@ -126,8 +126,7 @@ describe('goal attribution', () => {
   })
 
   it('passes EXPLAIN', async () => {
-    const { readFileSync } = await import('node:fs')
-    const text = readFileSync(new URL('../analytics/src/sql/goal-attribution.sql', import.meta.url), 'utf8')
+    const text = sql('goal-attribution')
     await expect(
       svc.service.db.query(`EXPLAIN ${text}`, { program: 'p', since: '2026-11-01 00:00:00.000', until: '2026-11-23 00:00:00.000', lookback_days: 30 }),
     ).resolves.toBeDefined()

@@ -139,6 +139,13 @@ function generate(): Ev[] {
     decision('', stray, ts + 1000, 'rule-a', held ? 'held_out' : 'shown', held ? { reason: 'holdout', holdout: 'rule' } : {})
     if (r.chance(held ? 0.3 : 0.5)) goal('', stray, ts + DAY_MS)
   }
+  // A shared browser: patient sh-b logged in after sh-a, so what the browser does counts for sh-b
+  // (counted for sh-a, the browser's shown decision would put sh-a, held out, in both groups).
+  ev.push({ type: 'identify', event: '', user: 'sh-b', anon: 'shared', ts: FROM + 2 * DAY_MS })
+  ev.push({ type: 'identify', event: '', user: 'sh-a', anon: 'shared', ts: FROM + DAY_MS })
+  decision('sh-a', '', FROM + DAY_MS + 60_000, 'rule-a', 'held_out', { reason: 'holdout', holdout: 'rule' })
+  decision('', 'shared', FROM + 3 * DAY_MS, 'rule-a', 'shown')
+  goal('', 'shared', FROM + 4 * DAY_MS)
   // A bot's page view in the window is no patient's touch.
   ev.push({ type: 'page', event: '', user: 'pt-bot', anon: '', ts: FROM + DAY_MS, bot: true })
   return ev
@@ -150,9 +157,17 @@ const dayIn = (ts: number) =>
   new Intl.DateTimeFormat('en-CA', { timeZone: program.timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(ts))
 
 function people(ev: Ev[]) {
-  const linked = new Map<string, string>()
-  // Any event with both ids links them (identify is what does it in practice); an id linked to several patients goes to the first.
-  for (const e of ev) if (e.user && e.anon && (!linked.has(e.anon) || e.user < linked.get(e.anon)!)) linked.set(e.anon, e.user)
+  // Any event with both ids links them (identify is what does it in practice); an id linked to
+  // several patients counts for the one linked last, the first by id on a tie.
+  const last = new Map<string, { user: string; ts: number }>()
+  const pairs = new Map<string, number>()
+  for (const e of ev) if (e.user && e.anon) pairs.set(`${e.anon}|${e.user}`, Math.max(pairs.get(`${e.anon}|${e.user}`) ?? 0, e.ts))
+  for (const [pair, ts] of pairs) {
+    const [anon, user] = pair.split('|') as [string, string]
+    const was = last.get(anon)
+    if (!was || ts > was.ts || (ts === was.ts && user < was.user)) last.set(anon, { user, ts })
+  }
+  const linked = new Map([...last].map(([anon, l]) => [anon, l.user]))
   const actor = (e: Ev) => e.user || e.anon
   const person = (e: Ev) => linked.get(actor(e)) ?? actor(e)
   const isPatient = (e: Ev) => e.user !== '' || linked.has(actor(e))
@@ -335,8 +350,8 @@ describe('uplift report', () => {
     const want = referenceProgram(events, 1)
     expectComparison(report.overall, want)
     expect(report.overall.holdoutShare).toBe(PROGRAM_SHARE)
-    // 600 patients, none of the old ones, no unidentified browser, no bot.
-    expect(want.treated + want.held).toBe(600)
+    // 600 patients and the shared browser's two, none of the old ones, no unidentified browser, no bot.
+    expect(want.treated + want.held).toBe(602)
     expect(report.overall.ci!.low).toBeLessThan(0.14)
     expect(report.overall.ci!.high).toBeGreaterThan(0.14)
   })

@@ -5,11 +5,7 @@
 -- events that reach other goals (an e-mail click, say) are touches too.
 -- params: program String, since DateTime64(3), until DateTime64(3), lookback_days UInt32
 WITH
-    links AS (
-        SELECT anonymous_id, argMin(user_id, (-toUnixTimestamp64Milli(last_ts), user_id)) AS linked_user
-        FROM (SELECT anonymous_id, user_id, max(last_ts) AS last_ts FROM identity_links WHERE program = {program:String} GROUP BY anonymous_id, user_id)
-        GROUP BY anonymous_id
-    ),
+    links AS ({{person-links}}),
     -- An event belongs to its id (the user id, else the anonymous id) and that id to the patient it
     -- is linked to: an alias's previous id is often an old user id, whose events are the patient's
     -- too (as in the profile).

@@ -1,11 +1,7 @@
 -- Every person's decayed need scores in a program, ids resolved to the patient they are linked
 -- to (the k-means input). An anonymous id linked to several patients goes to the one linked last (first by id on a tie), as linked-patient.sql.
 -- params: program String, now DateTime64(3), half_life_days Float64
-WITH links AS (
-    SELECT anonymous_id, argMin(user_id, (-toUnixTimestamp64Milli(last_ts), user_id)) AS linked_user
-    FROM (SELECT anonymous_id, user_id, max(last_ts) AS last_ts FROM identity_links WHERE program = {program:String} GROUP BY anonymous_id, user_id)
-    GROUP BY anonymous_id
-)
+WITH links AS ({{person-links}})
 SELECT person, groupArray(need) AS needs, groupArray(score) AS scores
 FROM
 (

@@ -7,11 +7,7 @@
 -- params: program String, from DateTime64(3), to DateTime64(3), window_days UInt32, goal String,
 --         min_days UInt32, tz String
 WITH
-    links AS (
-        SELECT anonymous_id, argMin(user_id, (-toUnixTimestamp64Milli(last_ts), user_id)) AS linked_user
-        FROM (SELECT anonymous_id, user_id, max(last_ts) AS last_ts FROM identity_links WHERE program = {program:String} GROUP BY anonymous_id, user_id)
-        GROUP BY anonymous_id
-    ),
+    links AS ({{person-links}}),
     active AS (
         SELECT if(l.linked_user != '', l.linked_user, a.actor) AS person, min(a.ts) AS first_ts, max(a.is_patient OR l.linked_user != '') AS patient
         FROM
@@ -25,22 +21,7 @@ WITH
         GROUP BY person
         HAVING patient
     ),
-    goal_hits AS (
-        SELECT person, groupArray((ts, day)) AS hits
-        FROM
-        (
-            SELECT if(l.linked_user != '', l.linked_user, g.actor) AS person, g.ts AS ts, g.day AS day
-            FROM
-            (
-                SELECT if(user_id != '', user_id, anonymous_id) AS actor, ts, toDate(ts, {tz:String}) AS day
-                FROM events
-                WHERE program = {program:String} AND is_bot = 0 AND has(goal_ids, {goal:String})
-                  AND ts >= {from:DateTime64(3)} AND ts < {to:DateTime64(3)} + toIntervalDay({window_days:UInt32})
-            ) AS g
-            LEFT JOIN links AS l ON l.anonymous_id = g.actor
-        )
-        GROUP BY person
-    )
+    goal_hits AS ({{goal-hits}})
 SELECT a.person AS person,
        length(arrayDistinct(arrayMap(h -> h.2, arrayFilter(h -> h.1 >= a.first_ts AND h.1 < a.first_ts + toIntervalDay({window_days:UInt32}), g.hits)))) >= {min_days:UInt32} AS reached
 FROM active AS a

@@ -11,12 +11,7 @@
 -- params: program String, from DateTime64(3), to DateTime64(3), window_days UInt32, goal String,
 --         min_days UInt32, tz String, rules Array(String) (empty: every rule), assigned UInt8
 WITH
-    links AS (
-        SELECT anonymous_id, min(user_id) AS linked_user
-        FROM identity_links
-        WHERE program = {program:String}
-        GROUP BY anonymous_id
-    ),
+    links AS ({{person-links}}),
     decisions AS (
         SELECT if(l.linked_user != '', l.linked_user, d.actor) AS person, d.rule AS rule, d.arm AS arm, d.ts AS ts
         FROM
@@ -39,22 +34,7 @@ WITH
         FROM decisions
         GROUP BY rule, person
     ),
-    goal_hits AS (
-        SELECT person, groupArray((ts, day)) AS hits
-        FROM
-        (
-            SELECT if(l.linked_user != '', l.linked_user, g.actor) AS person, g.ts AS ts, g.day AS day
-            FROM
-            (
-                SELECT if(user_id != '', user_id, anonymous_id) AS actor, ts, toDate(ts, {tz:String}) AS day
-                FROM events
-                WHERE program = {program:String} AND is_bot = 0 AND has(goal_ids, {goal:String})
-                  AND ts >= {from:DateTime64(3)} AND ts < {to:DateTime64(3)} + toIntervalDay({window_days:UInt32})
-            ) AS g
-            LEFT JOIN links AS l ON l.anonymous_id = g.actor
-        )
-        GROUP BY person
-    ),
+    goal_hits AS ({{goal-hits}}),
     outcomes AS (
         SELECT p.rule AS rule, p.person_arm AS arm,
                length(arrayDistinct(arrayMap(h -> h.2, arrayFilter(h -> h.1 >= p.first_ts AND h.1 < p.first_ts + toIntervalDay({window_days:UInt32}), g.hits)))) >= {min_days:UInt32} AS reached

@@ -1,6 +1,6 @@
 // The dependency rules of Attune's parts (docs/architecture.md): each part's public surface is its
 // index.ts, dependencies point one way (sdk alone; analytics → nothing of ours; collector →
-// analytics), and there are no cycles. `npm test` runs this check (`npm run deps`).
+// analytics; population → collector, analytics), and there are no cycles. `npm test` runs this check (`npm run deps`).
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -33,24 +33,39 @@ module.exports = {
       to: { path: '^collector/src/' },
     },
     {
+      name: 'population-internals',
+      severity: 'error',
+      comment: 'Tests and benchmarks use the synthetic population through population/index.ts, never its src/ files.',
+      from: { pathNot: '^population/' },
+      to: { path: '^population/src/' },
+    },
+    {
       name: 'analytics-is-below-the-collector',
       severity: 'error',
       comment: 'analytics (ClickHouse, programs, models, decisions) knows nothing of the HTTP service, the SDK, tests or benchmarks.',
       from: { path: '^analytics/', pathNot: '\\.test\\.ts$' },
-      to: { path: '^(collector|sdk|test|bench|dashboards)/' },
+      to: { path: '^(collector|population|sdk|test|bench|dashboards)/' },
     },
     {
       name: 'analytics-tests-below-the-collector',
       severity: 'error',
       comment: "analytics' unit tests may use the shared test helpers (temporary directories), not the collector.",
       from: { path: '^analytics/.*\\.test\\.ts$' },
-      to: { path: '^(collector|sdk|bench|dashboards)/' },
+      to: { path: '^(collector|population|sdk|bench|dashboards)/' },
     },
     {
       name: 'collector-does-not-reach-up',
       severity: 'error',
-      comment: 'The collector does not import tests, benchmarks or the SDK (it serves the built SDK as files).',
+      comment:
+        'The collector does not import the synthetic population, tests, benchmarks or the SDK (it serves the built SDK as files); the demo seed runs before it starts.',
       from: { path: '^collector/', pathNot: '\\.test\\.ts$' },
+      to: { path: '^(population|sdk|test|bench|dashboards)/' },
+    },
+    {
+      name: 'population-drives-the-collector',
+      severity: 'error',
+      comment: 'The synthetic population feeds the collector and reads programs; it imports no tests, benchmarks or SDK code.',
+      from: { path: '^population/', pathNot: '\\.test\\.ts$' },
       to: { path: '^(sdk|test|bench|dashboards)/' },
     },
     {
@@ -58,7 +73,7 @@ module.exports = {
       severity: 'error',
       comment: 'The browser SDK ships alone: it imports nothing of the server (types from the collector only as `import type`).',
       from: { path: '^sdk/src/' },
-      to: { path: '^(collector|analytics|test|bench)/', dependencyTypesNot: ['type-only'] },
+      to: { path: '^(collector|analytics|population|test|bench)/', dependencyTypesNot: ['type-only'] },
     },
   ],
   options: {

@@ -7,7 +7,7 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     fileParallelism: true,
-    include: ['collector/**/*.test.ts', 'analytics/**/*.test.ts', 'sdk/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['collector/**/*.test.ts', 'analytics/**/*.test.ts', 'population/**/*.test.ts', 'sdk/**/*.test.ts', 'test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { inQuietHours, loadPrograms } from '../analytics/index.ts'
-import { generatePopulation, type SyntheticPatient } from '../collector/index.ts'
+import { generatePopulation, type SyntheticPatient } from '../population/index.ts'
 import { ROOT, startChild, untilIdle, type Child } from './child.ts'
 import { basicAuth, SECRET_KEY } from './events.ts'
 import { pacedLoad, type PacedResult } from './paced-load.ts'

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto'
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { canonicalJson, loadMigrations, type Program } from '../analytics/index.ts'
-import { GENERATOR_VERSION } from '../collector/index.ts'
+import { GENERATOR_VERSION } from '../population/index.ts'
 import { ROOT } from './child.ts'
 
 /** What the loading child process reports (bench/profiles-load.ts). */

@@ -5,7 +5,7 @@
 // apart from the bench process because only one chdb engine may be open per process.
 import { join } from 'node:path'
 import { loadPrograms } from '../analytics/index.ts'
-import { loadFast, openDirectStorage, quarantineDirOf } from '../collector/index.ts'
+import { loadFast, openDirectStorage, quarantineDirOf } from '../population/index.ts'
 import { ROOT } from './child.ts'
 
 const dir = process.env.BENCH_PROFILE_DIR!

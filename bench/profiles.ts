@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { loadPrograms, matchesUrlPattern, type Program } from '../analytics/index.ts'
-import { generatePopulation } from '../collector/index.ts'
+import { generatePopulation } from '../population/index.ts'
 import { cpuSeconds, machineBusySeconds, ROOT, startChild, untilIdle, type Child } from './child.ts'
 import { basicAuth, SECRET_KEY } from './events.ts'
 import { preparePopulation } from './population-cache.ts'
@@ -141,7 +141,7 @@ function topInferred(needs: NeedRow[]): string | null {
 
 /**
  * Need inference against the hidden truth, on `sample` patients evenly spaced over the population.
- * Eligible (as collector/src/population/direct-load.test.ts): enrolled, hidden top need leading
+ * Eligible (as population/src/direct-load.test.ts): enrolled, hidden top need leading
  * the second by ≥ 0.15, ≥ `patternMinTouches` touches of catalogued content; for them, whether
  * the hidden top need is among the two highest inferred needs, and the highest. The
  * questionnaire figures: among enrolled patients with a clear hidden top need whose profile has

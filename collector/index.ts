@@ -16,29 +16,25 @@ export type { IdentityClaims } from './src/identity-token.ts'
 export type { ClickClaims, ClickTokenCheck, ClickTokenFailure } from './src/click-token.ts'
 export type { IngestResponse, Message } from './src/schemas/segment.schema.ts'
 export { batchEnvelopeSchema, messageSchema } from './src/schemas/segment.schema.ts'
-export {
-  generatePopulation,
-  loadDirect,
-  loadFast,
-  openDirectStorage,
-  quarantineDirOf,
-  sendHttp,
-  seedDemo,
-  GENERATOR_VERSION,
-  HISTORY_LIMITS,
-} from './src/population/index.ts'
-export type {
-  DirectLoadStats,
-  Population,
-  PopulationOptions,
-  PopulationRequest,
-  SeedDemoOptions,
-  SeedDemoResult,
-  SyntheticPatient,
-} from './src/population/index.ts'
 export { payloadText } from './src/spool/clickhouse-sink.ts'
 export { ClusterStore } from './src/cluster-store.ts'
 export { MAX_BODY_BYTES } from './src/pipeline/decode-body.ts'
 export { MAX_DECIDE_BYTES } from './src/routes/decide.route.ts'
 export { MAX_PROGRAM_BYTES } from './src/routes/admin-program.route.ts'
 export { openApiDocument, DOCUMENTED_ROUTES } from './src/openapi.ts'
+// Ingestion without HTTP, for loaders that feed the same pipeline and sink directly (the synthetic
+// population's direct and fast loads, the demo seed).
+export { ingestBody } from './src/pipeline/ingest-body.ts'
+export type { IngestOutcome, RawIngestRequest, Rejection } from './src/pipeline/ingest-body.ts'
+export { processEvent } from './src/pipeline/pipeline.ts'
+export type { RequestFacts } from './src/pipeline/types.ts'
+export type { IngestLimits } from './src/pipeline/limits.ts'
+export { CONTACT_HINT } from './src/pipeline/personal-data.ts'
+export { clickhouseSink, isDataError } from './src/spool/clickhouse-sink.ts'
+export type { SinkStats } from './src/spool/clickhouse-sink.ts'
+export { LandedIds, landedKey } from './src/spool/landed-ids.ts'
+export { Quarantine } from './src/spool/quarantine.ts'
+export { KeyIndex, originMatcher } from './src/keys.ts'
+export { authenticateKey } from './src/auth.ts'
+export { ApiError } from './src/errors.ts'
+export { lockDataDir } from './src/data-lock.ts'

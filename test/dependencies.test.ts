@@ -32,6 +32,8 @@ function tree(files: Record<string, string>): string {
     'analytics/src/model.ts': 'export const m = 1\n',
     'collector/index.ts': 'export const c = 1\n',
     'collector/src/route.ts': 'export const r = 1\n',
+    'population/index.ts': 'export const p = 1\n',
+    'population/src/world.ts': 'export const w = 1\n',
     ...files,
   })) {
     mkdirSync(dirname(join(dir, path)), { recursive: true })
@@ -43,7 +45,7 @@ function tree(files: Record<string, string>): string {
 
 describe('dependency rules', () => {
   it('hold for the whole tree', () => {
-    const r = cruise(ROOT, ['analytics', 'collector', 'sdk', 'test', 'bench'])
+    const r = cruise(ROOT, ['analytics', 'collector', 'population', 'sdk', 'test', 'bench'])
     expect(r.out).toContain('no dependency violations found')
     expect(r.ok).toBe(true)
   })
@@ -53,6 +55,8 @@ describe('dependency rules', () => {
       ['collector-internals', { 'analytics/src/bad.ts': "import { r } from '../../collector/src/route.ts'\nexport const b = r\n" }],
       ['analytics-is-below-the-collector', { 'analytics/src/bad.ts': "import { c } from '../../collector/index.ts'\nexport const b = c\n" }],
       ['analytics-internals', { 'collector/src/bad.ts': "import { m } from '../../analytics/src/model.ts'\nexport const b = m\n" }],
+      ['population-internals', { 'collector/src/bad.test.ts': "import { w } from '../../population/src/world.ts'\nexport const b = w\n" }],
+      ['collector-does-not-reach-up', { 'collector/src/bad.ts': "import { p } from '../../population/index.ts'\nexport const b = p\n" }],
       [
         'no-cycles',
         {
@@ -62,9 +66,24 @@ describe('dependency rules', () => {
       ],
     ]
     for (const [rule, files] of cases) {
-      const r = cruise(tree(files), ['analytics', 'collector'])
+      const r = cruise(tree(files), ['analytics', 'collector', 'population'])
       expect(r.ok, rule).toBe(false)
       expect(r.out, rule).toContain(`error ${rule}`)
     }
+  })
+})
+
+describe('the test run', () => {
+  it('includes every test file in the tree', async () => {
+    const { default: config } = await import('../vitest.config.ts')
+    const include = (config as { test: { include: string[] } }).test.include
+    // Each pattern is `<folder>/**/*.test.ts`.
+    const folders = include.map((p) => p.replace(/\/\*\*\/\*\.test\.ts$/, '/'))
+    expect(folders.every((f) => !f.includes('*'))).toBe(true)
+    const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '*.test.ts'], { cwd: ROOT, encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+    expect(files.length).toBeGreaterThan(50)
+    expect(files.filter((f) => !folders.some((folder) => f.startsWith(folder)))).toEqual([])
   })
 })

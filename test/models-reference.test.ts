@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { goalAttribution, readProfile, type AttributionRow, type Profile, type Program, DAY_MS } from '../analytics/index.ts'
 import { browserId } from '../collector/index.ts'
-import { generatePopulation, type Population } from '../collector/index.ts'
+import { generatePopulation, type Population } from '../population/index.ts'
 import { basic, startService } from './helpers.ts'
 
 const SEEDS = [5, 23, 71]

@@ -16,7 +16,7 @@ import {
   DAY_MS,
 } from '../analytics/index.ts'
 import { browserId } from '../collector/index.ts'
-import { generatePopulation } from '../collector/index.ts'
+import { generatePopulation } from '../population/index.ts'
 import { basic, DEMO, startService, tempDir, waitFor } from './helpers.ts'
 
 const tmp = tempDir()

@@ -2,10 +2,8 @@
 // the events as sent: inferred needs (content weights, decayed per day with the half-life),
 // explicit needs from the latest answers, and ids linked late (events before identify count).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { matchesUrlPattern, type Program, DAY_MS } from '../analytics/index.ts'
-import { basic, DEMO, identityToken, ROOT, startService, waitFor } from './helpers.ts'
+import { DAY_MS, matchesUrlPattern, type Program, sql } from '../analytics/index.ts'
+import { basic, DEMO, identityToken, startService, waitFor } from './helpers.ts'
 
 let svc: Awaited<ReturnType<typeof startService>>
 let program: Program
@@ -224,7 +222,7 @@ describe('profiles', () => {
 
   it('every profile model passes EXPLAIN', async () => {
     for (const name of ['profile-ids', 'actor-aggregates', 'identity-links-page', 'profile-timeline', 'need-vectors']) {
-      const text = readFileSync(join(ROOT, 'analytics/src/sql', `${name}.sql`), 'utf8')
+      const text = sql(name)
       const params = {
         program: 'p',
         patient: 'x',

@@ -2,9 +2,7 @@
 import { serve } from '@hono/node-server'
 import { Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { existsSync } from 'node:fs'
 import { configFromEnv } from './config.ts'
-import { seedDemo } from './population/index.ts'
 import { describeError } from './errors.ts'
 import { createService } from './service.ts'
 
@@ -12,15 +10,6 @@ const log = (m: string) => console.error(`[attune] ${m}`)
 /** Whether an address is this machine's loopback. */
 const loopback = (host: string): boolean => host === 'localhost' || host === '::1' || host.startsWith('127.')
 const config = configFromEnv(process.env)
-// A fresh embedded data directory gets a small seeded population, so profiles and reports have
-// something to show (skipped when the program already has events; ATTUNE_DEMO_SEED=0 turns it off).
-if (config.demoSeed && config.storage.mode === 'embedded' && !existsSync(config.storage.path)) {
-  const seeded = await seedDemo({ dataDir: config.dataDir, programsDir: config.programsDir, env: process.env })
-  if (!seeded.skipped)
-    log(
-      `demo data: ${seeded.patients} synthetic patients, ${seeded.stats!.inserted} events; e.g. GET /v1/profiles/${seeded.examples[0]} with the program's secret key`,
-    )
-}
 const service = await createService(config, { log })
 
 // Slow clients (a trickled header or body) are answered 408 and cut off (guarantee L2); Node checks

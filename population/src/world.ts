@@ -7,7 +7,7 @@ import {
   type Goal,
   type Program,
   type ProgramKey,
-} from '../../../analytics/index.ts'
+} from '../../analytics/index.ts'
 import { localMidnights } from './local-days.ts'
 
 /** Offline and messaging channels whose events a backend sends with a secret key. */

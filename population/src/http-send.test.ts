@@ -2,9 +2,9 @@
 // 429/503/network errors honouring Retry-After, and a whole population accepted by a collector.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
-import { loadPrograms } from '../../../analytics/index.ts'
-import { DEMO, ROOT, startService, waitFor } from '../../../test/helpers.ts'
-import { generatePopulation, sendHttp, type PopulationRequest } from './index.ts'
+import { loadPrograms } from '../../analytics/index.ts'
+import { DEMO, ROOT, startService, waitFor } from '../../test/helpers.ts'
+import { generatePopulation, sendHttp, type PopulationRequest } from '../index.ts'
 
 const demo = loadPrograms(join(ROOT, 'programs'), {}).find((p) => p.program.id === 'psoriasis-demo')!
 const NOW = Date.now()

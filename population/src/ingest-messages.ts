@@ -1,10 +1,4 @@
-import { authenticateKey } from '../auth.ts'
-import { ApiError } from '../errors.ts'
-import type { KeyIndex } from '../keys.ts'
-import type { Rejection } from '../pipeline/ingest-body.ts'
-import { CONTACT_HINT } from '../pipeline/personal-data.ts'
-import { processEvent } from '../pipeline/pipeline.ts'
-import type { RequestFacts } from '../pipeline/types.ts'
+import { ApiError, authenticateKey, CONTACT_HINT, type KeyIndex, processEvent, type Rejection, type RequestFacts } from '../../collector/index.ts'
 import { HISTORY_LIMITS, type PopulationRequest } from './population.ts'
 
 /** One accepted event: its `events` row as the collector spools it (a JSONCompactEachRow line), and where it goes. */

@@ -2,16 +2,14 @@
 // the collector's own ingestion accepts, with the enrichment the profiles read.
 import { describe, expect, it } from 'vitest'
 import { join, resolve } from 'node:path'
-import { programKey, adherenceOf, EVENT_COLUMNS, loadPrograms, programSchema, type LoadedProgram, DAY_MS } from '../../../analytics/index.ts'
-import { ingestBody } from '../pipeline/ingest-body.ts'
-import { KeyIndex } from '../keys.ts'
-import { decodeFrames } from '../spool/frame.ts'
-import { generatePopulation, type PopulationRequest } from './index.ts'
+import { programKey, adherenceOf, EVENT_COLUMNS, loadPrograms, programSchema, type LoadedProgram, DAY_MS } from '../../analytics/index.ts'
+import { decodeFrames, ingestBody, KeyIndex } from '../../collector/index.ts'
+import { generatePopulation, type PopulationRequest } from '../index.ts'
 import { HISTORY_LIMITS } from './population.ts'
 import { ingestMessages } from './ingest-messages.ts'
 import { formatProgress } from './progress-bar.ts'
 
-const programs = loadPrograms(join(resolve(import.meta.dirname, '../../..'), 'programs'), {})
+const programs = loadPrograms(join(resolve(import.meta.dirname, '../..'), 'programs'), {})
 const keys = new KeyIndex(programs.flatMap((p) => p.keys))
 const byId = (id: string) => programs.find((p) => p.program.id === id)!
 const NOW = Date.parse('2026-11-23T15:00:00Z')

@@ -1,4 +1,4 @@
-import { Random, seedOf } from '../../../analytics/index.ts'
+import { Random, seedOf } from '../../analytics/index.ts'
 import type { World } from './world.ts'
 
 /** One synthetic patient: the hidden truth behind their events, which tests compare profiles with. */

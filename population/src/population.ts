@@ -1,9 +1,9 @@
-import type { Program, ProgramKey } from '../../../analytics/index.ts'
+import type { Program, ProgramKey } from '../../analytics/index.ts'
 import { drawPatient, type SyntheticPatient } from './patient.ts'
 import { simulatePatient, type SyntheticMessage } from './patient-events.ts'
-import { Random, seedOf } from '../../../analytics/index.ts'
+import { Random, seedOf } from '../../analytics/index.ts'
 import { buildWorld, type SenderChannel, type World } from './world.ts'
-import type { IngestLimits } from '../pipeline/limits.ts'
+import type { IngestLimits } from '../../collector/index.ts'
 
 /** What to generate. */
 export interface PopulationOptions {

@@ -1,5 +1,5 @@
 // Calendar days and waking hours in a program's time zone, as UTC instants.
-import { wallTime, zoneOffset, DAY_MS } from '../../../analytics/index.ts'
+import { wallTime, zoneOffset, DAY_MS } from '../../analytics/index.ts'
 
 /**
  * The UTC instants of local midnight of the `days` calendar days ending with the day of `now` in

@@ -1,12 +1,18 @@
 import { join } from 'node:path'
-import { createDb, migrate, storageConfigFromEnv, type Db, type ProgramKey } from '../../../analytics/index.ts'
-import { lockDataDir } from '../data-lock.ts'
-import { ingestBody, type IngestOutcome, type RawIngestRequest, type Rejection } from '../pipeline/ingest-body.ts'
-import { KeyIndex } from '../keys.ts'
-import { clickhouseSink, type SinkStats } from '../spool/clickhouse-sink.ts'
-import { decodeFrames } from '../spool/frame.ts'
-import { LandedIds } from '../spool/landed-ids.ts'
-import { Quarantine } from '../spool/quarantine.ts'
+import { createDb, migrate, storageConfigFromEnv, type Db, type ProgramKey } from '../../analytics/index.ts'
+import {
+  clickhouseSink,
+  decodeFrames,
+  ingestBody,
+  type IngestOutcome,
+  KeyIndex,
+  LandedIds,
+  lockDataDir,
+  Quarantine,
+  type RawIngestRequest,
+  type Rejection,
+  type SinkStats,
+} from '../../collector/index.ts'
 import { HISTORY_LIMITS, type PopulationRequest } from './population.ts'
 
 /** Storage opened for direct loading: the data directory locked as the collector locks it, ClickHouse migrated. */

@@ -1,4 +1,4 @@
-import { loadPrograms, migrate, type Db, type LoadedProgram } from '../../../analytics/index.ts'
+import { loadPrograms, migrate, type Db, type LoadedProgram } from '../../analytics/index.ts'
 import { loadDirect, openDirectStorage, quarantineDirOf, type DirectLoadStats } from './direct-load.ts'
 import { generatePopulation } from './population.ts'
 

@@ -4,9 +4,9 @@ import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { loadPrograms, readProfile } from '../../../analytics/index.ts'
-import { ROOT, tempDir } from '../../../test/helpers.ts'
-import { generatePopulation, loadDirect, openDirectStorage, quarantineDirOf, type DirectStorage } from './index.ts'
+import { loadPrograms, readProfile } from '../../analytics/index.ts'
+import { ROOT, tempDir } from '../../test/helpers.ts'
+import { generatePopulation, loadDirect, openDirectStorage, quarantineDirOf, type DirectStorage } from '../index.ts'
 
 const programs = loadPrograms(join(ROOT, 'programs'), {})
 const allKeys = programs.flatMap((p) => p.keys)

@@ -3,9 +3,8 @@
 // grouped by program and partition, waiting for a credit before each chunk beyond its allowance
 // (see fast-load.ts).
 import { parentPort, workerData } from 'node:worker_threads'
-import type { Program, ProgramKey } from '../../../analytics/index.ts'
-import { KeyIndex } from '../keys.ts'
-import type { Rejection } from '../pipeline/ingest-body.ts'
+import type { Program, ProgramKey } from '../../analytics/index.ts'
+import { KeyIndex, type Rejection } from '../../collector/index.ts'
 import { ingestMessages } from './ingest-messages.ts'
 import { generatePopulation } from './population.ts'
 

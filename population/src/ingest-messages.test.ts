@@ -2,15 +2,13 @@
 // same request over HTTP (ingestBody on the JSON text), refusals and rejections included.
 import { describe, expect, it } from 'vitest'
 import { join, resolve } from 'node:path'
-import { EVENT_COLUMNS, loadPrograms, DAY_MS } from '../../../analytics/index.ts'
-import { ingestBody } from '../pipeline/ingest-body.ts'
-import { KeyIndex } from '../keys.ts'
-import { decodeFrames } from '../spool/frame.ts'
-import { generatePopulation, type PopulationRequest } from './index.ts'
+import { EVENT_COLUMNS, loadPrograms, DAY_MS } from '../../analytics/index.ts'
+import { decodeFrames, ingestBody, KeyIndex } from '../../collector/index.ts'
+import { generatePopulation, type PopulationRequest } from '../index.ts'
 import { HISTORY_LIMITS } from './population.ts'
 import { ingestMessages, mayHoldContact } from './ingest-messages.ts'
 
-const programs = loadPrograms(join(resolve(import.meta.dirname, '../../..'), 'programs'), {})
+const programs = loadPrograms(join(resolve(import.meta.dirname, '../..'), 'programs'), {})
 const keys = new KeyIndex(programs.flatMap((p) => p.keys))
 const NOW = Date.parse('2026-11-23T15:00:00Z')
 

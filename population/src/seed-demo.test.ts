@@ -2,8 +2,8 @@
 // seeded profiles (what `npm start` will do on a fresh checkout).
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { basic, DEMO, ROOT, startService, tempDir } from '../../../test/helpers.ts'
-import { seedDemo } from './index.ts'
+import { basic, DEMO, ROOT, startService, tempDir } from '../../test/helpers.ts'
+import { seedDemo } from '../index.ts'
 
 const tmp = tempDir()
 afterAll(() => tmp.remove())

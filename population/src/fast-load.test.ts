@@ -3,10 +3,10 @@
 // the profiles built from it show the hidden adherence.
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { EVENT_COLUMNS, loadPrograms, readProfile } from '../../../analytics/index.ts'
-import { ROOT, tempDir } from '../../../test/helpers.ts'
-import { KeyIndex } from '../keys.ts'
-import { generatePopulation, loadFast, openDirectStorage, quarantineDirOf, type DirectStorage } from './index.ts'
+import { EVENT_COLUMNS, loadPrograms, readProfile } from '../../analytics/index.ts'
+import { ROOT, tempDir } from '../../test/helpers.ts'
+import { KeyIndex } from '../../collector/index.ts'
+import { generatePopulation, loadFast, openDirectStorage, quarantineDirOf, type DirectStorage } from '../index.ts'
 import { ingestMessages } from './ingest-messages.ts'
 
 const programs = loadPrograms(join(ROOT, 'programs'), {})

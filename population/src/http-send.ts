@@ -1,4 +1,4 @@
-import { browserId } from '../browser-id.ts'
+import { browserId } from '../../collector/index.ts'
 import type { SyntheticMessage } from './patient-events.ts'
 import type { PopulationRequest } from './population.ts'
 

@@ -9,10 +9,9 @@ import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { loadPrograms, type LoadedProgram, type ProgramKey } from '../../../analytics/index.ts'
-import { configFromEnv } from '../config.ts'
-import { originMatcher } from '../keys.ts'
-import { generatePopulation, loadFast, openDirectStorage, quarantineDirOf, sendHttp } from '../population/index.ts'
-import { progressBar } from '../population/progress-bar.ts'
+import { configFromEnv, originMatcher } from '../../../collector/index.ts'
+import { generatePopulation, loadFast, openDirectStorage, quarantineDirOf, sendHttp } from '../../index.ts'
+import { progressBar } from '../progress-bar.ts'
 
 const USAGE =
   'usage: demo --patients N --days N [--program ID] [--seed N] [--now ISO-TIME] (--direct [--data DIR] [--workers N] | --url URL [--key SECRET_KEY] [--concurrency 16])'

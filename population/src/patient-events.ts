@@ -1,9 +1,8 @@
-import { browserId } from '../browser-id.ts'
-import { signIdentityToken, signQuestionnaireTicket } from '../identity-token.ts'
-import type { Questionnaire } from '../../../analytics/index.ts'
+import { browserId, signIdentityToken, signQuestionnaireTicket } from '../../collector/index.ts'
+import type { Questionnaire } from '../../analytics/index.ts'
 import { wakingOffset } from './local-days.ts'
 import type { SyntheticPatient } from './patient.ts'
-import { Random, seedOf } from '../../../analytics/index.ts'
+import { Random, seedOf } from '../../analytics/index.ts'
 import { similarity, type Page, type SenderChannel, type World } from './world.ts'
 
 /** A Segment message as the generator sends it. */

@@ -30,6 +30,7 @@ function tree(files: Record<string, string>): string {
   for (const [path, source] of Object.entries({
     'analytics/index.ts': 'export const a = 1\n',
     'analytics/src/model.ts': 'export const m = 1\n',
+    'analytics/src/decide/decide.ts': 'export const d = 1\n',
     'collector/index.ts': 'export const c = 1\n',
     'collector/src/route.ts': 'export const r = 1\n',
     'population/index.ts': 'export const p = 1\n',
@@ -55,6 +56,7 @@ describe('dependency rules', () => {
       ['collector-internals', { 'analytics/src/bad.ts': "import { r } from '../../collector/src/route.ts'\nexport const b = r\n" }],
       ['analytics-is-below-the-collector', { 'analytics/src/bad.ts': "import { c } from '../../collector/index.ts'\nexport const b = c\n" }],
       ['analytics-internals', { 'collector/src/bad.ts': "import { m } from '../../analytics/src/model.ts'\nexport const b = m\n" }],
+      ['analytics-program-below-models', { 'analytics/src/program/bad.ts': "import { d } from '../decide/decide.ts'\nexport const b = d\n" }],
       ['population-internals', { 'collector/src/bad.test.ts': "import { w } from '../../population/src/world.ts'\nexport const b = w\n" }],
       ['collector-does-not-reach-up', { 'collector/src/bad.ts': "import { p } from '../../population/index.ts'\nexport const b = p\n" }],
       [

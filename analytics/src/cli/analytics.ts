@@ -4,12 +4,12 @@
 // the program's managers). On the embedded engine, stop the collector first (one process per data
 // directory); while it runs, GET /v1/admin/programs/:id/clusters does the same.
 import { parseArgs } from 'node:util'
-import { createDb } from '../client.ts'
-import { storeClustering } from '../cluster-runs.ts'
-import { clusterNeeds } from '../clusters.ts'
-import { migrate } from '../migrate.ts'
-import { loadPrograms } from '../programs.ts'
-import { storageConfigFromEnv } from '../storage-config.ts'
+import { createDb } from '../storage/client.ts'
+import { storeClustering } from '../profiles/cluster-runs.ts'
+import { clusterNeeds } from '../profiles/clusters.ts'
+import { migrate } from '../storage/migrate.ts'
+import { loadPrograms } from '../program/programs.ts'
+import { storageConfigFromEnv } from '../storage/storage-config.ts'
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,

@@ -1,7 +1,7 @@
 // `npm run migrate [-- --dry-run]`: applies (or lists) pending ClickHouse migrations.
-import { createDb } from '../client.ts'
-import { migrate } from '../migrate.ts'
-import { storageConfigFromEnv } from '../storage-config.ts'
+import { createDb } from '../storage/client.ts'
+import { migrate } from '../storage/migrate.ts'
+import { storageConfigFromEnv } from '../storage/storage-config.ts'
 
 const dryRun = process.argv.includes('--dry-run')
 const storage = storageConfigFromEnv(process.env, process.env.ATTUNE_DATA || './data')

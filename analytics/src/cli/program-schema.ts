@@ -3,7 +3,7 @@
 // collector validates documents with: `npm run program-schema`. A test keeps the file current.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { programJsonSchema } from '../program-json-schema.ts'
+import { programJsonSchema } from '../program/program-json-schema.ts'
 
 const file = join(import.meta.dirname, '../../../programs/program.schema.json')
 writeFileSync(file, `${JSON.stringify(programJsonSchema(), null, 2)}\n`)
